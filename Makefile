@@ -1,0 +1,58 @@
+# The two commands that matter: `make run` (the hub, embedded defaults) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export PYTHONDONTWRITEBYTECODE := 1
+
+.DEFAULT_GOAL := help
+.PHONY: help run test install system-deps lint format typecheck migrations-check pytest \
+        translations translations-update bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) translations ## Create .venv and install the hub with its dev tools
+
+translations: $(STAMP) ## Compile the .po catalogues
+	@$(BIN)/pybabel compile -d frontend/translations >/dev/null
+
+translations-update: $(STAMP) ## Extract messages and update every catalogue
+	$(BIN)/pybabel extract -F babel.cfg -k _l -o frontend/translations/messages.pot .
+	$(BIN)/pybabel update --quiet -i frontend/translations/messages.pot -d frontend/translations
+
+run: install ## Run the whole hub (SQLite, embedded broker, demo data) on HUB_HTTP_PORT (5000)
+	$(BIN)/hub serve
+
+system-deps: ## Install the Debian packages the tests drive (Chromium, fonts), when missing
+	scripts/install-system-deps
+
+lint: $(STAMP) ## ruff
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check hub consult video imaging referral insurance frontend tests
+
+format: $(STAMP) ## Reformat with ruff
+	$(BIN)/ruff format hub consult video imaging referral insurance frontend tests
+
+typecheck: $(STAMP) ## mypy
+	$(BIN)/mypy
+
+migrations-check: $(STAMP) ## Fail unless Alembic has exactly one head
+	$(BIN)/hub db heads
+
+pytest: install ## The pytest suite only (SQLite and PostgreSQL, Redis, Chromium)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test: install system-deps lint typecheck migrations-check pytest ## Everything CI runs
+
+bench: install ## Benchmarks under tests/benchmarks (see their docstrings)
+	@for b in tests/benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean: ## Remove .venv and caches (not var/)
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

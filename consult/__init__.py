@@ -1,0 +1,1 @@
+"""Consultation requests, rosters, routing, SLA and outcomes (not built yet)."""

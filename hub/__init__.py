@@ -1,0 +1,51 @@
+"""The hub's core: ``create_app`` wires every part; nothing connects to anything at import time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from flask_wtf import CSRFProtect
+
+from frontend import STATIC_DIR, TEMPLATES_DIR
+from hub.config import Settings, load_settings
+
+
+def create_app(config: dict[str, Any] | None = None, settings: Settings | None = None) -> Flask:
+    """Build the Flask app; ``settings`` default to the ``HUB_*`` environment."""
+    from hub import api, db, health, http, i18n, jobs, outbox, realtime, web
+    from hub.auth import login, oauth, oauth_views
+
+    settings = settings or load_settings()
+    app = Flask(__name__, template_folder=str(TEMPLATES_DIR), static_folder=str(STATIC_DIR))
+    app.config.update(
+        HUB_SETTINGS=settings,
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.session_cookie_secure,
+        REMEMBER_COOKIE_SECURE=settings.session_cookie_secure,
+        MAX_CONTENT_LENGTH=64 * 1024 * 1024,
+        JSON_SORT_KEYS=False,
+        WTF_CSRF_TIME_LIMIT=8 * 3600,
+    )
+    app.config.update(config or {})
+
+    http.init_app(app)  # request ids, JSON errors, refusal auditing
+    health.init_app(app)  # /healthz, /readyz, /metrics
+    db.Database().init_app(app)  # engine + per-request session
+    CSRFProtect(app)  # forms; the API checks its own header
+    i18n.init_app(app)  # Flask-Babel, right-to-left for Persian
+    login.init_app(app)  # session login for people
+    oauth.init_app(app)  # OAuth2 authorization server
+    oauth_views.init_app(app)  # /oauth/*
+    jobs.init_app(app)  # Celery bound to Flask
+    realtime.init_app(app)  # Socket.IO rooms per user, facility, region
+    api.init_app(app)  # /api/v1 and its OpenAPI document
+    web.init_app(app)  # page shell
+    jobs.add_periodic(app, "outbox-drain", outbox.drain_task.name, outbox.POLL_EVERY)
+
+    from hub import cli
+
+    cli.init_app(app)
+    return app

@@ -1,0 +1,131 @@
+"""Append-only, hash-chained audit log of every read and change of patient data.
+
+Each event's hash covers its own fields and the previous event's hash, so altering or deleting any
+row breaks the chain at that row; the chain head row catches deletions at the tail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from hub.auth.principal import Principal
+from hub.models import AuditEvent, AuditHead, utcnow
+
+GENESIS = "0" * 64
+ACTION_PATTERN = re.compile(r"^[a-z][a-z0-9_]*:[a-z][a-z0-9_]*:[a-z][a-z0-9_]*$")
+OUTCOMES = frozenset({"ok", "denied", "failed"})
+
+
+def _digest(seq: int, occurred_at: datetime, action: str, outcome: str, actor_type: str,
+            actor_id: str | None, object_type: str | None, object_id: str | None,
+            request_id: str | None, details: dict[str, Any], prev_hash: str) -> str:
+    canonical = json.dumps(
+        [seq, occurred_at.isoformat(timespec="microseconds"), action, outcome, actor_type,
+         actor_id, object_type, object_id, request_id, details, prev_hash],
+        sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str,
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def record(session: Session, principal: Principal, action: str, *, object_type: str | None = None,
+           object_id: object = None, outcome: str = "ok", details: dict[str, Any] | None = None,
+           request_id: str | None = None) -> AuditEvent:
+    """Append one event in the caller's transaction (it commits or rolls back with the change).
+
+    ``details`` must hold identifiers and codes only, never names or clinical text.
+    """
+    if not ACTION_PATTERN.match(action):
+        raise ValueError(f"audit action {action!r} is not domain:subject:action")
+    if outcome not in OUTCOMES:
+        raise ValueError(f"audit outcome {outcome!r} is not one of {sorted(OUTCOMES)}")
+    if request_id is None:
+        request_id = _current_request_id()
+    # Bumping the head first takes its row lock (PostgreSQL) or the write lock (SQLite), so
+    # concurrent appends queue here instead of forking the chain.
+    seq, prev_hash = session.execute(
+        update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + 1)
+        .returning(AuditHead.seq, AuditHead.hash)
+    ).one()
+    occurred_at = utcnow()
+    clean_details = json.loads(json.dumps(details or {}, default=str))
+    fields = {
+        "seq": seq,
+        "occurred_at": occurred_at,
+        "action": action,
+        "outcome": outcome,
+        "actor_type": principal.kind,
+        "actor_id": principal.actor_id,
+        "object_type": object_type,
+        "object_id": None if object_id is None else str(object_id),
+        "request_id": request_id,
+        "details": clean_details,
+    }
+    digest = _digest(prev_hash=prev_hash, **fields)
+    event = AuditEvent(prev_hash=prev_hash, hash=digest, **fields)
+    session.add(event)
+    session.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=digest))
+    session.flush([event])
+    return event
+
+
+def _current_request_id() -> str | None:
+    from flask import g, has_request_context
+
+    if has_request_context():
+        return g.get("request_id")
+    return None
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    checked: int
+    first_bad_seq: int | None = None
+    reason: str | None = None
+
+
+def verify(session: Session, batch: int = 5000) -> VerifyResult:
+    """Walk the whole chain in order; report the first event whose hash or link is wrong."""
+    prev_hash = GENESIS
+    expected_seq = 1
+    checked = 0
+    while True:
+        rows = session.scalars(
+            select(AuditEvent).where(AuditEvent.seq >= expected_seq)
+            .order_by(AuditEvent.seq).limit(batch)
+        ).all()
+        if not rows:
+            break
+        for ev in rows:
+            if ev.seq != expected_seq:
+                return VerifyResult(False, checked, expected_seq,
+                                    f"event {expected_seq} is missing (next present is {ev.seq})")
+            if ev.prev_hash != prev_hash:
+                return VerifyResult(False, checked, ev.seq,
+                                    f"event {ev.seq} does not link to event {ev.seq - 1}")
+            digest = _digest(ev.seq, ev.occurred_at, ev.action, ev.outcome, ev.actor_type,
+                             ev.actor_id, ev.object_type, ev.object_id, ev.request_id,
+                             ev.details, ev.prev_hash)
+            if digest != ev.hash:
+                return VerifyResult(False, checked, ev.seq,
+                                    f"event {ev.seq} was altered (its hash does not match)")
+            prev_hash = ev.hash
+            expected_seq += 1
+            checked += 1
+        session.expunge_all()
+    head = session.get(AuditHead, 1)
+    if head is None:
+        return VerifyResult(False, checked, None, "the chain head row is missing")
+    if head.seq != checked or head.hash != prev_hash:
+        return VerifyResult(False, checked, checked + 1,
+                            f"the chain ends at event {checked} but the head records "
+                            f"{head.seq}: events after {checked} were deleted")
+    return VerifyResult(True, checked)

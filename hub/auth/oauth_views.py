@@ -1,0 +1,66 @@
+"""HTTP endpoints of the OAuth2 server: /oauth/token, /oauth/revoke, /oauth/introspect and the
+/oauth/authorize consent page for apps using authorization code + PKCE."""
+
+from __future__ import annotations
+
+from authlib.oauth2 import OAuth2Error
+from flask import Blueprint, Flask, render_template, request
+from flask.typing import ResponseReturnValue
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+
+from hub import db
+from hub.auth.oauth import authorization_server
+
+bp = Blueprint("oauth", __name__, url_prefix="/oauth")
+
+
+def _commit_after(response: ResponseReturnValue) -> ResponseReturnValue:
+    db.session().commit()
+    return response
+
+
+@bp.post("/token")
+def issue_token() -> ResponseReturnValue:
+    return _commit_after(authorization_server.create_token_response())
+
+
+@bp.post("/revoke")
+def revoke_token() -> ResponseReturnValue:
+    return _commit_after(authorization_server.create_endpoint_response("revocation"))
+
+
+@bp.post("/introspect")
+def introspect_token() -> ResponseReturnValue:
+    return _commit_after(authorization_server.create_endpoint_response("introspection"))
+
+
+class ConsentForm(FlaskForm):
+    pass
+
+
+@bp.route("/authorize", methods=["GET", "POST"])
+@login_required
+def authorize() -> ResponseReturnValue:
+    user = current_user.user
+    form = ConsentForm()
+    if request.method == "GET":
+        try:
+            grant = authorization_server.get_consent_grant(end_user=user)
+        except OAuth2Error as error:
+            return render_template("oauth_error.html", error=error), 400
+        return render_template("oauth_authorize.html", form=form, grant=grant,
+                               client=grant.client.row, scopes=(grant.request.payload.scope
+                                                                or "").split())
+    if not form.validate_on_submit():
+        return render_template("oauth_error.html", error=None), 400
+    granted = user if request.form.get("decision") == "allow" else None
+    return _commit_after(authorization_server.create_authorization_response(grant_user=granted))
+
+
+def init_app(app: Flask) -> None:
+    csrf = app.extensions["csrf"]
+    # Token, revoke and introspect are machine endpoints authenticated by client credentials.
+    for view in (issue_token, revoke_token, introspect_token):
+        csrf.exempt(view)
+    app.register_blueprint(bp)

@@ -1,0 +1,236 @@
+"""The ``hub`` command (also ``flask --app hub``): serving, set-up and administration."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup, FlaskGroup, with_appcontext
+
+from hub import db
+from hub.config import parse_duration
+from hub.errors import HubError
+from hub.models import Role
+
+
+def _fail(exc: HubError) -> None:
+    raise click.ClickException(exc.message)
+
+
+# --- serving ---------------------------------------------------------------------------------
+
+@click.command("serve")
+@click.option("--no-migrate", is_flag=True, help="Do not apply migrations first.")
+@click.option("--no-demo", is_flag=True, help="Do not seed demo data on first start.")
+@with_appcontext
+def serve_command(no_migrate: bool, no_demo: bool) -> None:
+    """Run the whole hub: web server, Celery worker and beat; Ctrl-C stops all of it."""
+    from hub.supervisor import run_all
+
+    sys.exit(run_all(current_app._get_current_object(), migrate=not no_migrate, demo=not no_demo))
+
+
+@click.command("web")
+@click.option("--host", default=None, help="Defaults to HUB_HTTP_HOST.")
+@click.option("--port", type=int, default=None, help="Defaults to HUB_HTTP_PORT.")
+@with_appcontext
+def web_command(host: str | None, port: int | None) -> None:
+    """Run only the web server (HTTP + Socket.IO)."""
+    from hub.server import serve_web
+
+    settings = current_app.config["HUB_SETTINGS"]
+    serve_web(current_app._get_current_object(), host or settings.http_host, port or settings.http_port,
+              settings.web_threads)
+
+
+@click.command("worker")
+@with_appcontext
+def worker_command() -> None:
+    """Run a Celery worker."""
+    celery = current_app.extensions["celery"]
+    settings = current_app.config["HUB_SETTINGS"]
+    # SQLite allows one writer; a single solo worker avoids contention on the embedded broker.
+    pool = ["--pool=solo"] if settings.broker_url.startswith("sqla+") else ["--concurrency=2"]
+    celery.worker_main(["worker", "--loglevel=INFO", "--without-gossip", "--without-mingle",
+                        *pool])
+
+
+@click.command("beat")
+@with_appcontext
+def beat_command() -> None:
+    """Run the Celery beat scheduler (exactly one per installation)."""
+    celery = current_app.extensions["celery"]
+    celery.start(["beat", "--loglevel=INFO"])
+
+
+# --- database and demo -----------------------------------------------------------------------
+
+db_group = AppGroup("db", help="Database schema.")
+
+
+@db_group.command("upgrade")
+@click.option("--revision", default="head")
+@with_appcontext
+def db_upgrade(revision: str) -> None:
+    """Apply Alembic migrations."""
+    from hub.migrate import upgrade
+
+    upgrade(current_app.config["HUB_SETTINGS"].database_url, revision)
+    click.echo("database is at " + revision, err=True)
+
+
+@db_group.command("heads")
+def db_heads() -> None:
+    """Fail unless the migrations have exactly one head."""
+    from hub.migrate import heads
+
+    found = heads()
+    if len(found) != 1:
+        raise click.ClickException(f"expected one Alembic head, found {len(found)}: {found}")
+    click.echo(found[0])
+
+
+@click.command("seed-demo")
+@with_appcontext
+def seed_demo_command() -> None:
+    """Create the demo organisation, accounts and patients (idempotent); prints the logins."""
+    from hub.demo import print_logins, seed_demo
+
+    settings = current_app.config["HUB_SETTINGS"]
+    with db.transaction() as sess:
+        created = seed_demo(sess, settings.demo_password)
+    print_logins(created, settings.demo_password)
+
+
+# --- people and credentials ------------------------------------------------------------------
+
+user_group = AppGroup("user", help="Staff accounts.")
+
+
+@user_group.command("create")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
+@click.option("--facility", "facility_code", help="Facility code (facility-bound roles).")
+@click.option("--region", "region_code", help="Macro-region code (command, QA).")
+@click.option("--insurer", "insurer_code", help="Insurer code (insurer role).")
+@click.option("--specialty", "specialties", multiple=True, help="Specialty code; repeatable.")
+@click.option("--full-name", default=None)
+@click.option("--licence", default=None, help="Licence number (clinicians).")
+@click.option("--password", default=None, help="Omit to generate one (printed once).")
+@with_appcontext
+def user_create(username: str, role: str, facility_code: str | None, region_code: str | None,
+                insurer_code: str | None, specialties: tuple[str, ...], full_name: str | None,
+                licence: str | None, password: str | None) -> None:
+    """Create a staff account bound to its scope."""
+    from hub.services.users import create_user, generate_password
+
+    generated = password is None
+    password = password or generate_password()
+    try:
+        with db.transaction() as sess:
+            create_user(sess, username, full_name=full_name or username, role=Role(role),
+                        facility_code=facility_code, region_code=region_code,
+                        insurer_code=insurer_code, specialty_codes=specialties,
+                        password=password, licence_number=licence)
+    except HubError as exc:
+        _fail(exc)
+    click.echo(f"created {username}" + (f" with password {password}" if generated else ""))
+
+
+token_group = AppGroup("token", help="Personal API tokens.")
+
+
+@token_group.command("create")
+@click.argument("username")
+@click.option("--ttl", default=None, help="Lifetime, e.g. 30m, 1h, 7d (default HUB_TOKEN_DEFAULT_TTL).")
+@click.option("--name", default="cli")
+@with_appcontext
+def token_create(username: str, ttl: str | None, name: str) -> None:
+    """Print a new bearer token for USERNAME (only the token, for scripts)."""
+    from hub.services.tokens import create_personal_token
+
+    try:
+        seconds = parse_duration(ttl) if ttl else current_app.config["HUB_SETTINGS"].token_default_ttl
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--ttl") from None
+    try:
+        with db.transaction() as sess:
+            token = create_personal_token(sess, username, seconds, name=name)
+    except HubError as exc:
+        _fail(exc)
+    click.echo(token)
+
+
+oauth_group = AppGroup("oauth-client", help="OAuth2 clients.")
+
+
+@oauth_group.command("create")
+@click.option("--insurer", "insurer_code", help="A machine client of this insurer.")
+@click.option("--facility", "facility_code", help="A machine client of this facility (PACS proxy).")
+@click.option("--redirect-uri", "redirect_uris", multiple=True,
+              help="An app using authorization code + PKCE; repeatable.")
+@click.option("--public", is_flag=True, help="An app without a secret (PKCE only).")
+@click.option("--scope", default=None, help="Space-separated scopes (default by kind).")
+@click.option("--name", default=None)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@with_appcontext
+def oauth_client_create(insurer_code: str | None, facility_code: str | None,
+                        redirect_uris: tuple[str, ...], public: bool, scope: str | None,
+                        name: str | None, as_json: bool) -> None:
+    """Create a client and print its id and secret (the secret is shown only now)."""
+    from hub.auth.oauth import create_client
+
+    try:
+        with db.transaction() as sess:
+            client, secret = create_client(
+                sess, name=name or insurer_code or facility_code or "app",
+                insurer_code=insurer_code, facility_code=facility_code,
+                redirect_uris=redirect_uris, public=public, scope=scope)
+            client_id = client.client_id
+    except HubError as exc:
+        _fail(exc)
+    if as_json:
+        click.echo(json.dumps({"client_id": client_id, "client_secret": secret}))
+    else:
+        click.echo(f"client_id: {client_id}")
+        click.echo(f"client_secret: {secret}")
+
+
+audit_group = AppGroup("audit", help="The audit log.")
+
+
+@audit_group.command("verify")
+@with_appcontext
+def audit_verify() -> None:
+    """Exit 0 when the hash chain is intact; otherwise name the first bad event."""
+    from hub.audit import verify
+
+    with db.transaction() as sess:
+        result = verify(sess)
+    if result.ok:
+        click.echo(f"audit chain intact: {result.checked} events")
+        return
+    click.echo(f"audit chain BROKEN at event {result.first_bad_seq}: {result.reason}", err=True)
+    sys.exit(1)
+
+
+COMMANDS = (serve_command, web_command, worker_command, beat_command, db_group,
+            seed_demo_command, user_group, token_group, oauth_group, audit_group)
+
+
+def init_app(app: Flask) -> None:
+    for command in COMMANDS:
+        app.cli.add_command(command)
+
+
+def _create_app() -> Flask:
+    from hub import create_app
+
+    return create_app()
+
+
+def main() -> None:
+    FlaskGroup(create_app=_create_app, add_default_commands=False, load_dotenv=False,
+               set_debug_flag=False, help="The national telemedicine hub.")(prog_name="hub")

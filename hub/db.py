@@ -1,0 +1,100 @@
+"""Database engine and sessions: one transaction per request, nothing connects at import time."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from flask import Flask, current_app, g
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine; SQLite gets WAL, foreign keys and write-serialising transactions."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
+                               **kwargs)
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+        # Let SQLAlchemy, not pysqlite, decide when transactions start (see _on_begin).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # A deferred transaction that reads and then writes fails at once with SQLITE_BUSY when
+        # another writer committed in between; IMMEDIATE takes the write lock up front and waits
+        # on busy_timeout instead, which the hash-chained audit log relies on.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Database:
+    """Holds the engine and session factory of one app."""
+
+    def __init__(self) -> None:
+        self.engine: Engine | None = None
+        self.session_factory: sessionmaker[Session] | None = None
+
+    def init_app(self, app: Flask) -> None:
+        settings = app.config["HUB_SETTINGS"]
+        if settings.is_sqlite:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.engine = make_engine(settings.database_url)
+        self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
+        app.extensions["hub_db"] = self
+        app.teardown_appcontext(_close_request_session)
+
+    def new_session(self) -> Session:
+        assert self.session_factory is not None, "Database.init_app was not called"
+        return self.session_factory()
+
+
+def get_db(app: Flask | None = None) -> Database:
+    return (app or current_app).extensions["hub_db"]
+
+
+def session() -> Session:
+    """The request's (or app context's) session; created on first use."""
+    if "db_session" not in g:
+        g.db_session = get_db().new_session()
+    return g.db_session
+
+
+def _close_request_session(exc: BaseException | None) -> None:
+    sess: Session | None = g.pop("db_session", None)
+    if sess is None:
+        return
+    try:
+        if exc is None and sess.in_transaction():
+            # Views commit explicitly; anything left open was read-only or abandoned.
+            sess.rollback()
+    finally:
+        sess.close()
+
+
+@contextmanager
+def transaction(app: Flask | None = None) -> Iterator[Session]:
+    """A standalone session committed on success and rolled back on error (CLI, tasks)."""
+    sess = get_db(app).new_session()
+    try:
+        yield sess
+        sess.commit()
+    except BaseException:
+        sess.rollback()
+        raise
+    finally:
+        sess.close()

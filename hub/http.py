@@ -1,0 +1,100 @@
+"""Request ids, error responses (JSON for machines, a page for people) and refusal auditing."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+
+from flask import Flask, Response, g, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from hub import audit, db
+from hub.auth.principal import Principal
+from hub.errors import AccessDenied, HubError
+
+log = logging.getLogger("hub.http")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+_MACHINE_PREFIXES = ("/api/", "/oauth/", "/metrics", "/healthz", "/readyz")
+
+
+def _wants_json() -> bool:
+    if request.path.startswith(_MACHINE_PREFIXES):
+        return True
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "application/json"
+
+
+def _error_response(status: int, code: str, message: str, details: object = None) -> Response:
+    if _wants_json():
+        resp = jsonify({"error": {"code": code, "message": message, "details": details}})
+    else:
+        resp = Response(render_template("error.html", status=status, message=message),
+                        mimetype="text/html")
+    resp.status_code = status
+    if status == 401 and request.path.startswith("/api/"):
+        resp.headers["WWW-Authenticate"] = 'Bearer realm="hub"'
+    return resp
+
+
+def _rollback() -> None:
+    sess = g.get("db_session")
+    if sess is not None:
+        sess.rollback()
+
+
+def _audit_refusal(exc: AccessDenied) -> None:
+    """Write the refusal in its own transaction: the request's own work was rolled back."""
+    principal: Principal | None = g.get("principal")
+    if principal is None:
+        principal = Principal(kind="anonymous", via="none")
+    try:
+        with db.transaction() as sess:
+            audit.record(sess, principal, exc.action, object_type=exc.object_type,
+                         object_id=exc.object_id, outcome="denied",
+                         details={"method": request.method, "endpoint": request.endpoint})
+    except Exception:  # never let the audit write turn a refusal into a 500
+        log.exception("could not audit a refusal (request %s)", g.get("request_id"))
+
+
+def init_app(app: Flask) -> None:
+    @app.before_request
+    def _assign_request_id() -> None:
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+
+    @app.after_request
+    def _headers(resp: Response) -> Response:
+        resp.headers["X-Request-ID"] = g.get("request_id", "")
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("Referrer-Policy", "same-origin")
+        resp.headers.setdefault("X-Frame-Options", "DENY")
+        return resp
+
+    @app.errorhandler(HubError)
+    def _hub_error(exc: HubError) -> Response:
+        _rollback()
+        if isinstance(exc, AccessDenied):
+            _audit_refusal(exc)
+        return _error_response(exc.status, exc.code, exc.message, exc.details)
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(exc: CSRFError) -> Response:
+        _rollback()
+        return _error_response(400, "csrf_failed", "The form expired; reload and try again.")
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        _rollback()
+        code = (exc.name or "error").lower().replace(" ", "_")
+        return _error_response(exc.code or 500, code, exc.description or exc.name)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        _rollback()
+        # The message may contain patient data; log the type and the request id only.
+        log.error("unhandled %s in %s %s (request %s)", type(exc).__name__, request.method,
+                  request.endpoint, g.get("request_id"), exc_info=app.debug)
+        return _error_response(500, "internal_error",
+                               f"Something went wrong (request {g.get('request_id')}).")

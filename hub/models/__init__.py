@@ -1,0 +1,25 @@
+"""All of the hub core's tables; importing this registers them on ``Model.metadata``."""
+
+from hub.models.audit import AuditEvent, AuditHead
+from hub.models.auth import AuthorizationCode, OAuthClient, OAuthToken, PersonalToken
+from hub.models.base import Model, utcnow
+from hub.models.org import (
+    Country,
+    Facility,
+    FacilityKind,
+    Insurer,
+    InsurerKind,
+    MacroRegion,
+    Specialty,
+    University,
+)
+from hub.models.outbox import OutboxMessage
+from hub.models.patients import Consent, ConsentMethod, ConsentScope, Membership, Patient, Sex
+from hub.models.people import Role, User, UserRole
+
+__all__ = [
+    "AuditEvent", "AuditHead", "AuthorizationCode", "Consent", "ConsentMethod", "ConsentScope",
+    "Country", "Facility", "FacilityKind", "Insurer", "InsurerKind", "MacroRegion", "Membership",
+    "Model", "OAuthClient", "OAuthToken", "OutboxMessage", "Patient", "PersonalToken", "Role",
+    "Sex", "Specialty", "University", "User", "UserRole", "utcnow",
+]

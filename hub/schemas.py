@@ -1,0 +1,113 @@
+"""Request and response shapes of the core API; they also feed the OpenAPI document."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+
+from hub.models import ConsentMethod, ConsentScope, Sex
+
+
+class Strict(BaseModel):
+    """Unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class PatientIn(Strict):
+    national_id: str = Field(min_length=5, max_length=32)
+    id_country: str | None = Field(default=None, min_length=2, max_length=2,
+                                   description="Defaults to the home facility's country")
+    given_name: str = Field(min_length=1, max_length=120)
+    family_name: str = Field(min_length=1, max_length=120)
+    date_of_birth: date
+    sex: Sex
+    phone: str | None = Field(default=None, max_length=32, pattern=r"^\+?[0-9 ()-]{5,31}$")
+    email: EmailStr | None = None
+    address: str | None = Field(default=None, max_length=2000)
+    home_facility: str | None = Field(default=None, max_length=32,
+                                      description="Facility code; defaults to your facility")
+
+    @field_validator("date_of_birth")
+    @classmethod
+    def _not_future(cls, value: date) -> date:
+        if value > date.today():
+            raise ValueError("date of birth is in the future")
+        if value.year < 1880:
+            raise ValueError("date of birth is implausibly early")
+        return value
+
+
+class PatientPatch(Strict):
+    given_name: str | None = Field(default=None, min_length=1, max_length=120)
+    family_name: str | None = Field(default=None, min_length=1, max_length=120)
+    date_of_birth: date | None = None
+    sex: Sex | None = None
+    phone: str | None = Field(default=None, max_length=32, pattern=r"^\+?[0-9 ()-]{5,31}$")
+    email: EmailStr | None = None
+    address: str | None = Field(default=None, max_length=2000)
+
+
+class PatientOut(BaseModel):
+    id: int
+    national_id: str
+    id_country: str
+    given_name: str
+    family_name: str
+    date_of_birth: date
+    sex: Sex
+    phone: str | None
+    email: str | None
+    address: str | None
+    home_facility: str
+    merged_into: int | None
+    created_at: datetime
+
+
+class PatientList(BaseModel):
+    items: list[PatientOut]
+    next_cursor: str | None
+
+
+class MergeIn(Strict):
+    duplicate_id: int = Field(gt=0)
+    reason: str = Field(min_length=3, max_length=500)
+
+
+class ConsentIn(Strict):
+    scope: ConsentScope
+    method: ConsentMethod
+    given_by_name: str = Field(min_length=1, max_length=200)
+    relationship_to_patient: str = Field(default="self", min_length=1, max_length=40)
+    given_at: datetime | None = Field(default=None, description="Defaults to now (UTC)")
+
+
+class ConsentOut(BaseModel):
+    id: int
+    patient_id: int
+    scope: ConsentScope
+    method: ConsentMethod
+    given_by_name: str
+    relationship_to_patient: str
+    given_at: datetime
+    recorded_by: int
+    withdrawn_at: datetime | None
+    active: bool
+
+
+class ConsentList(BaseModel):
+    items: list[ConsentOut]
+
+
+class MeOut(BaseModel):
+    kind: str
+    username: str | None = None
+    full_name: str | None = None
+    roles: list[str]
+    scopes: list[str]
+    facility: str | None = None
+    region: str | None = None
+    insurer: str | None = None
+    client_id: str | None = None
+    via: str

@@ -1,0 +1,1 @@
+"""Core domain services: pure logic over a session, no Flask request objects."""

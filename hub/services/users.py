@@ -1,0 +1,137 @@
+"""Staff accounts: creation with a scope that matches the role, passwords, login with lockout."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub import audit
+from hub.auth.principal import SYSTEM, Principal
+from hub.errors import Conflict, Unauthorized, ValidationFailed
+from hub.models import Facility, Insurer, MacroRegion, Role, Specialty, User, UserRole, utcnow
+from hub.permissions import REGION_ROLES
+
+_hasher = PasswordHasher()
+# Verified against when the username is unknown, so the answer takes as long either way.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
+MIN_PASSWORD_LENGTH = 10
+BAD_CREDENTIALS = "Wrong username or password, or the account is locked."
+
+FACILITY_ROLES = frozenset({Role.CHW, Role.NURSE, Role.GP, Role.SPECIALIST, Role.RADIOLOGIST,
+                            Role.FACILITY_ADMIN})
+
+
+def hash_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed(f"A password needs at least {MIN_PASSWORD_LENGTH} characters.")
+    return _hasher.hash(password)
+
+
+def generate_password() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def create_user(session: Session, username: str, *, full_name: str, role: Role,
+                facility_code: str | None = None, region_code: str | None = None,
+                insurer_code: str | None = None, specialty_codes: tuple[str, ...] = (),
+                password: str | None = None, licence_number: str | None = None,
+                actor: Principal = SYSTEM) -> User:
+    """An account bound to the scope its role needs: a facility, a region, an insurer or none."""
+    if not USERNAME_PATTERN.match(username):
+        raise ValidationFailed("Usernames are 2-63 lower-case letters, digits, '.', '_' or '-'.")
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise Conflict(f"User {username!r} already exists.", code="duplicate_username")
+    user = User(username=username, full_name=full_name, licence_number=licence_number)
+    if role in FACILITY_ROLES:
+        if not facility_code:
+            raise ValidationFailed(f"Role {role.value} needs --facility.")
+        facility = session.scalar(select(Facility).where(Facility.code == facility_code))
+        if facility is None:
+            raise ValidationFailed(f"Unknown facility {facility_code!r}.")
+        user.facility = facility
+    elif role in REGION_ROLES:
+        code = region_code
+        if not code and facility_code:
+            # Command staff may be named by a facility of their region, for convenience.
+            fac = session.scalar(select(Facility).where(Facility.code == facility_code))
+            if fac is None:
+                raise ValidationFailed(f"Unknown facility {facility_code!r}.")
+            user.region_id = fac.region_id
+        elif code:
+            region = session.scalar(select(MacroRegion).where(MacroRegion.code == code))
+            if region is None:
+                raise ValidationFailed(f"Unknown region {code!r}.")
+            user.region = region
+        else:
+            raise ValidationFailed(f"Role {role.value} needs --region (or a facility in it).")
+    elif role is Role.INSURER:
+        insurer = session.scalar(select(Insurer).where(Insurer.code == insurer_code))
+        if insurer is None:
+            raise ValidationFailed(f"Role insurer needs a known --insurer (got {insurer_code!r}).")
+        user.insurer = insurer
+    if specialty_codes:
+        specialties = list(session.scalars(select(Specialty).where(
+            Specialty.code.in_(specialty_codes))))
+        missing = set(specialty_codes) - {s.code for s in specialties}
+        if missing:
+            raise ValidationFailed(f"Unknown specialty {sorted(missing)[0]!r}.")
+        user.specialties = specialties
+    if password is not None:
+        user.password_hash = hash_password(password)
+    user.roles = [UserRole(role=role)]
+    session.add(user)
+    session.flush()
+    audit.record(session, actor, "hub:user:created", object_type="user", object_id=user.id,
+                 details={"role": role.value})
+    return user
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    user.password_hash = hash_password(password)
+    user.failed_logins = 0
+    user.locked_until = None
+
+
+def authenticate(session: Session, username: str, password: str, *, max_failures: int,
+                 lockout_seconds: int) -> User:
+    """The user for these credentials; one message for every failure, so none leaks which part."""
+    user = session.scalar(select(User).where(User.username == username.strip().lower()))
+    now = utcnow()
+    if user is None or user.password_hash is None or not user.is_active:
+        _verify(_DUMMY_HASH, password)
+        raise Unauthorized(BAD_CREDENTIALS, code="invalid_credentials")
+    if user.locked_until is not None and user.locked_until > now:
+        _verify(_DUMMY_HASH, password)
+        audit.record(session, SYSTEM, "hub:login:refused", object_type="user",
+                     object_id=user.id, outcome="denied", details={"reason": "locked"})
+        raise Unauthorized(BAD_CREDENTIALS, code="invalid_credentials")
+    if not _verify(user.password_hash, password):
+        user.failed_logins += 1
+        details: dict[str, object] = {"reason": "password", "failures": user.failed_logins}
+        if user.failed_logins >= max_failures:
+            user.locked_until = now + timedelta(seconds=lockout_seconds)
+            user.failed_logins = 0
+            details["locked"] = True
+        audit.record(session, SYSTEM, "hub:login:refused", object_type="user",
+                     object_id=user.id, outcome="denied", details=details)
+        raise Unauthorized(BAD_CREDENTIALS, code="invalid_credentials")
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    return user
+
+
+def _verify(stored: str, password: str) -> bool:
+    try:
+        return _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False

@@ -1,0 +1,82 @@
+"""``hub serve``: prepare the database, then run web, worker and beat as child processes and stop
+them all on Ctrl-C / SIGTERM, or when any of them dies."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from types import FrameType
+
+import click
+from flask import Flask
+
+from hub import db
+
+COMPONENTS = ("web", "worker", "beat")
+STOP_TIMEOUT = 20.0
+
+
+def prepare(app: Flask, *, migrate: bool, demo: bool) -> None:
+    settings = app.config["HUB_SETTINGS"]
+    if migrate:
+        from hub.migrate import upgrade
+
+        upgrade(settings.database_url)
+    if demo:
+        from hub.demo import print_logins, seed_demo
+
+        with db.transaction(app) as sess:
+            created = seed_demo(sess, settings.demo_password)
+        print_logins(created, settings.demo_password)
+
+
+def run_all(app: Flask, *, migrate: bool = True, demo: bool = True) -> int:
+    settings = app.config["HUB_SETTINGS"]
+    prepare(app, migrate=migrate, demo=demo)
+    env = dict(os.environ)
+    # Children must share the generated secret and data directory of this process.
+    env["HUB_DATA_DIR"] = str(settings.data_dir)
+    children: dict[str, subprocess.Popen[bytes]] = {}
+    for name in COMPONENTS:
+        children[name] = subprocess.Popen([sys.executable, "-m", "hub", name], env=env)
+    click.echo(f"hub is serving http://{settings.http_host}:{settings.http_port} "
+               "(Ctrl-C stops it)", err=True)
+
+    stopping = False
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    status = 0
+    while not stopping:
+        for name, child in children.items():
+            code = child.poll()
+            if code is not None:
+                click.echo(f"hub: {name} exited with status {code}; stopping", err=True)
+                status = code or 1
+                stopping = True
+                break
+        time.sleep(0.2)
+    _terminate(children)
+    return status
+
+
+def _terminate(children: dict[str, subprocess.Popen[bytes]]) -> None:
+    for child in children.values():
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT
+    for name, child in children.items():
+        remaining = max(0.1, deadline - time.monotonic())
+        try:
+            child.wait(remaining)
+        except subprocess.TimeoutExpired:
+            click.echo(f"hub: {name} did not stop in time; killing it", err=True)
+            child.kill()
+            child.wait()

@@ -1,0 +1,83 @@
+"""The page shell: home page per role and the language switcher."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+
+from hub.auth.principal import user_principal
+from hub.config import SUPPORTED_LOCALES
+from hub.models import Role
+
+bp = Blueprint("web", __name__)
+
+# Each role's home lists the work areas its domain issues fill in.
+HOME_SECTIONS: dict[Role, tuple[str, ...]] = {
+    Role.CHW: ("patients", "consult_requests", "follow_up_tasks"),
+    Role.NURSE: ("patients", "consult_requests", "follow_up_tasks"),
+    Role.GP: ("patients", "consult_requests", "referrals"),
+    Role.SPECIALIST: ("worklist", "roster", "video_sessions"),
+    Role.RADIOLOGIST: ("reading_worklist", "critical_results"),
+    Role.COMMAND: ("live_queues", "sla_breaches", "transfers"),
+    Role.INSURER: ("claims_exports", "reconciliation"),
+    Role.FACILITY_ADMIN: ("staff", "rosters", "ae_titles"),
+    Role.QA_PHYSICIAN: ("quality_reviews", "audit"),
+    Role.NATIONAL_ADMIN: ("facilities", "tariffs", "audit"),
+}
+
+
+ROLE_LABELS = {
+    "chw": _l("Community health worker"), "nurse": _l("Nurse"), "gp": _l("General practitioner"),
+    "specialist": _l("Specialist"), "radiologist": _l("Radiologist"),
+    "command": _l("Command staff"), "insurer": _l("Insurer"),
+    "facility_admin": _l("Facility administrator"), "qa_physician": _l("QA physician"),
+    "national_admin": _l("National administrator"),
+}
+SECTION_LABELS = {
+    "patients": _l("Patients"), "consult_requests": _l("Consultation requests"),
+    "follow_up_tasks": _l("Follow-up tasks"), "referrals": _l("Referrals"),
+    "worklist": _l("Worklist"), "roster": _l("On-call roster"),
+    "video_sessions": _l("Video sessions"), "reading_worklist": _l("Reading worklist"),
+    "critical_results": _l("Critical results"), "live_queues": _l("Live queues"),
+    "sla_breaches": _l("SLA breaches"), "transfers": _l("Transfers"),
+    "claims_exports": _l("Claims exports"), "reconciliation": _l("Reconciliation"),
+    "staff": _l("Staff"), "rosters": _l("Rosters"), "ae_titles": _l("DICOM AE titles"),
+    "quality_reviews": _l("Quality reviews"), "audit": _l("Audit log"),
+    "facilities": _l("Facilities"), "tariffs": _l("Tariffs"),
+}
+
+
+@bp.get("/")
+def index() -> ResponseReturnValue:
+    if current_user.is_authenticated:
+        return redirect(url_for("web.home"))
+    return redirect(url_for("auth.login"))
+
+
+@bp.get("/home")
+@login_required
+def home() -> ResponseReturnValue:
+    user = current_user.user
+    principal = user_principal(user, "session")
+    sections: list[str] = []
+    for role in sorted(principal.roles, key=lambda r: r.value):
+        sections.extend(s for s in HOME_SECTIONS[role] if s not in sections)
+    return render_template("home.html", user=user,
+                           roles=sorted(r.value for r in principal.roles), sections=sections,
+                           role_labels=ROLE_LABELS, section_labels=SECTION_LABELS)
+
+
+@bp.get("/lang/<code>")
+def set_language(code: str) -> ResponseReturnValue:
+    if code in SUPPORTED_LOCALES:
+        session["locale"] = code
+    target = request.args.get("next", "")
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        target = url_for("web.index")
+    return redirect(target)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

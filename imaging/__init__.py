@@ -1,0 +1,1 @@
+"""DICOM node, study index, forwarding to the central PACS, image links (not built yet)."""

@@ -1,0 +1,1 @@
+"""Tariffs, coverage, billing records and insurer exports (not built yet)."""

@@ -1,0 +1,1 @@
+"""Referrals, virtual clinics, transfers, command-centre views (not built yet)."""

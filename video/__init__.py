@@ -1,0 +1,1 @@
+"""Video consultations: signalling, TURN, media worker, recordings (not built yet)."""
