@@ -109,6 +109,7 @@ class Settings:
     broker_url: str
     result_backend: str
     redis_url: str | None
+    socketio_channel: str
     secret_key: str
     secret_key_generated: bool
     http_host: str
@@ -154,6 +155,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
                              f"db+sqlite:///{data_dir / 'results.sqlite'}",
                              ("db", "redis", "rediss", "cache", "rpc"))
     redis_url = env_url(env, "HUB_REDIS_URL", None, ("redis", "rediss"))
+    channel = env_str(env, "HUB_SOCKETIO_CHANNEL", "hub-socketio") or "hub-socketio"
     secret = env_secret(env, "HUB_SECRET_KEY")
     generated = secret is None
     if secret is not None and len(secret) < 32:
@@ -170,6 +172,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         broker_url=broker_url,
         result_backend=result_backend,
         redis_url=redis_url,
+        socketio_channel=channel,
         secret_key=secret or _load_or_create_secret(data_dir),
         secret_key_generated=generated,
         http_host=http_host,

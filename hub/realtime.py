@@ -99,5 +99,5 @@ def init_app(app: Flask) -> None:
     settings = app.config["HUB_SETTINGS"]
     # Default CORS policy: only pages served by this hub (same origin) may connect.
     socketio.init_app(app, async_mode="threading", message_queue=settings.redis_url,
-                      logger=False, engineio_logger=False)
+                      channel=settings.socketio_channel, logger=False, engineio_logger=False)
     socketio.on_event("connect", _on_connect)

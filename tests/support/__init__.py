@@ -1,0 +1,1 @@
+"""Test harness shared by every package's tests: databases, factories, personas, matrix."""

@@ -1,0 +1,30 @@
+"""Apps built for tests: settings from a dict, never from the developer's environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+from hub import create_app
+from hub.config import Settings, load_settings
+
+TEST_SECRET = "test-secret-key-that-is-long-enough-for-the-hub"
+
+
+def test_settings(database_url: str, data_dir: Path, **extra: str) -> Settings:
+    env = {
+        "HUB_DATA_DIR": str(data_dir),
+        "HUB_DATABASE_URL": database_url,
+        "HUB_BROKER_URL": "memory://",
+        "HUB_RESULT_BACKEND": "cache+memory://",
+        "HUB_SECRET_KEY": TEST_SECRET,
+        "HUB_LOGIN_MAX_FAILURES": "3",
+        **extra,
+    }
+    return load_settings(env)
+
+
+def make_app(database_url: str, data_dir: Path, **extra: str) -> Flask:
+    app = create_app({"TESTING": True}, settings=test_settings(database_url, data_dir, **extra))
+    return app
