@@ -10,9 +10,14 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup, with_appcontext
 
 from hub import db
-from hub.config import parse_duration
+from hub.config import ConfigError, parse_duration
 from hub.errors import HubError
 from hub.models import Role
+
+
+def _real_app() -> Flask:
+    """The app behind the ``current_app`` proxy, for code that outlives the context."""
+    return current_app._get_current_object()  # type: ignore[attr-defined]
 
 
 def _fail(exc: HubError) -> None:
@@ -29,7 +34,7 @@ def serve_command(no_migrate: bool, no_demo: bool) -> None:
     """Run the whole hub: web server, Celery worker and beat; Ctrl-C stops all of it."""
     from hub.supervisor import run_all
 
-    sys.exit(run_all(current_app._get_current_object(), migrate=not no_migrate, demo=not no_demo))
+    sys.exit(run_all(_real_app(), migrate=not no_migrate, demo=not no_demo))
 
 
 @click.command("web")
@@ -41,8 +46,7 @@ def web_command(host: str | None, port: int | None) -> None:
     from hub.server import serve_web
 
     settings = current_app.config["HUB_SETTINGS"]
-    serve_web(current_app._get_current_object(), host or settings.http_host, port or settings.http_port,
-              settings.web_threads)
+    serve_web(_real_app(), host or settings.http_host, port or settings.http_port, settings.web_threads)
 
 
 @click.command("worker")
@@ -144,7 +148,8 @@ token_group = AppGroup("token", help="Personal API tokens.")
 
 @token_group.command("create")
 @click.argument("username")
-@click.option("--ttl", default=None, help="Lifetime, e.g. 30m, 1h, 7d (default HUB_TOKEN_DEFAULT_TTL).")
+@click.option("--ttl", default=None,
+              help="Lifetime, e.g. 30m, 1h, 7d (default HUB_TOKEN_DEFAULT_TTL).")
 @click.option("--name", default="cli")
 @with_appcontext
 def token_create(username: str, ttl: str | None, name: str) -> None:
@@ -152,7 +157,8 @@ def token_create(username: str, ttl: str | None, name: str) -> None:
     from hub.services.tokens import create_personal_token
 
     try:
-        seconds = parse_duration(ttl) if ttl else current_app.config["HUB_SETTINGS"].token_default_ttl
+        default = current_app.config["HUB_SETTINGS"].token_default_ttl
+        seconds = parse_duration(ttl) if ttl else default
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--ttl") from None
     try:
@@ -232,5 +238,11 @@ def _create_app() -> Flask:
 
 
 def main() -> None:
-    FlaskGroup(create_app=_create_app, add_default_commands=False, load_dotenv=False,
-               set_debug_flag=False, help="The national telemedicine hub.")(prog_name="hub")
+    group = FlaskGroup(create_app=_create_app, add_default_commands=False, load_dotenv=False,
+                       set_debug_flag=False, help="The national telemedicine hub.")
+    try:
+        group(prog_name="hub")
+    except ConfigError as exc:
+        # A bad setting is the operator's to fix: say which, without a traceback.
+        click.echo(f"hub: configuration error: {exc}", err=True)
+        sys.exit(2)

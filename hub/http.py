@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
@@ -17,6 +18,23 @@ from hub.errors import AccessDenied, HubError
 log = logging.getLogger("hub.http")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 _MACHINE_PREFIXES = ("/api/", "/oauth/", "/metrics", "/healthz", "/readyz")
+
+
+def local_path(target: str | None) -> str | None:
+    """``target`` when it is a path on this site, else None: never an open redirect.
+
+    Browsers (and Python's ``urlsplit``) drop tabs and newlines inside a URL and read ``\\`` as
+    ``/``, so ``/\t/evil.example`` would become ``//evil.example``, another host; any control
+    character or backslash is therefore refused outright.
+    """
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target or any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
 
 
 def _wants_json() -> bool:

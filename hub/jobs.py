@@ -17,7 +17,7 @@ _PENDING_KEY = "hub_after_commit"
 def init_app(app: Flask) -> Celery:
     settings = app.config["HUB_SETTINGS"]
 
-    class FlaskTask(Task):  # type: ignore[misc]
+    class FlaskTask(Task):
         def __call__(self, *args: Any, **kwargs: Any) -> Any:
             with app.app_context():
                 return self.run(*args, **kwargs)

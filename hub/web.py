@@ -9,6 +9,7 @@ from flask_login import current_user, login_required
 
 from hub.auth.principal import user_principal
 from hub.config import SUPPORTED_LOCALES
+from hub.http import local_path
 from hub.models import Role
 
 bp = Blueprint("web", __name__)
@@ -73,10 +74,7 @@ def home() -> ResponseReturnValue:
 def set_language(code: str) -> ResponseReturnValue:
     if code in SUPPORTED_LOCALES:
         session["locale"] = code
-    target = request.args.get("next", "")
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
-        target = url_for("web.index")
-    return redirect(target)
+    return redirect(local_path(request.args.get("next")) or url_for("web.index"))
 
 
 def init_app(app: Flask) -> None:

@@ -53,7 +53,7 @@ def _parameters(op: Operation, seen: set[str], spec: APISpec) -> list[dict[str, 
 
 def build_spec(server_url: str = "/") -> dict[str, Any]:
     spec = APISpec(
-        title="National telemedicine hub API", version="1", openapi_version="3.0.3",
+        title="National telemedicine hub API", version="1", openapi_version="3.1.0",
         info={"description": "JSON API of the hub. Authenticate with a bearer token: a personal "
                              "token (`hub token create`) or an OAuth2 token from /oauth/token."},
         servers=[{"url": server_url}],

@@ -16,7 +16,7 @@ from hub.models import OAuthToken, User, utcnow
 from hub.services.tokens import PERSONAL_PREFIX, digest, find_personal_token
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-INVALID_TOKEN = "The access token is missing, invalid, expired or revoked."
+INVALID_TOKEN = "The access token is missing, invalid, expired or revoked."  # noqa: S105
 
 
 def _bearer() -> str | None:

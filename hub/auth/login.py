@@ -23,6 +23,7 @@ from wtforms.validators import DataRequired, Length
 from hub import audit, db
 from hub.auth.principal import user_principal
 from hub.errors import Unauthorized
+from hub.http import local_path
 from hub.models import User
 from hub.services.users import authenticate
 
@@ -78,11 +79,8 @@ def login() -> str | Response | tuple[str, int]:
         login_user(SessionUser(user))
         if user.locale:
             session["locale"] = user.locale
-        target = request.args.get("next", "")
         # Only same-site relative paths, never an open redirect.
-        if not target.startswith("/") or target.startswith("//") or "\\" in target:
-            target = url_for("web.home")
-        return redirect(target)
+        return redirect(local_path(request.args.get("next")) or url_for("web.home"))
     return render_template("login.html", form=form, error=None)
 
 

@@ -191,9 +191,9 @@ def _query_token(token_string: str, token_type_hint: str | None) -> TokenView | 
     sess = db.session()
     hashed = digest(token_string)
     row = None
-    if token_type_hint != "refresh_token":
+    if token_type_hint != "refresh_token":  # noqa: S105 (a hint name, not a secret)
         row = sess.scalar(select(OAuthToken).where(OAuthToken.access_token_hash == hashed))
-    if row is None and token_type_hint != "access_token":
+    if row is None and token_type_hint != "access_token":  # noqa: S105
         row = sess.scalar(select(OAuthToken).where(OAuthToken.refresh_token_hash == hashed))
     return TokenView(row) if row is not None else None
 

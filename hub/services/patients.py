@@ -1,4 +1,7 @@
-"""Patients by real name, their consents, and merging duplicates; every access is checked and audited."""
+"""Patients by real name, their consents and merging of duplicates.
+
+Every access is permission-checked and audited.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +17,8 @@ from hub.auth.principal import Principal
 from hub.errors import AccessDenied, Conflict, NotFound, ValidationFailed
 from hub.models import Consent, ConsentScope, Facility, Membership, Patient, Role, utcnow
 from hub.national_id import InvalidNationalId, normalise
-from hub.realtime import emit_after_commit, facility_room
 from hub.permissions import PATIENT_MERGERS, PATIENT_WRITERS, patient_visibility, require
+from hub.realtime import emit_after_commit, facility_room
 from hub.schemas import ConsentIn, MergeIn, PatientIn, PatientPatch
 
 # Domain packages move their own records (consults, studies, claims) from a merged duplicate.

@@ -1,0 +1,81 @@
+"""Every /api/v1 operation refuses the personas it must refuse, and every refusal is audited.
+
+Domain packages add their rows to RULES as they add routes; an operation without a row fails
+``test_every_operation_has_a_rule``.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+
+from hub.models import Consent, ConsentMethod, ConsentScope, utcnow
+from tests.support import factories as f
+from tests.support.matrix import Rule, run_matrix, uncovered_operations
+from tests.support.personas import World
+
+EVERYONE = frozenset({"hw_a", "hw_b", "gp_a", "specialist", "command_x", "command_y", "admin_a",
+                      "national", "insurer_a", "insurer_b"})
+# Who may see patient A (home: facility A in region X, member of insurer A).
+SEE_A = frozenset({"hw_a", "gp_a", "command_x", "admin_a", "national", "insurer_a"})
+WRITE_A = frozenset({"hw_a", "gp_a", "admin_a", "national"})
+
+
+def _new_patient(w: World) -> dict[str, object]:
+    return {"national_id": f.national_id(), "given_name": "Matrix", "family_name": "Case",
+            "date_of_birth": "1970-01-01", "sex": "male", "home_facility": w.facility_a.code}
+
+
+def _pa(w: World) -> str:
+    return f"/api/v1/patients/{w.patient_a.id}"
+
+
+def rules(consent_id: int) -> list[Rule]:
+    return [*RULES, Rule(
+        "POST", "/api/v1/patients/{patient_id}/consents/{consent_id}/withdraw",
+        # The first allowed persona withdraws it; the rest get 409, which is not a refusal.
+        lambda w: f"{_pa(w)}/consents/{consent_id}/withdraw", WRITE_A)]
+
+
+RULES = [
+    Rule("GET", "/api/v1/me", lambda w: "/api/v1/me", EVERYONE),
+    # Listing is open to every role; what each sees is filtered (test_patients_api).
+    Rule("GET", "/api/v1/patients", lambda w: "/api/v1/patients", EVERYONE),
+    Rule("POST", "/api/v1/patients", lambda w: "/api/v1/patients",
+         frozenset({"hw_a", "gp_a", "admin_a", "national"}), _new_patient),
+    Rule("GET", "/api/v1/patients/{patient_id}", _pa, SEE_A),
+    Rule("PATCH", "/api/v1/patients/{patient_id}", _pa, WRITE_A,
+         lambda w: {"address": "Village road 1"}),
+    Rule("POST", "/api/v1/patients/{patient_id}/merge", lambda w: _pa(w) + "/merge",
+         frozenset({"admin_a", "national"}),
+         # Merging a patient into itself is refused by validation (422) after the permission
+         # checks pass, so allowed personas never change data here.
+         lambda w: {"duplicate_id": w.patient_a.id, "reason": "matrix probe"}),
+    Rule("POST", "/api/v1/patients/{patient_id}/consents", lambda w: _pa(w) + "/consents",
+         WRITE_A, lambda w: {"scope": "data_sharing", "method": "verbal",
+                             "given_by_name": "Probe"}),
+    Rule("GET", "/api/v1/patients/{patient_id}/consents", lambda w: _pa(w) + "/consents",
+         SEE_A),
+]
+
+
+def test_every_operation_has_a_rule() -> None:
+    assert uncovered_operations(rules(0)) == []
+
+
+def test_refusals_hold_and_are_audited(app: Flask, client: FlaskClient, world: World,
+                                       session: Session) -> None:
+    consent = Consent(patient_id=world.patient_a.id, scope=ConsentScope.RECORDING,
+                      method=ConsentMethod.WRITTEN, given_by_name="Probe", given_at=utcnow(),
+                      recorded_by_id=1)
+    session.add(consent)
+    session.commit()
+    assert run_matrix(app, client, world, rules(consent.id)) == []
+
+
+def test_matrix_detects_a_wrong_rule(app: Flask, client: FlaskClient, world: World) -> None:
+    """The helper itself must fail when a rule claims a refusal that does not happen."""
+    wrong = [Rule("GET", "/api/v1/patients/{patient_id}", _pa, frozenset({"hw_a"}))]
+    problems = run_matrix(app, client, world, wrong)
+    assert any("as gp_a: expected refusal, got 200" in p for p in problems)
