@@ -76,11 +76,21 @@ class MergeIn(Strict):
 
 
 class ConsentIn(Strict):
-    scope: ConsentScope
-    method: ConsentMethod
-    given_by_name: str = Field(min_length=1, max_length=200)
+    scopes: list[ConsentScope] = Field(min_length=1, max_length=len(ConsentScope),
+                                       description="What the consent covers; one record each")
+    method: ConsentMethod = Field(default=ConsentMethod.ELECTRONIC,
+                                  description="How it was given; recorded in the hub by default")
+    given_by_name: str | None = Field(default=None, min_length=1, max_length=200,
+                                      description="Defaults to the patient's own name")
     relationship_to_patient: str = Field(default="self", min_length=1, max_length=40)
     given_at: datetime | None = Field(default=None, description="Defaults to now (UTC)")
+
+    @field_validator("scopes")
+    @classmethod
+    def _distinct(cls, value: list[ConsentScope]) -> list[ConsentScope]:
+        if len(set(value)) != len(value):
+            raise ValueError("scopes are repeated")
+        return value
 
 
 class ConsentOut(BaseModel):

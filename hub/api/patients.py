@@ -81,11 +81,12 @@ def register(bp: Blueprint) -> None:
         return patient_out(svc.merge_patients(db.session(), principal, patient_id, body))
 
     @api_route(bp, "/patients/<int:patient_id>/consents", "POST",
-               summary="Record a telemedicine consent", scope="patients:write",
-               tag="consents", body=ConsentIn, response=ConsentOut, status=201,
-               errors=(404, 409))
-    def record_consent(principal: Principal, patient_id: int, body: ConsentIn) -> ConsentOut:
-        return consent_out(svc.record_consent(db.session(), principal, patient_id, body))
+               summary="Record a telemedicine consent (one record per scope)",
+               scope="patients:write", tag="consents", body=ConsentIn, response=ConsentList,
+               status=201, errors=(404, 409))
+    def record_consent(principal: Principal, patient_id: int, body: ConsentIn) -> ConsentList:
+        rows = svc.record_consent(db.session(), principal, patient_id, body)
+        return ConsentList(items=[consent_out(c) for c in rows])
 
     @api_route(bp, "/patients/<int:patient_id>/consents", summary="A patient's consents",
                scope="patients:read", tag="consents", response=ConsentList, errors=(404,))

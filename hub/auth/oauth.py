@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import ClientMixin, TokenMixin, grants
+from authlib.oauth2.rfc6749 import ClientMixin, InvalidRequestError, TokenMixin, grants
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
@@ -150,6 +150,20 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
 
+class RequiredCodeChallenge(CodeChallenge):
+    """PKCE that a public app cannot skip: its authorization request without a
+    ``code_challenge`` is refused at once. Authlib's ``CodeChallenge(required=True)`` only refuses
+    the later token request, after the user was shown a consent page and a code was issued."""
+
+    def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
+        request = grant.request
+        client: ClientView = request.client
+        if self.required and not request.payload.data.get("code_challenge") \
+                and client.row.secret_hash is None:
+            raise InvalidRequestError("Missing 'code_challenge': public apps must use PKCE.")
+        super().validate_code_challenge(grant, redirect_uri)
+
+
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     # Public apps (no secret) must use PKCE; confidential apps may as well.
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
@@ -245,7 +259,7 @@ def init_app(app: Flask) -> None:
     authorization_server.init_app(app, query_client=_query_client, save_token=_save_token)
     authorization_server.register_grant(ClientCredentialsGrant)
     authorization_server.register_grant(AuthorizationCodeGrant,
-                                        [CodeChallenge(required=True)])
+                                        [RequiredCodeChallenge(required=True)])
     authorization_server.register_endpoint(HubRevocationEndpoint)
     authorization_server.register_endpoint(HubIntrospectionEndpoint)
 

@@ -172,8 +172,8 @@ def merge_patients(session: Session, principal: Principal, survivor_id: int,
 
 
 def record_consent(session: Session, principal: Principal, patient_id: int,
-                   data: ConsentIn) -> Consent:
-    """Record a telemedicine consent given by the patient or their guardian."""
+                   data: ConsentIn) -> list[Consent]:
+    """Record a telemedicine consent, one row per scope, given by the patient or a guardian."""
     action = "hub:consent:recorded"
     require(principal, "patients:write", roles=PATIENT_WRITERS, action=action)
     patient = get_patient(session, principal, patient_id)
@@ -186,16 +186,21 @@ def record_consent(session: Session, principal: Principal, patient_id: int,
     if given_at > utcnow():
         raise ValidationFailed("Consent cannot be given in the future.",
                                details={"given_at": "in the future"})
-    assert principal.user_id is not None
-    consent = Consent(patient_id=patient.id, scope=data.scope, method=data.method,
-                      given_by_name=data.given_by_name,
-                      relationship_to_patient=data.relationship_to_patient,
-                      given_at=given_at, recorded_by_id=principal.user_id)
-    session.add(consent)
+    if principal.user_id is None:
+        raise AccessDenied("Consent is recorded by a person, not a machine client.",
+                           action=action, object_type="patient", object_id=patient.id)
+    given_by = data.given_by_name or f"{patient.given_name} {patient.family_name}"
+    consents = [Consent(patient_id=patient.id, scope=scope, method=data.method,
+                        given_by_name=given_by,
+                        relationship_to_patient=data.relationship_to_patient,
+                        given_at=given_at, recorded_by_id=principal.user_id)
+                for scope in data.scopes]
+    session.add_all(consents)
     session.flush()
-    audit.record(session, principal, action, object_type="consent", object_id=consent.id,
-                 details={"patient_id": patient.id, "scope": data.scope.value})
-    return consent
+    for consent in consents:
+        audit.record(session, principal, action, object_type="consent", object_id=consent.id,
+                     details={"patient_id": patient.id, "scope": consent.scope.value})
+    return consents
 
 
 def withdraw_consent(session: Session, principal: Principal, patient_id: int,

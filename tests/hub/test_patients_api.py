@@ -158,9 +158,13 @@ def test_consent_record_and_withdraw(client: FlaskClient, world: World) -> None:
     h = world["hw_a"].headers
     pid = world.patient_a.id
     resp = client.post(f"/api/v1/patients/{pid}/consents", headers=h, json={
-        "scope": "video", "method": "verbal", "given_by_name": "Patient herself"})
+        "scopes": ["video", "recording"], "method": "verbal"})
     assert resp.status_code == 201, resp.get_json()
-    consent = resp.get_json()
+    created = resp.get_json()["items"]
+    assert [c["scope"] for c in created] == ["video", "recording"]
+    assert created[0]["given_by_name"] == f"{world.patient_a.given_name} " \
+        f"{world.patient_a.family_name}"
+    consent = created[0]
     assert consent["active"] is True
     listed = client.get(f"/api/v1/patients/{pid}/consents", headers=h).get_json()["items"]
     assert consent["id"] in [c["id"] for c in listed]
@@ -175,8 +179,11 @@ def test_consent_record_and_withdraw(client: FlaskClient, world: World) -> None:
 def test_consent_with_bad_scope_is_422(client: FlaskClient, world: World) -> None:
     resp = client.post(f"/api/v1/patients/{world.patient_a.id}/consents",
                        headers=world["hw_a"].headers,
-                       json={"scope": "everything", "method": "verbal", "given_by_name": "X"})
+                       json={"scopes": ["everything"]})
     assert resp.status_code == 422
+    for bad in ({"scopes": []}, {"scopes": ["video", "video"]}, {"scope": "video"}):
+        assert client.post(f"/api/v1/patients/{world.patient_a.id}/consents",
+                           headers=world["hw_a"].headers, json=bad).status_code == 422
 
 
 def test_merge_duplicates(app: Flask, client: FlaskClient, world: World) -> None:
@@ -184,7 +191,7 @@ def test_merge_duplicates(app: Flask, client: FlaskClient, world: World) -> None
     first = client.post("/api/v1/patients", json=new_patient(world), headers=h).get_json()
     second = client.post("/api/v1/patients", json=new_patient(world), headers=h).get_json()
     client.post(f"/api/v1/patients/{second['id']}/consents", headers=h, json={
-        "scope": "consult", "method": "written", "given_by_name": "Leila Sadeghi"})
+        "scopes": ["consult"], "method": "written"})
     # A health worker may not merge; the facility admin may.
     assert client.post(f"/api/v1/patients/{first['id']}/merge", headers=h, json={
         "duplicate_id": second["id"], "reason": "same person"}).status_code == 403

@@ -53,8 +53,7 @@ RULES = [
          # checks pass, so allowed personas never change data here.
          lambda w: {"duplicate_id": w.patient_a.id, "reason": "matrix probe"}),
     Rule("POST", "/api/v1/patients/{patient_id}/consents", lambda w: _pa(w) + "/consents",
-         WRITE_A, lambda w: {"scope": "data_sharing", "method": "verbal",
-                             "given_by_name": "Probe"}),
+         WRITE_A, lambda w: {"scopes": ["data_sharing"]}),
     Rule("GET", "/api/v1/patients/{patient_id}/consents", lambda w: _pa(w) + "/consents",
          SEE_A),
 ]
