@@ -46,7 +46,8 @@ def web_command(host: str | None, port: int | None) -> None:
     from hub.server import serve_web
 
     settings = current_app.config["HUB_SETTINGS"]
-    serve_web(_real_app(), host or settings.http_host, port or settings.http_port, settings.web_threads)
+    serve_web(_real_app(), host or settings.http_host, port or settings.http_port,
+              settings.web_threads)
 
 
 @click.command("worker")

@@ -163,10 +163,8 @@ class HubProcess:
         try:
             if self.popen.poll() is None:
                 self.popen.send_signal(signal.SIGTERM)
-                try:
+                with contextlib.suppress(subprocess.TimeoutExpired):
                     self.popen.wait(STOP_TIMEOUT)
-                except subprocess.TimeoutExpired:
-                    pass
             # The group is ours: the process was started as its leader (start_new_session).
             deadline = time.monotonic() + 5
             while _group_alive(self.pid) and time.monotonic() < deadline:
@@ -183,7 +181,7 @@ class HubProcess:
 
 def start_hub(*args: str, env: dict[str, str], log_dir: Path,
               port: int | None = None) -> HubProcess:
-    """Start ``python -m hub *args``; call :meth:`HubProcess.cleanup` (or use :func:`running_hub`)."""
+    """Start ``python -m hub *args``; the caller must call :meth:`HubProcess.cleanup`."""
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"hub-{'-'.join(args)}-{uuid.uuid4().hex[:6]}.log"
     with log_path.open("wb") as log:
