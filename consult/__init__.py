@@ -1,1 +1,22 @@
-"""Consultation requests, rosters, routing, SLA and outcomes (not built yet)."""
+"""Tiered consultations: requests, rosters, routing, atomic claim, SLA escalation, outcomes."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from consult import models as models  # registers the tables
+
+
+def init_app(app: Flask) -> None:
+    from consult import api, tasks
+    from consult.access import patients_of_my_consults
+    from consult.demo import seed_rosters
+    from hub.demo import register_demo_seeder
+    from hub.jobs import add_periodic
+    from hub.permissions import register_patient_grant
+
+    app.register_blueprint(api.bp)
+    app.extensions["csrf"].exempt(api.bp)
+    register_patient_grant(patients_of_my_consults)
+    register_demo_seeder(seed_rosters)
+    add_periodic(app, "consult-sla-sweep", tasks.sla_sweep.name, tasks.SLA_SWEEP_EVERY)

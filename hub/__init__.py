@@ -16,6 +16,8 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     from hub import api, db, health, http, i18n, jobs, outbox, realtime, web
     from hub.auth import login, oauth, oauth_views
 
+    import consult
+
     settings = settings or load_settings()
     app = Flask(__name__, template_folder=str(TEMPLATES_DIR), static_folder=str(STATIC_DIR))
     app.config.update(
@@ -43,6 +45,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     realtime.init_app(app)  # Socket.IO rooms per user, facility, region
     api.init_app(app)  # /api/v1 and its OpenAPI document
     web.init_app(app)  # page shell
+    consult.init_app(app)  # tiered consultations
     jobs.add_periodic(app, "outbox-drain", outbox.drain_task.name, outbox.POLL_EVERY)
 
     from hub import cli

@@ -123,6 +123,7 @@ class Settings:
     session_cookie_secure: bool
     web_threads: int
     base_url: str
+    attachment_max_bytes: int
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -185,6 +186,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         oauth_token_ttl=env_int(env, "HUB_OAUTH_TOKEN_TTL", 3600, minimum=60),
         session_cookie_secure=env_bool(env, "HUB_SESSION_COOKIE_SECURE", False),
         web_threads=env_int(env, "HUB_WEB_THREADS", 32, minimum=1, maximum=1000),
+        attachment_max_bytes=env_int(env, "HUB_ATTACHMENT_MAX_BYTES", 25 * 1024 * 1024,
+                                     minimum=1024),
         base_url=env_str(env, "HUB_BASE_URL", f"http://{http_host}:{http_port}")
         or f"http://{http_host}:{http_port}",
     )

@@ -8,11 +8,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
+import consult.models
 import hub.models
 from hub.models.base import Model
 
 # Every domain package's models must be imported here so autogenerate sees their tables.
-_ = hub.models
+_ = (hub.models, consult.models)
 target_metadata = Model.metadata
 
 ROOT = Path(__file__).resolve().parent.parent

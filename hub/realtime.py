@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from hub.auth.principal import Principal
 from hub.errors import HubError
+from hub.models import Role
 
 log = logging.getLogger("hub.realtime")
 socketio = SocketIO()
@@ -35,6 +36,11 @@ def region_room(region_id: int) -> str:
     return f"region:{region_id}"
 
 
+def command_room(region_id: int) -> str:
+    """Only the region's command staff join this room (queues, breaches, alerts)."""
+    return f"command:{region_id}"
+
+
 def rooms_for(principal: Principal) -> list[str]:
     rooms = []
     if principal.user_id is not None:
@@ -43,6 +49,8 @@ def rooms_for(principal: Principal) -> list[str]:
         rooms.append(facility_room(principal.facility_id))
     if principal.region_id is not None:
         rooms.append(region_room(principal.region_id))
+        if Role.COMMAND in principal.roles:
+            rooms.append(command_room(principal.region_id))
     return rooms
 
 

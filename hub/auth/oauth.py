@@ -9,7 +9,13 @@ from datetime import timedelta
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import ClientMixin, InvalidRequestError, TokenMixin, grants
+from authlib.oauth2.rfc6749 import (
+    ClientMixin,
+    InvalidRequestError,
+    InvalidScopeError,
+    TokenMixin,
+    grants,
+)
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
@@ -150,6 +156,14 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
 
+def granted_scopes(client: ClientView, user: User, requested: str | None) -> list[str]:
+    """What an app gets for a user, and so what the consent page must show: the scopes asked for
+    (or, when none are, those the app is registered for), limited to the app's registration and
+    to what the user's roles allow."""
+    allowed = scopes_for_roles(user.role_set)
+    return [s for s in client.get_allowed_scope(requested).split() if s in allowed]
+
+
 class RequiredCodeChallenge(CodeChallenge):
     """PKCE that a public app cannot skip: its authorization request without a
     ``code_challenge`` is refused at once. Authlib's ``CodeChallenge(required=True)`` only refuses
@@ -171,12 +185,15 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     def save_authorization_code(self, code: str, request: Any) -> None:
         user: User = request.user
         client: ClientView = request.client
-        allowed = scopes_for_roles(user.role_set)
-        scope = " ".join(s for s in (request.payload.scope or "").split() if s in allowed)
+        redirect_uri = request.payload.redirect_uri or client.get_default_redirect_uri() or ""
+        scopes = granted_scopes(client, user, request.payload.scope)
+        if not scopes:
+            # An empty scope would later read as "everything the app is registered for".
+            raise InvalidScopeError(redirect_uri=redirect_uri)
         row = AuthorizationCode(
             code_hash=digest(code), client_pk=client.row.id, user_id=user.id,
-            redirect_uri=request.payload.redirect_uri or client.get_default_redirect_uri() or "",
-            scope=scope,
+            redirect_uri=redirect_uri,
+            scope=" ".join(scopes),
             code_challenge=request.payload.data.get("code_challenge"),
             code_challenge_method=request.payload.data.get("code_challenge_method"),
             nonce=request.payload.data.get("nonce"),

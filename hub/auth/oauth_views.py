@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import InvalidScopeError
 from flask import Blueprint, Flask, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
 from hub import db
-from hub.auth.oauth import authorization_server
+from hub.auth.oauth import authorization_server, granted_scopes
 
 bp = Blueprint("oauth", __name__, url_prefix="/oauth")
 
@@ -49,9 +50,12 @@ def authorize() -> ResponseReturnValue:
             grant = authorization_server.get_consent_grant(end_user=user)
         except OAuth2Error as error:
             return render_template("oauth_error.html", error=error), 400
+        # Show what the app will really get, not merely what it asked for.
+        scopes = granted_scopes(grant.client, user, grant.request.payload.scope)
+        if not scopes:
+            return render_template("oauth_error.html", error=InvalidScopeError()), 400
         return render_template("oauth_authorize.html", form=form, grant=grant,
-                               client=grant.client.row, scopes=(grant.request.payload.scope
-                                                                or "").split())
+                               client=grant.client.row, scopes=scopes)
     if not form.validate_on_submit():
         return render_template("oauth_error.html", error=None), 400
     granted = user if request.form.get("decision") == "allow" else None

@@ -1,0 +1,137 @@
+"""On-call rosters, live availability, and the routing candidates they produce."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from consult.models import Consult, ConsultStatus, Shift, SpecialistState, SpecialistStatus
+from consult.routing import Candidate
+from hub import audit
+from hub.auth.principal import Principal
+from hub.errors import AccessDenied, NotFound, ValidationFailed
+from hub.models import Facility, Role, Specialty, User, utcnow
+from hub.permissions import require
+
+ROSTER_ADMINS = frozenset({Role.FACILITY_ADMIN, Role.NATIONAL_ADMIN})
+MAX_SHIFT = timedelta(days=366)
+MAX_PAUSE_MINUTES = 240
+
+
+def status_of(session: Session, user_id: int) -> SpecialistStatus:
+    row = session.get(SpecialistStatus, user_id)
+    if row is None:
+        row = SpecialistStatus(user_id=user_id, state=SpecialistState.AVAILABLE)
+        session.add(row)
+        session.flush()
+    return row
+
+
+def set_status(session: Session, principal: Principal, *, state: SpecialistState | None,
+               pause_minutes: int | None, max_concurrent: int | None) -> SpecialistStatus:
+    """A specialist sets their own live status, a pause of N minutes, or their case limit."""
+    action = "consult:availability:changed"
+    require(principal, "consults:write", roles=frozenset({Role.SPECIALIST, Role.RADIOLOGIST}),
+            action=action)
+    assert principal.user_id is not None
+    row = status_of(session, principal.user_id)
+    if state is not None:
+        row.state = state
+    if pause_minutes is not None:
+        if not 0 <= pause_minutes <= MAX_PAUSE_MINUTES:
+            raise ValidationFailed(f"A pause lasts 0 to {MAX_PAUSE_MINUTES} minutes.")
+        row.paused_until = utcnow() + timedelta(minutes=pause_minutes) if pause_minutes else None
+    if max_concurrent is not None:
+        row.max_concurrent = max_concurrent
+    row.updated_at = utcnow()
+    audit.record(session, principal, action, object_type="user", object_id=principal.user_id,
+                 details={"state": row.state.value, "max_concurrent": row.max_concurrent})
+    return row
+
+
+def add_shift(session: Session, principal: Principal, *, username: str, specialty_code: str,
+              facility_code: str, starts_at: datetime, ends_at: datetime) -> Shift:
+    """Publish an on-call shift; a facility admin manages their own facility's roster."""
+    action = "consult:shift:created"
+    require(principal, "admin", roles=ROSTER_ADMINS, action=action)
+    if ends_at <= starts_at:
+        raise ValidationFailed("A shift must end after it starts.")
+    if ends_at - starts_at > MAX_SHIFT:
+        raise ValidationFailed("A shift lasts at most a year; publish the next one later.")
+    facility = session.scalar(select(Facility).where(Facility.code == facility_code))
+    if facility is None:
+        raise ValidationFailed("Unknown facility.", details={"facility": facility_code})
+    if not principal.has_role(Role.NATIONAL_ADMIN) and facility.id != principal.facility_id:
+        raise AccessDenied("You manage only your own facility's roster.", action=action,
+                           object_type="facility", object_id=facility.id)
+    if facility.level not in (2, 3):
+        raise ValidationFailed("On-call consultants work at level 2 or 3 facilities.")
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None or Role.SPECIALIST not in user.role_set and \
+            Role.RADIOLOGIST not in user.role_set:
+        raise ValidationFailed("Unknown specialist.", details={"specialist": username})
+    specialty = session.scalar(select(Specialty).where(Specialty.code == specialty_code))
+    if specialty is None:
+        raise ValidationFailed("Unknown specialty.", details={"specialty": specialty_code})
+    if specialty not in user.specialties:
+        raise ValidationFailed("The specialist does not practise this specialty.")
+    shift = Shift(specialist_id=user.id, specialty_id=specialty.id, facility_id=facility.id,
+                  starts_at=starts_at, ends_at=ends_at)
+    session.add(shift)
+    session.flush()
+    audit.record(session, principal, action, object_type="shift", object_id=shift.id,
+                 details={"specialist": user.id, "facility": facility.code})
+    return shift
+
+
+def shifts_of(session: Session, principal: Principal, *, specialty_code: str | None,
+              start: datetime, end: datetime) -> list[Shift]:
+    """The published calendar (rosters are public within the hub, SEEDS 001 step 2)."""
+    require(principal, "profile", action="consult:shift:listed")
+    stmt = select(Shift).where(Shift.ends_at > start, Shift.starts_at < end)
+    if specialty_code:
+        specialty = session.scalar(select(Specialty).where(Specialty.code == specialty_code))
+        if specialty is None:
+            raise ValidationFailed("Unknown specialty.", details={"specialty": specialty_code})
+        stmt = stmt.where(Shift.specialty_id == specialty.id)
+    return list(session.scalars(stmt.order_by(Shift.starts_at).limit(1000)))
+
+
+def candidates(session: Session, specialty_id: int, now: datetime) -> list[Candidate]:
+    """Everyone on call now for the specialty, with the facts routing needs."""
+    active = (select(Consult.assigned_to_id.label("uid"), func.count().label("n"))
+              .where(Consult.status == ConsultStatus.ACCEPTED)
+              .group_by(Consult.assigned_to_id).subquery())
+    rows = session.execute(
+        select(Shift.specialist_id, User.username, Facility.level, Facility.university_id,
+               Facility.region_id, SpecialistStatus.state, SpecialistStatus.paused_until,
+               SpecialistStatus.max_concurrent, SpecialistStatus.last_assigned_at, active.c.n)
+        .join(User, User.id == Shift.specialist_id)
+        .join(Facility, Facility.id == Shift.facility_id)
+        .outerjoin(SpecialistStatus, SpecialistStatus.user_id == Shift.specialist_id)
+        .outerjoin(active, active.c.uid == Shift.specialist_id)
+        .where(Shift.specialty_id == specialty_id, Shift.starts_at <= now,
+               Shift.ends_at > now, User.is_active.is_(True))
+    ).all()
+    seen: set[int] = set()
+    found = []
+    for r in rows:
+        if r.specialist_id in seen:  # overlapping shifts: count the person once
+            continue
+        seen.add(r.specialist_id)
+        found.append(Candidate(
+            user_id=r.specialist_id, username=r.username, level=r.level,
+            university_id=r.university_id, region_id=r.region_id, on_call=True,
+            state=(r.state or SpecialistState.AVAILABLE).value, paused_until=r.paused_until,
+            active_cases=r.n or 0, max_concurrent=r.max_concurrent or 5,
+            last_assigned_at=r.last_assigned_at))
+    return found
+
+
+def get_specialist(session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound("Not found.")
+    return user
