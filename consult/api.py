@@ -1,4 +1,4 @@
-"""Consultations under /api/v1: requests, worklist, claim/decline, conversation, outcome, rosters."""
+"""Consultations under /api/v1: requests, worklist, claims, conversation, outcome, rosters."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 import filetype
 
@@ -58,7 +58,7 @@ def safe_filename(name: str) -> str:
     return base[:200]
 
 
-def store(root: Path, stream: BinaryIO, kind: AttachmentKind,
+def store(root: Path, stream: IO[bytes], kind: AttachmentKind,
           max_bytes: int) -> tuple[str, int, str]:
     """Write the stream under ``root``; returns (sha256, size, detected content type).
 

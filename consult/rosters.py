@@ -69,8 +69,7 @@ def add_shift(session: Session, principal: Principal, *, username: str, specialt
     if facility.level not in (2, 3):
         raise ValidationFailed("On-call consultants work at level 2 or 3 facilities.")
     user = session.scalar(select(User).where(User.username == username))
-    if user is None or Role.SPECIALIST not in user.role_set and \
-            Role.RADIOLOGIST not in user.role_set:
+    if user is None or not user.role_set & {Role.SPECIALIST, Role.RADIOLOGIST}:
         raise ValidationFailed("Unknown specialist.", details={"specialist": username})
     specialty = session.scalar(select(Specialty).where(Specialty.code == specialty_code))
     if specialty is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -216,7 +216,7 @@ def _participant(consult: Consult, principal: Principal) -> bool:
 
 
 def add_attachment(session: Session, principal: Principal, consult_id: int, *,
-                   kind: AttachmentKind, filename: str, stream: BinaryIO, root: Path,
+                   kind: AttachmentKind, filename: str, stream: IO[bytes], root: Path,
                    max_bytes: int) -> Attachment:
     """Store a file with the consult; refused files leave nothing behind (413/415)."""
     action = "consult:attachment:added"
@@ -235,7 +235,7 @@ def add_attachment(session: Session, principal: Principal, consult_id: int, *,
     session.add(row)
     session.flush()
     add_event(session, consult, "attachment", actor_id=principal.user_id,
-              attachment_id=row.id, kind=kind.value)
+              attachment_id=row.id, file_kind=kind.value)
     audit.record(session, principal, action, object_type="attachment", object_id=row.id,
                  details={"consult_id": consult.id, "kind": kind.value, "size": size})
     consult_changed(session, consult)

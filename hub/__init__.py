@@ -13,10 +13,9 @@ from hub.config import Settings, load_settings
 
 def create_app(config: dict[str, Any] | None = None, settings: Settings | None = None) -> Flask:
     """Build the Flask app; ``settings`` default to the ``HUB_*`` environment."""
+    import consult
     from hub import api, db, health, http, i18n, jobs, outbox, realtime, web
     from hub.auth import login, oauth, oauth_views
-
-    import consult
 
     settings = settings or load_settings()
     app = Flask(__name__, template_folder=str(TEMPLATES_DIR), static_folder=str(STATIC_DIR))
