@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from consult import lifecycle
@@ -133,15 +133,15 @@ def claim(session: Session, principal: Principal, consult_id: int) -> Consult:
     # Compare-and-set: the row changes only if nobody claimed it first. On PostgreSQL the
     # UPDATE locks the row and re-checks the condition after a concurrent commit; on SQLite the
     # write transaction is already exclusive (BEGIN IMMEDIATE).
-    won = session.execute(
+    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
         update(Consult)
         .where(Consult.id == consult.id, Consult.assigned_to_id.is_(None),
                Consult.status.in_(list(lifecycle.CLAIMABLE)))
         .values(status=ConsultStatus.ACCEPTED, assigned_to_id=principal.user_id,
                 accepted_at=now, answer_due_at=now + answer)
         .execution_options(synchronize_session=False)
-    ).rowcount
-    if won != 1:
+    )
+    if result.rowcount != 1:
         raise Conflict("This consult was already claimed or is no longer open.",
                        code="already_claimed")
     previous = consult.status
