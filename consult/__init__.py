@@ -8,7 +8,7 @@ from consult import models as models  # registers the tables
 
 
 def init_app(app: Flask) -> None:
-    from consult import api, tasks
+    from consult import api, tasks, views
     from consult.access import patients_of_my_consults
     from consult.demo import seed_rosters
     from hub.demo import register_demo_seeder
@@ -17,6 +17,7 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(api.bp)
     app.extensions["csrf"].exempt(api.bp)
+    views.init_app(app)
     register_patient_grant(patients_of_my_consults)
     register_demo_seeder(seed_rosters)
     add_periodic(app, "consult-sla-sweep", tasks.sla_sweep.name, tasks.SLA_SWEEP_EVERY)

@@ -195,6 +195,7 @@ def list_messages(principal: Principal, consult_id: int) -> MessageList:
            scope="consults:write", tag="conversation", response=AttachmentOut, status=201,
            errors=(404, 409, 413, 415))
 def add_attachment(principal: Principal, consult_id: int) -> AttachmentOut:
+    consult = services.attachment_target(db.session(), principal, consult_id)
     upload = request.files.get("file")
     if upload is None:
         raise BadRequest("Send the file as multipart form field 'file'.", code="file_missing")
@@ -205,7 +206,7 @@ def add_attachment(principal: Principal, consult_id: int) -> AttachmentOut:
             k.value for k in AttachmentKind), details={"kind": request.form.get("kind")}) \
             from None
     settings = current_app.config["HUB_SETTINGS"]
-    row = services.add_attachment(db.session(), principal, consult_id, kind=kind,
+    row = services.add_attachment(db.session(), principal, consult, kind=kind,
                                   filename=upload.filename or "attachment",
                                   stream=upload.stream, root=attachment_root(),
                                   max_bytes=settings.attachment_max_bytes)

@@ -215,10 +215,8 @@ def _participant(consult: Consult, principal: Principal) -> bool:
     return requester_side or consult.assigned_to_id == principal.user_id
 
 
-def add_attachment(session: Session, principal: Principal, consult_id: int, *,
-                   kind: AttachmentKind, filename: str, stream: IO[bytes], root: Path,
-                   max_bytes: int) -> Attachment:
-    """Store a file with the consult; refused files leave nothing behind (413/415)."""
+def attachment_target(session: Session, principal: Principal, consult_id: int) -> Consult:
+    """The consult a file may be added to by the caller (checked before reading the upload)."""
     action = "consult:attachment:added"
     require(principal, "consults:write", action=action)
     consult = get(session, principal, consult_id, purpose="viewed")
@@ -227,6 +225,14 @@ def add_attachment(session: Session, principal: Principal, consult_id: int, *,
                            "files.", action=action, object_type="consult", object_id=consult.id)
     if consult.status in CLOSED_FOR_MESSAGES:
         raise Conflict("This consult is closed.", code="closed")
+    return consult
+
+
+def add_attachment(session: Session, principal: Principal, consult: Consult, *,
+                   kind: AttachmentKind, filename: str, stream: IO[bytes], root: Path,
+                   max_bytes: int) -> Attachment:
+    """Store a file with the consult; refused files leave nothing behind (413/415)."""
+    action = "consult:attachment:added"
     sha, size, content_type = files.store(root, stream, kind, max_bytes)
     assert principal.user_id is not None
     row = Attachment(consult_id=consult.id, uploaded_by_id=principal.user_id, kind=kind,

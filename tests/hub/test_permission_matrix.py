@@ -27,8 +27,12 @@ def _new_patient(w: World) -> dict[str, object]:
             "date_of_birth": "1970-01-01", "sex": "male", "home_facility": w.facility_a.code}
 
 
+# A patient of facility A nobody requests consults for (a consult would let its specialist in).
+_probe: dict[str, int] = {}
+
+
 def _pa(w: World) -> str:
-    return f"/api/v1/patients/{w.patient_a.id}"
+    return f"/api/v1/patients/{_probe.get('patient', w.patient_a.id)}"
 
 
 def rules(consent_id: int) -> list[Rule]:
@@ -51,7 +55,7 @@ RULES = [
          frozenset({"admin_a", "national"}),
          # Merging a patient into itself is refused by validation (422) after the permission
          # checks pass, so allowed personas never change data here.
-         lambda w: {"duplicate_id": w.patient_a.id, "reason": "matrix probe"}),
+         lambda w: {"duplicate_id": _probe["patient"], "reason": "matrix probe"}),
     Rule("POST", "/api/v1/patients/{patient_id}/consents", lambda w: _pa(w) + "/consents",
          WRITE_A, lambda w: {"scopes": ["data_sharing"]}),
     Rule("GET", "/api/v1/patients/{patient_id}/consents", lambda w: _pa(w) + "/consents",
@@ -60,12 +64,19 @@ RULES = [
 
 
 def test_every_operation_has_a_rule() -> None:
-    assert uncovered_operations(rules(0)) == []
+    from tests.consult.test_permissions import Consults
+    from tests.consult.test_permissions import rules as consult_rules
+
+    every = rules(0) + consult_rules(Consults(0, 0, 0, 0, 0, 0))
+    assert uncovered_operations(every) == []
 
 
 def test_refusals_hold_and_are_audited(app: Flask, client: FlaskClient, world: World,
                                        session: Session) -> None:
-    consent = Consent(patient_id=world.patient_a.id, scope=ConsentScope.RECORDING,
+    patient = f.patient(session, world.facility_a, member_of=world.insurer_a)
+    session.commit()
+    _probe["patient"] = patient.id
+    consent = Consent(patient_id=patient.id, scope=ConsentScope.RECORDING,
                       method=ConsentMethod.WRITTEN, given_by_name="Probe", given_at=utcnow(),
                       recorded_by_id=1)
     session.add(consent)

@@ -27,6 +27,9 @@ class Rule:
     path: PathFn
     allowed: frozenset[str]
     body: BodyFn = lambda w: None
+    # Personas whose answer is not a refusal but a specific status (e.g. 422 for a patient
+    # they cannot see, where saying "forbidden" would reveal that the patient exists).
+    expect: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -60,8 +63,12 @@ def run_matrix(app: Flask, client: FlaskClient, world: World,
             resp = client.open(path, method=rule.method, headers=persona.headers,
                                json=body if body is not None else None)
             where = f"{rule.method} {path} as {name}"
+            expected = dict(rule.expect).get(name)
             if resp.status_code >= 500:
                 problems.append(f"{where}: server error {resp.status_code}")
+            elif expected is not None:
+                if resp.status_code != expected:
+                    problems.append(f"{where}: expected {expected}, got {resp.status_code}")
             elif name in rule.allowed:
                 if resp.status_code in (401, 403, 404):
                     problems.append(f"{where}: allowed persona refused ({resp.status_code})")

@@ -1,0 +1,321 @@
+"""Consult pages for people: a new request, the facility's consults, the specialist's worklist
+and one consult with its conversation and outcome.
+
+Views parse the request and call the services, which check permissions and audit every read;
+the pages' scripts change things through the JSON API (``/api/v1``), never through here. Each
+page can also render just its live part (``?part=...``) for the Socket.IO-driven refresh.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, Flask, current_app, render_template, request
+from flask.typing import ResponseReturnValue
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from consult import lifecycle, services
+from consult.models import (
+    AttachmentKind,
+    Consult,
+    ConsultStatus,
+    Disposition,
+    Mode,
+    OfferState,
+    OutcomeStatus,
+    TechLevel,
+    Urgency,
+)
+from hub import db
+from hub.auth.principal import Principal, user_principal
+from hub.errors import AccessDenied, NotFound
+from hub.models import Patient, Role, Specialty, User
+from hub.permissions import REQUESTER_ROLES, require
+from hub.services.patients import get_patient, list_patients
+
+bp = Blueprint("consult_pages", __name__)
+
+PAGE_SIZE = 50
+PICKER_SIZE = 200
+
+STATUS_LABELS = {
+    ConsultStatus.DRAFT: _l("Draft"), ConsultStatus.SUBMITTED: _l("Submitted"),
+    ConsultStatus.OFFERED: _l("Offered"), ConsultStatus.ACCEPTED: _l("Accepted"),
+    ConsultStatus.ANSWERED: _l("Answered"), ConsultStatus.SIGNED: _l("Signed"),
+    ConsultStatus.CLOSED: _l("Closed"), ConsultStatus.DECLINED: _l("Declined"),
+    ConsultStatus.ESCALATED: _l("Escalated"), ConsultStatus.CANCELLED: _l("Cancelled"),
+    ConsultStatus.EXPIRED: _l("Expired"),
+}
+URGENCY_LABELS = {Urgency.EMERGENCY: _l("Emergency"), Urgency.URGENT: _l("Urgent"),
+                  Urgency.ROUTINE: _l("Routine")}
+MODE_LABELS = {Mode.ASYNC: _l("Written (asynchronous)"), Mode.VIDEO: _l("Video"),
+               Mode.PHONE: _l("Phone")}
+TECH_LABELS = {TechLevel.BASIC: _l("Basic"), TechLevel.STANDARD: _l("Standard"),
+               TechLevel.ADVANCED: _l("Advanced")}
+DISPOSITION_LABELS = {
+    Disposition.MANAGE_LOCALLY: _l("Manage locally"), Disposition.REFER: _l("Refer"),
+    Disposition.TRANSFER_URGENTLY: _l("Transfer urgently"), Disposition.FOLLOW_UP: _l("Follow up"),
+}
+KIND_LABELS = {
+    AttachmentKind.PHOTO: _l("Photo"), AttachmentKind.PDF: _l("PDF document"),
+    AttachmentKind.ECG: _l("ECG"), AttachmentKind.AUDIO: _l("Audio recording"),
+    AttachmentKind.PAPER_FORM: _l("Signed paper form"),
+}
+OUTCOME_LABELS = {OutcomeStatus.PENDING_SIGNATURE: _l("Awaiting signature"),
+                  OutcomeStatus.SIGNED: _l("Signed")}
+OFFER_LABELS = {OfferState.OPEN: _l("Offered"), OfferState.CLAIMED: _l("Claimed"),
+                OfferState.DECLINED: _l("Declined"), OfferState.WITHDRAWN: _l("Withdrawn")}
+EVENT_LABELS = {
+    "submitted": _l("Submitted"), "offered": _l("Offered to specialists"),
+    "status": _l("Status changed"), "claimed": _l("Claimed"), "declined": _l("Declined"),
+    "escalated": _l("Escalated"), "rerouted": _l("Re-routed"),
+    "registered_after": _l("Registered after the call"), "attachment": _l("File attached"),
+    "escalation_empty": _l("Nobody found at this escalation stage"),
+    "command_alerted": _l("Command staff alerted"), "answer_overdue": _l("Answer overdue"),
+}
+SEX_LABELS = {"female": _l("Female"), "male": _l("Male"), "other": _l("Other"),
+              "unknown": _l("Unknown")}
+SPECIALTY_LABELS = {
+    "critical_care": _l("Critical care (ICU)"), "pulmonology": _l("Pulmonology"),
+    "infectious_disease": _l("Infectious disease"), "nephrology": _l("Nephrology"),
+    "oncology": _l("Oncology"), "obstetrics_gynaecology": _l("Obstetrics and gynaecology"),
+    "paediatrics": _l("Paediatrics"), "neurology": _l("Neurology"),
+    "cardiology": _l("Cardiology"), "surgery": _l("Surgery"),
+    "general_medicine": _l("General medicine"), "dermatology": _l("Dermatology"),
+    "ophthalmology": _l("Ophthalmology"), "psychiatry": _l("Psychiatry"),
+    "radiology": _l("Radiology"), "pathology": _l("Pathology"),
+}
+
+
+@dataclass(frozen=True)
+class Vital:
+    name: str
+    label: Any
+    low: float
+    high: float
+    step: str
+
+
+# The bounds mirror consult.schemas.Vitals, so the browser refuses what the API would.
+VITALS = (
+    Vital("temperature_c", _l("Temperature (°C)"), 25, 45, "0.1"),
+    Vital("heart_rate", _l("Heart rate (per minute)"), 10, 300, "1"),
+    Vital("respiratory_rate", _l("Respiratory rate (per minute)"), 2, 100, "1"),
+    Vital("systolic_bp", _l("Systolic blood pressure (mmHg)"), 30, 300, "1"),
+    Vital("diastolic_bp", _l("Diastolic blood pressure (mmHg)"), 10, 200, "1"),
+    Vital("spo2", _l("Oxygen saturation SpO₂ (%)"), 30, 100, "1"),
+    Vital("weight_kg", _l("Weight (kg)"), 0.1, 500, "0.1"),
+    Vital("glucose_mmol_l", _l("Blood glucose (mmol/L)"), 0.1, 60, "0.1"),
+)
+VITAL_LABELS = {v.name: v.label for v in VITALS}
+
+# Messages the page scripts show; {name}-style fields are filled in by the script.
+JS_TEXT = {
+    "draft_saved": _l("Draft saved on this device."),
+    "draft_restored": _l("Your unsent draft was restored."),
+    "draft_discarded": _l("Draft discarded."),
+    "confirm_discard": _l("Discard this draft?"),
+    "draft_already_sent": _l("This draft was already sent as consult {id}."),
+    "sending": _l("Sending the request…"),
+    "offline": _l("Could not reach the hub. Your draft is kept on this device; try again "
+                  "when the connection is back."),
+    "refused": _l("The request was not accepted: {error}"),
+    "key_reused": _l("This draft was already sent as consult {id}; changes made afterwards "
+                     "were not sent."),
+    "uploading": _l("Uploading {name}…"),
+    "uploaded": _l("{name} uploaded."),
+    "upload_failed": _l("{name} could not be uploaded: {error}"),
+    "too_large": _l("The file is too large."),
+    "attach_later": _l("The consult was sent. Open it to attach the files again."),
+    "failed": _l("Could not complete: {error}"),
+    "network": _l("No connection to the hub."),
+    "reason_required": _l("Give a reason (at least 3 characters)."),
+    "claimed": _l("Claimed."),
+    "declined": _l("Declined."),
+    "cancelled": _l("Request cancelled."),
+    "message_sent": _l("Message sent."),
+    "outcome_saved": _l("Outcome recorded."),
+    "live_on": _l("Live updates on."),
+    "live_off": _l("Live updates paused; reconnecting…"),
+    "changed": _l("This consult changed. Reload the page to see the latest actions."),
+    "updated": _l("Consult {id} is now: {status}"),
+}
+
+
+def _principal() -> Principal:
+    return user_principal(current_user.user, "session")
+
+
+def _js_text() -> dict[str, Any]:
+    text: dict[str, Any] = {key: str(value) for key, value in JS_TEXT.items()}
+    text["status"] = {s.value: str(label) for s, label in STATUS_LABELS.items()}
+    return text
+
+
+def specialty_label(specialty: Specialty) -> str:
+    label = SPECIALTY_LABELS.get(specialty.code)
+    return str(label) if label is not None else specialty.name
+
+
+def patient_label(patient: Patient | None, patient_id: int) -> str:
+    if patient is None:
+        return f"#{patient_id}"
+    return f"{patient.family_name}, {patient.given_name}"
+
+
+def _patients(session: Session, principal: Principal,
+              ids: set[int]) -> dict[int, Patient | None]:
+    """The patients shown on a page, each read through the audited patient service."""
+    found: dict[int, Patient | None] = {}
+    for patient_id in sorted(ids):
+        try:
+            found[patient_id] = get_patient(session, principal, patient_id)
+        except (AccessDenied, NotFound):
+            found[patient_id] = None  # shown by number; the consult itself was visible
+    return found
+
+
+def _render(template: str, **context: Any) -> str:
+    """Render with the shared labels, then commit: the services' audit rows go with the page."""
+    html = render_template(
+        template, status_labels=STATUS_LABELS,
+        status_labels_by_value={s.value: label for s, label in STATUS_LABELS.items()},
+        outcome_labels=OUTCOME_LABELS, urgency_labels=URGENCY_LABELS,
+        mode_labels=MODE_LABELS, tech_labels=TECH_LABELS, disposition_labels=DISPOSITION_LABELS,
+        kind_labels=KIND_LABELS, offer_labels=OFFER_LABELS, event_labels=EVENT_LABELS,
+        sex_labels=SEX_LABELS, vital_labels=VITAL_LABELS, specialty_label=specialty_label,
+        patient_label=patient_label, js_text=_js_text(), **context)
+    db.session().commit()
+    return html
+
+
+@bp.app_template_filter("utc")
+def _utc(value: datetime | None) -> str:
+    """Machine-readable time for <time datetime>; the script shows it in the reader's zone."""
+    if value is None:
+        return ""
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@bp.app_template_filter("utc_text")
+def _utc_text(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    return value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+@bp.get("/consults/new")
+@login_required
+def new_consult() -> ResponseReturnValue:
+    principal = _principal()
+    require(principal, "consults:write", roles=REQUESTER_ROLES,
+            action="consult:request:form_viewed")
+    session = db.session()
+    query = (request.args.get("q") or "").strip()[:100] or None
+    patients = list_patients(session, principal, query=query, limit=PICKER_SIZE)
+    specialties = sorted(session.scalars(select(Specialty)), key=specialty_label)
+    settings = current_app.config["HUB_SETTINGS"]
+    return _render("consult/new.html", patients=patients, query=query or "",
+                   more_patients=len(patients) == PICKER_SIZE,
+                   chosen_patient=request.args.get("patient", type=int),
+                   specialties=specialties, urgencies=list(Urgency), modes=list(Mode),
+                   tech_levels=list(TechLevel), kinds=list(AttachmentKind), vitals=VITALS,
+                   max_bytes=settings.attachment_max_bytes)
+
+
+@bp.get("/consults")
+@login_required
+def my_consults() -> ResponseReturnValue:
+    principal = _principal()
+    session = db.session()
+    try:
+        status = ConsultStatus(request.args.get("status", ""))
+    except ValueError:
+        status = None
+    cursor = max(request.args.get("cursor", 0, type=int), 0)
+    items = services.list_visible(session, principal, status=status, limit=PAGE_SIZE,
+                                  after_id=cursor)
+    patients = _patients(session, principal, {c.patient_id for c in items})
+    template = "consult/_list_rows.html" if request.args.get("part") == "rows" \
+        else "consult/list.html"
+    return _render(template, items=items, patients=patients, status=status, cursor=cursor,
+                   next_cursor=items[-1].id if len(items) == PAGE_SIZE else None,
+                   statuses=list(ConsultStatus),
+                   can_request=bool(principal.roles & REQUESTER_ROLES))
+
+
+@bp.get("/worklist")
+@login_required
+def worklist() -> ResponseReturnValue:
+    principal = _principal()
+    session = db.session()
+    items = services.worklist(session, principal)
+    patients = _patients(session, principal, {c.patient_id for c, _ in items})
+    template = "consult/_worklist_rows.html" if request.args.get("part") == "rows" \
+        else "consult/worklist.html"
+    return _render(template, items=items, patients=patients)
+
+
+def _actions(consult: Consult, principal: Principal) -> dict[str, bool]:
+    """What this person may do now; the API checks each again."""
+    mine = next((o for o in consult.offers if o.specialist_id == principal.user_id), None)
+    requester_side = principal.facility_id == consult.requester_facility_id and bool(
+        principal.roles & REQUESTER_ROLES)
+    assigned = consult.assigned_to_id is not None and consult.assigned_to_id == principal.user_id
+    return {
+        "claim": mine is not None and mine.state is OfferState.OPEN
+        and consult.assigned_to_id is None and consult.status in lifecycle.CLAIMABLE,
+        "outcome": assigned and principal.has_role(Role.SPECIALIST)
+        and consult.status is ConsultStatus.ACCEPTED and consult.outcome is None,
+        "write": (requester_side or assigned)
+        and consult.status not in services.CLOSED_FOR_MESSAGES,
+        "cancel": requester_side and ConsultStatus.CANCELLED
+        in lifecycle.TRANSITIONS[consult.status],
+    }
+
+
+def _people(consult: Consult) -> dict[int, User]:
+    """Names for the timeline: everyone who acts on a consult is one of these."""
+    people = {consult.requester_id: consult.requester}
+    for offer in consult.offers:
+        people[offer.specialist_id] = offer.specialist
+    if consult.assigned_to is not None:
+        people[consult.assigned_to.id] = consult.assigned_to
+    return people
+
+
+@bp.get("/consults/<int:consult_id>")
+@login_required
+def show_consult(consult_id: int) -> ResponseReturnValue:
+    principal = _principal()
+    session = db.session()
+    part = request.args.get("part")
+    if part == "messages":
+        found = services.messages(session, principal, consult_id)
+        return _render("consult/_messages.html", messages=found)
+    consult = services.get(session, principal, consult_id)
+    actions = _actions(consult, principal)
+    context: dict[str, Any] = {
+        "consult": consult, "actions": actions,
+        "signature": "".join("1" if actions[k] else "0" for k in sorted(actions)),
+        "attachments": services.attachments_of(session, consult.id),
+        "people": _people(consult), "is_consultant": bool(
+            principal.roles & {Role.SPECIALIST, Role.RADIOLOGIST}),
+    }
+    if part == "live":
+        return _render("consult/_live.html", **context)
+    patient = _patients(session, principal, {consult.patient_id})[consult.patient_id]
+    settings = current_app.config["HUB_SETTINGS"]
+    return _render("consult/show.html", patient=patient,
+                   messages=services.messages(session, principal, consult_id),
+                   dispositions=list(Disposition), kinds=list(AttachmentKind),
+                   max_bytes=settings.attachment_max_bytes, **context)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
