@@ -106,6 +106,11 @@ def authenticate(session: Session, username: str, password: str, *, max_failures
     now = utcnow()
     if user is None or user.password_hash is None or not user.is_active:
         _verify(_DUMMY_HASH, password)
+        # Recorded without the typed name (it is sometimes a password typed in the wrong
+        # field), so password spraying against made-up usernames still shows in the log.
+        audit.record(session, SYSTEM, "hub:login:refused", object_type="user",
+                     object_id=user.id if user else None, outcome="denied",
+                     details={"reason": "unknown_or_inactive"})
         raise Unauthorized(BAD_CREDENTIALS, code="invalid_credentials")
     if user.locked_until is not None and user.locked_until > now:
         _verify(_DUMMY_HASH, password)

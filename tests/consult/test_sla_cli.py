@@ -24,6 +24,7 @@ def test_region_override_then_national_default(app: Flask, session: Session) -> 
     # Other urgencies and other regions keep the defaults of the issue.
     assert sla_targets(session, region.id, Urgency.EMERGENCY) == (timedelta(minutes=10),
                                                                   timedelta(minutes=60))
+    session.rollback()  # SQLite: release the read transaction before the next command writes
     shown = runner.invoke(args=["sla", "show", "--region", region.code])
     assert "urgent     accept    20 min  answer   300 min" in shown.output
 
