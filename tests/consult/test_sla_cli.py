@@ -15,8 +15,9 @@ from tests.support import factories as f
 def test_region_override_then_national_default(app: Flask, session: Session) -> None:
     region = f.region(session)
     session.commit()
+    code = region.code
     runner = app.test_cli_runner()
-    done = runner.invoke(args=["sla", "set", "--region", region.code, "--urgency", "urgent",
+    done = runner.invoke(args=["sla", "set", "--region", code, "--urgency", "urgent",
                                "--accept-minutes", "20", "--answer-minutes", "300"])
     assert done.exit_code == 0, done.output
     assert sla_targets(session, region.id, Urgency.URGENT) == (timedelta(minutes=20),
@@ -25,7 +26,7 @@ def test_region_override_then_national_default(app: Flask, session: Session) -> 
     assert sla_targets(session, region.id, Urgency.EMERGENCY) == (timedelta(minutes=10),
                                                                   timedelta(minutes=60))
     session.rollback()  # SQLite: release the read transaction before the next command writes
-    shown = runner.invoke(args=["sla", "show", "--region", region.code])
+    shown = runner.invoke(args=["sla", "show", "--region", code])
     assert "urgent     accept    20 min  answer   300 min" in shown.output
 
 
