@@ -58,8 +58,14 @@ def authorize() -> ResponseReturnValue:
                                client=grant.client.row, scopes=scopes)
     if not form.validate_on_submit():
         return render_template("oauth_error.html", error=None), 400
+    try:
+        # Validated again on POST: the query string is the request being answered.
+        grant = authorization_server.get_consent_grant(end_user=user)
+    except OAuth2Error as error:
+        return render_template("oauth_error.html", error=error), 400
     granted = user if request.form.get("decision") == "allow" else None
-    return _commit_after(authorization_server.create_authorization_response(grant_user=granted))
+    return _commit_after(authorization_server.create_authorization_response(
+        grant_user=granted, grant=grant))
 
 
 def init_app(app: Flask) -> None:
