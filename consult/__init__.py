@@ -8,7 +8,7 @@ from consult import models as models  # registers the tables
 
 
 def init_app(app: Flask) -> None:
-    from consult import api, tasks, views
+    from consult import api, signing, tasks, views
     from consult.access import patients_of_my_consults
     from consult.demo import seed_rosters
     from hub.demo import register_demo_seeder
@@ -16,6 +16,7 @@ def init_app(app: Flask) -> None:
     from hub.permissions import register_patient_grant
 
     app.register_blueprint(api.bp)
+    signing.init_app(app)  # signed outcome and e-prescription
     app.extensions["csrf"].exempt(api.bp)
     views.init_app(app)
     register_patient_grant(patients_of_my_consults)

@@ -14,7 +14,7 @@ from hub.config import Settings, load_settings
 def create_app(config: dict[str, Any] | None = None, settings: Settings | None = None) -> Flask:
     """Build the Flask app; ``settings`` default to the ``HUB_*`` environment."""
     import consult
-    from hub import api, db, health, http, i18n, jobs, outbox, realtime, web
+    from hub import api, db, documents, health, http, i18n, jobs, outbox, pki, realtime, web
     from hub.auth import login, oauth, oauth_views
 
     settings = settings or load_settings()
@@ -44,6 +44,8 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     realtime.init_app(app)  # Socket.IO rooms per user, facility, region
     api.init_app(app)  # /api/v1 and its OpenAPI document
     web.init_app(app)  # page shell
+    pki.init_app(app)  # CA, CRL, time-stamp authority, `hub pki`
+    documents.init_app(app)  # signed documents: /verify, `hub verify-pdf`
     consult.init_app(app)  # tiered consultations
     jobs.add_periodic(app, "outbox-drain", outbox.drain_task.name, outbox.POLL_EVERY)
 

@@ -97,6 +97,38 @@ def env_url(env: Mapping[str, str], name: str, default: str | None,
     return value
 
 
+@dataclass(frozen=True)
+class PkiSettings:
+    """The hub's certification authority, its time-stamp authority and signed documents."""
+
+    directory: Path | None = None  # default: $HUB_DATA_DIR/pki
+    passphrase: str | None = None  # issuing CA, TSA and clinicians' keys
+    root_passphrase: str | None = None  # the root CA's key; defaults to ``passphrase``
+    cert_days: int = 730
+    tsa_url: str | None = None  # an outside RFC 3161 TSA instead of the hub's own
+
+    @property
+    def root_secret(self) -> str | None:
+        return self.root_passphrase or self.passphrase
+
+
+def load_pki(env: Mapping[str, str], data_dir: Path) -> PkiSettings:
+    """The ``HUB_PKI_*`` and ``HUB_TSA_URL`` settings."""
+    passphrase = env_secret(env, "HUB_PKI_PASSPHRASE")
+    root = env_secret(env, "HUB_PKI_ROOT_PASSPHRASE")
+    for name, value in (("HUB_PKI_PASSPHRASE", passphrase), ("HUB_PKI_ROOT_PASSPHRASE", root)):
+        if value is not None and len(value) < 12:
+            raise ConfigError(f"{name} must be at least 12 characters")
+    directory = env_str(env, "HUB_PKI_DIR")
+    return PkiSettings(
+        directory=Path(directory).resolve() if directory else data_dir / "pki",
+        passphrase=passphrase,
+        root_passphrase=root,
+        cert_days=env_int(env, "HUB_PKI_CERT_DAYS", 730, minimum=1, maximum=3650),
+        tsa_url=env_url(env, "HUB_TSA_URL", None, ("http", "https")),
+    )
+
+
 SUPPORTED_LOCALES = ("en", "fa", "ru", "tr", "zh")
 
 
@@ -125,6 +157,7 @@ class Settings:
     base_url: str
     attachment_max_bytes: int
     extra: dict[str, str] = field(default_factory=dict)
+    pki: PkiSettings = field(default_factory=PkiSettings)
 
     @property
     def is_sqlite(self) -> bool:
@@ -190,6 +223,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
                                      minimum=1024),
         base_url=env_str(env, "HUB_BASE_URL", f"http://{http_host}:{http_port}")
         or f"http://{http_host}:{http_port}",
+        pki=load_pki(env, data_dir),
     )
 
 

@@ -1,0 +1,315 @@
+"""Signed consult documents: the outcome and the e-prescription, certified by the consultant and
+countersigned by the requesting health worker (SEEDS 001: "signed by both sides").
+
+The hub core renders, signs and verifies (hub.documents); this module decides who signs what,
+builds each document's content, moves the consult to ``signed`` and audits every step.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from flask import Blueprint, Flask, Response, current_app
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from consult import lifecycle, services
+from consult.assignment import add_event, move
+from consult.document_text import TEXT, VITAL_NAMES
+from consult.events import consult_changed
+from consult.models import Consult, ConsultStatus, OutcomeStatus
+from hub import audit, db
+from hub.api.core import API_PREFIX, api_route
+from hub.auth.principal import Principal
+from hub.config import SUPPORTED_LOCALES, Settings
+from hub.documents import registry
+from hub.documents import services as documents
+from hub.documents.registry import DocumentKind, SignatureSlot
+from hub.documents.text import Labels
+from hub.errors import AccessDenied, Conflict, NotFound
+from hub.models import Role, SignedDocument, User
+from hub.permissions import REQUESTER_ROLES, require
+
+OUTCOME = DocumentKind(
+    code="consult_outcome", subject_type="consult", template="documents/consult_outcome.html",
+    attachment_name="consult-outcome.json", author=SignatureSlot("Consultant", "sig-author"),
+    countersigner=SignatureSlot("Requester", "sig-counter"))
+PRESCRIPTION = DocumentKind(
+    code="e_prescription", subject_type="consult", template="documents/e_prescription.html",
+    attachment_name="e-prescription.json", author=SignatureSlot("Prescriber", "sig-author"),
+    countersigner=SignatureSlot("Requester", "sig-counter"))
+# The word used in audit actions and file names for each kind.
+NOUNS = {OUTCOME.code: "outcome", PRESCRIPTION.code: "prescription"}
+Locale = Literal["en", "fa", "ru", "tr", "zh"]
+
+
+def _settings() -> Settings:
+    settings: Settings = current_app.config["HUB_SETTINGS"]
+    return settings
+
+
+def document_locale(consult: Consult, requested: str | None, default: str) -> str:
+    """The reader's language: asked for, else the requesting health worker's, else the hub's."""
+    for candidate in (requested, consult.requester.locale, default):
+        if candidate in SUPPORTED_LOCALES:
+            return str(candidate)
+    return "en"
+
+
+def _person(user: User | None) -> dict[str, Any]:
+    if user is None:
+        return {"id": None, "name": "", "licence": None, "facility": ""}
+    return {"id": user.id, "name": user.full_name, "licence": user.licence_number,
+            "facility": user.facility.name if user.facility else ""}
+
+
+def content(consult: Consult, kind: DocumentKind, locale: str) -> documents.Content:
+    """Template context and machine-readable data of ``kind`` for this consult."""
+    outcome = consult.outcome
+    if outcome is None:
+        raise NotFound("This consult has no outcome yet.", code="no_outcome")
+    patient = consult.patient
+    labels = Labels(locale, TEXT)
+    author, requester = _person(consult.assigned_to), _person(consult.requester)
+    patient_data = {"id": patient.id, "national_id": patient.national_id,
+                    "id_country": patient.id_country,
+                    "name": f"{patient.given_name} {patient.family_name}",
+                    "date_of_birth": patient.date_of_birth.isoformat(),
+                    "sex": patient.sex.value}
+    consult_data = {"id": consult.id, "specialty": consult.specialty.code,
+                    "urgency": consult.urgency.value, "mode": consult.mode.value,
+                    "requested_at": (consult.submitted_at or consult.created_at).isoformat()}
+    lines = list(outcome.prescription)
+    context: dict[str, Any] = {
+        "hub_name": labels.hub_name, "patient": patient_data,
+        "consult": {**consult_data, "specialty": consult.specialty.name,
+                    "requested_at": f"{consult.submitted_at or consult.created_at:%Y-%m-%d %H:%M}"
+                                    " UTC",
+                    "question": consult.question, "history": consult.history,
+                    "vitals": [(VITAL_NAMES.get(k, k), v) for k, v in consult.vitals.items()]},
+        "outcome": {"assessment": outcome.assessment,
+                    "recommendation": outcome.recommendation,
+                    "disposition": outcome.disposition.value, "prescription": lines,
+                    "tasks": [{"description": t.description, "due_on": t.due_on}
+                              for t in outcome.tasks]},
+        "signers": {"author": author, "counter": requester},
+        "signature_roles": {"author": labels.prescriber if kind is PRESCRIPTION
+                            else labels.consultant, "counter": labels.requester},
+    }
+    payload: dict[str, Any] = {"patient": patient_data, "consult": consult_data,
+                               "requester": requester, "consultant": author}
+    if kind is PRESCRIPTION:
+        payload["prescription"] = {"lines": lines}
+    else:
+        payload["outcome"] = {
+            "assessment": outcome.assessment, "recommendation": outcome.recommendation,
+            "disposition": outcome.disposition.value, "prescription": lines,
+            "follow_up_tasks": [{"description": t.description,
+                                 "due_on": t.due_on.isoformat() if t.due_on else None}
+                                for t in outcome.tasks]}
+    location = consult.assigned_to.facility.name if consult.assigned_to and \
+        consult.assigned_to.facility else ""
+    return documents.Content(context=context, payload=payload, labels=labels,
+                             patient_id=patient.id, location=location)
+
+
+def sign(session: Session, settings: Settings, principal: Principal, consult_id: int,
+         kind: DocumentKind, locale: str | None = None) -> SignedDocument:
+    """The assigned specialist signs; signing the outcome moves the consult to ``signed``."""
+    action = f"consult:{NOUNS[kind.code]}:signed"
+    require(principal, "consults:write", roles=frozenset({Role.SPECIALIST}), action=action)
+    consult = services.get(session, principal, consult_id, purpose="viewed")
+    if consult.assigned_to_id != principal.user_id:
+        raise AccessDenied("Only the assigned specialist signs this consult's documents.",
+                           action=action, object_type="consult", object_id=consult.id)
+    if consult.outcome is None:
+        raise Conflict("Record the outcome before signing.", code="no_outcome")
+    if documents.find(session, kind, consult.id) is not None:
+        raise Conflict("This document is already signed; a signed document never changes.",
+                       code="already_signed", details={"kind": kind.code})
+    if kind is PRESCRIPTION and not consult.outcome.prescription:
+        raise Conflict("The outcome prescribes nothing.", code="no_prescription")
+    if kind is OUTCOME:
+        lifecycle.check(consult.status, ConsultStatus.SIGNED)  # before the costly rendering
+    chosen = document_locale(consult, locale, settings.default_locale)
+    author = session.get_one(User, principal.user_id)
+    doc = documents.certify(session, settings, principal, kind, consult.id, author=author,
+                            content=content(consult, kind, chosen), locale=chosen)
+    if kind is OUTCOME:
+        move(session, consult, ConsultStatus.SIGNED, actor_id=principal.user_id, kind="signed",
+             document=doc.public_id)
+        consult.outcome.status = OutcomeStatus.SIGNED
+        consult.outcome.signed_at = doc.certified_at
+    else:
+        add_event(session, consult, "prescription_signed", actor_id=principal.user_id,
+                  document=doc.public_id)
+    audit.record(session, principal, action, object_type="consult", object_id=consult.id,
+                 details={"document": doc.public_id, "certificate_id": doc.certificate_id})
+    consult_changed(session, consult)
+    return doc
+
+
+def countersign(session: Session, settings: Settings, principal: Principal, consult_id: int,
+                kind: DocumentKind) -> SignedDocument:
+    """The health worker who requested the consult countersigns the signed document."""
+    action = f"consult:{NOUNS[kind.code]}:countersigned"
+    require(principal, "consults:write", roles=REQUESTER_ROLES, action=action)
+    consult = services.get(session, principal, consult_id, purpose="viewed")
+    if consult.requester_id != principal.user_id:
+        raise AccessDenied("Only the health worker who requested this consult countersigns.",
+                           action=action, object_type="consult", object_id=consult.id)
+    doc = documents.find(session, kind, consult.id)
+    if doc is None:
+        raise Conflict("The consultant has not signed this document yet.", code="not_signed")
+    signer = session.get_one(User, principal.user_id)
+    location = signer.facility.name if signer.facility else ""
+    documents.countersign(session, settings, principal, kind, doc, signer_user=signer,
+                          location=location)
+    add_event(session, consult, f"{NOUNS[kind.code]}_countersigned",
+              actor_id=principal.user_id, document=doc.public_id)
+    audit.record(session, principal, action, object_type="consult", object_id=consult.id,
+                 details={"document": doc.public_id})
+    consult_changed(session, consult)
+    return doc
+
+
+def pdf(session: Session, settings: Settings, principal: Principal, consult_id: int,
+        kind: DocumentKind, locale: str | None = None) -> tuple[bytes, bool]:
+    """The signed PDF as stored (latest revision), or an unsigned draft; (bytes, signed)."""
+    consult = services.get(session, principal, consult_id, purpose="viewed")
+    doc = documents.find(session, kind, consult.id)
+    if doc is not None:
+        data = documents.latest_revision(session, doc).pdf
+    else:
+        if consult.outcome is None:
+            raise NotFound("This consult has no outcome yet.", code="no_outcome")
+        if kind is PRESCRIPTION and not consult.outcome.prescription:
+            raise NotFound("The outcome prescribes nothing.", code="no_prescription")
+        chosen = document_locale(consult, locale, settings.default_locale)
+        data = documents.render_draft(kind, content(consult, kind, chosen), chosen)
+    audit.record(session, principal, f"consult:{NOUNS[kind.code]}:downloaded",
+                 object_type="consult", object_id=consult.id,
+                 details={"document": doc.public_id if doc else None, "draft": doc is None})
+    return data, doc is not None
+
+
+def signed_documents(session: Session, principal: Principal,
+                     consult_id: int) -> list[SignedDocument]:
+    consult = services.get(session, principal, consult_id, purpose="viewed")
+    rows = list(session.scalars(select(SignedDocument).where(
+        SignedDocument.subject_type == "consult", SignedDocument.subject_id == consult.id)
+        .order_by(SignedDocument.id)))
+    audit.record(session, principal, "consult:document:listed", object_type="consult",
+                 object_id=consult.id, details={"documents": [d.public_id for d in rows]})
+    return rows
+
+
+# --- API ----------------------------------------------------------------------------------------
+
+bp = Blueprint("consult_documents_api", __name__, url_prefix=API_PREFIX)
+
+
+class LocaleQuery(BaseModel):
+    locale: Locale | None = Field(default=None, description="Language of the document; default "
+                                  "the requesting health worker's")
+
+
+class DocumentOut(BaseModel):
+    id: str = Field(description="Public id, as in the verification URL")
+    kind: str
+    status: str
+    locale: str
+    verify_url: str
+    pdf_sha256: str
+    revisions: int
+    certified_by: int
+    certified_at: datetime
+    countersigned_by: int | None
+    countersigned_at: datetime | None
+    retain_until: datetime
+    payload_sha256: str
+    jws: str = Field(description="Detached compact JWS (RFC 7515 appendix F) of the payload's "
+                     "canonical JSON: sorted keys, no spaces, UTF-8")
+    payload: dict[str, Any]
+
+
+class DocumentList(BaseModel):
+    items: list[DocumentOut]
+
+
+def document_out(session: Session, doc: SignedDocument) -> DocumentOut:
+    latest = documents.latest_revision(session, doc)
+    return DocumentOut(
+        id=doc.public_id, kind=doc.kind, status=doc.status.value, locale=doc.locale,
+        verify_url=documents.verify_url(_settings(), doc.public_id), pdf_sha256=latest.sha256,
+        revisions=latest.seq, certified_by=doc.certified_by_id, certified_at=doc.certified_at,
+        countersigned_by=doc.countersigned_by_id, countersigned_at=doc.countersigned_at,
+        retain_until=doc.retain_until, payload_sha256=doc.payload_sha256, jws=doc.jws,
+        payload=doc.payload)
+
+
+def _pdf_response(data: bytes, signed: bool, consult_id: int, noun: str) -> Response:
+    resp = Response(data, mimetype="application/pdf")
+    name = f"consult-{consult_id}-{noun}{'' if signed else '-draft'}.pdf"
+    resp.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    resp.headers["Cache-Control"] = "private, no-store"
+    resp.headers["X-Document-Status"] = "signed" if signed else "draft"
+    return resp
+
+
+def _register_kind_routes(kind: DocumentKind, base: str) -> None:
+    noun = NOUNS[kind.code]
+    pdf_rule = f"/consults/<int:consult_id>/{noun}.pdf"
+    sign_rule = f"/consults/<int:consult_id>{base}/sign"
+    counter_rule = f"/consults/<int:consult_id>{base}/countersign"
+
+    def get_pdf(principal: Principal, consult_id: int, query: LocaleQuery) -> Response:
+        data, signed = pdf(db.session(), _settings(), principal, consult_id, kind,
+                           query.locale)
+        return _pdf_response(data, signed, consult_id, noun)
+
+    def sign_document(principal: Principal, consult_id: int, query: LocaleQuery) -> DocumentOut:
+        doc = sign(db.session(), _settings(), principal, consult_id, kind, query.locale)
+        return document_out(db.session(), doc)
+
+    def countersign_document(principal: Principal, consult_id: int) -> DocumentOut:
+        doc = countersign(db.session(), _settings(), principal, consult_id, kind)
+        return document_out(db.session(), doc)
+
+    # Endpoint names come from the function names, so each kind gets its own.
+    get_pdf.__name__ = f"get_{noun}_pdf"
+    sign_document.__name__ = f"sign_{noun}"
+    countersign_document.__name__ = f"countersign_{noun}"
+    api_route(bp, pdf_rule, summary=f"The {noun} as a PDF: the signed one as stored, or an "
+              "unsigned draft", scope="consults:read", tag="documents", query=LocaleQuery,
+              errors=(404,))(get_pdf)
+    api_route(bp, sign_rule, "POST", summary=f"Sign the {noun} (the assigned specialist; "
+              "PAdES certification with a time-stamp)", scope="consults:write",
+              tag="documents", query=LocaleQuery, response=DocumentOut, status=201,
+              errors=(404, 409, 503))(sign_document)
+    api_route(bp, counter_rule, "POST", summary=f"Countersign the signed {noun} (the "
+              "requesting health worker)", scope="consults:write", tag="documents",
+              response=DocumentOut, errors=(404, 409, 503))(countersign_document)
+
+
+# The outcome's routes are /consults/{id}/sign and /countersign (the issue's API); the
+# prescription's sit under /consults/{id}/prescription/.
+_register_kind_routes(OUTCOME, "")
+_register_kind_routes(PRESCRIPTION, "/prescription")
+
+
+@api_route(bp, "/consults/<int:consult_id>/documents", summary="The consult's signed documents "
+           "with their data and detached JWS", scope="consults:read", tag="documents",
+           response=DocumentList, errors=(404,))
+def list_consult_documents(principal: Principal, consult_id: int) -> DocumentList:
+    rows = signed_documents(db.session(), principal, consult_id)
+    return DocumentList(items=[document_out(db.session(), d) for d in rows])
+
+
+def init_app(app: Flask) -> None:
+    registry.register(OUTCOME)
+    registry.register(PRESCRIPTION)
+    app.register_blueprint(bp)
+    app.extensions["csrf"].exempt(bp)

@@ -1,0 +1,47 @@
+"""The registry of signable document kinds; each domain registers its own in ``init_app``.
+
+A kind names its template, the signature fields it carries and where they sit (an element id in
+the template), so the core renders, signs and verifies every kind the same way. The consult
+outcome and the e-prescription come from ``consult``; the imaging report will come from
+``imaging``, referral letters from ``referral``, the consent form from the patient pages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SignatureSlot:
+    field: str  # the PDF signature field's name, e.g. "Consultant"
+    anchor: str  # id of the empty box in the template the visible signature covers
+
+
+@dataclass(frozen=True)
+class DocumentKind:
+    code: str  # stored in signed_document.kind, e.g. "consult_outcome"
+    subject_type: str  # what the document is about, e.g. "consult"
+    template: str  # under frontend/templates, e.g. "documents/consult_outcome.html"
+    attachment_name: str  # name of the machine-readable JSON inside the PDF
+    author: SignatureSlot  # certifies the document (first signature)
+    countersigner: SignatureSlot | None = None  # signs next, as an incremental update
+    retention_years: int = 10  # SEEDS 000/001: reports and exchanged records kept 10 years
+
+
+_kinds: dict[str, DocumentKind] = {}
+
+
+def register(kind: DocumentKind) -> DocumentKind:
+    existing = _kinds.get(kind.code)
+    if existing is not None and existing != kind:
+        raise ValueError(f"document kind {kind.code!r} is already registered differently")
+    _kinds[kind.code] = kind
+    return kind
+
+
+def get(code: str) -> DocumentKind | None:
+    return _kinds.get(code)
+
+
+def all_kinds() -> list[DocumentKind]:
+    return sorted(_kinds.values(), key=lambda k: k.code)
