@@ -101,3 +101,165 @@ def test_persian_document_text_is_extractable(app: Flask, client: FlaskClient,
         assert word in text, word
     assert "Amoxicillin" in text  # Latin inside the Persian document survives too
     assert settings_of(app).pki.passphrase is not None
+
+
+def _issue(app: Flask, username: str, **kwargs: object) -> str:
+    from hub.pki import services as pki_services
+
+    with app.app_context(), db.transaction() as sess:
+        user = pki_services.find_user(sess, username)
+        row = pki_services.issue_for_user(sess, settings_of(app), user, via="cli",
+                                          **kwargs)  # type: ignore[arg-type]
+        return row.serial
+
+
+def test_revoked_certificate_is_refused(app: Flask, client: FlaskClient, session: Session,
+                                        pki: ca.Authority) -> None:
+    from hub.pki import services as pki_services
+
+    case = answered_consult(app, client, session)
+    serial = _issue(app, case.specialist.username)
+    with app.app_context(), db.transaction() as sess:
+        pki_services.revoke(sess, serial, "licence_suspended")
+    resp = client.post(f"/api/v1/consults/{case.consult_id}/sign",
+                       headers=case.specialist_headers)
+    assert resp.status_code == 409
+    error = resp.get_json()["error"]
+    assert error["code"] == "certificate_revoked"
+    assert "revoked" in error["message"] and serial in error["message"]
+    consult = client.get(f"/api/v1/consults/{case.consult_id}",
+                         headers=case.requester_headers).get_json()
+    assert consult["status"] == "answered"  # nothing half-done
+    crl = client.get("/pki/issuing.crl")
+    assert crl.status_code == 200
+    from cryptography import x509
+
+    revoked = x509.load_der_x509_crl(crl.data).get_revoked_certificate_by_serial_number(
+        int(serial, 16))
+    assert revoked is not None
+    assert x509.load_der_x509_crl(crl.data).is_signature_valid(pki.issuing.public_key())
+
+
+def test_expired_certificate_is_refused(app: Flask, client: FlaskClient, session: Session,
+                                        pki: ca.Authority) -> None:
+    from datetime import timedelta
+
+    from hub.models import utcnow
+
+    case = answered_consult(app, client, session)
+    _issue(app, case.specialist.username, not_before=utcnow() - timedelta(days=800),
+           not_after=utcnow() - timedelta(days=1))
+    resp = client.post(f"/api/v1/consults/{case.consult_id}/sign",
+                       headers=case.specialist_headers)
+    assert resp.status_code == 409
+    assert resp.get_json()["error"]["code"] == "certificate_expired"
+    assert "expired" in resp.get_json()["error"]["message"]
+
+
+def test_signature_stays_valid_after_a_later_revocation(app: Flask, client: FlaskClient,
+                                                        session: Session,
+                                                        pki: ca.Authority) -> None:
+    from hub.pki import services as pki_services
+
+    case = answered_consult(app, client, session)
+    doc = client.post(f"/api/v1/consults/{case.consult_id}/sign",
+                      headers=case.specialist_headers).get_json()
+    with app.app_context(), db.transaction() as sess:
+        row = pki_services.latest_certificate(sess, case.specialist.id)
+        assert row is not None
+        pki_services.revoke(sess, row.serial, "superseded")
+    body = client.get(f"/verify/{doc['id']}", headers={"Accept": "application/json"}).get_json()
+    # Time-stamped before the revocation: still valid, and the page says it was revoked since.
+    assert body["status"] == "valid", body
+    assert body["signatures"][0]["revoked_at"] is not None
+
+
+def test_who_may_sign_and_countersign(app: Flask, client: FlaskClient, session: Session,
+                                      pki: ca.Authority) -> None:
+    from hub.models import Role
+    from tests.consult.support import bearer, on_call
+    from tests.support.pki import clinician
+
+    case = answered_consult(app, client, session)
+    base = f"/api/v1/consults/{case.consult_id}"
+    # Another specialist on call for the same pool was offered the consult and can see it.
+    other = clinician(session, Role.SPECIALIST, at=case.site.l2, specialty="pulmonology")
+    on_call(session, other, case.site.l2)
+    colleague = clinician(session, Role.CHW, at=case.site.post)
+    other_headers, colleague_headers = bearer(session, other), bearer(session, colleague)
+    session.commit()
+    early = client.post(f"{base}/countersign", headers=case.requester_headers)
+    assert early.status_code == 409 and early.get_json()["error"]["code"] == "not_signed"
+    refused = client.post(f"{base}/sign", headers=other_headers)
+    assert refused.status_code in (403, 404)  # 404 when the consult is not even visible
+    assert client.post(f"{base}/sign", headers=case.requester_headers).status_code == 403
+    assert client.post(f"{base}/sign", headers=case.specialist_headers).status_code == 201
+    assert client.post(f"{base}/countersign", headers=colleague_headers).status_code == 403
+    assert client.post(f"{base}/countersign",
+                       headers=case.specialist_headers).status_code == 403
+
+
+def test_non_assigned_specialist_gets_403(app: Flask, client: FlaskClient, session: Session,
+                                          pki: ca.Authority) -> None:
+    """A specialist who was offered the consult (so may read it) but did not claim it."""
+    from consult.models import ConsultOffer, OfferState
+    from hub.models import Role
+    from tests.consult.support import bearer
+    from tests.support.pki import clinician
+
+    case = answered_consult(app, client, session)
+    other = clinician(session, Role.SPECIALIST, at=case.site.l2, specialty="pulmonology")
+    session.add(ConsultOffer(consult_id=case.consult_id, specialist_id=other.id,
+                             state=OfferState.WITHDRAWN))
+    headers = bearer(session, other)
+    session.commit()
+    resp = client.post(f"/api/v1/consults/{case.consult_id}/sign", headers=headers)
+    assert resp.status_code == 403
+    assert "assigned specialist" in resp.get_json()["error"]["message"]
+
+
+def test_prescription_is_signed_and_countersigned(app: Flask, client: FlaskClient,
+                                                  session: Session, pki: ca.Authority,
+                                                  tmp_path: Path) -> None:
+    case = answered_consult(app, client, session, requester_locale="zh")
+    base = f"/api/v1/consults/{case.consult_id}"
+    signed = client.post(f"{base}/prescription/sign?locale=ru",
+                         headers=case.specialist_headers)
+    assert signed.status_code == 201, signed.get_json()
+    assert signed.get_json()["kind"] == "e_prescription"
+    assert signed.get_json()["locale"] == "ru"
+    # The prescription does not sign the outcome: the consult is still answered.
+    assert client.get(base, headers=case.requester_headers).get_json()["status"] == "answered"
+    counter = client.post(f"{base}/prescription/countersign", headers=case.requester_headers)
+    assert counter.status_code == 200, counter.get_json()
+    pdf = client.get(f"{base}/prescription.pdf", headers=case.requester_headers).data
+    path = tmp_path / "rx.pdf"
+    path.write_bytes(pdf)
+    assert pdfsig(str(path)).count("Signature is Valid") == 2
+    assert "Amoxicillin" in pdftotext(str(path))
+    listed = client.get(f"{base}/documents", headers=case.requester_headers).get_json()
+    assert [d["kind"] for d in listed["items"]] == ["e_prescription"]
+
+
+def test_nothing_to_prescribe_and_no_outcome(app: Flask, client: FlaskClient, session: Session,
+                                             pki: ca.Authority) -> None:
+    from tests.support.pki import OUTCOME_BODY
+
+    case = answered_consult(app, client, session,
+                            outcome={**OUTCOME_BODY, "prescription": []})
+    base = f"/api/v1/consults/{case.consult_id}"
+    resp = client.post(f"{base}/prescription/sign", headers=case.specialist_headers)
+    assert resp.status_code == 409 and resp.get_json()["error"]["code"] == "no_prescription"
+    assert client.get(f"{base}/prescription.pdf",
+                      headers=case.requester_headers).status_code == 404
+    bad = client.get(f"{base}/outcome.pdf?locale=xx", headers=case.requester_headers)
+    assert bad.status_code == 422
+
+
+def test_clinician_without_licence_is_told_why(app: Flask, client: FlaskClient,
+                                               session: Session, pki: ca.Authority) -> None:
+    case = answered_consult(app, client, session, specialist_licence=False)
+    resp = client.post(f"/api/v1/consults/{case.consult_id}/sign",
+                       headers=case.specialist_headers)
+    assert resp.status_code == 409
+    assert resp.get_json()["error"]["code"] == "licence_missing"

@@ -66,8 +66,9 @@ RULES = [
 def test_every_operation_has_a_rule() -> None:
     from tests.consult.test_permissions import Consults
     from tests.consult.test_permissions import rules as consult_rules
+    from tests.consult.test_signing_permissions import rules as signing_rules
 
-    every = rules(0) + consult_rules(Consults(0, 0, 0, 0, 0, 0))
+    every = rules(0) + consult_rules(Consults(0, 0, 0, 0, 0, 0)) + signing_rules(0)
     assert uncovered_operations(every) == []
 
 
