@@ -14,6 +14,7 @@ from hub.config import Settings, load_settings
 def create_app(config: dict[str, Any] | None = None, settings: Settings | None = None) -> Flask:
     """Build the Flask app; ``settings`` default to the ``HUB_*`` environment."""
     import consult
+    import imaging
     from hub import api, db, documents, health, http, i18n, jobs, outbox, pki, realtime, web
     from hub.auth import login, oauth, oauth_views
 
@@ -47,6 +48,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     pki.init_app(app)  # CA, CRL, time-stamp authority, `hub pki`
     documents.init_app(app)  # signed documents: /verify, `hub verify-pdf`
     consult.init_app(app)  # tiered consultations
+    imaging.init_app(app)  # DICOM node, study index, forwarding, image links, retention
     jobs.add_periodic(app, "outbox-drain", outbox.drain_task.name, outbox.POLL_EVERY)
 
     from hub import cli

@@ -7,6 +7,7 @@ surfacing later as a confusing runtime error in a worker.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -97,6 +98,92 @@ def env_url(env: Mapping[str, str], name: str, default: str | None,
     return value
 
 
+_AE_TITLE = re.compile(r"^[A-Za-z0-9_. -]{1,16}$")
+
+
+def ae_title(value: str, name: str) -> str:
+    """A DICOM AE title: 1-16 characters, no backslash or control characters."""
+    value = value.strip()
+    if not _AE_TITLE.match(value):
+        raise ConfigError(f"{name}={value!r} is not a DICOM AE title (1-16 letters, digits, "
+                          "space, '_', '-' or '.')")
+    return value
+
+
+@dataclass(frozen=True)
+class DicomPeer:
+    """A remote DICOM node given as ``dicom://AET@host:port``."""
+
+    ae_title: str
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"dicom://{self.ae_title}@{self.host}:{self.port}"
+
+
+def env_dicom_peer(env: Mapping[str, str], name: str) -> DicomPeer | None:
+    value = _raw(env, name)
+    if value is None:
+        return None
+    match = re.match(r"^dicom://([^@/]+)@([A-Za-z0-9.\[\]:_-]+):(\d{1,5})$", value)
+    if match is None:
+        raise ConfigError(f"{name}={value!r} is not dicom://AET@host:port")
+    port = int(match.group(3))
+    if not 1 <= port <= 65535:
+        raise ConfigError(f"{name}: port {port} is out of range")
+    return DicomPeer(ae_title(match.group(1), name), match.group(2).strip("[]"), port)
+
+
+@dataclass(frozen=True)
+class ImagingSettings:
+    """The DICOM node, forwarding to the central archive, image links and retention."""
+
+    ae_title: str = "HUB"
+    host: str = "127.0.0.1"
+    port: int = 11112
+    processes: int = 1
+    max_pdu: int = 131072
+    storage_dir: Path | None = None  # default: $HUB_DATA_DIR/dicom
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    central_pacs: DicomPeer | None = None
+    forward_batch: int = 200
+    link_ttl_hours: int = 72
+    link_max_ttl_hours: int = 24 * 30
+    image_retention_years: int = 5
+    report_retention_years: int = 10
+    enabled: bool = True
+
+
+def load_imaging(env: Mapping[str, str], data_dir: Path) -> ImagingSettings:
+    """The ``HUB_DICOM_*``, ``HUB_CENTRAL_PACS``, ``HUB_IMAGE_*`` and ``HUB_*_RETENTION_*``."""
+    cert, key = env_str(env, "HUB_DICOM_TLS_CERT"), env_str(env, "HUB_DICOM_TLS_KEY")
+    if bool(cert) != bool(key):
+        raise ConfigError("HUB_DICOM_TLS_CERT and HUB_DICOM_TLS_KEY must be set together")
+    images = env_int(env, "HUB_IMAGE_RETENTION_YEARS", 5, minimum=5, maximum=100)
+    reports = env_int(env, "HUB_REPORT_RETENTION_YEARS", 10, minimum=10, maximum=100)
+    storage = env_str(env, "HUB_DICOM_STORAGE_DIR")
+    return ImagingSettings(
+        ae_title=ae_title(env_str(env, "HUB_DICOM_AE_TITLE", "HUB") or "HUB",
+                          "HUB_DICOM_AE_TITLE"),
+        host=env_str(env, "HUB_DICOM_HOST", "127.0.0.1") or "127.0.0.1",
+        port=env_int(env, "HUB_DICOM_PORT", 11112, minimum=1, maximum=65535),
+        processes=env_int(env, "HUB_DICOM_PROCESSES", 1, minimum=1, maximum=64),
+        max_pdu=env_int(env, "HUB_DICOM_MAX_PDU", 131072, minimum=4096, maximum=4194304),
+        storage_dir=Path(storage).resolve() if storage else data_dir / "dicom",
+        tls_cert=cert,
+        tls_key=key,
+        central_pacs=env_dicom_peer(env, "HUB_CENTRAL_PACS"),
+        forward_batch=env_int(env, "HUB_DICOM_FORWARD_BATCH", 200, minimum=1, maximum=10000),
+        link_ttl_hours=env_int(env, "HUB_IMAGE_LINK_TTL_HOURS", 72, minimum=1),
+        link_max_ttl_hours=env_int(env, "HUB_IMAGE_LINK_MAX_TTL_HOURS", 24 * 30, minimum=1),
+        image_retention_years=images,
+        report_retention_years=reports,
+        enabled=env_bool(env, "HUB_DICOM_ENABLED", True),
+    )
+
+
 @dataclass(frozen=True)
 class PkiSettings:
     """The hub's certification authority, its time-stamp authority and signed documents."""
@@ -158,6 +245,7 @@ class Settings:
     attachment_max_bytes: int
     extra: dict[str, str] = field(default_factory=dict)
     pki: PkiSettings = field(default_factory=PkiSettings)
+    imaging: ImagingSettings = field(default_factory=ImagingSettings)
 
     @property
     def is_sqlite(self) -> bool:
@@ -224,6 +312,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         base_url=env_str(env, "HUB_BASE_URL", f"http://{http_host}:{http_port}")
         or f"http://{http_host}:{http_port}",
         pki=load_pki(env, data_dir),
+        imaging=load_imaging(env, data_dir),
     )
 
 

@@ -10,10 +10,11 @@ from alembic.script import ScriptDirectory
 
 import consult.models
 import hub.models
+import imaging.models
 from hub.models.base import Model
 
 # Every domain package's models must be imported here so autogenerate sees their tables.
-_ = (hub.models, consult.models)
+_ = (hub.models, consult.models, imaging.models)
 target_metadata = Model.metadata
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -40,7 +40,9 @@ def run_all(app: Flask, *, migrate: bool = True, demo: bool = True) -> int:
     # Children must share the generated secret and data directory of this process.
     env["HUB_DATA_DIR"] = str(settings.data_dir)
     children: dict[str, subprocess.Popen[bytes]] = {}
-    for name in COMPONENTS:
+    # The DICOM node (`hub dicom`) runs beside them unless HUB_DICOM_ENABLED=false.
+    components = COMPONENTS + (("dicom",) if settings.imaging.enabled else ())
+    for name in components:
         children[name] = subprocess.Popen([sys.executable, "-m", "hub", name], env=env)
     click.echo(f"hub is serving http://{settings.http_host}:{settings.http_port} "
                "(Ctrl-C stops it)", err=True)

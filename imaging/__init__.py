@@ -1,1 +1,26 @@
-"""DICOM node, study index, forwarding to the central PACS, image links (not built yet)."""
+"""DICOM node, study index, forwarding to the central archive, image links, retention."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from imaging import models as models  # registers the tables
+
+
+def init_app(app: Flask) -> None:
+    from hub.demo import register_demo_seeder
+    from hub.jobs import add_periodic
+    from hub.services.patients import register_merge_hook
+    from imaging import api, cli, services, tasks, views
+    from imaging.demo import seed_titles
+
+    app.register_blueprint(api.bp)
+    # Bearer tokens or the X-CSRFToken header authorise API writes (hub.auth.current).
+    app.extensions["csrf"].exempt(api.bp)
+    views.init_app(app)
+    app.cli.add_command(cli.dicom_group)
+    register_merge_hook(services.move_studies)
+    register_demo_seeder(seed_titles)
+    if app.config["HUB_SETTINGS"].imaging.central_pacs is not None:
+        add_periodic(app, "imaging-forward", tasks.forward_drain.name, tasks.FORWARD_EVERY)
+    add_periodic(app, "imaging-retention", tasks.retention_sweep.name, tasks.RETENTION_EVERY)

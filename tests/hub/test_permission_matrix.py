@@ -67,8 +67,11 @@ def test_every_operation_has_a_rule() -> None:
     from tests.consult.test_permissions import Consults
     from tests.consult.test_permissions import rules as consult_rules
     from tests.consult.test_signing_permissions import rules as signing_rules
+    from tests.imaging.test_permissions import Probe
+    from tests.imaging.test_permissions import rules as imaging_rules
 
-    every = rules(0) + consult_rules(Consults(0, 0, 0, 0, 0, 0)) + signing_rules(0)
+    every = (rules(0) + consult_rules(Consults(0, 0, 0, 0, 0, 0)) + signing_rules(0)
+             + imaging_rules(Probe("", 0, 0)))
     assert uncovered_operations(every) == []
 
 

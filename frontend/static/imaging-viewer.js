@@ -1,0 +1,95 @@
+// The link viewer: series scroll (slider, wheel, arrow keys) and window/level (inputs, drag).
+(function () {
+  "use strict";
+  const root = document.querySelector(".imaging-viewer");
+  const data = document.getElementById("series-data");
+  if (!root || !data) return;
+  const series = JSON.parse(data.textContent);
+  const frameUrl = root.dataset.frameUrl; // .../frames/0/0.png: instance and frame replaced
+  const img = document.getElementById("frame");
+  const pick = document.getElementById("series");
+  const slice = document.getElementById("slice");
+  const label = document.getElementById("slice-label");
+  const wc = document.getElementById("wc");
+  const ww = document.getElementById("ww");
+  let current = 0;
+  let pending = null;
+
+  function url(instance, frame) {
+    const base = frameUrl.replace(/\/0\/0\.png$/, "/" + instance + "/" + frame + ".png");
+    const params = new URLSearchParams();
+    if (wc.value !== "" && ww.value !== "") { params.set("wc", wc.value); params.set("ww", ww.value); }
+    const query = params.toString();
+    return query ? base + "?" + query : base;
+  }
+
+  function show() {
+    const frames = series[current].frames;
+    const index = Math.min(Math.max(parseInt(slice.value, 10) || 0, 0), frames.length - 1);
+    label.textContent = (index + 1) + " / " + frames.length;
+    const [instance, frame] = frames[index];
+    // Coalesce rapid scrolling: only the latest requested frame is loaded.
+    pending = url(instance, frame);
+    if (!img.dataset.loading) load();
+  }
+
+  function load() {
+    const next = pending;
+    pending = null;
+    img.dataset.loading = "1";
+    fetch(next, { credentials: "same-origin" }).then(function (resp) {
+      if (!resp.ok) throw new Error(resp.status);
+      const win = (resp.headers.get("X-Window") || "").split("/");
+      if (win.length === 2 && wc.value === "" && ww.value === "") {
+        wc.placeholder = win[0]; ww.placeholder = win[1];
+      }
+      return resp.blob();
+    }).then(function (blob) {
+      const old = img.src;
+      img.src = URL.createObjectURL(blob);
+      if (old.startsWith("blob:")) URL.revokeObjectURL(old);
+    }).catch(function () {
+      img.alt = "unavailable";
+    }).finally(function () {
+      delete img.dataset.loading;
+      if (pending) load();
+    });
+  }
+
+  function selectSeries() {
+    current = parseInt(pick.value, 10) || 0;
+    slice.max = String(series[current].frames.length - 1);
+    slice.value = "0";
+    show();
+  }
+
+  pick.addEventListener("change", selectSeries);
+  slice.addEventListener("input", show);
+  wc.addEventListener("change", show);
+  ww.addEventListener("change", show);
+  document.getElementById("reset").addEventListener("click", function () {
+    wc.value = ""; ww.value = ""; show();
+  });
+  img.addEventListener("wheel", function (e) {
+    e.preventDefault();
+    slice.value = String((parseInt(slice.value, 10) || 0) + (e.deltaY > 0 ? 1 : -1));
+    show();
+  }, { passive: false });
+  document.addEventListener("keydown", function (e) {
+    if (e.key === "ArrowDown" || e.key === "ArrowRight") { slice.value = String(+slice.value + 1); show(); }
+    if (e.key === "ArrowUp" || e.key === "ArrowLeft") { slice.value = String(+slice.value - 1); show(); }
+  });
+  let drag = null;
+  img.addEventListener("pointerdown", function (e) {
+    drag = { x: e.clientX, y: e.clientY,
+             c: parseFloat(wc.value || wc.placeholder || "40"), w: parseFloat(ww.value || ww.placeholder || "400") };
+    img.setPointerCapture(e.pointerId);
+  });
+  img.addEventListener("pointermove", function (e) {
+    if (!drag) return;
+    ww.value = String(Math.max(1, Math.round(drag.w + (e.clientX - drag.x) * 2)));
+    wc.value = String(Math.round(drag.c + (e.clientY - drag.y) * 2));
+  });
+  img.addEventListener("pointerup", function () { if (drag) { drag = null; show(); } });
+  selectSeries();
+})();

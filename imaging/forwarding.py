@@ -1,0 +1,269 @@
+"""Forwarding received instances to the central archive over C-STORE (SEEDS 002).
+
+Each instance has a row in ``dicom_forward`` written in the same transaction as the instance.
+A worker leases a batch (urgent studies first), sends it over one association and records each
+outcome. A worker that dies mid-batch leaves leases that expire; the rows are sent again and
+counted in ``resent`` (the archive ignores a SOP Instance UID it already holds, so such a resend
+is a harmless duplicate). A refused association or a lost connection backs the rows off and
+retries them; a status that says the instance itself is unacceptable fails it permanently,
+with the reason kept for the study's page.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from pynetdicom import AE, _config, evt
+from sqlalchemy import case, func, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from hub import db
+from hub.config import DicomPeer, ImagingSettings
+from hub.models import utcnow
+from imaging.models import ForwardItem, ForwardState, Instance
+from imaging.node import IMPLEMENTATION_CLASS_UID, set_nodelay
+
+log = logging.getLogger("imaging.forwarding")
+LEASE = timedelta(minutes=5)
+MAX_BACKOFF = timedelta(minutes=5)
+RUN_BUDGET_SECONDS = 50.0
+RECORD_EVERY = 25
+_RETRYABLE_STATUS = (0xA700, 0xA7FF)  # out of resources: the archive may recover
+_WARNINGS = frozenset({0xB000, 0xB006, 0xB007, 0x0001})
+
+
+class Retryable(Exception):
+    """The archive cannot take instances now (down, busy, connection lost)."""
+
+
+@dataclass(frozen=True)
+class _Item:
+    forward_id: int
+    path: str | None
+    sop_class: str
+    transfer_syntax: str
+
+
+def backoff(attempts: int) -> timedelta:
+    return min(MAX_BACKOFF, timedelta(seconds=2 ** min(attempts, 9)))
+
+
+def _claim(factory: sessionmaker[Session], limit: int) -> tuple[str, list[_Item]]:
+    token = secrets.token_hex(8)
+    with factory() as session, session.begin():
+        now = utcnow()
+        stmt = (select(ForwardItem.id, ForwardItem.leased_until)
+                .where(ForwardItem.state == ForwardState.PENDING,
+                       ForwardItem.available_at <= now,
+                       or_(ForwardItem.leased_until.is_(None), ForwardItem.leased_until < now))
+                .order_by(ForwardItem.urgent.desc(), ForwardItem.id).limit(limit))
+        if session.get_bind().dialect.name == "postgresql":
+            # Several workers lease side by side without taking the same rows.
+            stmt = stmt.with_for_update(skip_locked=True)
+        rows = session.execute(stmt).all()
+        if not rows:
+            return token, []
+        ids = [r[0] for r in rows]
+        lost = [r[0] for r in rows if r[1] is not None]
+        session.execute(update(ForwardItem).where(ForwardItem.id.in_(ids)).values(
+            leased_until=now + LEASE, lease_token=token, attempts=ForwardItem.attempts + 1))
+        if lost:
+            # Their previous worker vanished without recording an outcome: it may have sent
+            # them already, so this send may be a duplicate.
+            session.execute(update(ForwardItem).where(ForwardItem.id.in_(lost)).values(
+                resent=ForwardItem.resent + 1))
+        details = session.execute(
+            select(ForwardItem.id, Instance.path, Instance.sop_class_uid,
+                   Instance.transfer_syntax_uid)
+            .join(Instance, Instance.id == ForwardItem.instance_id)
+            .where(ForwardItem.id.in_(ids))
+            .order_by(ForwardItem.urgent.desc(), ForwardItem.id)).all()
+    return token, [_Item(*row) for row in details]
+
+
+class _Recorder:
+    """Writes outcomes in small groups, only for rows this worker still leases."""
+
+    def __init__(self, factory: sessionmaker[Session], token: str) -> None:
+        self.factory = factory
+        self.token = token
+        self.sent: list[int] = []
+        self.failed: list[tuple[int, str]] = []
+        self.retry: list[tuple[int, str]] = []
+        self.delivered = 0
+
+    def flush(self) -> None:
+        if not (self.sent or self.failed or self.retry):
+            return
+        with self.factory() as session, session.begin():
+            now = utcnow()
+            mine = ForwardItem.lease_token == self.token
+            if self.sent:
+                session.execute(update(ForwardItem).where(
+                    ForwardItem.id.in_(self.sent), mine).values(
+                    state=ForwardState.SENT, sent_at=now, leased_until=None, lease_token=None,
+                    last_error=None))
+            for forward_id, reason in self.failed:
+                session.execute(update(ForwardItem).where(
+                    ForwardItem.id == forward_id, mine).values(
+                    state=ForwardState.FAILED, leased_until=None, lease_token=None,
+                    last_error=reason[:2000]))
+            for forward_id, reason in self.retry:
+                row = session.get(ForwardItem, forward_id)
+                if row is None or row.lease_token != self.token:
+                    continue
+                row.available_at = now + backoff(row.attempts)
+                row.leased_until, row.lease_token = None, None
+                row.last_error = reason[:2000]
+        self.delivered += len(self.sent)
+        self.sent, self.failed, self.retry = [], [], []
+
+
+def _status_of(result: Any) -> int | None:
+    status = getattr(result, "Status", None)
+    return int(status) if status is not None else None
+
+
+def send_batch(peer: DicomPeer, settings: ImagingSettings, items: list[_Item],
+               recorder: _Recorder) -> None:
+    """Send ``items`` over one association; every item ends sent, failed or to retry."""
+    assert settings.storage_dir is not None
+    # Stream each file's dataset exactly as stored: same bytes, same transfer syntax.
+    _config.STORE_SEND_CHUNKED_DATASET = True
+    ae = AE(ae_title=settings.ae_title)
+    ae.implementation_class_uid = IMPLEMENTATION_CLASS_UID
+    ae.acse_timeout, ae.dimse_timeout, ae.network_timeout = 30, 60, 60
+    contexts: dict[str, set[str]] = {}
+    for item in items:
+        contexts.setdefault(item.sop_class, set()).add(item.transfer_syntax)
+    pairs = [(cls, ts) for cls, syntaxes in contexts.items() for ts in sorted(syntaxes)]
+    for cls, ts in pairs[:128]:
+        ae.add_requested_context(cls, ts)
+    assoc = ae.associate(peer.host, peer.port, ae_title=peer.ae_title,
+                         evt_handlers=[(evt.EVT_CONN_OPEN, set_nodelay)])
+    if not assoc.is_established:
+        reason = "association rejected" if assoc.is_rejected else "archive unreachable"
+        for item in items:
+            recorder.retry.append((item.forward_id, reason))
+        recorder.flush()
+        raise Retryable(reason)
+    accepted = {(str(cx.abstract_syntax), str(cx.transfer_syntax[0]))
+                for cx in assoc.accepted_contexts}
+    try:
+        for index, item in enumerate(items):
+            if not assoc.is_established:
+                for rest in items[index:]:
+                    recorder.retry.append((rest.forward_id, "connection lost"))
+                raise Retryable("connection lost")
+            if item.path is None:
+                recorder.failed.append((item.forward_id, "the file was deleted (retention)"))
+                continue
+            path = Path(settings.storage_dir) / item.path
+            if not path.exists():
+                recorder.failed.append((item.forward_id, "the stored file is missing"))
+                continue
+            if (item.sop_class, item.transfer_syntax) not in accepted:
+                recorder.failed.append((item.forward_id, "the archive accepts no context for "
+                                        f"{item.sop_class} in {item.transfer_syntax}"))
+                continue
+            result = assoc.send_c_store(path)
+            status = _status_of(result)
+            if status is None:
+                # No answer: timeout or aborted association. Resend later (idempotent).
+                for rest in items[index:]:
+                    recorder.retry.append((rest.forward_id, "no response from the archive"))
+                raise Retryable("no response")
+            if status == 0 or status in _WARNINGS:
+                recorder.sent.append(item.forward_id)
+            elif _RETRYABLE_STATUS[0] <= status <= _RETRYABLE_STATUS[1]:
+                recorder.retry.append((item.forward_id, f"archive status 0x{status:04X}"))
+            else:
+                comment = str(getattr(result, "ErrorComment", "") or "")
+                recorder.failed.append((item.forward_id,
+                                        f"archive refused it: status 0x{status:04X} {comment}"
+                                        .strip()))
+            if len(recorder.sent) + len(recorder.failed) + len(recorder.retry) >= RECORD_EVERY:
+                recorder.flush()
+    finally:
+        recorder.flush()
+        if assoc.is_established:
+            assoc.release()
+        else:
+            assoc.abort()
+
+
+def drain(app: Flask, settings: ImagingSettings,
+          budget_seconds: float = RUN_BUDGET_SECONDS) -> int:
+    """Forward due instances until none are left, the archive fails, or the budget is spent."""
+    peer = settings.central_pacs
+    if peer is None:
+        return 0
+    factory = db.get_db(app).session_factory
+    assert factory is not None
+    deadline = time.monotonic() + budget_seconds
+    delivered = 0
+    while time.monotonic() < deadline:
+        token, items = _claim(factory, settings.forward_batch)
+        if not items:
+            break
+        recorder = _Recorder(factory, token)
+        try:
+            send_batch(peer, settings, items, recorder)
+        except Retryable as exc:
+            delivered += recorder.delivered
+            log.warning("forwarding to %s paused: %s", peer, exc)
+            break
+        except Exception:
+            # Unknown trouble: leases expire and the rows are retried; never lose them.
+            delivered += recorder.delivered
+            log.exception("forwarding to %s failed", peer)
+            break
+        delivered += recorder.delivered
+    return delivered
+
+
+@dataclass(frozen=True)
+class StudyForwarding:
+    status: str  # not_configured | received | forwarding | forwarded | failed
+    total: int
+    sent: int
+    pending: int
+    failed: int
+    resent: int
+    reason: str | None
+
+
+def study_status(session: Session, study_id: int, configured: bool) -> StudyForwarding:
+    """Forwarding status of one study, from its instances' outbox rows."""
+    row = session.execute(select(
+        func.count(ForwardItem.id),
+        func.sum(case((ForwardItem.state == ForwardState.SENT, 1), else_=0)),
+        func.sum(case((ForwardItem.state == ForwardState.FAILED, 1), else_=0)),
+        func.sum(case((ForwardItem.attempts > 0, 1), else_=0)),
+        func.coalesce(func.sum(ForwardItem.resent), 0),
+    ).where(ForwardItem.study_id == study_id)).one()
+    total, sent, failed, tried, resent = (int(v or 0) for v in row)
+    pending = total - sent - failed
+    reason = session.scalar(select(ForwardItem.last_error).where(
+        ForwardItem.study_id == study_id, ForwardItem.last_error.is_not(None))
+        .order_by(case((ForwardItem.state == ForwardState.FAILED, 0), else_=1),
+                  ForwardItem.id.desc()).limit(1))
+    if total == 0:
+        status = "not_configured" if not configured else "received"
+    elif failed:
+        status = "failed"
+    elif pending == 0:
+        status = "forwarded"
+    elif tried or sent:
+        status = "forwarding"
+    else:
+        status = "received"
+    return StudyForwarding(status, total, sent, pending, failed, resent,
+                           reason if status in {"failed", "forwarding"} else None)

@@ -1,0 +1,401 @@
+"""The hub's DICOM node: C-ECHO, C-STORE of every storage class, C-FIND over the index.
+
+Success is answered only once the instance is on disk (fsync) and its index row committed. A
+calling AE title that is not in the registry is rejected at association. Several node
+processes may share the port (SO_REUSEPORT) to use more than one core.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.filebase import DicomBytesIO
+from pydicom.filewriter import write_file_meta_info
+from pydicom.uid import UID
+from pynetdicom import AE, _config, evt
+from pynetdicom.presentation import (
+    AllStoragePresentationContexts,
+    QueryRetrievePresentationContexts,
+    VerificationPresentationContexts,
+)
+from pynetdicom.transport import AssociationServer, ThreadedAssociationServer
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from hub import audit, db
+from hub.config import ImagingSettings
+from imaging import query
+from imaging.index import DuplicateInstance, Indexer, node_principal
+from imaging.models import CallingAe
+from imaging.parse import MalformedDataset, parse
+from imaging.storage import Storage, relative_path
+
+log = logging.getLogger("imaging.node")
+
+SUCCESS = 0x0000
+OUT_OF_RESOURCES = 0xA700
+CANNOT_UNDERSTAND = 0xC000
+FIND_FAILED = 0xC001
+REGISTRY_TTL = 5.0
+KICK_INTERVAL = 1.0
+
+# Transfer syntaxes accepted as sent and stored unchanged: uncompressed, deflated, RLE, the
+# JPEG family, JPEG-LS, JPEG 2000, HTJ2K and MPEG/HEVC video.
+TRANSFER_SYNTAXES = [
+    "1.2.840.10008.1.2.1", "1.2.840.10008.1.2", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99",
+    "1.2.840.10008.1.2.5", "1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51",
+    "1.2.840.10008.1.2.4.57", "1.2.840.10008.1.2.4.70", "1.2.840.10008.1.2.4.80",
+    "1.2.840.10008.1.2.4.81", "1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91",
+    "1.2.840.10008.1.2.4.201", "1.2.840.10008.1.2.4.202", "1.2.840.10008.1.2.4.203",
+    "1.2.840.10008.1.2.4.100", "1.2.840.10008.1.2.4.101", "1.2.840.10008.1.2.4.102",
+    "1.2.840.10008.1.2.4.103", "1.2.840.10008.1.2.4.104", "1.2.840.10008.1.2.4.105",
+    "1.2.840.10008.1.2.4.106", "1.2.840.10008.1.2.4.107", "1.2.840.10008.1.2.4.108",
+]
+
+
+def set_nodelay(event: evt.Event) -> None:
+    """Nagle's algorithm holds each small PDU ~40 ms waiting for an ACK: turn it off."""
+    sock = getattr(event.assoc.dul.socket, "socket", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):  # the peer may already have gone away
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class Registry:
+    """Calling AE titles allowed to associate, refreshed from the database every few seconds."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self._titles: dict[str, int] = {}
+        self._loaded_at = 0.0
+        self._lock = threading.Lock()
+
+    def facility_of(self, ae_title: str) -> int | None:
+        with self._lock:
+            if time.monotonic() - self._loaded_at > REGISTRY_TTL:
+                self._reload()
+            return self._titles.get(ae_title.strip())
+
+    def _reload(self) -> None:
+        with db.get_db(self.app).new_session() as session:
+            rows = session.execute(select(CallingAe.ae_title, CallingAe.facility_id).where(
+                CallingAe.disabled_at.is_(None))).all()
+        self._titles = {str(title): int(facility) for title, facility in rows}
+        self._loaded_at = time.monotonic()
+
+
+@dataclass
+class _AssocState:
+    calling_ae: str
+    facility_id: int
+    stored: int = 0
+    duplicates: int = 0
+    refused: int = 0
+    studies: set[int] = field(default_factory=set)
+
+
+class Node:
+    """Event handlers of one node process; state per association is keyed by its id."""
+
+    def __init__(self, app: Flask) -> None:
+        settings: ImagingSettings = app.config["HUB_SETTINGS"].imaging
+        self.app = app
+        self.settings = settings
+        assert settings.storage_dir is not None
+        self.storage = Storage(settings.storage_dir)
+        self.registry = Registry(app)
+        database = db.get_db(app)
+        assert database.session_factory is not None
+        self.indexer = Indexer(database.session_factory,
+                               forward=settings.central_pacs is not None)
+        self._assocs: dict[int, _AssocState] = {}
+        # Forwarding starts while a study is still arriving: stores wake a thread that queues
+        # the forwarding job at most once per KICK_INTERVAL, off the receive path.
+        self._kick = threading.Event()
+        if self.indexer.forward:
+            threading.Thread(target=self._kicker, name="forward-kicker", daemon=True).start()
+
+    # --- association ---------------------------------------------------------------------
+
+    def on_requested(self, event: evt.Event) -> None:
+        primitive: Any = event.assoc.requestor.primitive
+        calling = str(primitive.calling_ae_title).strip()
+        try:
+            facility_id = self.registry.facility_of(calling)
+        except OperationalError:
+            log.exception("cannot read the AE registry; refusing the association")
+            event.assoc.acse.send_reject(0x02, 0x03, 0x01)  # transient: temporary congestion
+            event.assoc.kill()
+            return
+        if facility_id is None:
+            log.warning("rejected association from unknown calling AE %r", calling)
+            event.assoc.acse.send_reject(0x01, 0x01, 0x03)  # calling AE title not recognised
+            # As pynetdicom does for its own rejections: wait until the reject is sent.
+            event.assoc.kill()
+            return
+        self._assocs[id(event.assoc)] = _AssocState(calling, facility_id)
+
+    def on_closed(self, event: evt.Event) -> None:
+        state = self._assocs.pop(id(event.assoc), None)
+        if state is None or not (state.stored or state.duplicates or state.refused):
+            return
+        log.info("association from %s ended: %d stored, %d duplicate, %d refused",
+                 state.calling_ae, state.stored, state.duplicates, state.refused)
+        if state.stored and self.indexer.forward:
+            self._kick.set()
+
+    def _kicker(self) -> None:
+        """Ask a worker to forward now rather than at the next periodic drain."""
+        from imaging.tasks import forward_drain
+
+        while True:
+            self._kick.wait()
+            self._kick.clear()
+            try:
+                with self.app.app_context():
+                    forward_drain.delay()
+            except Exception:  # the periodic drain still runs; the broker may be down
+                log.warning("could not queue the forwarding job", exc_info=True)
+            time.sleep(KICK_INTERVAL)
+
+    # --- services --------------------------------------------------------------------------
+
+    def on_echo(self, event: evt.Event) -> int:
+        return SUCCESS
+
+    def on_store(self, event: evt.Event) -> int | tuple[int, Dataset]:
+        state = self._assocs.get(id(event.assoc))
+        if state is None:
+            return OUT_OF_RESOURCES
+        request: Any = event.request
+        sop_class = str(request.AffectedSOPClassUID)
+        sop_uid = str(request.AffectedSOPInstanceUID)
+        transfer_syntax = str(event.context.transfer_syntax)
+        data = event.encoded_dataset(include_meta=False)
+        try:
+            parsed = parse(data, transfer_syntax, sop_class_uid=sop_class,
+                           sop_instance_uid=sop_uid)
+        except MalformedDataset as exc:
+            state.refused += 1
+            log.warning("refused an instance from %s: %s", state.calling_ae, exc)
+            return _failure(CANNOT_UNDERSTAND, str(exc))
+        relative = relative_path(parsed.study_uid, parsed.sop_instance_uid)
+        try:
+            size = self.storage.write(relative, [_file_meta(sop_class, sop_uid, transfer_syntax),
+                                                 data])
+        except OSError as exc:
+            state.refused += 1
+            log.error("cannot store an instance from %s: %s", state.calling_ae, exc.strerror)
+            return _failure(OUT_OF_RESOURCES, "the instance could not be written")
+        for attempt in (1, 2):
+            try:
+                indexed = self.indexer.add(parsed, relative, size, state.calling_ae,
+                                           state.facility_id)
+            except DuplicateInstance:
+                self.storage.delete(relative)
+                state.duplicates += 1
+                return SUCCESS
+            except IntegrityError:
+                if attempt == 2:
+                    break
+                continue  # another process created the study or series meanwhile
+            except Exception:
+                log.exception("cannot index an instance from %s", state.calling_ae)
+                break
+            state.stored += 1
+            state.studies.add(indexed.study_id)
+            if self.indexer.forward:
+                self._kick.set()
+            return SUCCESS
+        self.storage.delete(relative)
+        state.refused += 1
+        return _failure(OUT_OF_RESOURCES, "the instance could not be indexed")
+
+    def on_find(self, event: evt.Event) -> Iterator[tuple[int, Dataset | None]]:
+        state = self._assocs.get(id(event.assoc))
+        if state is None:
+            yield FIND_FAILED, None
+            return
+        try:
+            identifier = event.identifier
+            level = str(identifier.get("QueryRetrieveLevel", "")).upper()
+            with db.get_db(self.app).new_session() as session:
+                matches = query.find(session, level, identifier, state.facility_id)
+                audit.record(session, node_principal(state.calling_ae, state.facility_id),
+                             "imaging:study:queried", object_type="study",
+                             details={"level": level, "matches": len(matches)})
+                session.commit()
+        except query.QueryError as exc:
+            log.warning("refused a C-FIND from %s: %s", state.calling_ae, exc)
+            yield FIND_FAILED, None
+            return
+        except Exception:
+            log.exception("C-FIND from %s failed", state.calling_ae)
+            yield FIND_FAILED, None
+            return
+        for match in matches:
+            if event.is_cancelled:
+                yield 0xFE00, None
+                return
+            yield 0xFF00, match
+
+
+def _failure(status: int, comment: str) -> tuple[int, Dataset]:
+    ds = Dataset()
+    ds.Status = status
+    ds.ErrorComment = comment[:64]
+    return status, ds
+
+
+def _file_meta(sop_class: str, sop_uid: str, transfer_syntax: str) -> bytes:
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = UID(sop_class)
+    meta.MediaStorageSOPInstanceUID = UID(sop_uid)
+    meta.TransferSyntaxUID = UID(transfer_syntax)
+    meta.ImplementationClassUID = UID(IMPLEMENTATION_CLASS_UID)
+    meta.ImplementationVersionName = "TELEHUB_1"
+    fp = DicomBytesIO()
+    fp.is_little_endian = True
+    fp.is_implicit_VR = False
+    fp.write(b"\x00" * 128 + b"DICM")
+    write_file_meta_info(fp, meta, enforce_standard=True)
+    return fp.getvalue()
+
+
+IMPLEMENTATION_CLASS_UID = "1.2.826.0.1.3680043.10.1408.1"
+
+
+class _ReusePortServer(ThreadedAssociationServer):
+    """Lets this node's processes listen on one port; the kernel spreads associations.
+
+    Only set with several processes: otherwise a second installation started by mistake on
+    the same port would silently take half of the associations instead of failing to start.
+    """
+
+    share_port = False
+
+    def server_bind(self) -> None:
+        assert self.socket is not None
+        if self.share_port and hasattr(socket, "SO_REUSEPORT"):
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        super().server_bind()
+
+
+def make_ae(settings: ImagingSettings) -> AE:
+    # Any storage SOP class a modality proposes (private ones too) is accepted as sent.
+    _config.UNRESTRICTED_STORAGE_SERVICE = True
+    # Identifiers and UIDs are logged by pynetdicom's debug handlers; keep them quiet.
+    logging.getLogger("pynetdicom").setLevel(logging.WARNING)
+    ae = AE(ae_title=settings.ae_title)
+    ae.maximum_pdu_size = settings.max_pdu
+    ae.maximum_associations = 64
+    ae.network_timeout = 60
+    ae.dimse_timeout = 120
+    ae.acse_timeout = 30
+    for cx in AllStoragePresentationContexts:
+        ae.add_supported_context(str(cx.abstract_syntax), TRANSFER_SYNTAXES)
+    for cx in VerificationPresentationContexts:
+        ae.add_supported_context(str(cx.abstract_syntax))
+    for cx in QueryRetrievePresentationContexts:
+        if "FIND" in UID(str(cx.abstract_syntax)).name.upper():
+            ae.add_supported_context(str(cx.abstract_syntax))
+    return ae
+
+
+def handlers(node: Node) -> list[Any]:
+    return [
+        (evt.EVT_CONN_OPEN, set_nodelay),
+        (evt.EVT_REQUESTED, node.on_requested),
+        (evt.EVT_CONN_CLOSE, node.on_closed),
+        (evt.EVT_C_ECHO, node.on_echo),
+        (evt.EVT_C_STORE, node.on_store),
+        (evt.EVT_C_FIND, node.on_find),
+    ]
+
+
+def tls_context(settings: ImagingSettings) -> ssl.SSLContext | None:
+    if not settings.tls_cert:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(settings.tls_cert, settings.tls_key)
+    return context
+
+
+def serve(app: Flask, *, share_port: bool = False) -> AssociationServer:
+    """Start one node (non-blocking) in this process; the caller shuts it down."""
+    settings: ImagingSettings = app.config["HUB_SETTINGS"].imaging
+    assert settings.storage_dir is not None
+    settings.storage_dir.mkdir(parents=True, exist_ok=True)
+    node = Node(app)
+    ae = make_ae(settings)
+    server_class = type("NodeServer", (_ReusePortServer,), {"share_port": share_port})
+    server = ae.make_server((settings.host, settings.port), ae_title=settings.ae_title,
+                            ssl_context=tls_context(settings), evt_handlers=handlers(node),
+                            server_class=server_class)
+    ae._servers.append(server)
+    thread = threading.Thread(target=server.serve_forever, name="dicom-node", daemon=True)
+    thread.start()
+    return server
+
+
+def run_forever(app: Flask, processes: int | None = None) -> int:
+    """``hub dicom``: run the node until SIGTERM/SIGINT, in ``processes`` processes."""
+    settings: ImagingSettings = app.config["HUB_SETTINGS"].imaging
+    count = processes or settings.processes
+    children: list[int] = []
+    if count > 1:
+        for _ in range(count - 1):
+            pid = os.fork()
+            if pid == 0:
+                # Engines must not share connections across a fork.
+                db.get_db(app).engine.dispose(close=False)  # type: ignore[union-attr]
+                _serve_until_signalled(app, share_port=True)
+                os._exit(0)
+            children.append(pid)
+    announce = (f"DICOM node {settings.ae_title} listening on {settings.host}:{settings.port} "
+                f"({count} process{'es' if count > 1 else ''})")
+    _serve_until_signalled(app, share_port=count > 1, announce=announce)
+    for pid in children:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            continue
+    for pid in children:
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            continue
+    return 0
+
+
+def _serve_until_signalled(app: Flask, share_port: bool = False,
+                           announce: str | None = None) -> None:
+    stop = threading.Event()
+
+    def _stop(_signum: int, _frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    server = serve(app, share_port=share_port)
+    if announce:
+        print(announce, flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,0 +1,101 @@
+"""Durable files of received instances under the storage directory.
+
+A file is written under a name nobody else uses (random suffix) and flushed to disk before the
+index row that points at it commits, so an instance is either fully stored and indexed or
+not acknowledged at all. A file whose index row never committed is an orphan that
+:func:`sweep_orphans` removes; it never shadows a stored instance.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+ORPHAN_AGE_SECONDS = 3600
+
+
+def relative_path(study_uid: str, sop_uid: str) -> str:
+    """``ab/cd/<study digest>/<sop digest>.<random>.dcm``: no UID text in paths, short dirs."""
+    study = hashlib.sha256(study_uid.encode()).hexdigest()
+    sop = hashlib.sha256(sop_uid.encode()).hexdigest()[:32]
+    return f"{study[:2]}/{study[2:4]}/{study[:24]}/{sop}.{secrets.token_hex(4)}.dcm"
+
+
+class Storage:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._known_dirs: set[Path] = set()
+
+    def full(self, relative: str) -> Path:
+        return self.root / relative
+
+    def _ensure_dir(self, directory: Path) -> None:
+        if directory in self._known_dirs:
+            return
+        created = not directory.exists()
+        directory.mkdir(parents=True, exist_ok=True)
+        if created:
+            # The new directory's own entry must reach the disk too, or a crash could lose it.
+            _fsync_dir(directory.parent)
+        self._known_dirs.add(directory)
+
+    def write(self, relative: str, chunks: list[bytes]) -> int:
+        """Write and fsync a new file; returns its size. Never overwrites an existing file."""
+        path = self.root / relative
+        self._ensure_dir(path.parent)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0),
+                     0o640)
+        size = 0
+        try:
+            for chunk in chunks:
+                view = memoryview(chunk)
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
+                    size += written
+            os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            path.unlink(missing_ok=True)
+            raise
+        os.close(fd)
+        # The directory entry of the new file, so the fsynced data can be found after a crash.
+        _fsync_dir(path.parent)
+        return size
+
+    def delete(self, relative: str) -> None:
+        (self.root / relative).unlink(missing_ok=True)
+
+    def files(self) -> Iterator[tuple[str, float]]:
+        """Every stored file as (relative path, modification time)."""
+        if not self.root.exists():
+            return
+        for path in self.root.rglob("*.dcm"):
+            try:
+                yield str(path.relative_to(self.root)), path.stat().st_mtime
+            except FileNotFoundError:
+                continue
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def sweep_orphans(storage: Storage, referenced: set[str],
+                  older_than: float = ORPHAN_AGE_SECONDS) -> list[str]:
+    """Delete files no index row points at (a crash between write and commit left them)."""
+    cutoff = time.time() - older_than
+    removed = []
+    for relative, mtime in storage.files():
+        if relative not in referenced and mtime < cutoff:
+            storage.delete(relative)
+            removed.append(relative)
+    return removed

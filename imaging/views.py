@@ -1,0 +1,176 @@
+"""Pages: the image viewer behind a link (no account), and a study's page for staff."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from hub import db
+from hub.auth.principal import user_principal
+from imaging import links, services
+from imaging.models import Instance, InstanceKind, Series
+from imaging.render import CannotRender, render_png
+
+bp = Blueprint("imaging_pages", __name__, url_prefix="/imaging")
+
+
+def _secret() -> str:
+    return str(current_app.config["HUB_SETTINGS"].secret_key)
+
+
+def _storage_root() -> Path:
+    root = current_app.config["HUB_SETTINGS"].imaging.storage_dir
+    assert root is not None
+    return Path(root)
+
+
+def _private(resp: Response) -> Response:
+    # Images of a patient: never kept by browsers or proxies, never framed elsewhere.
+    resp.headers["Cache-Control"] = "no-store"
+    resp.headers["Referrer-Policy"] = "no-referrer"
+    return resp
+
+
+def _refused() -> Response:
+    resp = Response(render_template("imaging/link_refused.html"), status=404)
+    return _private(resp)
+
+
+def _viewer_series(study_id: int) -> list[dict[str, Any]]:
+    sess = db.session()
+    out: list[dict[str, Any]] = []
+    for summary in services.series_of(sess, study_id):
+        instances = services.instances_of_series(sess, summary.series.id)
+        frames = [(i.id, f) for i in instances for f in range(max(i.frames, 1))]
+        if frames:
+            out.append({"uid": summary.series.series_instance_uid,
+                        "label": f"{summary.series.modality} {summary.series.series_number or ''}"
+                                 f" {summary.series.description}".strip(),
+                        "frames": frames})
+    return out
+
+
+@bp.get("/links/<token>")
+def open_link(token: str) -> ResponseReturnValue:
+    """The viewer; every open is audited with the link as the actor."""
+    sess = db.session()
+    try:
+        link, study = links.open_link(sess, token, secret_key=_secret())
+    except links.LinkRefused:
+        return _refused()
+    series = _viewer_series(study.id)
+    reports = sess.scalar(select(Instance.id).where(
+        Instance.study_id == study.id, Instance.kind == InstanceKind.REPORT,
+        Instance.deleted_at.is_(None)).limit(1)) is not None
+    sess.commit()
+    return _private(Response(render_template(
+        "imaging/viewer.html", study=study, series=series, token=token,
+        expires_at=link.expires_at, has_reports=reports)))
+
+
+@bp.get("/links/<token>/frames/<int:instance_id>/<int:frame>.png")
+def frame_png(token: str, instance_id: int, frame: int) -> ResponseReturnValue:
+    """One frame, window/level from ``wc``/``ww`` (or the instance's own)."""
+    sess = db.session()
+    try:
+        # The link is checked on every frame, so a revocation stops a viewer at once.
+        _link, study = links.open_link(sess, token, secret_key=_secret(), what="frame_viewed",
+                                       count=False, audited=False)
+    except links.LinkRefused:
+        return _refused()
+    instance = sess.scalar(select(Instance).where(Instance.id == instance_id,
+                                                  Instance.study_id == study.id,
+                                                  Instance.deleted_at.is_(None)))
+    # End the read transaction now: rendering takes a while and SQLite's BEGIN IMMEDIATE
+    # holds the write lock for as long as a transaction is open.
+    sess.commit()
+    if instance is None or instance.path is None:
+        abort(404)
+    try:
+        center = request.args.get("wc", type=float)
+        width = request.args.get("ww", type=float)
+        png, used_center, used_width = render_png(_storage_root() / instance.path, frame,
+                                                  center, width)
+    except CannotRender:
+        return _private(Response(status=415))
+    except FileNotFoundError:
+        abort(404)
+    resp = Response(png, mimetype="image/png")
+    resp.headers["X-Window"] = f"{used_center:g}/{used_width:g}"
+    return _private(resp)
+
+
+@bp.get("/studies/<study_instance_uid>")
+@login_required
+def study_page(study_instance_uid: str) -> ResponseReturnValue:
+    """A study: series, instance count, forwarding status, retention, links."""
+    from imaging.api import _checked_uid, link_out, study_out
+
+    principal = user_principal(current_user.user, "session")
+    sess = db.session()
+    study = services.get_study(sess, principal, _checked_uid(study_instance_uid))
+    found = links.list_links(sess, principal, study.study_instance_uid)
+    out = study_out(study)
+    sess.commit()
+    return render_template("imaging/study.html", study=out,
+                           links=[link_out(link) for link in found])
+
+
+@bp.post("/studies/<study_instance_uid>/links")
+@login_required
+def create_link_form(study_instance_uid: str) -> ResponseReturnValue:
+    """The form on the study page: a new link, shown once."""
+    from imaging.api import _checked_uid, link_url
+
+    settings = current_app.config["HUB_SETTINGS"].imaging
+    principal = user_principal(current_user.user, "session")
+    sess = db.session()
+    _link, token = links.create_link(sess, principal, _checked_uid(study_instance_uid),
+                                     secret_key=_secret(), ttl_hours=settings.link_ttl_hours,
+                                     max_ttl_hours=settings.link_max_ttl_hours)
+    sess.commit()
+    flash(_("New link (shown only now): %(url)s", url=link_url(token)))
+    return redirect(url_for("imaging_pages.study_page",
+                            study_instance_uid=study_instance_uid))
+
+
+@bp.get("/links/<token>/series/<series_uid>.json")
+def series_json(token: str, series_uid: str) -> ResponseReturnValue:
+    """Frame list of one series (for viewers that load series lazily)."""
+    sess = db.session()
+    try:
+        _link, study = links.open_link(sess, token, secret_key=_secret(), what="frame_viewed",
+                                       count=False, audited=False)
+    except links.LinkRefused:
+        return _refused()
+    series = sess.scalar(select(Series).where(Series.series_instance_uid == series_uid,
+                                              Series.study_id == study.id))
+    if series is None:
+        sess.commit()
+        abort(404)
+    instances = services.instances_of_series(sess, series.id)
+    sess.commit()
+    return _private(jsonify({"frames": [[i.id, f] for i in instances
+                                        for f in range(max(i.frames, 1))]}))
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

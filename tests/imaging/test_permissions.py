@@ -1,0 +1,67 @@
+"""Permission matrix of the imaging API (the rows for its routes; see tests/hub)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from hub import db
+from tests.imaging.support import ingest
+from tests.support import factories as f
+from tests.support.matrix import Rule, run_matrix
+from tests.support.personas import World
+
+# Everyone whose role carries imaging:read (insurers do not).
+READERS = frozenset({"hw_a", "hw_b", "gp_a", "specialist", "command_x", "command_y", "admin_a",
+                     "national"})
+# Who sees a study of a facility-A patient that no consult has shared with a specialist.
+SEE = frozenset({"hw_a", "gp_a", "command_x", "admin_a", "national"})
+SHARE = frozenset({"hw_a", "gp_a", "admin_a", "national"})
+ADMINS = frozenset({"admin_a", "national"})
+
+
+@dataclass(frozen=True)
+class Probe:
+    study_uid: str
+    patient_id: int
+    link_id: int
+
+
+def rules(p: Probe) -> list[Rule]:
+    study = f"/api/v1/studies/{p.study_uid}"
+    return [
+        Rule("GET", "/api/v1/studies", lambda w: "/api/v1/studies", READERS),
+        Rule("GET", "/api/v1/studies/{study_instance_uid}", lambda w: study, SEE),
+        Rule("POST", "/api/v1/studies/{study_instance_uid}/links",
+             lambda w: f"{study}/links", SHARE, lambda w: {"ttl_hours": 1}),
+        Rule("GET", "/api/v1/studies/{study_instance_uid}/links",
+             lambda w: f"{study}/links", SEE),
+        # The first allowed persona revokes it; the rest get 409, which is not a refusal.
+        Rule("POST", "/api/v1/studies/{study_instance_uid}/links/{link_id}/revoke",
+             lambda w: f"{study}/links/{p.link_id}/revoke", SHARE),
+        Rule("PUT", "/api/v1/studies/{study_instance_uid}/legal-hold",
+             lambda w: f"{study}/legal-hold", ADMINS, lambda w: {"hold": False}),
+        Rule("PUT", "/api/v1/studies/{study_instance_uid}/patient",
+             lambda w: f"{study}/patient", ADMINS, lambda w: {"patient_id": p.patient_id}),
+    ]
+
+
+@pytest.fixture(scope="session")
+def probe(app: Flask, world: World) -> Probe:
+    with app.app_context(), db.transaction() as sess:
+        patient = f.patient(sess, world.facility_a)
+        patient_id, national_id = patient.id, patient.national_id
+    study = ingest(app, world.facility_a, national_id, images=1)
+    with app.test_client() as client:
+        resp = client.post(f"/api/v1/studies/{study.study_uid}/links", json={},
+                           headers=world["national"].headers)
+        assert resp.status_code == 201
+    return Probe(study.study_uid, patient_id, resp.get_json()["id"])
+
+
+def test_imaging_refusals_hold_and_are_audited(app: Flask, client: FlaskClient, world: World,
+                                               probe: Probe) -> None:
+    assert run_matrix(app, client, world, rules(probe)) == []
