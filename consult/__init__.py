@@ -8,7 +8,7 @@ from consult import models as models  # registers the tables
 
 
 def init_app(app: Flask) -> None:
-    from consult import api, signing, tasks, views
+    from consult import api, cli, signing, tasks, views
     from consult.access import patients_of_my_consults
     from consult.demo import seed_rosters
     from hub.demo import register_demo_seeder
@@ -17,6 +17,7 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(api.bp)
     signing.init_app(app)  # signed outcome and e-prescription
+    app.cli.add_command(cli.sla_group)
     app.extensions["csrf"].exempt(api.bp)
     views.init_app(app)
     register_patient_grant(patients_of_my_consults)

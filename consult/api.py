@@ -108,7 +108,7 @@ def shift_out(s: Shift) -> ShiftOut:
 class ConsultQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     status: ConsultStatus | None = None
-    cursor: int = Field(default=0, ge=0)
+    cursor: int = Field(default=0, ge=0, description="next_cursor of the previous page")
     limit: int = Field(default=50, ge=1, le=200)
 
 
@@ -134,8 +134,9 @@ def submit_consult(principal: Principal, body: ConsultIn) -> FlaskResponse:
            tag="consults", query=ConsultQuery, response=ConsultList)
 def list_consults(principal: Principal, query: ConsultQuery) -> ConsultList:
     found = services.list_visible(db.session(), principal, status=query.status,
-                                  limit=query.limit, after_id=query.cursor)
-    return ConsultList(items=[summary(c) for c in found])
+                                  limit=query.limit, before_id=query.cursor or None)
+    next_cursor = found[-1].id if len(found) == query.limit else None
+    return ConsultList(items=[summary(c) for c in found], next_cursor=next_cursor)
 
 
 @api_route(bp, "/consults/<int:consult_id>", summary="One consult with routing trace and "

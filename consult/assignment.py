@@ -148,10 +148,11 @@ def claim(session: Session, principal: Principal, consult_id: int) -> Consult:
     session.refresh(consult)
     add_event(session, consult, "claimed", actor_id=principal.user_id, from_status=previous,
               to_status=ConsultStatus.ACCEPTED)
-    session.execute(update(ConsultOffer).where(ConsultOffer.consult_id == consult.id,
-                                               ConsultOffer.state == OfferState.OPEN,
-                                               ConsultOffer.id != own_offer.id)
-                    .values(state=OfferState.WITHDRAWN, responded_at=now))
+    withdrawn = session.scalars(update(ConsultOffer).where(ConsultOffer.consult_id == consult.id,
+                                                           ConsultOffer.state == OfferState.OPEN,
+                                                           ConsultOffer.id != own_offer.id)
+                                .values(state=OfferState.WITHDRAWN, responded_at=now)
+                                .returning(ConsultOffer.specialist_id)).all()
     own_offer.state = OfferState.CLAIMED
     own_offer.responded_at = now
     assert principal.user_id is not None
@@ -159,7 +160,7 @@ def claim(session: Session, principal: Principal, consult_id: int) -> Consult:
     session.flush()
     session.expire(consult, ["offers"])
     audit.record(session, principal, action, object_type="consult", object_id=consult.id)
-    consult_changed(session, consult)
+    consult_changed(session, consult, withdrawn_from=withdrawn)
     return consult
 
 

@@ -135,6 +135,7 @@ class ConsultSummary(BaseModel):
 
 class ConsultList(BaseModel):
     items: list[ConsultSummary]
+    next_cursor: int | None = None
 
 
 class DeclineIn(Strict):

@@ -173,12 +173,15 @@ def get(session: Session, principal: Principal, consult_id: int,
 
 
 def list_visible(session: Session, principal: Principal, *, status: ConsultStatus | None,
-                 limit: int, after_id: int = 0) -> list[Consult]:
+                 limit: int, before_id: int | None = None) -> list[Consult]:
+    """Newest first; ``before_id`` continues from the last consult of the previous page."""
     require(principal, "consults:read", action="consult:request:listed")
-    stmt = select(Consult).where(consult_visibility(principal), Consult.id > after_id)
+    stmt = select(Consult).where(consult_visibility(principal))
+    if before_id:
+        stmt = stmt.where(Consult.id < before_id)
     if status is not None:
         stmt = stmt.where(Consult.status == status)
-    found = list(session.scalars(stmt.order_by(Consult.id).limit(limit)))
+    found = list(session.scalars(stmt.order_by(Consult.id.desc()).limit(limit)))
     audit.record(session, principal, "consult:request:listed", object_type="consult",
                  details={"ids": [c.id for c in found]})
     return found
@@ -298,6 +301,11 @@ def post_message(session: Session, principal: Principal, consult_id: int, body: 
 
 def messages(session: Session, principal: Principal, consult_id: int) -> list[Message]:
     consult = get(session, principal, consult_id, purpose="viewed")
+    return messages_of(session, consult)
+
+
+def messages_of(session: Session, consult: Consult) -> list[Message]:
+    """The conversation of a consult the caller already fetched (and so audited) with get()."""
     return list(session.scalars(select(Message).where(Message.consult_id == consult.id)
                                 .order_by(Message.id)))
 
@@ -349,9 +357,12 @@ def cancel(session: Session, principal: Principal, consult_id: int, reason: str)
                            object_type="consult", object_id=consult.id)
     move(session, consult, ConsultStatus.CANCELLED, actor_id=principal.user_id, reason=reason)
     consult.closed_at = utcnow()
+    withdrawn = []
     for offer in consult.offers:
         if offer.state is OfferState.OPEN:
             offer.state = OfferState.WITHDRAWN
+            offer.responded_at = consult.closed_at
+            withdrawn.append(offer.specialist_id)
     audit.record(session, principal, action, object_type="consult", object_id=consult.id)
-    consult_changed(session, consult)
+    consult_changed(session, consult, withdrawn_from=withdrawn)
     return consult

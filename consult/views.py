@@ -31,7 +31,7 @@ from consult.models import (
     TechLevel,
     Urgency,
 )
-from hub import db
+from hub import audit, db
 from hub.auth.principal import Principal, user_principal
 from hub.errors import AccessDenied, NotFound
 from hub.models import Patient, Role, Specialty, User
@@ -175,8 +175,13 @@ def _patients(session: Session, principal: Principal,
     for patient_id in sorted(ids):
         try:
             found[patient_id] = get_patient(session, principal, patient_id)
-        except (AccessDenied, NotFound):
-            found[patient_id] = None  # shown by number; the consult itself was visible
+        except NotFound:
+            found[patient_id] = None
+        except AccessDenied as refused:
+            # Shown by number (the consult itself was visible); the refusal is still audited.
+            audit.record(session, principal, refused.action, object_type=refused.object_type,
+                         object_id=refused.object_id, outcome="denied")
+            found[patient_id] = None
     return found
 
 
@@ -239,7 +244,7 @@ def my_consults() -> ResponseReturnValue:
         status = None
     cursor = max(request.args.get("cursor", 0, type=int), 0)
     items = services.list_visible(session, principal, status=status, limit=PAGE_SIZE,
-                                  after_id=cursor)
+                                  before_id=cursor or None)
     patients = _patients(session, principal, {c.patient_id for c in items})
     template = "consult/_list_rows.html" if request.args.get("part") == "rows" \
         else "consult/list.html"
@@ -312,7 +317,7 @@ def show_consult(consult_id: int) -> ResponseReturnValue:
     patient = _patients(session, principal, {consult.patient_id})[consult.patient_id]
     settings = current_app.config["HUB_SETTINGS"]
     return _render("consult/show.html", patient=patient,
-                   messages=services.messages(session, principal, consult_id),
+                   messages=services.messages_of(session, consult),
                    dispositions=list(Disposition), kinds=list(AttachmentKind),
                    max_bytes=settings.attachment_max_bytes, **context)
 

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -48,6 +57,9 @@ SECTION_LABELS = {
     "quality_reviews": _l("Quality reviews"), "audit": _l("Audit log"),
     "facilities": _l("Facilities"), "tariffs": _l("Tariffs"),
 }
+# Sections that already have a page, by endpoint; domain packages register the blueprints.
+SECTION_URLS = {"consult_requests": "consult_pages.my_consults",
+                "worklist": "consult_pages.worklist"}
 
 
 @bp.get("/")
@@ -65,9 +77,12 @@ def home() -> ResponseReturnValue:
     sections: list[str] = []
     for role in sorted(principal.roles, key=lambda r: r.value):
         sections.extend(s for s in HOME_SECTIONS[role] if s not in sections)
+    urls = {s: url_for(endpoint) for s, endpoint in SECTION_URLS.items()
+            if s in sections and endpoint in current_app.view_functions}
     return render_template("home.html", user=user,
                            roles=sorted(r.value for r in principal.roles), sections=sections,
-                           role_labels=ROLE_LABELS, section_labels=SECTION_LABELS)
+                           role_labels=ROLE_LABELS, section_labels=SECTION_LABELS,
+                           section_urls=urls)
 
 
 @bp.get("/lang/<code>")
