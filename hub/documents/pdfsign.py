@@ -23,6 +23,10 @@ from pyhanko.stamp import TextStampStyle
 from hub.documents.render import Box
 from hub.pki.signer import DocumentSigner
 
+# Room for the CMS signature container: an RSA-2048 signature, the signer's chain, and a
+# time-stamp token with the TSA's chain come to ~7 KiB. Reserving a fixed size skips pyHanko's
+# estimate, which otherwise signs (and time-stamps) the document twice.
+SIGNATURE_BYTES = 16 * 1024
 STAMP_TEXT = "%(title)s\n%(name)s\n%(licence)s\nCert %(serial)s\n%(ts)s"
 STAMP_FONTS = ("/usr/share/fonts/truetype/noto/NotoSans-Regular.ttf",
                "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
@@ -115,7 +119,8 @@ def certify(pdf: bytes, *, signer: DocumentSigner, timestamper: timestamps.TimeS
                                    stamp_style=stamp_style(),
                                    new_field_spec=fields.SigFieldSpec(field, on_page=page,
                                                                       box=box))
-    out = pdf_signer.sign_pdf(writer, appearance_text_params=_params(signer, "Certified by"))
+    out = pdf_signer.sign_pdf(writer, bytes_reserved=SIGNATURE_BYTES,
+                              appearance_text_params=_params(signer, "Certified by"))
     return bytes(out.getvalue())
 
 
@@ -128,6 +133,6 @@ def countersign(pdf: bytes, *, signer: DocumentSigner, timestamper: timestamps.T
         reason=reason, location=location)
     pdf_signer = signers.PdfSigner(meta, signer.pdf_signer(), timestamper=timestamper,
                                    stamp_style=stamp_style())
-    out = pdf_signer.sign_pdf(writer, existing_fields_only=True,
+    out = pdf_signer.sign_pdf(writer, existing_fields_only=True, bytes_reserved=SIGNATURE_BYTES,
                               appearance_text_params=_params(signer, "Countersigned by"))
     return bytes(out.getvalue())
