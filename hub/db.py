@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
+
+T = TypeVar("T")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -98,3 +100,72 @@ def transaction(app: Flask | None = None) -> Iterator[Session]:
         raise
     finally:
         sess.close()
+
+
+class AfterCommit(Generic[T]):
+    """Items (Celery signatures, Socket.IO events) that take effect only once a session's
+    outermost transaction commits, and never if the work they belong to rolls back.
+
+    SQLAlchemy fires ``after_commit`` when a SAVEPOINT is released and ``after_rollback`` when one
+    is rolled back, so each item remembers the savepoint it was added in: releasing a savepoint
+    hands its items to the enclosing level, rolling one back drops its items (and only those),
+    and the outermost commit delivers everything in order.
+    """
+
+    def __init__(self, key: str, deliver: Callable[[list[T]], None]) -> None:
+        self._key = key
+        self._deliver = deliver
+        event.listen(Session, "after_commit", self._after_commit)
+        event.listen(Session, "after_rollback", self._after_rollback)
+        event.listen(Session, "after_transaction_end", self._after_transaction_end)
+
+    def add(self, session: Session, item: T) -> None:
+        if session.get_transaction() is None:
+            # Begin now (no connection is taken yet), so a rollback or close before the first
+            # query still discards the item rather than leaving it for a later commit.
+            session.begin()
+        pending = session.info.setdefault(self._key, [])
+        pending.append((session.get_nested_transaction(), item))
+
+    def _after_commit(self, session: Session) -> None:
+        pending = session.info.get(self._key)
+        if not pending:
+            return
+        released = session.get_nested_transaction()
+        if released is not None:  # a SAVEPOINT, not the transaction
+            outer = _enclosing_savepoint(released)
+            session.info[self._key] = [(outer if tag is released else tag, item)
+                                       for tag, item in pending]
+            return
+        del session.info[self._key]
+        self._deliver([item for _, item in pending])
+
+    def _after_rollback(self, session: Session) -> None:
+        pending = session.info.get(self._key)
+        if not pending:
+            return
+        undone = session.get_nested_transaction()
+        if undone is None:
+            del session.info[self._key]
+            return
+        session.info[self._key] = [(tag, item) for tag, item in pending
+                                   if not _inside(tag, undone)]
+
+    def _after_transaction_end(self, session: Session, transaction: SessionTransaction) -> None:
+        if transaction.parent is None:  # ended without a commit (e.g. closed): drop the rest
+            session.info.pop(self._key, None)
+
+
+def _enclosing_savepoint(savepoint: SessionTransaction) -> SessionTransaction | None:
+    parent = savepoint.parent
+    while parent is not None and not parent.nested:
+        parent = parent.parent
+    return parent
+
+
+def _inside(tag: SessionTransaction | None, savepoint: SessionTransaction) -> bool:
+    while tag is not None:
+        if tag is savepoint:
+            return True
+        tag = tag.parent
+    return False

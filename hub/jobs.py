@@ -8,8 +8,9 @@ from typing import Any
 from celery import Celery, Task
 from celery.canvas import Signature
 from flask import Flask
-from sqlalchemy import event
 from sqlalchemy.orm import Session
+
+from hub import db
 
 _PENDING_KEY = "hub_after_commit"
 
@@ -51,20 +52,19 @@ def add_periodic(app: Flask, name: str, task: str, every: timedelta,
     }
 
 
-def enqueue_after_commit(session: Session, signature: Signature) -> None:
-    """Send ``signature`` only once ``session`` commits; dropped if it rolls back.
-
-    For messages whose loss is unacceptable, write an outbox row instead (hub.outbox).
-    """
-    session.info.setdefault(_PENDING_KEY, []).append(signature)
-
-
-@event.listens_for(Session, "after_commit")
-def _send_pending(session: Session) -> None:
-    for signature in session.info.pop(_PENDING_KEY, []):
+def _send(signatures: list[Signature]) -> None:
+    for signature in signatures:
         signature.apply_async()
 
 
-@event.listens_for(Session, "after_rollback")
-def _drop_pending(session: Session) -> None:
-    session.info.pop(_PENDING_KEY, None)
+_after_commit: db.AfterCommit[Signature] = db.AfterCommit(_PENDING_KEY, _send)
+
+
+def enqueue_after_commit(session: Session, signature: Signature) -> None:
+    """Send ``signature`` only once ``session`` commits; dropped if it rolls back.
+
+    Inside a SAVEPOINT (``begin_nested``) it waits for the outermost commit and is dropped if the
+    savepoint rolls back. For messages whose loss is unacceptable, write an outbox row instead
+    (hub.outbox).
+    """
+    _after_commit.add(session, signature)

@@ -12,9 +12,9 @@ from typing import Any
 from flask import Flask, request
 from flask_login import current_user
 from flask_socketio import SocketIO, join_room
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from hub import db
 from hub.auth.principal import Principal
 from hub.errors import HubError
 from hub.models import Role
@@ -79,18 +79,8 @@ def _on_connect(auth: Any = None) -> bool:
     return True
 
 
-def emit_after_commit(session: Session, event_name: str, data: dict[str, Any],
-                      rooms: list[str]) -> None:
-    """Emit once the transaction commits, so clients never hear of a change that rolled back.
-
-    ``data`` carries ids and states only; clients fetch details through the permission-checked API.
-    """
-    session.info.setdefault(_PENDING_KEY, []).append((event_name, data, rooms))
-
-
-@event.listens_for(Session, "after_commit")
-def _flush_events(session: Session) -> None:
-    for event_name, data, rooms in session.info.pop(_PENDING_KEY, []):
+def _emit(events: list[tuple[str, dict[str, Any], list[str]]]) -> None:
+    for event_name, data, rooms in events:
         for room in rooms:
             try:
                 socketio.emit(event_name, data, to=room)
@@ -98,9 +88,17 @@ def _flush_events(session: Session) -> None:
                 log.exception("could not emit %s", event_name)
 
 
-@event.listens_for(Session, "after_rollback")
-def _drop_events(session: Session) -> None:
-    session.info.pop(_PENDING_KEY, None)
+_after_commit: db.AfterCommit[tuple[str, dict[str, Any], list[str]]] = db.AfterCommit(
+    _PENDING_KEY, _emit)
+
+
+def emit_after_commit(session: Session, event_name: str, data: dict[str, Any],
+                      rooms: list[str]) -> None:
+    """Emit once the transaction commits, so clients never hear of a change that rolled back.
+
+    ``data`` carries ids and states only; clients fetch details through the permission-checked API.
+    """
+    _after_commit.add(session, (event_name, data, rooms))
 
 
 def init_app(app: Flask) -> None:
