@@ -100,20 +100,26 @@ def shifts_of(session: Session, principal: Principal, *, specialty_code: str | N
 
 def candidates(session: Session, specialty_id: int, now: datetime) -> list[Candidate]:
     """Everyone on call now for the specialty, with the facts routing needs."""
-    active = (select(Consult.assigned_to_id.label("uid"), func.count().label("n"))
-              .where(Consult.status == ConsultStatus.ACCEPTED)
-              .group_by(Consult.assigned_to_id).subquery())
     rows = session.execute(
         select(Shift.specialist_id, User.username, Facility.level, Facility.university_id,
                Facility.region_id, SpecialistStatus.state, SpecialistStatus.paused_until,
-               SpecialistStatus.max_concurrent, SpecialistStatus.last_assigned_at, active.c.n)
+               SpecialistStatus.max_concurrent, SpecialistStatus.last_assigned_at)
         .join(User, User.id == Shift.specialist_id)
         .join(Facility, Facility.id == Shift.facility_id)
         .outerjoin(SpecialistStatus, SpecialistStatus.user_id == Shift.specialist_id)
-        .outerjoin(active, active.c.uid == Shift.specialist_id)
         .where(Shift.specialty_id == specialty_id, Shift.starts_at <= now,
                Shift.ends_at > now, User.is_active.is_(True))
     ).all()
+    # Open cases are counted for the people on call only, not for every specialist who ever
+    # answered a consult (that count grew with the archive and dominated routing time).
+    on_call_ids = {r.specialist_id for r in rows}
+    active: dict[int, int] = {}
+    if on_call_ids:
+        active = {uid: n for uid, n in session.execute(
+            select(Consult.assigned_to_id, func.count())
+            .where(Consult.status == ConsultStatus.ACCEPTED,
+                   Consult.assigned_to_id.in_(on_call_ids))
+            .group_by(Consult.assigned_to_id)).all() if uid is not None}
     seen: set[int] = set()
     found = []
     for r in rows:
@@ -124,7 +130,7 @@ def candidates(session: Session, specialty_id: int, now: datetime) -> list[Candi
             user_id=r.specialist_id, username=r.username, level=r.level,
             university_id=r.university_id, region_id=r.region_id, on_call=True,
             state=(r.state or SpecialistState.AVAILABLE).value, paused_until=r.paused_until,
-            active_cases=r.n or 0, max_concurrent=r.max_concurrent or 5,
+            active_cases=active.get(r.specialist_id, 0), max_concurrent=r.max_concurrent or 5,
             last_assigned_at=r.last_assigned_at))
     return found
 

@@ -306,7 +306,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         token_default_ttl=env_int(env, "HUB_TOKEN_DEFAULT_TTL", 3600, minimum=60),
         oauth_token_ttl=env_int(env, "HUB_OAUTH_TOKEN_TTL", 3600, minimum=60),
         session_cookie_secure=env_bool(env, "HUB_SESSION_COOKIE_SECURE", False),
-        web_threads=env_int(env, "HUB_WEB_THREADS", 32, minimum=1, maximum=1000),
+        web_threads=env_int(env, "HUB_WEB_THREADS", 200, minimum=4, maximum=2000),
         attachment_max_bytes=env_int(env, "HUB_ATTACHMENT_MAX_BYTES", 25 * 1024 * 1024,
                                      minimum=1024),
         base_url=env_str(env, "HUB_BASE_URL", f"http://{http_host}:{http_port}")
