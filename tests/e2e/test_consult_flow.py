@@ -11,10 +11,10 @@ import zlib
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Route, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 
 from hub.demo import ACCOUNTS
-from tests.support.live import CHROMIUM_ARGS, DEMO_PASSWORD, browser_env, live_demo_hub
+from tests.support.live import DEMO_PASSWORD
 from tests.support.processes import HubProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -39,24 +39,6 @@ def tiny_png(width: int = 4, height: int = 4) -> bytes:
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw))
             + chunk(b"IEND", b""))
-
-
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
-    with live_demo_hub(tmp_path_factory.mktemp("live-consult")) as proc:
-        yield proc
-
-
-@pytest.fixture(scope="module")
-def browser(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    home = tmp_path_factory.mktemp("chromium")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium, headless=True,
-                                              args=CHROMIUM_ARGS, env=browser_env(home))
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @pytest.fixture

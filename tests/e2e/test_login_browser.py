@@ -6,10 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from hub.demo import ACCOUNTS
-from tests.support.live import CHROMIUM_ARGS, DEMO_PASSWORD, browser_env, live_demo_hub
+from tests.support.live import DEMO_PASSWORD
 from tests.support.processes import HubProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -17,24 +17,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 CHW = next(a for a in ACCOUNTS if a.username == "chw.demo")
 GP = next(a for a in ACCOUNTS if a.username == "gp.demo")
 TIMEOUT_MS = 15_000
-
-
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
-    with live_demo_hub(tmp_path_factory.mktemp("live-hub")) as proc:
-        yield proc
-
-
-@pytest.fixture(scope="module")
-def browser(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    home = tmp_path_factory.mktemp("chromium")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium, headless=True,
-                                              args=CHROMIUM_ARGS, env=browser_env(home))
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @pytest.fixture
