@@ -28,7 +28,9 @@ from hub import db
 from hub.config import DicomPeer, ImagingSettings
 from hub.models import utcnow
 from imaging.models import ForwardItem, ForwardState, Instance
-from imaging.node import IMPLEMENTATION_CLASS_UID, set_nodelay
+from imaging.node import set_nodelay
+from imaging.storage import IMPLEMENTATION_CLASS_UID
+from imaging.transport import tune as tune_transport
 
 log = logging.getLogger("imaging.forwarding")
 LEASE = timedelta(minutes=5)
@@ -137,6 +139,7 @@ def send_batch(peer: DicomPeer, settings: ImagingSettings, items: list[_Item],
     assert settings.storage_dir is not None
     # Stream each file's dataset exactly as stored: same bytes, same transfer syntax.
     _config.STORE_SEND_CHUNKED_DATASET = True
+    tune_transport()
     ae = AE(ae_title=settings.ae_title)
     ae.implementation_class_uid = IMPLEMENTATION_CLASS_UID
     ae.acse_timeout, ae.dimse_timeout, ae.network_timeout = 30, 60, 60

@@ -4,9 +4,10 @@ rows (and, with a central archive, its forwarding row) in one transaction."""
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -93,25 +94,33 @@ class Indexer:
             cache.popitem(last=False)
 
     def add(self, parsed: Parsed, relative_path: str, size: int, calling_ae: str,
-            facility_id: int) -> Indexed:
-        """Index one stored instance; raises :class:`DuplicateInstance` if already stored."""
+            facility_id: int, before_commit: Callable[[], None] | None = None) -> Indexed:
+        """Index one instance; raises :class:`DuplicateInstance` if already stored.
+
+        ``before_commit`` runs after the rows are written and before they commit: the node
+        waits there for the file's fsync, so the database work overlaps the disk flush and
+        nothing is committed for a file that is not durable.
+        """
         session = self.session_factory()
         try:
             study_id, urgent, new_study = self._study(session, parsed, facility_id, calling_ae)
             series_id = self._series_id(session, parsed, study_id)
-            instance = Instance(
+            now = utcnow()
+            # Core inserts: the ORM's unit of work costs ~1 ms per instance here.
+            instance_id = session.scalar(insert(Instance).values(
                 sop_instance_uid=parsed.sop_instance_uid, sop_class_uid=parsed.sop_class_uid,
                 transfer_syntax_uid=parsed.transfer_syntax, series_id=series_id,
                 study_id=study_id, instance_number=parsed.instance_number,
                 kind=InstanceKind.REPORT if parsed.is_report else InstanceKind.IMAGE,
-                frames=parsed.frames, size=size, path=relative_path,
-                calling_ae=calling_ae, received_at=utcnow())
-            session.add(instance)
-            session.flush()
+                frames=parsed.frames, size=size, path=relative_path, calling_ae=calling_ae,
+                received_at=now).returning(Instance.id))
+            assert instance_id is not None
             if self.forward:
-                session.add(ForwardItem(instance_id=instance.id, study_id=study_id,
-                                        urgent=urgent, state=ForwardState.PENDING,
-                                        available_at=utcnow()))
+                session.execute(insert(ForwardItem).values(
+                    instance_id=instance_id, study_id=study_id, urgent=urgent,
+                    state=ForwardState.PENDING, available_at=now, attempts=0, resent=0))
+            if before_commit is not None:
+                before_commit()
             session.commit()
         except IntegrityError:
             session.rollback()
@@ -131,7 +140,7 @@ class Indexer:
             session.close()
         self._remember(self._studies, parsed.study_uid, (study_id, urgent))  # type: ignore[arg-type]
         self._remember(self._series, parsed.series_uid, series_id)  # type: ignore[arg-type]
-        return Indexed(instance.id, study_id, new_study)
+        return Indexed(instance_id, study_id, new_study)
 
     def _study(self, session: Session, p: Parsed, facility_id: int,
                calling_ae: str) -> tuple[int, bool, bool]:

@@ -16,13 +16,12 @@ import ssl
 import threading
 import time
 from collections.abc import Iterator
+from concurrent import futures
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.filebase import DicomBytesIO
-from pydicom.filewriter import write_file_meta_info
+from pydicom.dataset import Dataset
 from pydicom.uid import UID
 from pynetdicom import AE, _config, evt
 from pynetdicom.presentation import (
@@ -40,7 +39,8 @@ from imaging import query
 from imaging.index import DuplicateInstance, Indexer, node_principal
 from imaging.models import CallingAe
 from imaging.parse import MalformedDataset, parse
-from imaging.storage import Storage, relative_path
+from imaging.storage import Storage, file_meta, relative_path
+from imaging.transport import tune as tune_transport
 
 log = logging.getLogger("imaging.node")
 
@@ -121,6 +121,7 @@ class Node:
         self.indexer = Indexer(database.session_factory,
                                forward=settings.central_pacs is not None)
         self._assocs: dict[int, _AssocState] = {}
+        self._writer = futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="fsync")
         # Forwarding starts while a study is still arriving: stores wake a thread that queues
         # the forwarding job at most once per KICK_INTERVAL, off the receive path.
         self._kick = threading.Event()
@@ -192,25 +193,36 @@ class Node:
             log.warning("refused an instance from %s: %s", state.calling_ae, exc)
             return _failure(CANNOT_UNDERSTAND, str(exc))
         relative = relative_path(parsed.study_uid, parsed.sop_instance_uid)
-        try:
-            size = self.storage.write(relative, [_file_meta(sop_class, sop_uid, transfer_syntax),
-                                                 data])
-        except OSError as exc:
-            state.refused += 1
-            log.error("cannot store an instance from %s: %s", state.calling_ae, exc.strerror)
-            return _failure(OUT_OF_RESOURCES, "the instance could not be written")
+        meta = file_meta(sop_class, sop_uid, transfer_syntax)
+        # The file is written and fsynced on another thread while the index rows are inserted;
+        # the commit waits for it (Indexer.add's before_commit).
+        writing = self._writer.submit(self.storage.write, relative, [meta, data])
+
+        def durable() -> None:
+            writing.result()
+
+        outcome: int | tuple[int, Dataset] = _failure(OUT_OF_RESOURCES,
+                                                      "the instance could not be indexed")
         for attempt in (1, 2):
             try:
-                indexed = self.indexer.add(parsed, relative, size, state.calling_ae,
-                                           state.facility_id)
+                indexed = self.indexer.add(parsed, relative, len(meta) + len(data),
+                                           state.calling_ae, state.facility_id,
+                                           before_commit=durable)
             except DuplicateInstance:
-                self.storage.delete(relative)
                 state.duplicates += 1
-                return SUCCESS
+                outcome = SUCCESS
+                break
             except IntegrityError:
-                if attempt == 2:
-                    break
-                continue  # another process created the study or series meanwhile
+                if attempt == 1:
+                    continue  # another process created the study or series meanwhile
+                log.error("cannot index an instance from %s: conflicting rows",
+                          state.calling_ae)
+                break
+            except OSError as exc:
+                log.error("cannot store an instance from %s: %s", state.calling_ae,
+                          exc.strerror)
+                outcome = _failure(OUT_OF_RESOURCES, "the instance could not be written")
+                break
             except Exception:
                 log.exception("cannot index an instance from %s", state.calling_ae)
                 break
@@ -219,9 +231,12 @@ class Node:
             if self.indexer.forward:
                 self._kick.set()
             return SUCCESS
+        # Not kept: wait for the write to finish before removing what it wrote.
+        futures.wait([writing])
         self.storage.delete(relative)
-        state.refused += 1
-        return _failure(OUT_OF_RESOURCES, "the instance could not be indexed")
+        if outcome != SUCCESS:
+            state.refused += 1
+        return outcome
 
     def on_find(self, event: evt.Event) -> Iterator[tuple[int, Dataset | None]]:
         state = self._assocs.get(id(event.assoc))
@@ -259,22 +274,6 @@ def _failure(status: int, comment: str) -> tuple[int, Dataset]:
     return status, ds
 
 
-def _file_meta(sop_class: str, sop_uid: str, transfer_syntax: str) -> bytes:
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = UID(sop_class)
-    meta.MediaStorageSOPInstanceUID = UID(sop_uid)
-    meta.TransferSyntaxUID = UID(transfer_syntax)
-    meta.ImplementationClassUID = UID(IMPLEMENTATION_CLASS_UID)
-    meta.ImplementationVersionName = "TELEHUB_1"
-    fp = DicomBytesIO()
-    fp.is_little_endian = True
-    fp.is_implicit_VR = False
-    fp.write(b"\x00" * 128 + b"DICM")
-    write_file_meta_info(fp, meta, enforce_standard=True)
-    return fp.getvalue()
-
-
-IMPLEMENTATION_CLASS_UID = "1.2.826.0.1.3680043.10.1408.1"
 
 
 class _ReusePortServer(ThreadedAssociationServer):
@@ -294,6 +293,7 @@ class _ReusePortServer(ThreadedAssociationServer):
 
 
 def make_ae(settings: ImagingSettings) -> AE:
+    tune_transport()
     # Any storage SOP class a modality proposes (private ones too) is accepted as sent.
     _config.UNRESTRICTED_STORAGE_SERVICE = True
     # Identifiers and UIDs are logged by pynetdicom's debug handlers; keep them quiet.

@@ -11,11 +11,43 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import struct
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 ORPHAN_AGE_SECONDS = 3600
+IMPLEMENTATION_CLASS_UID = "1.2.826.0.1.3680043.10.1408.1"
+IMPLEMENTATION_VERSION = "TELEHUB_1"
+
+
+def _element(group_elem: int, vr: bytes, value: bytes) -> bytes:
+    head = struct.pack("<HH", 0x0002, group_elem) + vr
+    if vr in (b"OB", b"UN"):
+        return head + b"\0\0" + struct.pack("<I", len(value)) + value
+    return head + struct.pack("<H", len(value)) + value
+
+
+def _uid(value: str) -> bytes:
+    raw = value.encode("ascii")
+    return raw + b"\0" if len(raw) % 2 else raw
+
+
+def file_meta(sop_class: str, sop_uid: str, transfer_syntax: str) -> bytes:
+    """Preamble, ``DICM`` and the File Meta Information group (PS3.10 7.1) of one instance.
+
+    Encoded by hand: pydicom's writer costs ~1 ms per instance on the receive path.
+    """
+    version = IMPLEMENTATION_VERSION.encode("ascii")
+    rest = b"".join((
+        _element(0x0001, b"OB", b"\x00\x01"),
+        _element(0x0002, b"UI", _uid(sop_class)),
+        _element(0x0003, b"UI", _uid(sop_uid)),
+        _element(0x0010, b"UI", _uid(transfer_syntax)),
+        _element(0x0012, b"UI", _uid(IMPLEMENTATION_CLASS_UID)),
+        _element(0x0013, b"SH", version + b" " * (len(version) % 2)),
+    ))
+    return b"\0" * 128 + b"DICM" + _element(0x0000, b"UL", struct.pack("<I", len(rest))) + rest
 
 
 def relative_path(study_uid: str, sop_uid: str) -> str:

@@ -148,10 +148,11 @@ class Node:
 
 
 def node_env(database_url: str, data_dir: Path, port: int, **extra: str) -> dict[str, str]:
-    return hub_env(HUB_DATABASE_URL=database_url, HUB_DATA_DIR=str(data_dir),
-                   HUB_DICOM_PORT=str(port), HUB_BROKER_URL="memory://",
-                   HUB_RESULT_BACKEND="cache+memory://",
-                   HUB_SECRET_KEY="test-secret-key-that-is-long-enough-for-the-hub", **extra)
+    values = {"HUB_DATABASE_URL": database_url, "HUB_DATA_DIR": str(data_dir),
+              "HUB_DICOM_PORT": str(port), "HUB_BROKER_URL": "memory://",
+              "HUB_RESULT_BACKEND": "cache+memory://",
+              "HUB_SECRET_KEY": "test-secret-key-that-is-long-enough-for-the-hub"}
+    return hub_env(**{**values, **extra})
 
 
 @contextlib.contextmanager

@@ -16,9 +16,8 @@ from pydicom.uid import generate_uid
 from hub import db
 from hub.models import Facility
 from imaging.index import Indexer
-from imaging.node import _file_meta
 from imaging.parse import parse
-from imaging.storage import Storage, relative_path
+from imaging.storage import Storage, file_meta, relative_path
 from tests.imaging.dicomdata import ct_instance, sr_instance
 
 
@@ -65,7 +64,7 @@ def ingest(app: Flask, facility: Facility, patient_id: str, *, images: int = 3,
                        sop_instance_uid=str(ds.SOPInstanceUID))
         relative = relative_path(study_uid, parsed.sop_instance_uid)
         size_written = files.write(relative, [
-            _file_meta(str(ds.SOPClassUID), str(ds.SOPInstanceUID), syntax), data])
+            file_meta(str(ds.SOPClassUID), str(ds.SOPInstanceUID), syntax), data])
         indexer.add(parsed, relative, size_written, calling_ae, facility.id)
         uids.append(str(ds.SOPInstanceUID))
     return Ingested(study_uid, uids)
