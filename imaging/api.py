@@ -3,7 +3,7 @@ links, legal hold and patient linking."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app
+from flask import Blueprint, current_app, request
 from sqlalchemy import select
 
 from hub import db
@@ -12,7 +12,7 @@ from hub.auth.principal import Principal
 from hub.config import ImagingSettings, Settings
 from hub.errors import NotFound
 from hub.models import Patient
-from imaging import forwarding, links, services
+from imaging import forwarding, links, services, upload
 from imaging.models import ImageLink, Study
 from imaging.parse import UID_PATTERN
 from imaging.schemas import (
@@ -23,11 +23,13 @@ from imaging.schemas import (
     LinkList,
     LinkOut,
     PatientLinkIn,
+    RefusedFile,
     SeriesOut,
     StudyList,
     StudyOut,
     StudyQuery,
     StudySummary,
+    UploadOut,
 )
 
 bp = Blueprint("imaging_api", __name__, url_prefix=API_PREFIX)
@@ -169,3 +171,30 @@ def link_patient(principal: Principal, study_instance_uid: str,
                                   body.patient_id)
     return study_out(study)
 
+
+
+@api_route(bp, "/studies/upload", "POST", summary="Upload DICOM files or a zip of them "
+           "(multipart field 'files'; optional 'facility' code)", scope="imaging:write",
+           tag="imaging", response=UploadOut, errors=(413,))
+def upload_studies(principal: Principal) -> UploadOut:
+    from pathlib import Path
+
+    from hub.jobs import enqueue_after_commit
+    from imaging.index import Indexer
+    from imaging.storage import Storage
+    from imaging.tasks import forward_drain
+
+    settings = _imaging()
+    factory = db.get_db().session_factory
+    assert factory is not None and settings.storage_dir is not None
+    files = [(f.filename or "upload", f.stream) for f in request.files.getlist("files")
+             + request.files.getlist("file")]
+    sess = db.session()
+    report = upload.upload(sess, principal, files, storage=Storage(Path(settings.storage_dir)),
+                           indexer=Indexer(factory, forward=settings.central_pacs is not None),
+                           facility_code=request.form.get("facility") or None)
+    if report.stored and settings.central_pacs is not None:
+        enqueue_after_commit(sess, forward_drain.s())
+    return UploadOut(stored=report.stored, duplicates=report.duplicates,
+                     refused=[RefusedFile(file=n[:200], reason=r) for n, r in report.refused],
+                     studies=sorted(report.studies))

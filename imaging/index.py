@@ -94,7 +94,8 @@ class Indexer:
             cache.popitem(last=False)
 
     def add(self, parsed: Parsed, relative_path: str, size: int, calling_ae: str,
-            facility_id: int, before_commit: Callable[[], None] | None = None) -> Indexed:
+            facility_id: int, before_commit: Callable[[], None] | None = None,
+            principal: Principal | None = None) -> Indexed:
         """Index one instance; raises :class:`DuplicateInstance` if already stored.
 
         ``before_commit`` runs after the rows are written and before they commit: the node
@@ -103,7 +104,9 @@ class Indexer:
         """
         session = self.session_factory()
         try:
-            study_id, urgent, new_study = self._study(session, parsed, facility_id, calling_ae)
+            study_id, urgent, new_study = self._study(
+                session, parsed, facility_id,
+                principal or node_principal(calling_ae, facility_id), calling_ae)
             series_id = self._series_id(session, parsed, study_id)
             now = utcnow()
             # Core inserts: the ORM's unit of work costs ~1 ms per instance here.
@@ -142,7 +145,7 @@ class Indexer:
         self._remember(self._series, parsed.series_uid, series_id)  # type: ignore[arg-type]
         return Indexed(instance_id, study_id, new_study)
 
-    def _study(self, session: Session, p: Parsed, facility_id: int,
+    def _study(self, session: Session, p: Parsed, facility_id: int, principal: Principal,
                calling_ae: str) -> tuple[int, bool, bool]:
         cached = self._studies.get(p.study_uid)
         if cached is not None:
@@ -161,7 +164,7 @@ class Indexer:
             urgent=p.urgent, received_at=utcnow())
         session.add(study)
         session.flush()
-        audit.record(session, node_principal(calling_ae, facility_id), "imaging:study:received",
+        audit.record(session, principal, "imaging:study:received",
                      object_type="study", object_id=study.id,
                      details={"calling_ae": calling_ae, "linked": study.patient_id is not None})
         return study.id, study.urgent, True

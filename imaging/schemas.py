@@ -102,3 +102,15 @@ class LegalHoldIn(Strict):
 
 class PatientLinkIn(Strict):
     patient_id: int = Field(gt=0)
+
+
+class RefusedFile(BaseModel):
+    file: str
+    reason: str
+
+
+class UploadOut(BaseModel):
+    stored: int
+    duplicates: int
+    refused: list[RefusedFile]
+    studies: list[str]

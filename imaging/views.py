@@ -172,5 +172,12 @@ def series_json(token: str, series_uid: str) -> ResponseReturnValue:
                                         for f in range(max(i.frames, 1))]}))
 
 
+@bp.get("/upload")
+@login_required
+def upload_page() -> ResponseReturnValue:
+    """Upload DICOM files or a zip through the browser, with a progress bar."""
+    return render_template("imaging/upload.html")
+
+
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)

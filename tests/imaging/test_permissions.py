@@ -21,6 +21,8 @@ READERS = frozenset({"hw_a", "hw_b", "gp_a", "specialist", "command_x", "command
 SEE = frozenset({"hw_a", "gp_a", "command_x", "admin_a", "national"})
 SHARE = frozenset({"hw_a", "gp_a", "admin_a", "national"})
 ADMINS = frozenset({"admin_a", "national"})
+# Roles with imaging:write (health workers, GPs, facility admins, national admins).
+UPLOADERS = frozenset({"hw_a", "hw_b", "gp_a", "admin_a", "national"})
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,8 @@ def rules(p: Probe) -> list[Rule]:
              lambda w: f"{study}/legal-hold", ADMINS, lambda w: {"hold": False}),
         Rule("PUT", "/api/v1/studies/{study_instance_uid}/patient",
              lambda w: f"{study}/patient", ADMINS, lambda w: {"patient_id": p.patient_id}),
+        # A JSON body is no upload: permitted callers get 422 (no file), others refusals.
+        Rule("POST", "/api/v1/studies/upload", lambda w: "/api/v1/studies/upload", UPLOADERS),
     ]
 
 
