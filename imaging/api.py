@@ -16,6 +16,8 @@ from imaging import forwarding, links, services, upload
 from imaging.models import ImageLink, Study
 from imaging.parse import UID_PATTERN
 from imaging.schemas import (
+    AttachedOut,
+    AttachIn,
     ForwardingOut,
     LegalHoldIn,
     LinkCreated,
@@ -198,3 +200,28 @@ def upload_studies(principal: Principal) -> UploadOut:
     return UploadOut(stored=report.stored, duplicates=report.duplicates,
                      refused=[RefusedFile(file=n[:200], reason=r) for n, r in report.refused],
                      studies=sorted(report.studies))
+
+
+@api_route(bp, "/studies/<study_instance_uid>/consults", "POST",
+           summary="Attach the study to a consult of the same patient", scope="imaging:read",
+           tag="imaging", body=AttachIn, response=AttachedOut, status=201, errors=(404, 409))
+def attach_to_consult(principal: Principal, study_instance_uid: str,
+                      body: AttachIn) -> AttachedOut:
+    from imaging import consults
+
+    row = consults.attach(db.session(), principal, _checked_uid(study_instance_uid),
+                          body.consult_id)
+    return AttachedOut(study_instance_uid=study_instance_uid, consult_id=row.consult_id,
+                       attached_at=row.attached_at)
+
+
+@api_route(bp, "/consults/<int:consult_id>/studies", summary="Studies attached to a consult",
+           scope="imaging:read", tag="imaging", response=StudyList, errors=(404,))
+def consult_studies(principal: Principal, consult_id: int) -> StudyList:
+    from imaging import consults
+
+    sess = db.session()
+    found = consults.studies_of(sess, principal, consult_id)
+    items = [_summary(s, sorted({x.series.modality for x in services.series_of(sess, s.id)
+                                 if x.series.modality})) for s in found]
+    return StudyList(items=items, next_cursor=None)

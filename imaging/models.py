@@ -155,3 +155,15 @@ class ImageLink(Model):
     revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     opens: Mapped[int] = mapped_column(default=0)
     study: Mapped[Study] = relationship()
+
+
+class StudyConsult(Model):
+    """A study attached to a consult (the consult's images); the study stays the patient's."""
+
+    __tablename__ = "dicom_study_consult"
+    __table_args__ = (UniqueConstraint("study_id", "consult_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("dicom_study.id"), index=True)
+    consult_id: Mapped[int] = mapped_column(ForeignKey("consult.id"), index=True)
+    attached_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    attached_at: Mapped[datetime] = mapped_column(default=utcnow)

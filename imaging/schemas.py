@@ -114,3 +114,13 @@ class UploadOut(BaseModel):
     duplicates: int
     refused: list[RefusedFile]
     studies: list[str]
+
+
+class AttachIn(Strict):
+    consult_id: int = Field(gt=0)
+
+
+class AttachedOut(BaseModel):
+    study_instance_uid: str
+    consult_id: int
+    attached_at: datetime

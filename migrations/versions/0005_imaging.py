@@ -156,9 +156,30 @@ def upgrade() -> None:
         batch_op.create_index('ix_dicom_forward_due', ['state', 'available_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_dicom_forward_study_id'), ['study_id'], unique=False)
 
+    op.create_table('dicom_study_consult',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('study_id', sa.Integer(), nullable=False),
+    sa.Column('consult_id', sa.Integer(), nullable=False),
+    sa.Column('attached_by_id', sa.Integer(), nullable=True),
+    sa.Column('attached_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['attached_by_id'], ['user_account.id'], name=op.f('fk_dicom_study_consult_attached_by_id_user_account')),
+    sa.ForeignKeyConstraint(['consult_id'], ['consult.id'], name=op.f('fk_dicom_study_consult_consult_id_consult')),
+    sa.ForeignKeyConstraint(['study_id'], ['dicom_study.id'], name=op.f('fk_dicom_study_consult_study_id_dicom_study')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_dicom_study_consult')),
+    sa.UniqueConstraint('study_id', 'consult_id', name=op.f('uq_dicom_study_consult_study_id'))
+    )
+    with op.batch_alter_table('dicom_study_consult', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_dicom_study_consult_consult_id'), ['consult_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_dicom_study_consult_study_id'), ['study_id'], unique=False)
+
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('dicom_study_consult', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_dicom_study_consult_study_id'))
+        batch_op.drop_index(batch_op.f('ix_dicom_study_consult_consult_id'))
+
+    op.drop_table('dicom_study_consult')
     with op.batch_alter_table('dicom_forward', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_dicom_forward_study_id'))
         batch_op.drop_index('ix_dicom_forward_due')

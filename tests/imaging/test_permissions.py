@@ -7,22 +7,25 @@ from dataclasses import dataclass
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from hub import db
+from hub.models import Patient
 from tests.imaging.support import ingest
-from tests.support import factories as f
+from tests.imaging.test_consults import consult_of_new_patient
 from tests.support.matrix import Rule, run_matrix
 from tests.support.personas import World
 
 # Everyone whose role carries imaging:read (insurers do not).
 READERS = frozenset({"hw_a", "hw_b", "gp_a", "specialist", "command_x", "command_y", "admin_a",
                      "national"})
-# Who sees a study of a facility-A patient that no consult has shared with a specialist.
-SEE = frozenset({"hw_a", "gp_a", "command_x", "admin_a", "national"})
-SHARE = frozenset({"hw_a", "gp_a", "admin_a", "national"})
+# Who sees a study of a facility-A patient with a consult offered to the specialist.
+SEE = frozenset({"hw_a", "gp_a", "specialist", "command_x", "admin_a", "national"})
+SHARE = frozenset({"hw_a", "gp_a", "specialist", "admin_a", "national"})
 ADMINS = frozenset({"admin_a", "national"})
 # Roles with imaging:write (health workers, GPs, facility admins, national admins).
 UPLOADERS = frozenset({"hw_a", "hw_b", "gp_a", "admin_a", "national"})
+ATTACH = frozenset({"hw_a", "gp_a", "specialist", "national"})
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,7 @@ class Probe:
     study_uid: str
     patient_id: int
     link_id: int
+    consult_id: int = 0
 
 
 def rules(p: Probe) -> list[Rule]:
@@ -48,6 +52,12 @@ def rules(p: Probe) -> list[Rule]:
              lambda w: f"{study}/legal-hold", ADMINS, lambda w: {"hold": False}),
         Rule("PUT", "/api/v1/studies/{study_instance_uid}/patient",
              lambda w: f"{study}/patient", ADMINS, lambda w: {"patient_id": p.patient_id}),
+        # The consult's specialist sees its patient's studies; command staff cannot write.
+        Rule("POST", "/api/v1/studies/{study_instance_uid}/consults",
+             lambda w: f"{study}/consults", ATTACH, lambda w: {"consult_id": p.consult_id}),
+        Rule("GET", "/api/v1/consults/{consult_id}/studies",
+             lambda w: f"/api/v1/consults/{p.consult_id}/studies",
+             frozenset({"hw_a", "gp_a", "specialist", "command_x", "admin_a", "national"})),
         # A JSON body is no upload: permitted callers get 422 (no file), others refusals.
         Rule("POST", "/api/v1/studies/upload", lambda w: "/api/v1/studies/upload", UPLOADERS),
     ]
@@ -55,15 +65,17 @@ def rules(p: Probe) -> list[Rule]:
 
 @pytest.fixture(scope="session")
 def probe(app: Flask, world: World) -> Probe:
+    with app.test_client() as client:
+        consult_id, national_id = consult_of_new_patient(app, client, world)
     with app.app_context(), db.transaction() as sess:
-        patient = f.patient(sess, world.facility_a)
-        patient_id, national_id = patient.id, patient.national_id
+        patient_id = sess.scalar(select(Patient.id).where(Patient.national_id == national_id))
+        assert patient_id is not None
     study = ingest(app, world.facility_a, national_id, images=1)
     with app.test_client() as client:
         resp = client.post(f"/api/v1/studies/{study.study_uid}/links", json={},
                            headers=world["national"].headers)
         assert resp.status_code == 201
-    return Probe(study.study_uid, patient_id, resp.get_json()["id"])
+    return Probe(study.study_uid, patient_id, resp.get_json()["id"], consult_id)
 
 
 def test_imaging_refusals_hold_and_are_audited(app: Flask, client: FlaskClient, world: World,
