@@ -25,8 +25,13 @@ def consult_visibility(principal: Principal) -> ColumnElement[bool]:
         # Access follows the consult: one they were offered or answered stays visible even
         # when the same patient's next consult goes to someone else.
         clauses.append(Consult.assigned_to_id == principal.user_id)
-        clauses.append(Consult.id.in_(select(ConsultOffer.consult_id).where(
-            ConsultOffer.specialist_id == principal.user_id)))
+        clauses.append(
+            Consult.id.in_(
+                select(ConsultOffer.consult_id).where(
+                    ConsultOffer.specialist_id == principal.user_id
+                )
+            )
+        )
     if principal.region_id is not None and principal.roles & REGION_ROLES:
         clauses.append(Consult.region_id == principal.region_id)
     return or_(*clauses) if clauses else false()
@@ -36,7 +41,9 @@ def patients_of_my_consults(principal: Principal) -> ColumnElement[bool] | None:
     """Patient grant: a consultant sees the patients of consults offered or assigned to them."""
     if principal.user_id is None or not principal.roles & CONSULTANT_ROLES:
         return None
-    offered = select(ConsultOffer.consult_id).where(
-        ConsultOffer.specialist_id == principal.user_id)
-    return Patient.id.in_(select(Consult.patient_id).where(
-        or_(Consult.assigned_to_id == principal.user_id, Consult.id.in_(offered))))
+    offered = select(ConsultOffer.consult_id).where(ConsultOffer.specialist_id == principal.user_id)
+    return Patient.id.in_(
+        select(Consult.patient_id).where(
+            or_(Consult.assigned_to_id == principal.user_id, Consult.id.in_(offered))
+        )
+    )

@@ -41,54 +41,94 @@ FINAL_STAGE = 5
 CONSULTANTS = frozenset({Role.SPECIALIST, Role.RADIOLOGIST})
 
 
-def sla_targets(session: Session, region_id: int, urgency: Urgency) -> tuple[timedelta,
-                                                                              timedelta]:
-    row = session.scalar(select(SlaPolicy).where(SlaPolicy.region_id == region_id,
-                                                 SlaPolicy.urgency == urgency))
+def sla_targets(session: Session, region_id: int, urgency: Urgency) -> tuple[timedelta, timedelta]:
+    row = session.scalar(
+        select(SlaPolicy).where(SlaPolicy.region_id == region_id, SlaPolicy.urgency == urgency)
+    )
     if row is None:
-        row = session.scalar(select(SlaPolicy).where(SlaPolicy.region_id.is_(None),
-                                                     SlaPolicy.urgency == urgency))
+        row = session.scalar(
+            select(SlaPolicy).where(SlaPolicy.region_id.is_(None), SlaPolicy.urgency == urgency)
+        )
     accept, answer = (row.accept_minutes, row.answer_minutes) if row else DEFAULT_SLA[urgency]
     return timedelta(minutes=accept), timedelta(minutes=answer)
 
 
-def add_event(session: Session, consult: Consult, kind: str, *, actor_id: int | None = None,
-              from_status: ConsultStatus | None = None, to_status: ConsultStatus | None = None,
-              **details: Any) -> None:
-    session.add(ConsultEvent(consult_id=consult.id, kind=kind, actor_id=actor_id,
-                             from_status=from_status.value if from_status else None,
-                             to_status=to_status.value if to_status else None,
-                             details=details))
+def add_event(
+    session: Session,
+    consult: Consult,
+    kind: str,
+    *,
+    actor_id: int | None = None,
+    from_status: ConsultStatus | None = None,
+    to_status: ConsultStatus | None = None,
+    **details: Any,
+) -> None:
+    session.add(
+        ConsultEvent(
+            consult_id=consult.id,
+            kind=kind,
+            actor_id=actor_id,
+            from_status=from_status.value if from_status else None,
+            to_status=to_status.value if to_status else None,
+            details=details,
+        )
+    )
 
 
-def move(session: Session, consult: Consult, target: ConsultStatus, *,
-         actor_id: int | None, kind: str = "status", **details: Any) -> None:
+def move(
+    session: Session,
+    consult: Consult,
+    target: ConsultStatus,
+    *,
+    actor_id: int | None,
+    kind: str = "status",
+    **details: Any,
+) -> None:
     """Change status through the state machine, recording it on the timeline."""
     lifecycle.check(consult.status, target)
     previous = consult.status
     consult.status = target
-    add_event(session, consult, kind, actor_id=actor_id, from_status=previous,
-              to_status=target, **details)
+    add_event(
+        session, consult, kind, actor_id=actor_id, from_status=previous, to_status=target, **details
+    )
 
 
 def offer(session: Session, consult: Consult, now: datetime, *, stage: int = 0) -> bool:
     """Route the consult and open offers; returns whether anybody was offered it."""
     facility = session.get_one(Facility, consult.requester_facility_id)
     already = {o.specialist_id for o in consult.offers}
-    decision = route(Request(urgency=consult.urgency.value,
-                             university_id=facility.university_id,
-                             region_id=facility.region_id, now=now,
-                             excluded=frozenset(already),
-                             min_pool=STAGE_MIN_POOL.get(stage, 2)),
-                     candidates(session, consult.specialty_id, now))
+    decision = route(
+        Request(
+            urgency=consult.urgency.value,
+            university_id=facility.university_id,
+            region_id=facility.region_id,
+            now=now,
+            excluded=frozenset(already),
+            min_pool=STAGE_MIN_POOL.get(stage, 2),
+        ),
+        candidates(session, consult.specialty_id, now),
+    )
     header = f"[{now.isoformat(timespec='seconds')}] routing at stage {stage}"
     consult.routing_trace = [*consult.routing_trace, header, *summarise(decision.trace)]
     for specialist_id in decision.offer_to:
-        session.add(ConsultOffer(consult_id=consult.id, specialist_id=specialist_id,
-                                 state=OfferState.OPEN, stage=stage, offered_at=now))
+        session.add(
+            ConsultOffer(
+                consult_id=consult.id,
+                specialist_id=specialist_id,
+                state=OfferState.OPEN,
+                stage=stage,
+                offered_at=now,
+            )
+        )
     if decision.offer_to:
-        add_event(session, consult, "offered", tier=decision.tier,
-                  specialists=decision.offer_to, stage=stage)
+        add_event(
+            session,
+            consult,
+            "offered",
+            tier=decision.tier,
+            specialists=decision.offer_to,
+            stage=stage,
+        )
     session.flush()
     session.expire(consult, ["offers"])
     return bool(decision.offer_to)
@@ -102,21 +142,30 @@ def route_new(session: Session, consult: Consult, now: datetime) -> None:
         move(session, consult, ConsultStatus.OFFERED, actor_id=None)
     else:
         consult.accept_due_at = now
-        move(session, consult, ConsultStatus.ESCALATED, actor_id=None, kind="escalated",
-             reason="nobody eligible at submission")
+        move(
+            session,
+            consult,
+            ConsultStatus.ESCALATED,
+            actor_id=None,
+            kind="escalated",
+            reason="nobody eligible at submission",
+        )
 
 
-def _claimable(session: Session, principal: Principal, consult_id: int,
-               action: str) -> tuple[Consult, ConsultOffer]:
+def _claimable(
+    session: Session, principal: Principal, consult_id: int, action: str
+) -> tuple[Consult, ConsultOffer]:
     require(principal, "consults:write", roles=CONSULTANTS, action=action)
-    own_offer = session.scalar(select(ConsultOffer).where(
-        ConsultOffer.consult_id == consult_id, ConsultOffer.specialist_id == principal.user_id))
+    own_offer = session.scalar(
+        select(ConsultOffer).where(
+            ConsultOffer.consult_id == consult_id, ConsultOffer.specialist_id == principal.user_id
+        )
+    )
     if own_offer is None:
         exists = session.get(Consult, consult_id)
         if exists is None:
             raise NotFound("Not found.")
-        raise AccessDenied(action=action, object_type="consult", object_id=consult_id,
-                           hide=True)
+        raise AccessDenied(action=action, object_type="consult", object_id=consult_id, hide=True)
     return own_offer.consult, own_offer
 
 
@@ -135,24 +184,43 @@ def claim(session: Session, principal: Principal, consult_id: int) -> Consult:
     # write transaction is already exclusive (BEGIN IMMEDIATE).
     result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
         update(Consult)
-        .where(Consult.id == consult.id, Consult.assigned_to_id.is_(None),
-               Consult.status.in_(list(lifecycle.CLAIMABLE)))
-        .values(status=ConsultStatus.ACCEPTED, assigned_to_id=principal.user_id,
-                accepted_at=now, answer_due_at=now + answer)
+        .where(
+            Consult.id == consult.id,
+            Consult.assigned_to_id.is_(None),
+            Consult.status.in_(list(lifecycle.CLAIMABLE)),
+        )
+        .values(
+            status=ConsultStatus.ACCEPTED,
+            assigned_to_id=principal.user_id,
+            accepted_at=now,
+            answer_due_at=now + answer,
+        )
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
-        raise Conflict("This consult was already claimed or is no longer open.",
-                       code="already_claimed")
+        raise Conflict(
+            "This consult was already claimed or is no longer open.", code="already_claimed"
+        )
     previous = consult.status
     session.refresh(consult)
-    add_event(session, consult, "claimed", actor_id=principal.user_id, from_status=previous,
-              to_status=ConsultStatus.ACCEPTED)
-    withdrawn = session.scalars(update(ConsultOffer).where(ConsultOffer.consult_id == consult.id,
-                                                           ConsultOffer.state == OfferState.OPEN,
-                                                           ConsultOffer.id != own_offer.id)
-                                .values(state=OfferState.WITHDRAWN, responded_at=now)
-                                .returning(ConsultOffer.specialist_id)).all()
+    add_event(
+        session,
+        consult,
+        "claimed",
+        actor_id=principal.user_id,
+        from_status=previous,
+        to_status=ConsultStatus.ACCEPTED,
+    )
+    withdrawn = session.scalars(
+        update(ConsultOffer)
+        .where(
+            ConsultOffer.consult_id == consult.id,
+            ConsultOffer.state == OfferState.OPEN,
+            ConsultOffer.id != own_offer.id,
+        )
+        .values(state=OfferState.WITHDRAWN, responded_at=now)
+        .returning(ConsultOffer.specialist_id)
+    ).all()
     own_offer.state = OfferState.CLAIMED
     own_offer.responded_at = now
     assert principal.user_id is not None
@@ -179,8 +247,11 @@ def decline(session: Session, principal: Principal, consult_id: int, reason: str
     own_offer.reason = reason
     add_event(session, consult, "declined", actor_id=principal.user_id, reason=reason)
     session.flush()
-    still_open = session.scalar(select(ConsultOffer.id).where(
-        ConsultOffer.consult_id == consult.id, ConsultOffer.state == OfferState.OPEN).limit(1))
+    still_open = session.scalar(
+        select(ConsultOffer.id)
+        .where(ConsultOffer.consult_id == consult.id, ConsultOffer.state == OfferState.OPEN)
+        .limit(1)
+    )
     if still_open is None:
         if offer(session, consult, now, stage=consult.escalation_stage):
             move(session, consult, ConsultStatus.OFFERED, actor_id=None, kind="rerouted")
@@ -196,10 +267,12 @@ def escalate_due(session: Session, now: datetime | None = None, limit: int = 200
     """The periodic SLA sweep: widen unaccepted consults stage by stage, then alert command
     staff; alert command staff when an accepted consult passes its time to answer."""
     now = now or utcnow()
-    stmt = (select(Consult)
-            .where(Consult.status.in_(list(lifecycle.CLAIMABLE)),
-                   Consult.accept_due_at <= now)
-            .order_by(Consult.accept_due_at).limit(limit))
+    stmt = (
+        select(Consult)
+        .where(Consult.status.in_(list(lifecycle.CLAIMABLE)), Consult.accept_due_at <= now)
+        .order_by(Consult.accept_due_at)
+        .limit(limit)
+    )
     if session.get_bind().dialect.name == "postgresql":
         # Two beat-triggered sweeps never escalate the same consult twice.
         stmt = stmt.with_for_update(skip_locked=True)
@@ -207,15 +280,25 @@ def escalate_due(session: Session, now: datetime | None = None, limit: int = 200
     for consult in session.scalars(stmt).all():
         _escalate_one(session, consult, now)
         handled += 1
-    late = (select(Consult)
-            .where(Consult.status == ConsultStatus.ACCEPTED, Consult.answer_due_at <= now,
-                   Consult.answer_alerted.is_(False)).limit(limit))
+    late = (
+        select(Consult)
+        .where(
+            Consult.status == ConsultStatus.ACCEPTED,
+            Consult.answer_due_at <= now,
+            Consult.answer_alerted.is_(False),
+        )
+        .limit(limit)
+    )
     if session.get_bind().dialect.name == "postgresql":
         late = late.with_for_update(skip_locked=True)
     for consult in session.scalars(late).all():
         consult.answer_alerted = True
-        add_event(session, consult, "answer_overdue", due=consult.answer_due_at.isoformat()
-                  if consult.answer_due_at else None)
+        add_event(
+            session,
+            consult,
+            "answer_overdue",
+            due=consult.answer_due_at.isoformat() if consult.answer_due_at else None,
+        )
         _alert_command(session, consult, "answer_overdue")
         handled += 1
     return handled
@@ -229,8 +312,14 @@ def _escalate_one(session: Session, consult: Consult, now: datetime) -> None:
         if stage == FINAL_STAGE:
             break
         if offer(session, consult, now, stage=stage):
-            move(session, consult, ConsultStatus.ESCALATED, actor_id=None, kind="escalated",
-                 stage=stage)
+            move(
+                session,
+                consult,
+                ConsultStatus.ESCALATED,
+                actor_id=None,
+                kind="escalated",
+                stage=stage,
+            )
             # Offers stay open at every stage; escalation widens, it does not take away.
             consult.accept_due_at = now + accept
             consult_changed(session, consult)
@@ -238,16 +327,31 @@ def _escalate_one(session: Session, consult: Consult, now: datetime) -> None:
         add_event(session, consult, "escalation_empty", stage=stage)
     consult.accept_due_at = None
     if consult.status is not ConsultStatus.ESCALATED:
-        move(session, consult, ConsultStatus.ESCALATED, actor_id=None, kind="escalated",
-             stage=FINAL_STAGE)
+        move(
+            session,
+            consult,
+            ConsultStatus.ESCALATED,
+            actor_id=None,
+            kind="escalated",
+            stage=FINAL_STAGE,
+        )
     add_event(session, consult, "command_alerted", stage=FINAL_STAGE)
     _alert_command(session, consult, "unassigned")
     consult_changed(session, consult)
-    audit.record(session, SYSTEM, "consult:request:escalated", object_type="consult",
-                 object_id=consult.id, details={"stage": FINAL_STAGE})
+    audit.record(
+        session,
+        SYSTEM,
+        "consult:request:escalated",
+        object_type="consult",
+        object_id=consult.id,
+        details={"stage": FINAL_STAGE},
+    )
 
 
 def _alert_command(session: Session, consult: Consult, reason: str) -> None:
-    emit_after_commit(session, "consult.alert",
-                      {"consult_id": consult.id, "reason": reason,
-                       "urgency": consult.urgency.value}, [command_room(consult.region_id)])
+    emit_after_commit(
+        session,
+        "consult.alert",
+        {"consult_id": consult.id, "reason": reason, "urgency": consult.urgency.value},
+        [command_room(consult.region_id)],
+    )

@@ -21,10 +21,20 @@ CHUNK = 1024 * 1024
 ALLOWED: dict[AttachmentKind, frozenset[str]] = {
     AttachmentKind.PHOTO: frozenset({"image/jpeg", "image/png", "image/webp", "image/heic"}),
     AttachmentKind.PDF: frozenset({"application/pdf"}),
-    AttachmentKind.ECG: frozenset({"application/pdf", "image/jpeg", "image/png",
-                                   "application/dicom", "application/xml"}),
-    AttachmentKind.AUDIO: frozenset({"audio/mpeg", "audio/x-wav", "audio/ogg", "audio/mp4",
-                                     "audio/x-m4a", "video/webm", "audio/webm"}),
+    AttachmentKind.ECG: frozenset(
+        {"application/pdf", "image/jpeg", "image/png", "application/dicom", "application/xml"}
+    ),
+    AttachmentKind.AUDIO: frozenset(
+        {
+            "audio/mpeg",
+            "audio/x-wav",
+            "audio/ogg",
+            "audio/mp4",
+            "audio/x-m4a",
+            "video/webm",
+            "audio/webm",
+        }
+    ),
     AttachmentKind.PAPER_FORM: frozenset({"application/pdf", "image/jpeg", "image/png"}),
 }
 
@@ -58,8 +68,9 @@ def safe_filename(name: str) -> str:
     return base[:200]
 
 
-def store(root: Path, stream: IO[bytes], kind: AttachmentKind,
-          max_bytes: int) -> tuple[str, int, str]:
+def store(
+    root: Path, stream: IO[bytes], kind: AttachmentKind, max_bytes: int
+) -> tuple[str, int, str]:
     """Write the stream under ``root``; returns (sha256, size, detected content type).
 
     The file is written to a temporary name, checked, fsynced and only then renamed into place,
@@ -78,8 +89,10 @@ def store(root: Path, stream: IO[bytes], kind: AttachmentKind,
                     break
                 size += len(chunk)
                 if size > max_bytes:
-                    raise TooLarge(f"The file is larger than {max_bytes // (1024 * 1024)} MB.",
-                                   details={"max_bytes": max_bytes})
+                    raise TooLarge(
+                        f"The file is larger than {max_bytes // (1024 * 1024)} MB.",
+                        details={"max_bytes": max_bytes},
+                    )
                 if len(head) < 8192:
                     head += chunk[: 8192 - len(head)]
                 digest.update(chunk)
@@ -90,9 +103,10 @@ def store(root: Path, stream: IO[bytes], kind: AttachmentKind,
             raise RefusedType("The file is empty.")
         detected = _sniff(head)
         if detected is None or detected not in ALLOWED[kind]:
-            raise RefusedType(f"This file type is not accepted as {kind.value}.",
-                              details={"detected": detected,
-                                       "accepted": sorted(ALLOWED[kind])})
+            raise RefusedType(
+                f"This file type is not accepted as {kind.value}.",
+                details={"detected": detected, "accepted": sorted(ALLOWED[kind])},
+            )
         sha = digest.hexdigest()
         final = path_for(root, sha)
         final.parent.mkdir(parents=True, exist_ok=True)

@@ -16,14 +16,19 @@ sla_group = AppGroup("sla", help="Consult time-to-accept and time-to-answer targ
 
 
 @sla_group.command("set")
-@click.option("--region", "region_code", default=None, help="Macro-region code; omit for the "
-              "national default.")
+@click.option(
+    "--region",
+    "region_code",
+    default=None,
+    help="Macro-region code; omit for the national default.",
+)
 @click.option("--urgency", required=True, type=click.Choice([u.value for u in Urgency]))
 @click.option("--accept-minutes", type=click.IntRange(1, 7 * 24 * 60), required=True)
 @click.option("--answer-minutes", type=click.IntRange(1, 30 * 24 * 60), required=True)
 @with_appcontext
-def sla_set(region_code: str | None, urgency: str, accept_minutes: int,
-            answer_minutes: int) -> None:
+def sla_set(
+    region_code: str | None, urgency: str, accept_minutes: int, answer_minutes: int
+) -> None:
     """Set the targets for one urgency, for a region or nationally."""
     if answer_minutes < accept_minutes:
         raise click.BadParameter("the time to answer cannot be shorter than the time to accept")
@@ -32,25 +37,44 @@ def sla_set(region_code: str | None, urgency: str, accept_minutes: int,
         if region_code:
             region = sess.scalar(select(MacroRegion).where(MacroRegion.code == region_code))
             if region is None:
-                raise click.BadParameter(f"unknown region {region_code!r}",
-                                         param_hint="--region")
+                raise click.BadParameter(f"unknown region {region_code!r}", param_hint="--region")
             region_id = region.id
         level = Urgency(urgency)
-        row = sess.scalar(select(SlaPolicy).where(
-            SlaPolicy.region_id.is_(None) if region_id is None
-            else SlaPolicy.region_id == region_id, SlaPolicy.urgency == level))
+        row = sess.scalar(
+            select(SlaPolicy).where(
+                SlaPolicy.region_id.is_(None)
+                if region_id is None
+                else SlaPolicy.region_id == region_id,
+                SlaPolicy.urgency == level,
+            )
+        )
         if row is None:
-            row = SlaPolicy(region_id=region_id, urgency=level, accept_minutes=accept_minutes,
-                            answer_minutes=answer_minutes)
+            row = SlaPolicy(
+                region_id=region_id,
+                urgency=level,
+                accept_minutes=accept_minutes,
+                answer_minutes=answer_minutes,
+            )
             sess.add(row)
         row.accept_minutes, row.answer_minutes = accept_minutes, answer_minutes
         sess.flush()
-        audit.record(sess, SYSTEM, "consult:sla:changed", object_type="sla_policy",
-                     object_id=row.id, details={"urgency": urgency, "region": region_code,
-                                                "accept": accept_minutes,
-                                                "answer": answer_minutes})
-    click.echo(f"{region_code or 'national'} {urgency}: accept {accept_minutes} min, "
-               f"answer {answer_minutes} min")
+        audit.record(
+            sess,
+            SYSTEM,
+            "consult:sla:changed",
+            object_type="sla_policy",
+            object_id=row.id,
+            details={
+                "urgency": urgency,
+                "region": region_code,
+                "accept": accept_minutes,
+                "answer": answer_minutes,
+            },
+        )
+    click.echo(
+        f"{region_code or 'national'} {urgency}: accept {accept_minutes} min, "
+        f"answer {answer_minutes} min"
+    )
 
 
 @sla_group.command("show")
@@ -63,10 +87,11 @@ def sla_show(region_code: str | None) -> None:
         if region_code:
             region = sess.scalar(select(MacroRegion).where(MacroRegion.code == region_code))
             if region is None:
-                raise click.BadParameter(f"unknown region {region_code!r}",
-                                         param_hint="--region")
+                raise click.BadParameter(f"unknown region {region_code!r}", param_hint="--region")
             region_id = region.id
         for urgency in DEFAULT_SLA:
             accept, answer = sla_targets(sess, region_id, urgency)
-            click.echo(f"{urgency.value:<10} accept {int(accept.total_seconds() // 60):>5} min"
-                       f"  answer {int(answer.total_seconds() // 60):>5} min")
+            click.echo(
+                f"{urgency.value:<10} accept {int(accept.total_seconds() // 60):>5} min"
+                f"  answer {int(answer.total_seconds() // 60):>5} min"
+            )

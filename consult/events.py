@@ -10,8 +10,9 @@ from consult.models import Consult, OfferState
 from hub.realtime import command_room, emit_after_commit, user_room
 
 
-def consult_changed(session: Session, consult: Consult, *,
-                    withdrawn_from: Iterable[int] = ()) -> None:
+def consult_changed(
+    session: Session, consult: Consult, *, withdrawn_from: Iterable[int] = ()
+) -> None:
     """Tell the requester, every offered or assigned specialist and the region's command room;
     ``withdrawn_from`` are the specialists whose open offer this change withdrew (a claim by
     someone else, a cancellation), so their worklists drop it at once."""
@@ -22,7 +23,10 @@ def consult_changed(session: Session, consult: Consult, *,
     for offer in consult.offers:
         if offer.state in (OfferState.OPEN, OfferState.CLAIMED):
             rooms.add(user_room(offer.specialist_id))
-    payload = {"consult_id": consult.id, "status": consult.status.value,
-               "urgency": consult.urgency.value,
-               "assigned_to": consult.assigned_to_id}
+    payload = {
+        "consult_id": consult.id,
+        "status": consult.status.value,
+        "urgency": consult.urgency.value,
+        "assigned_to": consult.assigned_to_id,
+    }
     emit_after_commit(session, "consult.updated", payload, sorted(rooms))

@@ -119,10 +119,12 @@ class Consult(Model):
     requester_facility: Mapped[Facility] = relationship()
     specialty: Mapped[Specialty] = relationship()
     assigned_to: Mapped[User | None] = relationship(foreign_keys=[assigned_to_id])
-    offers: Mapped[list[ConsultOffer]] = relationship(back_populates="consult",
-                                                      order_by="ConsultOffer.id")
-    events: Mapped[list[ConsultEvent]] = relationship(back_populates="consult",
-                                                      order_by="ConsultEvent.id")
+    offers: Mapped[list[ConsultOffer]] = relationship(
+        back_populates="consult", order_by="ConsultOffer.id"
+    )
+    events: Mapped[list[ConsultEvent]] = relationship(
+        back_populates="consult", order_by="ConsultEvent.id"
+    )
     outcome: Mapped[Outcome | None] = relationship(back_populates="consult")
 
 
@@ -194,8 +196,9 @@ class Outcome(Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     signed_at: Mapped[datetime | None]
     consult: Mapped[Consult] = relationship(back_populates="outcome")
-    tasks: Mapped[list[FollowUpTask]] = relationship(back_populates="outcome",
-                                                     order_by="FollowUpTask.id")
+    tasks: Mapped[list[FollowUpTask]] = relationship(
+        back_populates="outcome", order_by="FollowUpTask.id"
+    )
 
 
 class FollowUpTask(Model):

@@ -29,12 +29,22 @@ def status_of(session: Session, user_id: int) -> SpecialistStatus:
     return row
 
 
-def set_status(session: Session, principal: Principal, *, state: SpecialistState | None,
-               pause_minutes: int | None, max_concurrent: int | None) -> SpecialistStatus:
+def set_status(
+    session: Session,
+    principal: Principal,
+    *,
+    state: SpecialistState | None,
+    pause_minutes: int | None,
+    max_concurrent: int | None,
+) -> SpecialistStatus:
     """A specialist sets their own live status, a pause of N minutes, or their case limit."""
     action = "consult:availability:changed"
-    require(principal, "consults:write", roles=frozenset({Role.SPECIALIST, Role.RADIOLOGIST}),
-            action=action)
+    require(
+        principal,
+        "consults:write",
+        roles=frozenset({Role.SPECIALIST, Role.RADIOLOGIST}),
+        action=action,
+    )
     assert principal.user_id is not None
     row = status_of(session, principal.user_id)
     if state is not None:
@@ -46,13 +56,27 @@ def set_status(session: Session, principal: Principal, *, state: SpecialistState
     if max_concurrent is not None:
         row.max_concurrent = max_concurrent
     row.updated_at = utcnow()
-    audit.record(session, principal, action, object_type="user", object_id=principal.user_id,
-                 details={"state": row.state.value, "max_concurrent": row.max_concurrent})
+    audit.record(
+        session,
+        principal,
+        action,
+        object_type="user",
+        object_id=principal.user_id,
+        details={"state": row.state.value, "max_concurrent": row.max_concurrent},
+    )
     return row
 
 
-def add_shift(session: Session, principal: Principal, *, username: str, specialty_code: str,
-              facility_code: str, starts_at: datetime, ends_at: datetime) -> Shift:
+def add_shift(
+    session: Session,
+    principal: Principal,
+    *,
+    username: str,
+    specialty_code: str,
+    facility_code: str,
+    starts_at: datetime,
+    ends_at: datetime,
+) -> Shift:
     """Publish an on-call shift; a facility admin manages their own facility's roster."""
     action = "consult:shift:created"
     require(principal, "admin", roles=ROSTER_ADMINS, action=action)
@@ -64,8 +88,12 @@ def add_shift(session: Session, principal: Principal, *, username: str, specialt
     if facility is None:
         raise ValidationFailed("Unknown facility.", details={"facility": facility_code})
     if not principal.has_role(Role.NATIONAL_ADMIN) and facility.id != principal.facility_id:
-        raise AccessDenied("You manage only your own facility's roster.", action=action,
-                           object_type="facility", object_id=facility.id)
+        raise AccessDenied(
+            "You manage only your own facility's roster.",
+            action=action,
+            object_type="facility",
+            object_id=facility.id,
+        )
     if facility.level not in (2, 3):
         raise ValidationFailed("On-call consultants work at level 2 or 3 facilities.")
     user = session.scalar(select(User).where(User.username == username))
@@ -76,17 +104,34 @@ def add_shift(session: Session, principal: Principal, *, username: str, specialt
         raise ValidationFailed("Unknown specialty.", details={"specialty": specialty_code})
     if specialty not in user.specialties:
         raise ValidationFailed("The specialist does not practise this specialty.")
-    shift = Shift(specialist_id=user.id, specialty_id=specialty.id, facility_id=facility.id,
-                  starts_at=starts_at, ends_at=ends_at)
+    shift = Shift(
+        specialist_id=user.id,
+        specialty_id=specialty.id,
+        facility_id=facility.id,
+        starts_at=starts_at,
+        ends_at=ends_at,
+    )
     session.add(shift)
     session.flush()
-    audit.record(session, principal, action, object_type="shift", object_id=shift.id,
-                 details={"specialist": user.id, "facility": facility.code})
+    audit.record(
+        session,
+        principal,
+        action,
+        object_type="shift",
+        object_id=shift.id,
+        details={"specialist": user.id, "facility": facility.code},
+    )
     return shift
 
 
-def shifts_of(session: Session, principal: Principal, *, specialty_code: str | None,
-              start: datetime, end: datetime) -> list[Shift]:
+def shifts_of(
+    session: Session,
+    principal: Principal,
+    *,
+    specialty_code: str | None,
+    start: datetime,
+    end: datetime,
+) -> list[Shift]:
     """The published calendar (rosters are public within the hub, SEEDS 001 step 2)."""
     require(principal, "profile", action="consult:shift:listed")
     stmt = select(Shift).where(Shift.ends_at > start, Shift.starts_at < end)
@@ -101,37 +146,65 @@ def shifts_of(session: Session, principal: Principal, *, specialty_code: str | N
 def candidates(session: Session, specialty_id: int, now: datetime) -> list[Candidate]:
     """Everyone on call now for the specialty, with the facts routing needs."""
     rows = session.execute(
-        select(Shift.specialist_id, User.username, Facility.level, Facility.university_id,
-               Facility.region_id, SpecialistStatus.state, SpecialistStatus.paused_until,
-               SpecialistStatus.max_concurrent, SpecialistStatus.last_assigned_at)
+        select(
+            Shift.specialist_id,
+            User.username,
+            Facility.level,
+            Facility.university_id,
+            Facility.region_id,
+            SpecialistStatus.state,
+            SpecialistStatus.paused_until,
+            SpecialistStatus.max_concurrent,
+            SpecialistStatus.last_assigned_at,
+        )
         .join(User, User.id == Shift.specialist_id)
         .join(Facility, Facility.id == Shift.facility_id)
         .outerjoin(SpecialistStatus, SpecialistStatus.user_id == Shift.specialist_id)
-        .where(Shift.specialty_id == specialty_id, Shift.starts_at <= now,
-               Shift.ends_at > now, User.is_active.is_(True))
+        .where(
+            Shift.specialty_id == specialty_id,
+            Shift.starts_at <= now,
+            Shift.ends_at > now,
+            User.is_active.is_(True),
+        )
     ).all()
     # Open cases are counted for the people on call only, not for every specialist who ever
     # answered a consult (that count grew with the archive and dominated routing time).
     on_call_ids = {r.specialist_id for r in rows}
     active: dict[int, int] = {}
     if on_call_ids:
-        active = {uid: n for uid, n in session.execute(
-            select(Consult.assigned_to_id, func.count())
-            .where(Consult.status == ConsultStatus.ACCEPTED,
-                   Consult.assigned_to_id.in_(on_call_ids))
-            .group_by(Consult.assigned_to_id)).all() if uid is not None}
+        active = {
+            uid: n
+            for uid, n in session.execute(
+                select(Consult.assigned_to_id, func.count())
+                .where(
+                    Consult.status == ConsultStatus.ACCEPTED,
+                    Consult.assigned_to_id.in_(on_call_ids),
+                )
+                .group_by(Consult.assigned_to_id)
+            ).all()
+            if uid is not None
+        }
     seen: set[int] = set()
     found = []
     for r in rows:
         if r.specialist_id in seen:  # overlapping shifts: count the person once
             continue
         seen.add(r.specialist_id)
-        found.append(Candidate(
-            user_id=r.specialist_id, username=r.username, level=r.level,
-            university_id=r.university_id, region_id=r.region_id, on_call=True,
-            state=(r.state or SpecialistState.AVAILABLE).value, paused_until=r.paused_until,
-            active_cases=active.get(r.specialist_id, 0), max_concurrent=r.max_concurrent or 5,
-            last_assigned_at=r.last_assigned_at))
+        found.append(
+            Candidate(
+                user_id=r.specialist_id,
+                username=r.username,
+                level=r.level,
+                university_id=r.university_id,
+                region_id=r.region_id,
+                on_call=True,
+                state=(r.state or SpecialistState.AVAILABLE).value,
+                paused_until=r.paused_until,
+                active_cases=active.get(r.specialist_id, 0),
+                max_concurrent=r.max_concurrent or 5,
+                last_assigned_at=r.last_assigned_at,
+            )
+        )
     return found
 
 

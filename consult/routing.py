@@ -107,7 +107,8 @@ def route(req: Request, candidates: Iterable[Candidate]) -> Decision:
             decision.tier = "region-all"
             decision.trace.append(
                 f"emergency: offered at once to all {len(regional)} eligible specialists of "
-                f"the region ({', '.join(c.username for c in regional)}); first claim wins")
+                f"the region ({', '.join(c.username for c in regional)}); first claim wins"
+            )
             return decision
         decision.trace.append("emergency: nobody eligible in the region; trying national pool")
     for pool_index, pool in enumerate(POOLS):
@@ -129,7 +130,8 @@ def route(req: Request, candidates: Iterable[Candidate]) -> Decision:
             decision.tier = f"{pool}-L{level}"
             decision.trace.append(
                 f"{label}: {len(tier)} eligible; chose {best.username} "
-                f"({best.active_cases} active cases, least loaded then longest idle)")
+                f"({best.active_cases} active cases, least loaded then longest idle)"
+            )
             return decision
     decision.trace.append(f"no eligible specialist ({skipped} skipped); escalation needed")
     return decision

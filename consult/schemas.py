@@ -41,10 +41,13 @@ class ConsultIn(Strict):
     history: str | None = Field(default=None, max_length=20_000)
     vitals: Vitals = Field(default_factory=Vitals)
     registered_after: bool = Field(
-        default=False, description="A basic-level phone consult registered after it happened")
+        default=False, description="A basic-level phone consult registered after it happened"
+    )
     consultant: str | None = Field(
-        default=None, max_length=64,
-        description="Username of the consultant of a consult registered after the call")
+        default=None,
+        max_length=64,
+        description="Username of the consultant of a consult registered after the call",
+    )
 
 
 class OfferOut(BaseModel):

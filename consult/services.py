@@ -37,8 +37,9 @@ from hub.models import ConsentScope, Facility, Patient, Role, Specialty, User, u
 from hub.permissions import REQUESTER_ROLES, patient_visibility, require
 from hub.services.patients import has_active_consent
 
-CLOSED_FOR_MESSAGES = frozenset({ConsultStatus.CANCELLED, ConsultStatus.EXPIRED,
-                                 ConsultStatus.CLOSED})
+CLOSED_FOR_MESSAGES = frozenset(
+    {ConsultStatus.CANCELLED, ConsultStatus.EXPIRED, ConsultStatus.CLOSED}
+)
 
 
 def _digest(data: ConsultIn) -> str:
@@ -46,8 +47,9 @@ def _digest(data: ConsultIn) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def submit(session: Session, principal: Principal, data: ConsultIn,
-           idempotency_key: str | None = None) -> tuple[Consult, bool]:
+def submit(
+    session: Session, principal: Principal, data: ConsultIn, idempotency_key: str | None = None
+) -> tuple[Consult, bool]:
     """Submit a consult request and route it; returns (consult, created).
 
     The same ``Idempotency-Key`` from the same requester returns the first consult instead of
@@ -60,35 +62,51 @@ def submit(session: Session, principal: Principal, data: ConsultIn,
         existing = _by_key(session, principal.user_id, idempotency_key)
         if existing is not None:
             return _replay(existing, data), False
-    patient = session.scalar(select(Patient).where(Patient.id == data.patient_id,
-                                                   patient_visibility(principal)))
+    patient = session.scalar(
+        select(Patient).where(Patient.id == data.patient_id, patient_visibility(principal))
+    )
     if patient is None:
         raise ValidationFailed("Unknown patient.", details={"patient_id": data.patient_id})
     if patient.merged_into_id is not None:
-        raise ValidationFailed("This patient record was merged; use the surviving record.",
-                               details={"merged_into": patient.merged_into_id})
+        raise ValidationFailed(
+            "This patient record was merged; use the surviving record.",
+            details={"merged_into": patient.merged_into_id},
+        )
     specialty = session.scalar(select(Specialty).where(Specialty.code == data.specialty))
     if specialty is None:
         raise ValidationFailed("Unknown specialty.", details={"specialty": data.specialty})
     needed = [ConsentScope.CONSULT] + ([ConsentScope.VIDEO] if data.mode is Mode.VIDEO else [])
     missing = [s.value for s in needed if not has_active_consent(session, patient.id, s)]
     if missing:
-        raise Conflict("The patient's telemedicine consent must be recorded first "
-                       f"(missing: {', '.join(missing)}).", code="consent_required",
-                       details={"missing_scopes": missing})
+        raise Conflict(
+            "The patient's telemedicine consent must be recorded first "
+            f"(missing: {', '.join(missing)}).",
+            code="consent_required",
+            details={"missing_scopes": missing},
+        )
     consultant = _registered_after_consultant(session, data, specialty)
     if principal.facility_id is None:
         raise AccessDenied("Only staff of a facility can request consults.", action=action)
     facility = session.get_one(Facility, principal.facility_id)
     now = utcnow()
     consult = Consult(
-        patient_id=patient.id, requester_id=principal.user_id,
-        requester_facility_id=facility.id, region_id=facility.region_id,
-        specialty_id=specialty.id, urgency=data.urgency, mode=data.mode,
-        tech_level=data.tech_level, question=data.question, history=data.history,
-        vitals=data.vitals.model_dump(exclude_none=True), status=ConsultStatus.SUBMITTED,
-        registered_after=data.registered_after, routing_trace=[],
-        idempotency_key=idempotency_key, request_digest=_digest(data), submitted_at=now,
+        patient_id=patient.id,
+        requester_id=principal.user_id,
+        requester_facility_id=facility.id,
+        region_id=facility.region_id,
+        specialty_id=specialty.id,
+        urgency=data.urgency,
+        mode=data.mode,
+        tech_level=data.tech_level,
+        question=data.question,
+        history=data.history,
+        vitals=data.vitals.model_dump(exclude_none=True),
+        status=ConsultStatus.SUBMITTED,
+        registered_after=data.registered_after,
+        routing_trace=[],
+        idempotency_key=idempotency_key,
+        request_digest=_digest(data),
+        submitted_at=now,
     )
     try:
         with session.begin_nested():
@@ -100,52 +118,72 @@ def submit(session: Session, principal: Principal, data: ConsultIn,
         if existing is None:
             raise
         return _replay(existing, data), False
-    add_event(session, consult, "submitted", actor_id=principal.user_id,
-              to_status=ConsultStatus.SUBMITTED)
+    add_event(
+        session, consult, "submitted", actor_id=principal.user_id, to_status=ConsultStatus.SUBMITTED
+    )
     if consultant is not None:
         _register_after(session, consult, consultant, now)
     else:
         route_new(session, consult, now)
-    audit.record(session, principal, action, object_type="consult", object_id=consult.id,
-                 details={"patient_id": patient.id, "urgency": data.urgency.value})
+    audit.record(
+        session,
+        principal,
+        action,
+        object_type="consult",
+        object_id=consult.id,
+        details={"patient_id": patient.id, "urgency": data.urgency.value},
+    )
     consult_changed(session, consult)
     return consult, True
 
 
 def _by_key(session: Session, requester_id: int, key: str) -> Consult | None:
-    return session.scalar(select(Consult).where(Consult.requester_id == requester_id,
-                                                Consult.idempotency_key == key))
+    return session.scalar(
+        select(Consult).where(Consult.requester_id == requester_id, Consult.idempotency_key == key)
+    )
 
 
 def _replay(existing: Consult, data: ConsultIn) -> Consult:
     if existing.request_digest != _digest(data):
-        raise Conflict("This Idempotency-Key was already used for a different request.",
-                       code="idempotency_key_reused", details={"consult_id": existing.id})
+        raise Conflict(
+            "This Idempotency-Key was already used for a different request.",
+            code="idempotency_key_reused",
+            details={"consult_id": existing.id},
+        )
     return existing
 
 
-def _registered_after_consultant(session: Session, data: ConsultIn,
-                                 specialty: Specialty) -> User | None:
+def _registered_after_consultant(
+    session: Session, data: ConsultIn, specialty: Specialty
+) -> User | None:
     if not data.registered_after:
         if data.consultant:
-            raise ValidationFailed("consultant is only given for a consult registered after "
-                                   "the call.")
+            raise ValidationFailed(
+                "consultant is only given for a consult registered after the call."
+            )
         return None
     if data.mode is not Mode.PHONE or data.tech_level is not TechLevel.BASIC:
         raise ValidationFailed("Only a basic-level phone consult is registered afterwards.")
     consultant = session.scalar(select(User).where(User.username == data.consultant))
-    if consultant is None or Role.SPECIALIST not in consultant.role_set \
-            or specialty not in consultant.specialties:
-        raise ValidationFailed("Unknown consultant for this specialty.",
-                               details={"consultant": data.consultant})
+    if (
+        consultant is None
+        or Role.SPECIALIST not in consultant.role_set
+        or specialty not in consultant.specialties
+    ):
+        raise ValidationFailed(
+            "Unknown consultant for this specialty.", details={"consultant": data.consultant}
+        )
     return consultant
 
 
 def _register_after(session: Session, consult: Consult, consultant: User, now: object) -> None:
     """A phone consult that already happened goes straight to its consultant, who records the
     outcome once the paper form signed by both sides is attached (SEEDS 001, basic level)."""
-    session.add(ConsultOffer(consult_id=consult.id, specialist_id=consultant.id,
-                             state=OfferState.CLAIMED, stage=0))
+    session.add(
+        ConsultOffer(
+            consult_id=consult.id, specialist_id=consultant.id, state=OfferState.CLAIMED, stage=0
+        )
+    )
     _accept, answer = sla_targets(session, consult.region_id, consult.urgency)
     consult.assigned_to_id = consultant.id
     consult.accepted_at = utcnow()
@@ -156,24 +194,31 @@ def _register_after(session: Session, consult: Consult, consultant: User, now: o
     session.expire(consult, ["offers"])
 
 
-def get(session: Session, principal: Principal, consult_id: int,
-        *, purpose: str = "viewed") -> Consult:
+def get(
+    session: Session, principal: Principal, consult_id: int, *, purpose: str = "viewed"
+) -> Consult:
     """A consult within the caller's scope; others are not found, and the attempt audited."""
     action = f"consult:request:{purpose}"
     require(principal, "consults:read", action=action)
-    consult = session.scalar(select(Consult).where(Consult.id == consult_id,
-                                                   consult_visibility(principal)))
+    consult = session.scalar(
+        select(Consult).where(Consult.id == consult_id, consult_visibility(principal))
+    )
     if consult is None:
         if session.get(Consult, consult_id) is None:
             raise NotFound("Not found.")
-        raise AccessDenied(action=action, object_type="consult", object_id=consult_id,
-                           hide=True)
+        raise AccessDenied(action=action, object_type="consult", object_id=consult_id, hide=True)
     audit.record(session, principal, action, object_type="consult", object_id=consult.id)
     return consult
 
 
-def list_visible(session: Session, principal: Principal, *, status: ConsultStatus | None,
-                 limit: int, before_id: int | None = None) -> list[Consult]:
+def list_visible(
+    session: Session,
+    principal: Principal,
+    *,
+    status: ConsultStatus | None,
+    limit: int,
+    before_id: int | None = None,
+) -> list[Consult]:
     """Newest first; ``before_id`` continues from the last consult of the previous page."""
     require(principal, "consults:read", action="consult:request:listed")
     stmt = select(Consult).where(consult_visibility(principal))
@@ -182,24 +227,37 @@ def list_visible(session: Session, principal: Principal, *, status: ConsultStatu
     if status is not None:
         stmt = stmt.where(Consult.status == status)
     found = list(session.scalars(stmt.order_by(Consult.id.desc()).limit(limit)))
-    audit.record(session, principal, "consult:request:listed", object_type="consult",
-                 details={"ids": [c.id for c in found]})
+    audit.record(
+        session,
+        principal,
+        "consult:request:listed",
+        object_type="consult",
+        details={"ids": [c.id for c in found]},
+    )
     return found
 
 
 def worklist(session: Session, principal: Principal) -> list[tuple[Consult, str | None]]:
     """The caller's open offers and the consults assigned to them that still need an answer."""
-    require(principal, "consults:read", roles=frozenset({Role.SPECIALIST, Role.RADIOLOGIST}),
-            action="consult:worklist:viewed")
+    require(
+        principal,
+        "consults:read",
+        roles=frozenset({Role.SPECIALIST, Role.RADIOLOGIST}),
+        action="consult:worklist:viewed",
+    )
     offered = session.execute(
         select(Consult, ConsultOffer.state)
         .join(ConsultOffer, ConsultOffer.consult_id == Consult.id)
-        .where(ConsultOffer.specialist_id == principal.user_id,
-               ConsultOffer.state == OfferState.OPEN)
+        .where(
+            ConsultOffer.specialist_id == principal.user_id, ConsultOffer.state == OfferState.OPEN
+        )
     ).all()
-    assigned = session.scalars(select(Consult).where(
-        Consult.assigned_to_id == principal.user_id,
-        Consult.status.in_([ConsultStatus.ACCEPTED, ConsultStatus.ANSWERED]))).all()
+    assigned = session.scalars(
+        select(Consult).where(
+            Consult.assigned_to_id == principal.user_id,
+            Consult.status.in_([ConsultStatus.ACCEPTED, ConsultStatus.ANSWERED]),
+        )
+    ).all()
     items: dict[int, tuple[Consult, str | None]] = {}
     for consult, state in offered:
         items[consult.id] = (consult, state.value)
@@ -207,14 +265,20 @@ def worklist(session: Session, principal: Principal) -> list[tuple[Consult, str 
         items.setdefault(consult.id, (consult, None))
     rank = {"emergency": 0, "urgent": 1, "routine": 2}
     ordered = sorted(items.values(), key=lambda it: (rank[it[0].urgency.value], it[0].id))
-    audit.record(session, principal, "consult:worklist:viewed", object_type="consult",
-                 details={"ids": [c.id for c, _ in ordered]})
+    audit.record(
+        session,
+        principal,
+        "consult:worklist:viewed",
+        object_type="consult",
+        details={"ids": [c.id for c, _ in ordered]},
+    )
     return ordered
 
 
 def _participant(consult: Consult, principal: Principal) -> bool:
     requester_side = principal.facility_id == consult.requester_facility_id and bool(
-        principal.roles & REQUESTER_ROLES)
+        principal.roles & REQUESTER_ROLES
+    )
     return requester_side or consult.assigned_to_id == principal.user_id
 
 
@@ -224,78 +288,140 @@ def attachment_target(session: Session, principal: Principal, consult_id: int) -
     require(principal, "consults:write", action=action)
     consult = get(session, principal, consult_id, purpose="viewed")
     if not _participant(consult, principal):
-        raise AccessDenied("Only the requester's side and the assigned specialist can add "
-                           "files.", action=action, object_type="consult", object_id=consult.id)
+        raise AccessDenied(
+            "Only the requester's side and the assigned specialist can add files.",
+            action=action,
+            object_type="consult",
+            object_id=consult.id,
+        )
     if consult.status in CLOSED_FOR_MESSAGES:
         raise Conflict("This consult is closed.", code="closed")
     return consult
 
 
-def add_attachment(session: Session, principal: Principal, consult: Consult, *,
-                   kind: AttachmentKind, filename: str, stream: IO[bytes], root: Path,
-                   max_bytes: int) -> Attachment:
+def add_attachment(
+    session: Session,
+    principal: Principal,
+    consult: Consult,
+    *,
+    kind: AttachmentKind,
+    filename: str,
+    stream: IO[bytes],
+    root: Path,
+    max_bytes: int,
+) -> Attachment:
     """Store a file with the consult; refused files leave nothing behind (413/415)."""
     action = "consult:attachment:added"
     sha, size, content_type = files.store(root, stream, kind, max_bytes)
     assert principal.user_id is not None
-    row = Attachment(consult_id=consult.id, uploaded_by_id=principal.user_id, kind=kind,
-                     filename=files.safe_filename(filename), content_type=content_type,
-                     size=size, sha256=sha)
+    row = Attachment(
+        consult_id=consult.id,
+        uploaded_by_id=principal.user_id,
+        kind=kind,
+        filename=files.safe_filename(filename),
+        content_type=content_type,
+        size=size,
+        sha256=sha,
+    )
     session.add(row)
     session.flush()
-    add_event(session, consult, "attachment", actor_id=principal.user_id,
-              attachment_id=row.id, file_kind=kind.value)
-    audit.record(session, principal, action, object_type="attachment", object_id=row.id,
-                 details={"consult_id": consult.id, "kind": kind.value, "size": size})
+    add_event(
+        session,
+        consult,
+        "attachment",
+        actor_id=principal.user_id,
+        attachment_id=row.id,
+        file_kind=kind.value,
+    )
+    audit.record(
+        session,
+        principal,
+        action,
+        object_type="attachment",
+        object_id=row.id,
+        details={"consult_id": consult.id, "kind": kind.value, "size": size},
+    )
     consult_changed(session, consult)
     return row
 
 
-def get_attachment(session: Session, principal: Principal, consult_id: int,
-                   attachment_id: int) -> Attachment:
+def get_attachment(
+    session: Session, principal: Principal, consult_id: int, attachment_id: int
+) -> Attachment:
     consult = get(session, principal, consult_id, purpose="viewed")
-    row = session.scalar(select(Attachment).where(Attachment.id == attachment_id,
-                                                  Attachment.consult_id == consult.id))
+    row = session.scalar(
+        select(Attachment).where(
+            Attachment.id == attachment_id, Attachment.consult_id == consult.id
+        )
+    )
     if row is None:
         raise NotFound("Not found.")
-    audit.record(session, principal, "consult:attachment:downloaded",
-                 object_type="attachment", object_id=row.id)
+    audit.record(
+        session,
+        principal,
+        "consult:attachment:downloaded",
+        object_type="attachment",
+        object_id=row.id,
+    )
     return row
 
 
 def attachments_of(session: Session, consult_id: int) -> list[Attachment]:
-    return list(session.scalars(select(Attachment).where(Attachment.consult_id == consult_id)
-                                .order_by(Attachment.id)))
+    return list(
+        session.scalars(
+            select(Attachment).where(Attachment.consult_id == consult_id).order_by(Attachment.id)
+        )
+    )
 
 
-def post_message(session: Session, principal: Principal, consult_id: int, body: str,
-                 attachment_id: int | None) -> Message:
+def post_message(
+    session: Session, principal: Principal, consult_id: int, body: str, attachment_id: int | None
+) -> Message:
     """A message between the requester's side and the specialist, kept with the record."""
     action = "consult:message:posted"
     require(principal, "consults:write", action=action)
     consult = get(session, principal, consult_id, purpose="viewed")
     if not _participant(consult, principal):
-        raise AccessDenied("Only the requester's side and the assigned specialist can write "
-                           "here.", action=action, object_type="consult", object_id=consult.id)
+        raise AccessDenied(
+            "Only the requester's side and the assigned specialist can write here.",
+            action=action,
+            object_type="consult",
+            object_id=consult.id,
+        )
     if consult.status in CLOSED_FOR_MESSAGES:
         raise Conflict("This consult is closed.", code="closed")
-    if attachment_id is not None and session.scalar(select(Attachment.id).where(
-            Attachment.id == attachment_id, Attachment.consult_id == consult.id)) is None:
+    if (
+        attachment_id is not None
+        and session.scalar(
+            select(Attachment.id).where(
+                Attachment.id == attachment_id, Attachment.consult_id == consult.id
+            )
+        )
+        is None
+    ):
         raise ValidationFailed("Unknown attachment.", details={"attachment_id": attachment_id})
     assert principal.user_id is not None
-    message = Message(consult_id=consult.id, author_id=principal.user_id, body=body,
-                      attachment_id=attachment_id)
+    message = Message(
+        consult_id=consult.id, author_id=principal.user_id, body=body, attachment_id=attachment_id
+    )
     session.add(message)
     session.flush()
-    audit.record(session, principal, action, object_type="message", object_id=message.id,
-                 details={"consult_id": consult.id})
+    audit.record(
+        session,
+        principal,
+        action,
+        object_type="message",
+        object_id=message.id,
+        details={"consult_id": consult.id},
+    )
     from hub.realtime import emit_after_commit, user_room
 
     rooms = [user_room(consult.requester_id)]
     if consult.assigned_to_id:
         rooms.append(user_room(consult.assigned_to_id))
-    emit_after_commit(session, "consult.message", {"consult_id": consult.id,
-                                                   "message_id": message.id}, rooms)
+    emit_after_commit(
+        session, "consult.message", {"consult_id": consult.id, "message_id": message.id}, rooms
+    )
     return message
 
 
@@ -306,43 +432,68 @@ def messages(session: Session, principal: Principal, consult_id: int) -> list[Me
 
 def messages_of(session: Session, consult: Consult) -> list[Message]:
     """The conversation of a consult the caller already fetched (and so audited) with get()."""
-    return list(session.scalars(select(Message).where(Message.consult_id == consult.id)
-                                .order_by(Message.id)))
+    return list(
+        session.scalars(
+            select(Message).where(Message.consult_id == consult.id).order_by(Message.id)
+        )
+    )
 
 
-def record_outcome(session: Session, principal: Principal, consult_id: int,
-                   data: OutcomeIn) -> Outcome:
+def record_outcome(
+    session: Session, principal: Principal, consult_id: int, data: OutcomeIn
+) -> Outcome:
     """The assigned specialist's answer; it waits for signature before the consult is signed."""
     action = "consult:outcome:recorded"
     require(principal, "consults:write", roles=frozenset({Role.SPECIALIST}), action=action)
     consult = get(session, principal, consult_id, purpose="viewed")
     if consult.assigned_to_id != principal.user_id:
-        raise AccessDenied("Only the assigned specialist writes the outcome.", action=action,
-                           object_type="consult", object_id=consult.id)
+        raise AccessDenied(
+            "Only the assigned specialist writes the outcome.",
+            action=action,
+            object_type="consult",
+            object_id=consult.id,
+        )
     if consult.outcome is not None:
         raise Conflict("The outcome was already recorded.", code="outcome_exists")
     if consult.registered_after and not any(
-            a.kind is AttachmentKind.PAPER_FORM for a in attachments_of(session, consult.id)):
-        raise Conflict("Attach the paper form signed by both sides first.",
-                       code="paper_form_required")
+        a.kind is AttachmentKind.PAPER_FORM for a in attachments_of(session, consult.id)
+    ):
+        raise Conflict(
+            "Attach the paper form signed by both sides first.", code="paper_form_required"
+        )
     move(session, consult, ConsultStatus.ANSWERED, actor_id=principal.user_id)
     assert principal.user_id is not None
-    outcome = Outcome(consult_id=consult.id, author_id=principal.user_id,
-                      assessment=data.assessment, recommendation=data.recommendation,
-                      disposition=data.disposition,
-                      prescription=[line.model_dump(mode="json") for line in data.prescription],
-                      status=OutcomeStatus.PENDING_SIGNATURE)
+    outcome = Outcome(
+        consult_id=consult.id,
+        author_id=principal.user_id,
+        assessment=data.assessment,
+        recommendation=data.recommendation,
+        disposition=data.disposition,
+        prescription=[line.model_dump(mode="json") for line in data.prescription],
+        status=OutcomeStatus.PENDING_SIGNATURE,
+    )
     session.add(outcome)
     session.flush()
     for task in data.follow_up_tasks:
-        session.add(FollowUpTask(outcome_id=outcome.id,
-                                 facility_id=consult.requester_facility_id,
-                                 description=task.description, due_on=task.due_on))
+        session.add(
+            FollowUpTask(
+                outcome_id=outcome.id,
+                facility_id=consult.requester_facility_id,
+                description=task.description,
+                due_on=task.due_on,
+            )
+        )
     consult.answered_at = utcnow()
     session.flush()
     session.refresh(consult)
-    audit.record(session, principal, action, object_type="consult", object_id=consult.id,
-                 details={"disposition": data.disposition.value})
+    audit.record(
+        session,
+        principal,
+        action,
+        object_type="consult",
+        object_id=consult.id,
+        details={"disposition": data.disposition.value},
+    )
     consult_changed(session, consult)
     return outcome
 
@@ -353,8 +504,12 @@ def cancel(session: Session, principal: Principal, consult_id: int, reason: str)
     require(principal, "consults:write", roles=REQUESTER_ROLES, action=action)
     consult = get(session, principal, consult_id, purpose="viewed")
     if consult.requester_facility_id != principal.facility_id:
-        raise AccessDenied("Only the requesting facility can cancel.", action=action,
-                           object_type="consult", object_id=consult.id)
+        raise AccessDenied(
+            "Only the requesting facility can cancel.",
+            action=action,
+            object_type="consult",
+            object_id=consult.id,
+        )
     move(session, consult, ConsultStatus.CANCELLED, actor_id=principal.user_id, reason=reason)
     consult.closed_at = utcnow()
     withdrawn = []

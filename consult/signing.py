@@ -33,13 +33,21 @@ from hub.models import Role, SignedDocument, User
 from hub.permissions import REQUESTER_ROLES, require
 
 OUTCOME = DocumentKind(
-    code="consult_outcome", subject_type="consult", template="documents/consult_outcome.html",
-    attachment_name="consult-outcome.json", author=SignatureSlot("Consultant", "sig-author"),
-    countersigner=SignatureSlot("Requester", "sig-counter"))
+    code="consult_outcome",
+    subject_type="consult",
+    template="documents/consult_outcome.html",
+    attachment_name="consult-outcome.json",
+    author=SignatureSlot("Consultant", "sig-author"),
+    countersigner=SignatureSlot("Requester", "sig-counter"),
+)
 PRESCRIPTION = DocumentKind(
-    code="e_prescription", subject_type="consult", template="documents/e_prescription.html",
-    attachment_name="e-prescription.json", author=SignatureSlot("Prescriber", "sig-author"),
-    countersigner=SignatureSlot("Requester", "sig-counter"))
+    code="e_prescription",
+    subject_type="consult",
+    template="documents/e_prescription.html",
+    attachment_name="e-prescription.json",
+    author=SignatureSlot("Prescriber", "sig-author"),
+    countersigner=SignatureSlot("Requester", "sig-counter"),
+)
 # The word used in audit actions and file names for each kind.
 NOUNS = {OUTCOME.code: "outcome", PRESCRIPTION.code: "prescription"}
 Locale = Literal["en", "fa", "ru", "tr", "zh"]
@@ -61,8 +69,12 @@ def document_locale(consult: Consult, requested: str | None, default: str) -> st
 def _person(user: User | None) -> dict[str, Any]:
     if user is None:
         return {"id": None, "name": "", "licence": None, "facility": ""}
-    return {"id": user.id, "name": user.full_name, "licence": user.licence_number,
-            "facility": user.facility.name if user.facility else ""}
+    return {
+        "id": user.id,
+        "name": user.full_name,
+        "licence": user.licence_number,
+        "facility": user.facility.name if user.facility else "",
+    }
 
 
 def content(consult: Consult, kind: DocumentKind, locale: str) -> documents.Content:
@@ -73,110 +85,198 @@ def content(consult: Consult, kind: DocumentKind, locale: str) -> documents.Cont
     patient = consult.patient
     labels = Labels(locale, TEXT)
     author, requester = _person(consult.assigned_to), _person(consult.requester)
-    patient_data = {"id": patient.id, "national_id": patient.national_id,
-                    "id_country": patient.id_country,
-                    "name": f"{patient.given_name} {patient.family_name}",
-                    "date_of_birth": patient.date_of_birth.isoformat(),
-                    "sex": patient.sex.value}
-    consult_data = {"id": consult.id, "specialty": consult.specialty.code,
-                    "urgency": consult.urgency.value, "mode": consult.mode.value,
-                    "requested_at": (consult.submitted_at or consult.created_at).isoformat()}
+    patient_data = {
+        "id": patient.id,
+        "national_id": patient.national_id,
+        "id_country": patient.id_country,
+        "name": f"{patient.given_name} {patient.family_name}",
+        "date_of_birth": patient.date_of_birth.isoformat(),
+        "sex": patient.sex.value,
+    }
+    consult_data = {
+        "id": consult.id,
+        "specialty": consult.specialty.code,
+        "urgency": consult.urgency.value,
+        "mode": consult.mode.value,
+        "requested_at": (consult.submitted_at or consult.created_at).isoformat(),
+    }
     lines = list(outcome.prescription)
     context: dict[str, Any] = {
-        "hub_name": labels.hub_name, "patient": patient_data,
-        "consult": {**consult_data, "specialty": consult.specialty.name,
-                    "requested_at": f"{consult.submitted_at or consult.created_at:%Y-%m-%d %H:%M}"
-                                    " UTC",
-                    "question": consult.question, "history": consult.history,
-                    "vitals": [(VITAL_NAMES.get(k, k), v) for k, v in consult.vitals.items()]},
-        "outcome": {"assessment": outcome.assessment,
-                    "recommendation": outcome.recommendation,
-                    "disposition": outcome.disposition.value, "prescription": lines,
-                    "tasks": [{"description": t.description, "due_on": t.due_on}
-                              for t in outcome.tasks]},
+        "hub_name": labels.hub_name,
+        "patient": patient_data,
+        "consult": {
+            **consult_data,
+            "specialty": consult.specialty.name,
+            "requested_at": f"{consult.submitted_at or consult.created_at:%Y-%m-%d %H:%M} UTC",
+            "question": consult.question,
+            "history": consult.history,
+            "vitals": [(VITAL_NAMES.get(k, k), v) for k, v in consult.vitals.items()],
+        },
+        "outcome": {
+            "assessment": outcome.assessment,
+            "recommendation": outcome.recommendation,
+            "disposition": outcome.disposition.value,
+            "prescription": lines,
+            "tasks": [{"description": t.description, "due_on": t.due_on} for t in outcome.tasks],
+        },
         "signers": {"author": author, "counter": requester},
-        "signature_roles": {"author": labels.prescriber if kind is PRESCRIPTION
-                            else labels.consultant, "counter": labels.requester},
+        "signature_roles": {
+            "author": labels.prescriber if kind is PRESCRIPTION else labels.consultant,
+            "counter": labels.requester,
+        },
     }
-    payload: dict[str, Any] = {"patient": patient_data, "consult": consult_data,
-                               "requester": requester, "consultant": author}
+    payload: dict[str, Any] = {
+        "patient": patient_data,
+        "consult": consult_data,
+        "requester": requester,
+        "consultant": author,
+    }
     if kind is PRESCRIPTION:
         payload["prescription"] = {"lines": lines}
     else:
         payload["outcome"] = {
-            "assessment": outcome.assessment, "recommendation": outcome.recommendation,
-            "disposition": outcome.disposition.value, "prescription": lines,
-            "follow_up_tasks": [{"description": t.description,
-                                 "due_on": t.due_on.isoformat() if t.due_on else None}
-                                for t in outcome.tasks]}
-    location = consult.assigned_to.facility.name if consult.assigned_to and \
-        consult.assigned_to.facility else ""
-    return documents.Content(context=context, payload=payload, labels=labels,
-                             patient_id=patient.id, location=location)
+            "assessment": outcome.assessment,
+            "recommendation": outcome.recommendation,
+            "disposition": outcome.disposition.value,
+            "prescription": lines,
+            "follow_up_tasks": [
+                {"description": t.description, "due_on": t.due_on.isoformat() if t.due_on else None}
+                for t in outcome.tasks
+            ],
+        }
+    location = (
+        consult.assigned_to.facility.name
+        if consult.assigned_to and consult.assigned_to.facility
+        else ""
+    )
+    return documents.Content(
+        context=context, payload=payload, labels=labels, patient_id=patient.id, location=location
+    )
 
 
-def sign(session: Session, settings: Settings, principal: Principal, consult_id: int,
-         kind: DocumentKind, locale: str | None = None) -> SignedDocument:
+def sign(
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    consult_id: int,
+    kind: DocumentKind,
+    locale: str | None = None,
+) -> SignedDocument:
     """The assigned specialist signs; signing the outcome moves the consult to ``signed``."""
     action = f"consult:{NOUNS[kind.code]}:signed"
     require(principal, "consults:write", roles=frozenset({Role.SPECIALIST}), action=action)
     consult = services.get(session, principal, consult_id, purpose="viewed")
     if consult.assigned_to_id != principal.user_id:
-        raise AccessDenied("Only the assigned specialist signs this consult's documents.",
-                           action=action, object_type="consult", object_id=consult.id)
+        raise AccessDenied(
+            "Only the assigned specialist signs this consult's documents.",
+            action=action,
+            object_type="consult",
+            object_id=consult.id,
+        )
     if consult.outcome is None:
         raise Conflict("Record the outcome before signing.", code="no_outcome")
     if documents.find(session, kind, consult.id) is not None:
-        raise Conflict("This document is already signed; a signed document never changes.",
-                       code="already_signed", details={"kind": kind.code})
+        raise Conflict(
+            "This document is already signed; a signed document never changes.",
+            code="already_signed",
+            details={"kind": kind.code},
+        )
     if kind is PRESCRIPTION and not consult.outcome.prescription:
         raise Conflict("The outcome prescribes nothing.", code="no_prescription")
     if kind is OUTCOME:
         lifecycle.check(consult.status, ConsultStatus.SIGNED)  # before the costly rendering
     chosen = document_locale(consult, locale, settings.default_locale)
     author = session.get_one(User, principal.user_id)
-    doc = documents.certify(session, settings, principal, kind, consult.id, author=author,
-                            content=content(consult, kind, chosen), locale=chosen)
+    doc = documents.certify(
+        session,
+        settings,
+        principal,
+        kind,
+        consult.id,
+        author=author,
+        content=content(consult, kind, chosen),
+        locale=chosen,
+    )
     if kind is OUTCOME:
-        move(session, consult, ConsultStatus.SIGNED, actor_id=principal.user_id, kind="signed",
-             document=doc.public_id)
+        move(
+            session,
+            consult,
+            ConsultStatus.SIGNED,
+            actor_id=principal.user_id,
+            kind="signed",
+            document=doc.public_id,
+        )
         consult.outcome.status = OutcomeStatus.SIGNED
         consult.outcome.signed_at = doc.certified_at
     else:
-        add_event(session, consult, "prescription_signed", actor_id=principal.user_id,
-                  document=doc.public_id)
-    audit.record(session, principal, action, object_type="consult", object_id=consult.id,
-                 details={"document": doc.public_id, "certificate_id": doc.certificate_id})
+        add_event(
+            session,
+            consult,
+            "prescription_signed",
+            actor_id=principal.user_id,
+            document=doc.public_id,
+        )
+    audit.record(
+        session,
+        principal,
+        action,
+        object_type="consult",
+        object_id=consult.id,
+        details={"document": doc.public_id, "certificate_id": doc.certificate_id},
+    )
     consult_changed(session, consult)
     return doc
 
 
-def countersign(session: Session, settings: Settings, principal: Principal, consult_id: int,
-                kind: DocumentKind) -> SignedDocument:
+def countersign(
+    session: Session, settings: Settings, principal: Principal, consult_id: int, kind: DocumentKind
+) -> SignedDocument:
     """The health worker who requested the consult countersigns the signed document."""
     action = f"consult:{NOUNS[kind.code]}:countersigned"
     require(principal, "consults:write", roles=REQUESTER_ROLES, action=action)
     consult = services.get(session, principal, consult_id, purpose="viewed")
     if consult.requester_id != principal.user_id:
-        raise AccessDenied("Only the health worker who requested this consult countersigns.",
-                           action=action, object_type="consult", object_id=consult.id)
+        raise AccessDenied(
+            "Only the health worker who requested this consult countersigns.",
+            action=action,
+            object_type="consult",
+            object_id=consult.id,
+        )
     doc = documents.find(session, kind, consult.id)
     if doc is None:
         raise Conflict("The consultant has not signed this document yet.", code="not_signed")
     signer = session.get_one(User, principal.user_id)
     location = signer.facility.name if signer.facility else ""
-    documents.countersign(session, settings, principal, kind, doc, signer_user=signer,
-                          location=location)
-    add_event(session, consult, f"{NOUNS[kind.code]}_countersigned",
-              actor_id=principal.user_id, document=doc.public_id)
-    audit.record(session, principal, action, object_type="consult", object_id=consult.id,
-                 details={"document": doc.public_id})
+    documents.countersign(
+        session, settings, principal, kind, doc, signer_user=signer, location=location
+    )
+    add_event(
+        session,
+        consult,
+        f"{NOUNS[kind.code]}_countersigned",
+        actor_id=principal.user_id,
+        document=doc.public_id,
+    )
+    audit.record(
+        session,
+        principal,
+        action,
+        object_type="consult",
+        object_id=consult.id,
+        details={"document": doc.public_id},
+    )
     consult_changed(session, consult)
     return doc
 
 
-def pdf(session: Session, settings: Settings, principal: Principal, consult_id: int,
-        kind: DocumentKind, locale: str | None = None) -> tuple[bytes, bool]:
+def pdf(
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    consult_id: int,
+    kind: DocumentKind,
+    locale: str | None = None,
+) -> tuple[bytes, bool]:
     """The signed PDF as stored (latest revision), or an unsigned draft; (bytes, signed)."""
     consult = services.get(session, principal, consult_id, purpose="viewed")
     doc = documents.find(session, kind, consult.id)
@@ -189,20 +289,38 @@ def pdf(session: Session, settings: Settings, principal: Principal, consult_id: 
             raise NotFound("The outcome prescribes nothing.", code="no_prescription")
         chosen = document_locale(consult, locale, settings.default_locale)
         data = documents.render_draft(kind, content(consult, kind, chosen), chosen)
-    audit.record(session, principal, f"consult:{NOUNS[kind.code]}:downloaded",
-                 object_type="consult", object_id=consult.id,
-                 details={"document": doc.public_id if doc else None, "draft": doc is None})
+    audit.record(
+        session,
+        principal,
+        f"consult:{NOUNS[kind.code]}:downloaded",
+        object_type="consult",
+        object_id=consult.id,
+        details={"document": doc.public_id if doc else None, "draft": doc is None},
+    )
     return data, doc is not None
 
 
-def signed_documents(session: Session, principal: Principal,
-                     consult_id: int) -> list[SignedDocument]:
+def signed_documents(
+    session: Session, principal: Principal, consult_id: int
+) -> list[SignedDocument]:
     consult = services.get(session, principal, consult_id, purpose="viewed")
-    rows = list(session.scalars(select(SignedDocument).where(
-        SignedDocument.subject_type == "consult", SignedDocument.subject_id == consult.id)
-        .order_by(SignedDocument.id)))
-    audit.record(session, principal, "consult:document:listed", object_type="consult",
-                 object_id=consult.id, details={"documents": [d.public_id for d in rows]})
+    rows = list(
+        session.scalars(
+            select(SignedDocument)
+            .where(
+                SignedDocument.subject_type == "consult", SignedDocument.subject_id == consult.id
+            )
+            .order_by(SignedDocument.id)
+        )
+    )
+    audit.record(
+        session,
+        principal,
+        "consult:document:listed",
+        object_type="consult",
+        object_id=consult.id,
+        details={"documents": [d.public_id for d in rows]},
+    )
     return rows
 
 
@@ -212,8 +330,9 @@ bp = Blueprint("consult_documents_api", __name__, url_prefix=API_PREFIX)
 
 
 class LocaleQuery(BaseModel):
-    locale: Locale | None = Field(default=None, description="Language of the document; default "
-                                  "the requesting health worker's")
+    locale: Locale | None = Field(
+        default=None, description="Language of the document; default the requesting health worker's"
+    )
 
 
 class DocumentOut(BaseModel):
@@ -230,8 +349,10 @@ class DocumentOut(BaseModel):
     countersigned_at: datetime | None
     retain_until: datetime
     payload_sha256: str
-    jws: str = Field(description="Detached compact JWS (RFC 7515 appendix F) of the payload's "
-                     "canonical JSON: sorted keys, no spaces, UTF-8")
+    jws: str = Field(
+        description="Detached compact JWS (RFC 7515 appendix F) of the payload's "
+        "canonical JSON: sorted keys, no spaces, UTF-8"
+    )
     payload: dict[str, Any]
 
 
@@ -242,12 +363,22 @@ class DocumentList(BaseModel):
 def document_out(session: Session, doc: SignedDocument) -> DocumentOut:
     latest = documents.latest_revision(session, doc)
     return DocumentOut(
-        id=doc.public_id, kind=doc.kind, status=doc.status.value, locale=doc.locale,
-        verify_url=documents.verify_url(_settings(), doc.public_id), pdf_sha256=latest.sha256,
-        revisions=latest.seq, certified_by=doc.certified_by_id, certified_at=doc.certified_at,
-        countersigned_by=doc.countersigned_by_id, countersigned_at=doc.countersigned_at,
-        retain_until=doc.retain_until, payload_sha256=doc.payload_sha256, jws=doc.jws,
-        payload=doc.payload)
+        id=doc.public_id,
+        kind=doc.kind,
+        status=doc.status.value,
+        locale=doc.locale,
+        verify_url=documents.verify_url(_settings(), doc.public_id),
+        pdf_sha256=latest.sha256,
+        revisions=latest.seq,
+        certified_by=doc.certified_by_id,
+        certified_at=doc.certified_at,
+        countersigned_by=doc.countersigned_by_id,
+        countersigned_at=doc.countersigned_at,
+        retain_until=doc.retain_until,
+        payload_sha256=doc.payload_sha256,
+        jws=doc.jws,
+        payload=doc.payload,
+    )
 
 
 def _pdf_response(data: bytes, signed: bool, consult_id: int, noun: str) -> Response:
@@ -266,8 +397,7 @@ def _register_kind_routes(kind: DocumentKind, base: str) -> None:
     counter_rule = f"/consults/<int:consult_id>{base}/countersign"
 
     def get_pdf(principal: Principal, consult_id: int, query: LocaleQuery) -> Response:
-        data, signed = pdf(db.session(), _settings(), principal, consult_id, kind,
-                           query.locale)
+        data, signed = pdf(db.session(), _settings(), principal, consult_id, kind, query.locale)
         return _pdf_response(data, signed, consult_id, noun)
 
     def sign_document(principal: Principal, consult_id: int, query: LocaleQuery) -> DocumentOut:
@@ -282,16 +412,37 @@ def _register_kind_routes(kind: DocumentKind, base: str) -> None:
     get_pdf.__name__ = f"get_{noun}_pdf"
     sign_document.__name__ = f"sign_{noun}"
     countersign_document.__name__ = f"countersign_{noun}"
-    api_route(bp, pdf_rule, summary=f"The {noun} as a PDF: the signed one as stored, or an "
-              "unsigned draft", scope="consults:read", tag="documents", query=LocaleQuery,
-              errors=(404,))(get_pdf)
-    api_route(bp, sign_rule, "POST", summary=f"Sign the {noun} (the assigned specialist; "
-              "PAdES certification with a time-stamp)", scope="consults:write",
-              tag="documents", query=LocaleQuery, response=DocumentOut, status=201,
-              errors=(404, 409, 503))(sign_document)
-    api_route(bp, counter_rule, "POST", summary=f"Countersign the signed {noun} (the "
-              "requesting health worker)", scope="consults:write", tag="documents",
-              response=DocumentOut, errors=(404, 409, 503))(countersign_document)
+    api_route(
+        bp,
+        pdf_rule,
+        summary=f"The {noun} as a PDF: the signed one as stored, or an unsigned draft",
+        scope="consults:read",
+        tag="documents",
+        query=LocaleQuery,
+        errors=(404,),
+    )(get_pdf)
+    api_route(
+        bp,
+        sign_rule,
+        "POST",
+        summary=f"Sign the {noun} (the assigned specialist; PAdES certification with a time-stamp)",
+        scope="consults:write",
+        tag="documents",
+        query=LocaleQuery,
+        response=DocumentOut,
+        status=201,
+        errors=(404, 409, 503),
+    )(sign_document)
+    api_route(
+        bp,
+        counter_rule,
+        "POST",
+        summary=f"Countersign the signed {noun} (the requesting health worker)",
+        scope="consults:write",
+        tag="documents",
+        response=DocumentOut,
+        errors=(404, 409, 503),
+    )(countersign_document)
 
 
 # The outcome's routes are /consults/{id}/sign and /countersign (the issue's API); the
@@ -300,9 +451,15 @@ _register_kind_routes(OUTCOME, "")
 _register_kind_routes(PRESCRIPTION, "/prescription")
 
 
-@api_route(bp, "/consults/<int:consult_id>/documents", summary="The consult's signed documents "
-           "with their data and detached JWS", scope="consults:read", tag="documents",
-           response=DocumentList, errors=(404,))
+@api_route(
+    bp,
+    "/consults/<int:consult_id>/documents",
+    summary="The consult's signed documents with their data and detached JWS",
+    scope="consults:read",
+    tag="documents",
+    response=DocumentList,
+    errors=(404,),
+)
 def list_consult_documents(principal: Principal, consult_id: int) -> DocumentList:
     rows = signed_documents(db.session(), principal, consult_id)
     return DocumentList(items=[document_out(db.session(), d) for d in rows])

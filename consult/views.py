@@ -44,51 +44,93 @@ PAGE_SIZE = 50
 PICKER_SIZE = 200
 
 STATUS_LABELS = {
-    ConsultStatus.DRAFT: _l("Draft"), ConsultStatus.SUBMITTED: _l("Submitted"),
-    ConsultStatus.OFFERED: _l("Offered"), ConsultStatus.ACCEPTED: _l("Accepted"),
-    ConsultStatus.ANSWERED: _l("Answered"), ConsultStatus.SIGNED: _l("Signed"),
-    ConsultStatus.CLOSED: _l("Closed"), ConsultStatus.DECLINED: _l("Declined"),
-    ConsultStatus.ESCALATED: _l("Escalated"), ConsultStatus.CANCELLED: _l("Cancelled"),
+    ConsultStatus.DRAFT: _l("Draft"),
+    ConsultStatus.SUBMITTED: _l("Submitted"),
+    ConsultStatus.OFFERED: _l("Offered"),
+    ConsultStatus.ACCEPTED: _l("Accepted"),
+    ConsultStatus.ANSWERED: _l("Answered"),
+    ConsultStatus.SIGNED: _l("Signed"),
+    ConsultStatus.CLOSED: _l("Closed"),
+    ConsultStatus.DECLINED: _l("Declined"),
+    ConsultStatus.ESCALATED: _l("Escalated"),
+    ConsultStatus.CANCELLED: _l("Cancelled"),
     ConsultStatus.EXPIRED: _l("Expired"),
 }
-URGENCY_LABELS = {Urgency.EMERGENCY: _l("Emergency"), Urgency.URGENT: _l("Urgent"),
-                  Urgency.ROUTINE: _l("Routine")}
-MODE_LABELS = {Mode.ASYNC: _l("Written (asynchronous)"), Mode.VIDEO: _l("Video"),
-               Mode.PHONE: _l("Phone")}
-TECH_LABELS = {TechLevel.BASIC: _l("Basic"), TechLevel.STANDARD: _l("Standard"),
-               TechLevel.ADVANCED: _l("Advanced")}
+URGENCY_LABELS = {
+    Urgency.EMERGENCY: _l("Emergency"),
+    Urgency.URGENT: _l("Urgent"),
+    Urgency.ROUTINE: _l("Routine"),
+}
+MODE_LABELS = {
+    Mode.ASYNC: _l("Written (asynchronous)"),
+    Mode.VIDEO: _l("Video"),
+    Mode.PHONE: _l("Phone"),
+}
+TECH_LABELS = {
+    TechLevel.BASIC: _l("Basic"),
+    TechLevel.STANDARD: _l("Standard"),
+    TechLevel.ADVANCED: _l("Advanced"),
+}
 DISPOSITION_LABELS = {
-    Disposition.MANAGE_LOCALLY: _l("Manage locally"), Disposition.REFER: _l("Refer"),
-    Disposition.TRANSFER_URGENTLY: _l("Transfer urgently"), Disposition.FOLLOW_UP: _l("Follow up"),
+    Disposition.MANAGE_LOCALLY: _l("Manage locally"),
+    Disposition.REFER: _l("Refer"),
+    Disposition.TRANSFER_URGENTLY: _l("Transfer urgently"),
+    Disposition.FOLLOW_UP: _l("Follow up"),
 }
 KIND_LABELS = {
-    AttachmentKind.PHOTO: _l("Photo"), AttachmentKind.PDF: _l("PDF document"),
-    AttachmentKind.ECG: _l("ECG"), AttachmentKind.AUDIO: _l("Audio recording"),
+    AttachmentKind.PHOTO: _l("Photo"),
+    AttachmentKind.PDF: _l("PDF document"),
+    AttachmentKind.ECG: _l("ECG"),
+    AttachmentKind.AUDIO: _l("Audio recording"),
     AttachmentKind.PAPER_FORM: _l("Signed paper form"),
 }
-OUTCOME_LABELS = {OutcomeStatus.PENDING_SIGNATURE: _l("Awaiting signature"),
-                  OutcomeStatus.SIGNED: _l("Signed")}
-OFFER_LABELS = {OfferState.OPEN: _l("Offered"), OfferState.CLAIMED: _l("Claimed"),
-                OfferState.DECLINED: _l("Declined"), OfferState.WITHDRAWN: _l("Withdrawn")}
-EVENT_LABELS = {
-    "submitted": _l("Submitted"), "offered": _l("Offered to specialists"),
-    "status": _l("Status changed"), "claimed": _l("Claimed"), "declined": _l("Declined"),
-    "escalated": _l("Escalated"), "rerouted": _l("Re-routed"),
-    "registered_after": _l("Registered after the call"), "attachment": _l("File attached"),
-    "escalation_empty": _l("Nobody found at this escalation stage"),
-    "command_alerted": _l("Command staff alerted"), "answer_overdue": _l("Answer overdue"),
+OUTCOME_LABELS = {
+    OutcomeStatus.PENDING_SIGNATURE: _l("Awaiting signature"),
+    OutcomeStatus.SIGNED: _l("Signed"),
 }
-SEX_LABELS = {"female": _l("Female"), "male": _l("Male"), "other": _l("Other"),
-              "unknown": _l("Unknown")}
+OFFER_LABELS = {
+    OfferState.OPEN: _l("Offered"),
+    OfferState.CLAIMED: _l("Claimed"),
+    OfferState.DECLINED: _l("Declined"),
+    OfferState.WITHDRAWN: _l("Withdrawn"),
+}
+EVENT_LABELS = {
+    "submitted": _l("Submitted"),
+    "offered": _l("Offered to specialists"),
+    "status": _l("Status changed"),
+    "claimed": _l("Claimed"),
+    "declined": _l("Declined"),
+    "escalated": _l("Escalated"),
+    "rerouted": _l("Re-routed"),
+    "registered_after": _l("Registered after the call"),
+    "attachment": _l("File attached"),
+    "escalation_empty": _l("Nobody found at this escalation stage"),
+    "command_alerted": _l("Command staff alerted"),
+    "answer_overdue": _l("Answer overdue"),
+}
+SEX_LABELS = {
+    "female": _l("Female"),
+    "male": _l("Male"),
+    "other": _l("Other"),
+    "unknown": _l("Unknown"),
+}
 SPECIALTY_LABELS = {
-    "critical_care": _l("Critical care (ICU)"), "pulmonology": _l("Pulmonology"),
-    "infectious_disease": _l("Infectious disease"), "nephrology": _l("Nephrology"),
-    "oncology": _l("Oncology"), "obstetrics_gynaecology": _l("Obstetrics and gynaecology"),
-    "paediatrics": _l("Paediatrics"), "neurology": _l("Neurology"),
-    "cardiology": _l("Cardiology"), "surgery": _l("Surgery"),
-    "general_medicine": _l("General medicine"), "dermatology": _l("Dermatology"),
-    "ophthalmology": _l("Ophthalmology"), "psychiatry": _l("Psychiatry"),
-    "radiology": _l("Radiology"), "pathology": _l("Pathology"),
+    "critical_care": _l("Critical care (ICU)"),
+    "pulmonology": _l("Pulmonology"),
+    "infectious_disease": _l("Infectious disease"),
+    "nephrology": _l("Nephrology"),
+    "oncology": _l("Oncology"),
+    "obstetrics_gynaecology": _l("Obstetrics and gynaecology"),
+    "paediatrics": _l("Paediatrics"),
+    "neurology": _l("Neurology"),
+    "cardiology": _l("Cardiology"),
+    "surgery": _l("Surgery"),
+    "general_medicine": _l("General medicine"),
+    "dermatology": _l("Dermatology"),
+    "ophthalmology": _l("Ophthalmology"),
+    "psychiatry": _l("Psychiatry"),
+    "radiology": _l("Radiology"),
+    "pathology": _l("Pathology"),
 }
 
 
@@ -122,11 +164,14 @@ JS_TEXT = {
     "confirm_discard": _l("Discard this draft?"),
     "draft_already_sent": _l("This draft was already sent as consult {id}."),
     "sending": _l("Sending the request…"),
-    "offline": _l("Could not reach the hub. Your draft is kept on this device; try again "
-                  "when the connection is back."),
+    "offline": _l(
+        "Could not reach the hub. Your draft is kept on this device; try again "
+        "when the connection is back."
+    ),
     "refused": _l("The request was not accepted: {error}"),
-    "key_reused": _l("This draft was already sent as consult {id}; changes made afterwards "
-                     "were not sent."),
+    "key_reused": _l(
+        "This draft was already sent as consult {id}; changes made afterwards were not sent."
+    ),
     "uploading": _l("Uploading {name}…"),
     "uploaded": _l("{name} uploaded."),
     "upload_failed": _l("{name} could not be uploaded: {error}"),
@@ -168,8 +213,7 @@ def patient_label(patient: Patient | None, patient_id: int) -> str:
     return f"{patient.family_name}, {patient.given_name}"
 
 
-def _patients(session: Session, principal: Principal,
-              ids: set[int]) -> dict[int, Patient | None]:
+def _patients(session: Session, principal: Principal, ids: set[int]) -> dict[int, Patient | None]:
     """The patients shown on a page, each read through the audited patient service."""
     found: dict[int, Patient | None] = {}
     for patient_id in sorted(ids):
@@ -179,8 +223,14 @@ def _patients(session: Session, principal: Principal,
             found[patient_id] = None
         except AccessDenied as refused:
             # Shown by number (the consult itself was visible); the refusal is still audited.
-            audit.record(session, principal, refused.action, object_type=refused.object_type,
-                         object_id=refused.object_id, outcome="denied")
+            audit.record(
+                session,
+                principal,
+                refused.action,
+                object_type=refused.object_type,
+                object_id=refused.object_id,
+                outcome="denied",
+            )
             found[patient_id] = None
     return found
 
@@ -188,13 +238,24 @@ def _patients(session: Session, principal: Principal,
 def _render(template: str, **context: Any) -> str:
     """Render with the shared labels, then commit: the services' audit rows go with the page."""
     html = render_template(
-        template, status_labels=STATUS_LABELS,
+        template,
+        status_labels=STATUS_LABELS,
         status_labels_by_value={s.value: label for s, label in STATUS_LABELS.items()},
-        outcome_labels=OUTCOME_LABELS, urgency_labels=URGENCY_LABELS,
-        mode_labels=MODE_LABELS, tech_labels=TECH_LABELS, disposition_labels=DISPOSITION_LABELS,
-        kind_labels=KIND_LABELS, offer_labels=OFFER_LABELS, event_labels=EVENT_LABELS,
-        sex_labels=SEX_LABELS, vital_labels=VITAL_LABELS, specialty_label=specialty_label,
-        patient_label=patient_label, js_text=_js_text(), **context)
+        outcome_labels=OUTCOME_LABELS,
+        urgency_labels=URGENCY_LABELS,
+        mode_labels=MODE_LABELS,
+        tech_labels=TECH_LABELS,
+        disposition_labels=DISPOSITION_LABELS,
+        kind_labels=KIND_LABELS,
+        offer_labels=OFFER_LABELS,
+        event_labels=EVENT_LABELS,
+        sex_labels=SEX_LABELS,
+        vital_labels=VITAL_LABELS,
+        specialty_label=specialty_label,
+        patient_label=patient_label,
+        js_text=_js_text(),
+        **context,
+    )
     db.session().commit()
     return html
 
@@ -218,19 +279,28 @@ def _utc_text(value: datetime | None) -> str:
 @login_required
 def new_consult() -> ResponseReturnValue:
     principal = _principal()
-    require(principal, "consults:write", roles=REQUESTER_ROLES,
-            action="consult:request:form_viewed")
+    require(
+        principal, "consults:write", roles=REQUESTER_ROLES, action="consult:request:form_viewed"
+    )
     session = db.session()
     query = (request.args.get("q") or "").strip()[:100] or None
     patients = list_patients(session, principal, query=query, limit=PICKER_SIZE)
     specialties = sorted(session.scalars(select(Specialty)), key=specialty_label)
     settings = current_app.config["HUB_SETTINGS"]
-    return _render("consult/new.html", patients=patients, query=query or "",
-                   more_patients=len(patients) == PICKER_SIZE,
-                   chosen_patient=request.args.get("patient", type=int),
-                   specialties=specialties, urgencies=list(Urgency), modes=list(Mode),
-                   tech_levels=list(TechLevel), kinds=list(AttachmentKind), vitals=VITALS,
-                   max_bytes=settings.attachment_max_bytes)
+    return _render(
+        "consult/new.html",
+        patients=patients,
+        query=query or "",
+        more_patients=len(patients) == PICKER_SIZE,
+        chosen_patient=request.args.get("patient", type=int),
+        specialties=specialties,
+        urgencies=list(Urgency),
+        modes=list(Mode),
+        tech_levels=list(TechLevel),
+        kinds=list(AttachmentKind),
+        vitals=VITALS,
+        max_bytes=settings.attachment_max_bytes,
+    )
 
 
 @bp.get("/consults")
@@ -243,15 +313,23 @@ def my_consults() -> ResponseReturnValue:
     except ValueError:
         status = None
     cursor = max(request.args.get("cursor", 0, type=int), 0)
-    items = services.list_visible(session, principal, status=status, limit=PAGE_SIZE,
-                                  before_id=cursor or None)
+    items = services.list_visible(
+        session, principal, status=status, limit=PAGE_SIZE, before_id=cursor or None
+    )
     patients = _patients(session, principal, {c.patient_id for c in items})
-    template = "consult/_list_rows.html" if request.args.get("part") == "rows" \
-        else "consult/list.html"
-    return _render(template, items=items, patients=patients, status=status, cursor=cursor,
-                   next_cursor=items[-1].id if len(items) == PAGE_SIZE else None,
-                   statuses=list(ConsultStatus),
-                   can_request=bool(principal.roles & REQUESTER_ROLES))
+    template = (
+        "consult/_list_rows.html" if request.args.get("part") == "rows" else "consult/list.html"
+    )
+    return _render(
+        template,
+        items=items,
+        patients=patients,
+        status=status,
+        cursor=cursor,
+        next_cursor=items[-1].id if len(items) == PAGE_SIZE else None,
+        statuses=list(ConsultStatus),
+        can_request=bool(principal.roles & REQUESTER_ROLES),
+    )
 
 
 @bp.get("/worklist")
@@ -261,8 +339,11 @@ def worklist() -> ResponseReturnValue:
     session = db.session()
     items = services.worklist(session, principal)
     patients = _patients(session, principal, {c.patient_id for c, _ in items})
-    template = "consult/_worklist_rows.html" if request.args.get("part") == "rows" \
+    template = (
+        "consult/_worklist_rows.html"
+        if request.args.get("part") == "rows"
         else "consult/worklist.html"
+    )
     return _render(template, items=items, patients=patients)
 
 
@@ -270,17 +351,22 @@ def _actions(consult: Consult, principal: Principal) -> dict[str, bool]:
     """What this person may do now; the API checks each again."""
     mine = next((o for o in consult.offers if o.specialist_id == principal.user_id), None)
     requester_side = principal.facility_id == consult.requester_facility_id and bool(
-        principal.roles & REQUESTER_ROLES)
+        principal.roles & REQUESTER_ROLES
+    )
     assigned = consult.assigned_to_id is not None and consult.assigned_to_id == principal.user_id
     return {
-        "claim": mine is not None and mine.state is OfferState.OPEN
-        and consult.assigned_to_id is None and consult.status in lifecycle.CLAIMABLE,
-        "outcome": assigned and principal.has_role(Role.SPECIALIST)
-        and consult.status is ConsultStatus.ACCEPTED and consult.outcome is None,
+        "claim": mine is not None
+        and mine.state is OfferState.OPEN
+        and consult.assigned_to_id is None
+        and consult.status in lifecycle.CLAIMABLE,
+        "outcome": assigned
+        and principal.has_role(Role.SPECIALIST)
+        and consult.status is ConsultStatus.ACCEPTED
+        and consult.outcome is None,
         "write": (requester_side or assigned)
         and consult.status not in services.CLOSED_FOR_MESSAGES,
-        "cancel": requester_side and ConsultStatus.CANCELLED
-        in lifecycle.TRANSITIONS[consult.status],
+        "cancel": requester_side
+        and ConsultStatus.CANCELLED in lifecycle.TRANSITIONS[consult.status],
     }
 
 
@@ -306,20 +392,26 @@ def show_consult(consult_id: int) -> ResponseReturnValue:
     consult = services.get(session, principal, consult_id)
     actions = _actions(consult, principal)
     context: dict[str, Any] = {
-        "consult": consult, "actions": actions,
+        "consult": consult,
+        "actions": actions,
         "signature": "".join("1" if actions[k] else "0" for k in sorted(actions)),
         "attachments": services.attachments_of(session, consult.id),
-        "people": _people(consult), "is_consultant": bool(
-            principal.roles & {Role.SPECIALIST, Role.RADIOLOGIST}),
+        "people": _people(consult),
+        "is_consultant": bool(principal.roles & {Role.SPECIALIST, Role.RADIOLOGIST}),
     }
     if part == "live":
         return _render("consult/_live.html", **context)
     patient = _patients(session, principal, {consult.patient_id})[consult.patient_id]
     settings = current_app.config["HUB_SETTINGS"]
-    return _render("consult/show.html", patient=patient,
-                   messages=services.messages_of(session, consult),
-                   dispositions=list(Disposition), kinds=list(AttachmentKind),
-                   max_bytes=settings.attachment_max_bytes, **context)
+    return _render(
+        "consult/show.html",
+        patient=patient,
+        messages=services.messages_of(session, consult),
+        dispositions=list(Disposition),
+        kinds=list(AttachmentKind),
+        max_bytes=settings.attachment_max_bytes,
+        **context,
+    )
 
 
 def init_app(app: Flask) -> None:

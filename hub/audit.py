@@ -24,20 +24,52 @@ ACTION_PATTERN = re.compile(r"^[a-z][a-z0-9_]*:[a-z][a-z0-9_]*:[a-z][a-z0-9_]*$"
 OUTCOMES = frozenset({"ok", "denied", "failed"})
 
 
-def _digest(seq: int, occurred_at: datetime, action: str, outcome: str, actor_type: str,
-            actor_id: str | None, object_type: str | None, object_id: str | None,
-            request_id: str | None, details: dict[str, Any], prev_hash: str) -> str:
+def _digest(
+    seq: int,
+    occurred_at: datetime,
+    action: str,
+    outcome: str,
+    actor_type: str,
+    actor_id: str | None,
+    object_type: str | None,
+    object_id: str | None,
+    request_id: str | None,
+    details: dict[str, Any],
+    prev_hash: str,
+) -> str:
     canonical = json.dumps(
-        [seq, occurred_at.isoformat(timespec="microseconds"), action, outcome, actor_type,
-         actor_id, object_type, object_id, request_id, details, prev_hash],
-        sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str,
+        [
+            seq,
+            occurred_at.isoformat(timespec="microseconds"),
+            action,
+            outcome,
+            actor_type,
+            actor_id,
+            object_type,
+            object_id,
+            request_id,
+            details,
+            prev_hash,
+        ],
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=str,
     )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def record(session: Session, principal: Principal, action: str, *, object_type: str | None = None,
-           object_id: object = None, outcome: str = "ok", details: dict[str, Any] | None = None,
-           request_id: str | None = None) -> AuditEvent:
+def record(
+    session: Session,
+    principal: Principal,
+    action: str,
+    *,
+    object_type: str | None = None,
+    object_id: object = None,
+    outcome: str = "ok",
+    details: dict[str, Any] | None = None,
+    request_id: str | None = None,
+) -> AuditEvent:
     """Append one event in the caller's transaction (it commits or rolls back with the change).
 
     ``details`` must hold identifiers and codes only, never names or clinical text.
@@ -51,7 +83,9 @@ def record(session: Session, principal: Principal, action: str, *, object_type: 
     # Bumping the head first takes its row lock (PostgreSQL) or the write lock (SQLite), so
     # concurrent appends queue here instead of forking the chain.
     seq, prev_hash = session.execute(
-        update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + 1)
+        update(AuditHead)
+        .where(AuditHead.id == 1)
+        .values(seq=AuditHead.seq + 1)
         .returning(AuditHead.seq, AuditHead.hash)
     ).one()
     occurred_at = utcnow()
@@ -99,24 +133,42 @@ def verify(session: Session, batch: int = 5000) -> VerifyResult:
     checked = 0
     while True:
         rows = session.scalars(
-            select(AuditEvent).where(AuditEvent.seq >= expected_seq)
-            .order_by(AuditEvent.seq).limit(batch)
+            select(AuditEvent)
+            .where(AuditEvent.seq >= expected_seq)
+            .order_by(AuditEvent.seq)
+            .limit(batch)
         ).all()
         if not rows:
             break
         for ev in rows:
             if ev.seq != expected_seq:
-                return VerifyResult(False, checked, expected_seq,
-                                    f"event {expected_seq} is missing (next present is {ev.seq})")
+                return VerifyResult(
+                    False,
+                    checked,
+                    expected_seq,
+                    f"event {expected_seq} is missing (next present is {ev.seq})",
+                )
             if ev.prev_hash != prev_hash:
-                return VerifyResult(False, checked, ev.seq,
-                                    f"event {ev.seq} does not link to event {ev.seq - 1}")
-            digest = _digest(ev.seq, ev.occurred_at, ev.action, ev.outcome, ev.actor_type,
-                             ev.actor_id, ev.object_type, ev.object_id, ev.request_id,
-                             ev.details, ev.prev_hash)
+                return VerifyResult(
+                    False, checked, ev.seq, f"event {ev.seq} does not link to event {ev.seq - 1}"
+                )
+            digest = _digest(
+                ev.seq,
+                ev.occurred_at,
+                ev.action,
+                ev.outcome,
+                ev.actor_type,
+                ev.actor_id,
+                ev.object_type,
+                ev.object_id,
+                ev.request_id,
+                ev.details,
+                ev.prev_hash,
+            )
             if digest != ev.hash:
-                return VerifyResult(False, checked, ev.seq,
-                                    f"event {ev.seq} was altered (its hash does not match)")
+                return VerifyResult(
+                    False, checked, ev.seq, f"event {ev.seq} was altered (its hash does not match)"
+                )
             prev_hash = ev.hash
             expected_seq += 1
             checked += 1
@@ -125,7 +177,11 @@ def verify(session: Session, batch: int = 5000) -> VerifyResult:
     if head is None:
         return VerifyResult(False, checked, None, "the chain head row is missing")
     if head.seq != checked or head.hash != prev_hash:
-        return VerifyResult(False, checked, checked + 1,
-                            f"the chain ends at event {checked} but the head records "
-                            f"{head.seq}: events after {checked} were deleted")
+        return VerifyResult(
+            False,
+            checked,
+            checked + 1,
+            f"the chain ends at event {checked} but the head records "
+            f"{head.seq}: events after {checked} were deleted",
+        )
     return VerifyResult(True, checked)

@@ -26,6 +26,7 @@ def _fail(exc: HubError) -> None:
 
 # --- serving ---------------------------------------------------------------------------------
 
+
 @click.command("serve")
 @click.option("--no-migrate", is_flag=True, help="Do not apply migrations first.")
 @click.option("--no-demo", is_flag=True, help="Do not seed demo data on first start.")
@@ -46,8 +47,9 @@ def web_command(host: str | None, port: int | None) -> None:
     from hub.server import serve_web
 
     settings = current_app.config["HUB_SETTINGS"]
-    serve_web(_real_app(), host or settings.http_host, port or settings.http_port,
-              settings.web_threads)
+    serve_web(
+        _real_app(), host or settings.http_host, port or settings.http_port, settings.web_threads
+    )
 
 
 @click.command("worker")
@@ -58,8 +60,7 @@ def worker_command() -> None:
     settings = current_app.config["HUB_SETTINGS"]
     # SQLite allows one writer; a single solo worker avoids contention on the embedded broker.
     pool = ["--pool=solo"] if settings.broker_url.startswith("sqla+") else ["--concurrency=2"]
-    celery.worker_main(["worker", "--loglevel=INFO", "--without-gossip", "--without-mingle",
-                        *pool])
+    celery.worker_main(["worker", "--loglevel=INFO", "--without-gossip", "--without-mingle", *pool])
 
 
 @click.command("beat")
@@ -125,9 +126,17 @@ user_group = AppGroup("user", help="Staff accounts.")
 @click.option("--licence", default=None, help="Licence number (clinicians).")
 @click.option("--password", default=None, help="Omit to generate one (printed once).")
 @with_appcontext
-def user_create(username: str, role: str, facility_code: str | None, region_code: str | None,
-                insurer_code: str | None, specialties: tuple[str, ...], full_name: str | None,
-                licence: str | None, password: str | None) -> None:
+def user_create(
+    username: str,
+    role: str,
+    facility_code: str | None,
+    region_code: str | None,
+    insurer_code: str | None,
+    specialties: tuple[str, ...],
+    full_name: str | None,
+    licence: str | None,
+    password: str | None,
+) -> None:
     """Create a staff account bound to its scope."""
     from hub.services.users import create_user, generate_password
 
@@ -135,10 +144,18 @@ def user_create(username: str, role: str, facility_code: str | None, region_code
     password = password or generate_password()
     try:
         with db.transaction() as sess:
-            create_user(sess, username, full_name=full_name or username, role=Role(role),
-                        facility_code=facility_code, region_code=region_code,
-                        insurer_code=insurer_code, specialty_codes=specialties,
-                        password=password, licence_number=licence)
+            create_user(
+                sess,
+                username,
+                full_name=full_name or username,
+                role=Role(role),
+                facility_code=facility_code,
+                region_code=region_code,
+                insurer_code=insurer_code,
+                specialty_codes=specialties,
+                password=password,
+                licence_number=licence,
+            )
     except HubError as exc:
         _fail(exc)
     click.echo(f"created {username}" + (f" with password {password}" if generated else ""))
@@ -149,8 +166,9 @@ token_group = AppGroup("token", help="Personal API tokens.")
 
 @token_group.command("create")
 @click.argument("username")
-@click.option("--ttl", default=None,
-              help="Lifetime, e.g. 30m, 1h, 7d (default HUB_TOKEN_DEFAULT_TTL).")
+@click.option(
+    "--ttl", default=None, help="Lifetime, e.g. 30m, 1h, 7d (default HUB_TOKEN_DEFAULT_TTL)."
+)
 @click.option("--name", default="cli")
 @with_appcontext
 def token_create(username: str, ttl: str | None, name: str) -> None:
@@ -176,25 +194,40 @@ oauth_group = AppGroup("oauth-client", help="OAuth2 clients.")
 @oauth_group.command("create")
 @click.option("--insurer", "insurer_code", help="A machine client of this insurer.")
 @click.option("--facility", "facility_code", help="A machine client of this facility (PACS proxy).")
-@click.option("--redirect-uri", "redirect_uris", multiple=True,
-              help="An app using authorization code + PKCE; repeatable.")
+@click.option(
+    "--redirect-uri",
+    "redirect_uris",
+    multiple=True,
+    help="An app using authorization code + PKCE; repeatable.",
+)
 @click.option("--public", is_flag=True, help="An app without a secret (PKCE only).")
 @click.option("--scope", default=None, help="Space-separated scopes (default by kind).")
 @click.option("--name", default=None)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @with_appcontext
-def oauth_client_create(insurer_code: str | None, facility_code: str | None,
-                        redirect_uris: tuple[str, ...], public: bool, scope: str | None,
-                        name: str | None, as_json: bool) -> None:
+def oauth_client_create(
+    insurer_code: str | None,
+    facility_code: str | None,
+    redirect_uris: tuple[str, ...],
+    public: bool,
+    scope: str | None,
+    name: str | None,
+    as_json: bool,
+) -> None:
     """Create a client and print its id and secret (the secret is shown only now)."""
     from hub.auth.oauth import create_client
 
     try:
         with db.transaction() as sess:
             client, secret = create_client(
-                sess, name=name or insurer_code or facility_code or "app",
-                insurer_code=insurer_code, facility_code=facility_code,
-                redirect_uris=redirect_uris, public=public, scope=scope)
+                sess,
+                name=name or insurer_code or facility_code or "app",
+                insurer_code=insurer_code,
+                facility_code=facility_code,
+                redirect_uris=redirect_uris,
+                public=public,
+                scope=scope,
+            )
             client_id = client.client_id
     except HubError as exc:
         _fail(exc)
@@ -223,8 +256,18 @@ def audit_verify() -> None:
     sys.exit(1)
 
 
-COMMANDS = (serve_command, web_command, worker_command, beat_command, db_group,
-            seed_demo_command, user_group, token_group, oauth_group, audit_group)
+COMMANDS = (
+    serve_command,
+    web_command,
+    worker_command,
+    beat_command,
+    db_group,
+    seed_demo_command,
+    user_group,
+    token_group,
+    oauth_group,
+    audit_group,
+)
 
 
 def init_app(app: Flask) -> None:
@@ -239,8 +282,13 @@ def _create_app() -> Flask:
 
 
 def main() -> None:
-    group = FlaskGroup(create_app=_create_app, add_default_commands=False, load_dotenv=False,
-                       set_debug_flag=False, help="The national telemedicine hub.")
+    group = FlaskGroup(
+        create_app=_create_app,
+        add_default_commands=False,
+        load_dotenv=False,
+        set_debug_flag=False,
+        help="The national telemedicine hub.",
+    )
     try:
         group(prog_name="hub")
     except ConfigError as exc:

@@ -47,8 +47,9 @@ def env_secret(env: Mapping[str, str], name: str) -> str | None:
     return direct
 
 
-def env_int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0,
-            maximum: int | None = None) -> int:
+def env_int(
+    env: Mapping[str, str], name: str, default: int, *, minimum: int = 0, maximum: int | None = None
+) -> int:
     value = _raw(env, name)
     if value is None:
         return default
@@ -85,8 +86,9 @@ def env_choice(env: Mapping[str, str], name: str, default: str, choices: set[str
     return value
 
 
-def env_url(env: Mapping[str, str], name: str, default: str | None,
-            schemes: tuple[str, ...]) -> str | None:
+def env_url(
+    env: Mapping[str, str], name: str, default: str | None, schemes: tuple[str, ...]
+) -> str | None:
     value = _raw(env, name)
     if value is None:
         return default
@@ -105,8 +107,10 @@ def ae_title(value: str, name: str) -> str:
     """A DICOM AE title: 1-16 characters, no backslash or control characters."""
     value = value.strip()
     if not _AE_TITLE.match(value):
-        raise ConfigError(f"{name}={value!r} is not a DICOM AE title (1-16 letters, digits, "
-                          "space, '_', '-' or '.')")
+        raise ConfigError(
+            f"{name}={value!r} is not a DICOM AE title (1-16 letters, digits, "
+            "space, '_', '-' or '.')"
+        )
     return value
 
 
@@ -165,8 +169,7 @@ def load_imaging(env: Mapping[str, str], data_dir: Path) -> ImagingSettings:
     reports = env_int(env, "HUB_REPORT_RETENTION_YEARS", 10, minimum=10, maximum=100)
     storage = env_str(env, "HUB_DICOM_STORAGE_DIR")
     return ImagingSettings(
-        ae_title=ae_title(env_str(env, "HUB_DICOM_AE_TITLE", "HUB") or "HUB",
-                          "HUB_DICOM_AE_TITLE"),
+        ae_title=ae_title(env_str(env, "HUB_DICOM_AE_TITLE", "HUB") or "HUB", "HUB_DICOM_AE_TITLE"),
         host=env_str(env, "HUB_DICOM_HOST", "127.0.0.1") or "127.0.0.1",
         port=env_int(env, "HUB_DICOM_PORT", 11112, minimum=1, maximum=65535),
         processes=env_int(env, "HUB_DICOM_PROCESSES", 1, minimum=1, maximum=64),
@@ -269,13 +272,21 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Parse the environment; raises :class:`ConfigError` naming the first bad variable."""
     env = os.environ if env is None else env
     data_dir = Path(env_str(env, "HUB_DATA_DIR", "./var") or "./var").resolve()
-    database_url = env_url(env, "HUB_DATABASE_URL", f"sqlite:///{data_dir / 'hub.sqlite'}",
-                           ("sqlite", "postgresql"))
-    broker_url = env_url(env, "HUB_BROKER_URL", f"sqla+sqlite:///{data_dir / 'broker.sqlite'}",
-                         ("sqla", "redis", "rediss", "amqp", "memory"))
-    result_backend = env_url(env, "HUB_RESULT_BACKEND",
-                             f"db+sqlite:///{data_dir / 'results.sqlite'}",
-                             ("db", "redis", "rediss", "cache", "rpc"))
+    database_url = env_url(
+        env, "HUB_DATABASE_URL", f"sqlite:///{data_dir / 'hub.sqlite'}", ("sqlite", "postgresql")
+    )
+    broker_url = env_url(
+        env,
+        "HUB_BROKER_URL",
+        f"sqla+sqlite:///{data_dir / 'broker.sqlite'}",
+        ("sqla", "redis", "rediss", "amqp", "memory"),
+    )
+    result_backend = env_url(
+        env,
+        "HUB_RESULT_BACKEND",
+        f"db+sqlite:///{data_dir / 'results.sqlite'}",
+        ("db", "redis", "rediss", "cache", "rpc"),
+    )
     redis_url = env_url(env, "HUB_REDIS_URL", None, ("redis", "rediss"))
     channel = env_str(env, "HUB_SOCKETIO_CHANNEL", "hub-socketio") or "hub-socketio"
     secret = env_secret(env, "HUB_SECRET_KEY")
@@ -307,8 +318,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         oauth_token_ttl=env_int(env, "HUB_OAUTH_TOKEN_TTL", 3600, minimum=60),
         session_cookie_secure=env_bool(env, "HUB_SESSION_COOKIE_SECURE", False),
         web_threads=env_int(env, "HUB_WEB_THREADS", 200, minimum=4, maximum=2000),
-        attachment_max_bytes=env_int(env, "HUB_ATTACHMENT_MAX_BYTES", 25 * 1024 * 1024,
-                                     minimum=1024),
+        attachment_max_bytes=env_int(
+            env, "HUB_ATTACHMENT_MAX_BYTES", 25 * 1024 * 1024, minimum=1024
+        ),
         base_url=env_str(env, "HUB_BASE_URL", f"http://{http_host}:{http_port}")
         or f"http://{http_host}:{http_port}",
         pki=load_pki(env, data_dir),

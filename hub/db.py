@@ -17,8 +17,9 @@ T = TypeVar("T")
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine; SQLite gets WAL, foreign keys and write-serialising transactions."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
-                               **kwargs)
+        engine = create_engine(
+            url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs
+        )
         _configure_sqlite(engine)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
@@ -134,8 +135,9 @@ class AfterCommit(Generic[T]):
         released = session.get_nested_transaction()
         if released is not None:  # a SAVEPOINT, not the transaction
             outer = _enclosing_savepoint(released)
-            session.info[self._key] = [(outer if tag is released else tag, item)
-                                       for tag, item in pending]
+            session.info[self._key] = [
+                (outer if tag is released else tag, item) for tag, item in pending
+            ]
             return
         del session.info[self._key]
         self._deliver([item for _, item in pending])
@@ -148,8 +150,7 @@ class AfterCommit(Generic[T]):
         if undone is None:
             del session.info[self._key]
             return
-        session.info[self._key] = [(tag, item) for tag, item in pending
-                                   if not _inside(tag, undone)]
+        session.info[self._key] = [(tag, item) for tag, item in pending if not _inside(tag, undone)]
 
     def _after_transaction_end(self, session: Session, transaction: SessionTransaction) -> None:
         if transaction.parent is None:  # ended without a commit (e.g. closed): drop the rest

@@ -52,12 +52,27 @@ class DemoAccount:
 ACCOUNTS = (
     DemoAccount("chw.demo", Role.CHW, "Demo Community Health Worker", facility="HP-A"),
     DemoAccount("gp.demo", Role.GP, "Demo General Practitioner", facility="HP-B"),
-    DemoAccount("specialist.demo", Role.SPECIALIST, "Demo Pulmonologist", facility="HOSP-2A",
-                specialty="pulmonology"),
-    DemoAccount("specialist2.demo", Role.SPECIALIST, "Demo Pulmonologist Two",
-                facility="HOSP-2B", specialty="pulmonology"),
-    DemoAccount("radiologist.demo", Role.RADIOLOGIST, "Demo Radiologist", facility="IMG-A",
-                specialty="radiology"),
+    DemoAccount(
+        "specialist.demo",
+        Role.SPECIALIST,
+        "Demo Pulmonologist",
+        facility="HOSP-2A",
+        specialty="pulmonology",
+    ),
+    DemoAccount(
+        "specialist2.demo",
+        Role.SPECIALIST,
+        "Demo Pulmonologist Two",
+        facility="HOSP-2B",
+        specialty="pulmonology",
+    ),
+    DemoAccount(
+        "radiologist.demo",
+        Role.RADIOLOGIST,
+        "Demo Radiologist",
+        facility="IMG-A",
+        specialty="radiology",
+    ),
     DemoAccount("command.demo", Role.COMMAND, "Demo Command Officer", region=DEMO_REGION),
     DemoAccount("qa.demo", Role.QA_PHYSICIAN, "Demo QA Physician", region=DEMO_REGION),
     DemoAccount("admin.demo", Role.NATIONAL_ADMIN, "Demo National Administrator"),
@@ -95,8 +110,7 @@ def register_demo_seeder(seeder: DemoSeeder) -> None:
         _seeders.append(seeder)
 
 
-def _get_or_add(session: Session, model: type[T], lookup: dict[str, object],
-                   **values: object) -> T:
+def _get_or_add(session: Session, model: type[T], lookup: dict[str, object], **values: object) -> T:
     row = session.scalar(select(model).filter_by(**lookup))
     if row is None:
         row = model(**lookup, **values)
@@ -109,21 +123,37 @@ def seed_organisation(session: Session) -> None:
     country = _get_or_add(session, Country, {"code": "IR"}, name="Iran")
     regions = {}
     for number in range(1, 11):
-        regions[number] = _get_or_add(session, MacroRegion, {"code": f"MR{number:02d}"},
-                                      number=number, name=f"Macro-region {number}",
-                                      country_id=country.id)
+        regions[number] = _get_or_add(
+            session,
+            MacroRegion,
+            {"code": f"MR{number:02d}"},
+            number=number,
+            name=f"Macro-region {number}",
+            country_id=country.id,
+        )
     region = regions[1]
     universities = {
         code: _get_or_add(session, University, {"code": code}, name=name, region_id=region.id)
-        for code, name in (("UNI-A", "University of Medical Sciences A"),
-                           ("UNI-B", "University of Medical Sciences B"))
+        for code, name in (
+            ("UNI-A", "University of Medical Sciences A"),
+            ("UNI-B", "University of Medical Sciences B"),
+        )
     }
     for code, name, kind, level, uni in FACILITIES:
-        _get_or_add(session, Facility, {"code": code}, name=name, kind=kind, level=level,
-                    university_id=universities[uni].id if uni else None,
-                    region_id=region.id, timezone="Asia/Tehran")
-    _get_or_add(session, Insurer, {"code": "DEMO"}, name="Demo Basic Insurance",
-                kind=InsurerKind.BASIC)
+        _get_or_add(
+            session,
+            Facility,
+            {"code": code},
+            name=name,
+            kind=kind,
+            level=level,
+            university_id=universities[uni].id if uni else None,
+            region_id=region.id,
+            timezone="Asia/Tehran",
+        )
+    _get_or_add(
+        session, Insurer, {"code": "DEMO"}, name="Demo Basic Insurance", kind=InsurerKind.BASIC
+    )
 
 
 def seed_patients(session: Session, recorder: User) -> None:
@@ -133,16 +163,35 @@ def seed_patients(session: Session, recorder: User) -> None:
         national_id = make_iranian(prefix)
         facility = session.scalar(select(Facility).where(Facility.code == facility_code))
         assert facility is not None
-        patient = _get_or_add(session, Patient, {"id_country": "IR", "national_id": national_id},
-                              given_name=given, family_name=family, date_of_birth=born,
-                              sex=sex, home_facility_id=facility.id)
-        _get_or_add(session, Membership, {"insurer_id": insurer.id,
-                                          "member_id": f"DEMO-{national_id}"},
-                    patient_id=patient.id, valid_from=date(2020, 1, 1), valid_to=None)
+        patient = _get_or_add(
+            session,
+            Patient,
+            {"id_country": "IR", "national_id": national_id},
+            given_name=given,
+            family_name=family,
+            date_of_birth=born,
+            sex=sex,
+            home_facility_id=facility.id,
+        )
+        _get_or_add(
+            session,
+            Membership,
+            {"insurer_id": insurer.id, "member_id": f"DEMO-{national_id}"},
+            patient_id=patient.id,
+            valid_from=date(2020, 1, 1),
+            valid_to=None,
+        )
         if not patient.consents:
-            session.add(Consent(patient_id=patient.id, scope=ConsentScope.CONSULT,
-                                method=ConsentMethod.WRITTEN, given_by_name=f"{given} {family}",
-                                given_at=utcnow(), recorded_by_id=recorder.id))
+            session.add(
+                Consent(
+                    patient_id=patient.id,
+                    scope=ConsentScope.CONSULT,
+                    method=ConsentMethod.WRITTEN,
+                    given_by_name=f"{given} {family}",
+                    given_at=utcnow(),
+                    recorded_by_id=recorder.id,
+                )
+            )
 
 
 def seed_demo(session: Session, password: str | None) -> list[tuple[DemoAccount, str | None]]:
@@ -153,11 +202,17 @@ def seed_demo(session: Session, password: str | None) -> list[tuple[DemoAccount,
         user = session.scalar(select(User).where(User.username == account.username))
         if user is None:
             new_password = password or generate_password()
-            create_user(session, account.username, full_name=account.full_name,
-                        role=account.role, facility_code=account.facility,
-                        region_code=account.region, insurer_code=account.insurer,
-                        specialty_codes=(account.specialty,) if account.specialty else (),
-                        password=new_password)
+            create_user(
+                session,
+                account.username,
+                full_name=account.full_name,
+                role=account.role,
+                facility_code=account.facility,
+                region_code=account.region,
+                insurer_code=account.insurer,
+                specialty_codes=(account.specialty,) if account.specialty else (),
+                password=new_password,
+            )
             result.append((account, new_password))
         elif password is not None:
             set_password(session, user, password)

@@ -54,9 +54,16 @@ class AccessDenied(HubError):
     status = 403
     code = "forbidden"
 
-    def __init__(self, message: str = "You are not allowed to do this.", *, action: str,
-                 object_type: str | None = None, object_id: object = None,
-                 hide: bool = False, details: Any = None) -> None:
+    def __init__(
+        self,
+        message: str = "You are not allowed to do this.",
+        *,
+        action: str,
+        object_type: str | None = None,
+        object_id: object = None,
+        hide: bool = False,
+        details: Any = None,
+    ) -> None:
         super().__init__(message, details=details)
         self.action = action
         self.object_type = object_type

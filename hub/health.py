@@ -46,8 +46,10 @@ def _check_broker() -> str | None:
 def readyz() -> tuple[Response, int]:
     checks = {"database": _check_database(), "broker": _check_broker()}
     ok = all(v is None for v in checks.values())
-    body = {"status": "ok" if ok else "unavailable",
-            "checks": {k: "ok" if v is None else f"failed: {v}" for k, v in checks.items()}}
+    body = {
+        "status": "ok" if ok else "unavailable",
+        "checks": {k: "ok" if v is None else f"failed: {v}" for k, v in checks.items()},
+    }
     return jsonify(body), 200 if ok else 503
 
 

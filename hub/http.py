@@ -48,8 +48,9 @@ def _error_response(status: int, code: str, message: str, details: object = None
     if _wants_json():
         resp = jsonify({"error": {"code": code, "message": message, "details": details}})
     else:
-        resp = Response(render_template("error.html", status=status, message=message),
-                        mimetype="text/html")
+        resp = Response(
+            render_template("error.html", status=status, message=message), mimetype="text/html"
+        )
     resp.status_code = status
     if status == 401 and request.path.startswith("/api/"):
         resp.headers["WWW-Authenticate"] = 'Bearer realm="hub"'
@@ -69,9 +70,15 @@ def _audit_refusal(exc: AccessDenied) -> None:
         principal = Principal(kind="anonymous", via="none")
     try:
         with db.transaction() as sess:
-            audit.record(sess, principal, exc.action, object_type=exc.object_type,
-                         object_id=exc.object_id, outcome="denied",
-                         details={"method": request.method, "endpoint": request.endpoint})
+            audit.record(
+                sess,
+                principal,
+                exc.action,
+                object_type=exc.object_type,
+                object_id=exc.object_id,
+                outcome="denied",
+                details={"method": request.method, "endpoint": request.endpoint},
+            )
     except Exception:  # never let the audit write turn a refusal into a 500
         log.exception("could not audit a refusal (request %s)", g.get("request_id"))
 
@@ -112,7 +119,14 @@ def init_app(app: Flask) -> None:
     def _unexpected(exc: Exception) -> Response:
         _rollback()
         # The message may contain patient data; log the type and the request id only.
-        log.error("unhandled %s in %s %s (request %s)", type(exc).__name__, request.method,
-                  request.endpoint, g.get("request_id"), exc_info=app.debug)
-        return _error_response(500, "internal_error",
-                               f"Something went wrong (request {g.get('request_id')}).")
+        log.error(
+            "unhandled %s in %s %s (request %s)",
+            type(exc).__name__,
+            request.method,
+            request.endpoint,
+            g.get("request_id"),
+            exc_info=app.debug,
+        )
+        return _error_response(
+            500, "internal_error", f"Something went wrong (request {g.get('request_id')})."
+        )

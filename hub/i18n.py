@@ -10,8 +10,7 @@ from frontend import TRANSLATIONS_DIR
 from hub.config import SUPPORTED_LOCALES
 
 RTL_LOCALES = frozenset({"fa"})
-LANGUAGE_NAMES = {"en": "English", "fa": "فارسی", "ru": "Русский", "tr": "Türkçe",
-                  "zh": "中文"}
+LANGUAGE_NAMES = {"en": "English", "fa": "فارسی", "ru": "Русский", "tr": "Türkçe", "zh": "中文"}
 babel = Babel()
 
 
@@ -19,8 +18,11 @@ def select_locale() -> str:
     chosen = session.get("locale")
     if chosen in SUPPORTED_LOCALES:
         return str(chosen)
-    if current_user and current_user.is_authenticated and current_user.user.locale \
-            in SUPPORTED_LOCALES:
+    if (
+        current_user
+        and current_user.is_authenticated
+        and current_user.user.locale in SUPPORTED_LOCALES
+    ):
         return str(current_user.user.locale)
     best = request.accept_languages.best_match(SUPPORTED_LOCALES)
     return best or current_app.config["HUB_SETTINGS"].default_locale
@@ -37,5 +39,8 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def _i18n_context() -> dict[str, object]:
         locale = select_locale()
-        return {"current_locale": locale, "text_direction": text_direction(locale),
-                "languages": LANGUAGE_NAMES}
+        return {
+            "current_locale": locale,
+            "text_direction": text_direction(locale),
+            "languages": LANGUAGE_NAMES,
+        }

@@ -44,11 +44,14 @@ def init_app(app: Flask) -> Celery:
     return celery
 
 
-def add_periodic(app: Flask, name: str, task: str, every: timedelta,
-                 args: tuple[Any, ...] = ()) -> None:
+def add_periodic(
+    app: Flask, name: str, task: str, every: timedelta, args: tuple[Any, ...] = ()
+) -> None:
     """Schedule ``task`` on the beat; domain packages call this from their ``init_app``."""
     app.extensions["celery"].conf.beat_schedule[name] = {
-        "task": task, "schedule": every.total_seconds(), "args": args,
+        "task": task,
+        "schedule": every.total_seconds(),
+        "args": args,
     }
 
 

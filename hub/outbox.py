@@ -42,8 +42,9 @@ def handler(topic: str) -> Callable[[Handler], Handler]:
     return register
 
 
-def add(session: Session, topic: str, payload: dict[str, Any],
-        available_at: datetime | None = None) -> OutboxMessage:
+def add(
+    session: Session, topic: str, payload: dict[str, Any], available_at: datetime | None = None
+) -> OutboxMessage:
     """Queue a message in the caller's transaction."""
     msg = OutboxMessage(topic=topic, payload=payload, available_at=available_at or utcnow())
     session.add(msg)
@@ -56,11 +57,16 @@ def backoff(attempts: int) -> timedelta:
 
 def drain(session: Session, limit: int = 100) -> int:
     """Deliver up to ``limit`` due messages; returns how many were delivered."""
-    stmt = (select(OutboxMessage)
-            .where(OutboxMessage.dispatched_at.is_(None),
-                   OutboxMessage.failed_permanently.is_(False),
-                   OutboxMessage.available_at <= utcnow())
-            .order_by(OutboxMessage.id).limit(limit))
+    stmt = (
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.dispatched_at.is_(None),
+            OutboxMessage.failed_permanently.is_(False),
+            OutboxMessage.available_at <= utcnow(),
+        )
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+    )
     if session.get_bind().dialect.name == "postgresql":
         # Several workers drain side by side without taking the same message.
         stmt = stmt.with_for_update(skip_locked=True)

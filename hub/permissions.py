@@ -31,28 +31,68 @@ REQUESTER_ROLES = frozenset({Role.CHW, Role.NURSE, Role.GP})
 REGION_ROLES = frozenset({Role.COMMAND, Role.QA_PHYSICIAN})
 
 _ROLE_SCOPES: dict[Role, frozenset[str]] = {
-    Role.CHW: frozenset({"profile", "patients:read", "patients:write", "consults:read",
-                         "consults:write", "imaging:read", "imaging:write"}),
-    Role.NURSE: frozenset({"profile", "patients:read", "patients:write", "consults:read",
-                           "consults:write", "imaging:read", "imaging:write"}),
-    Role.GP: frozenset({"profile", "patients:read", "patients:write", "consults:read",
-                        "consults:write", "imaging:read", "imaging:write"}),
-    Role.SPECIALIST: frozenset({"profile", "patients:read", "consults:read", "consults:write",
-                                "imaging:read"}),
-    Role.RADIOLOGIST: frozenset({"profile", "patients:read", "consults:read", "imaging:read",
-                                 "imaging:write"}),
+    Role.CHW: frozenset(
+        {
+            "profile",
+            "patients:read",
+            "patients:write",
+            "consults:read",
+            "consults:write",
+            "imaging:read",
+            "imaging:write",
+        }
+    ),
+    Role.NURSE: frozenset(
+        {
+            "profile",
+            "patients:read",
+            "patients:write",
+            "consults:read",
+            "consults:write",
+            "imaging:read",
+            "imaging:write",
+        }
+    ),
+    Role.GP: frozenset(
+        {
+            "profile",
+            "patients:read",
+            "patients:write",
+            "consults:read",
+            "consults:write",
+            "imaging:read",
+            "imaging:write",
+        }
+    ),
+    Role.SPECIALIST: frozenset(
+        {"profile", "patients:read", "consults:read", "consults:write", "imaging:read"}
+    ),
+    Role.RADIOLOGIST: frozenset(
+        {"profile", "patients:read", "consults:read", "imaging:read", "imaging:write"}
+    ),
     Role.COMMAND: frozenset({"profile", "patients:read", "consults:read", "imaging:read"}),
     Role.INSURER: frozenset({"profile", "patients:read", "claims:read", "claims:reconcile"}),
-    Role.FACILITY_ADMIN: frozenset({"profile", "patients:read", "patients:write", "consults:read",
-                                    "imaging:read", "imaging:write", "admin"}),
-    Role.QA_PHYSICIAN: frozenset({"profile", "patients:read", "consults:read", "imaging:read",
-                                  "audit:read"}),
+    Role.FACILITY_ADMIN: frozenset(
+        {
+            "profile",
+            "patients:read",
+            "patients:write",
+            "consults:read",
+            "imaging:read",
+            "imaging:write",
+            "admin",
+        }
+    ),
+    Role.QA_PHYSICIAN: frozenset(
+        {"profile", "patients:read", "consults:read", "imaging:read", "audit:read"}
+    ),
     Role.NATIONAL_ADMIN: frozenset(SCOPES),
 }
 
 # Roles allowed to register or change patients (permission is this AND the patients:write scope).
-PATIENT_WRITERS = frozenset({Role.CHW, Role.NURSE, Role.GP, Role.FACILITY_ADMIN,
-                             Role.NATIONAL_ADMIN})
+PATIENT_WRITERS = frozenset(
+    {Role.CHW, Role.NURSE, Role.GP, Role.FACILITY_ADMIN, Role.NATIONAL_ADMIN}
+)
 PATIENT_MERGERS = frozenset({Role.FACILITY_ADMIN, Role.NATIONAL_ADMIN})
 
 
@@ -67,15 +107,20 @@ def has_scope(principal: Principal, scope: str) -> bool:
     return "*" in principal.scopes or scope in principal.scopes
 
 
-def require(principal: Principal, scope: str, *, roles: frozenset[Role] | None = None,
-            action: str) -> None:
+def require(
+    principal: Principal, scope: str, *, roles: frozenset[Role] | None = None, action: str
+) -> None:
     """Refuse unless the principal holds ``scope`` and, when given, one of ``roles``."""
     if not has_scope(principal, scope):
-        raise AccessDenied(f"This needs the {scope!r} scope.", action=action,
-                           details={"missing_scope": scope})
+        raise AccessDenied(
+            f"This needs the {scope!r} scope.", action=action, details={"missing_scope": scope}
+        )
     if roles is not None and not principal.roles & roles:
-        raise AccessDenied("Your role does not allow this.", action=action,
-                           details={"allowed_roles": sorted(r.value for r in roles)})
+        raise AccessDenied(
+            "Your role does not allow this.",
+            action=action,
+            details={"allowed_roles": sorted(r.value for r in roles)},
+        )
 
 
 # Domain packages add grants here (e.g. a specialist sees the patients of consults they answer),
@@ -99,13 +144,17 @@ def patient_visibility(principal: Principal) -> ColumnElement[bool]:
     ):
         clauses.append(Patient.home_facility_id == principal.facility_id)
     if principal.region_id is not None and principal.roles & REGION_ROLES:
-        clauses.append(Patient.home_facility_id.in_(
-            select(Facility.id).where(Facility.region_id == principal.region_id)
-        ))
+        clauses.append(
+            Patient.home_facility_id.in_(
+                select(Facility.id).where(Facility.region_id == principal.region_id)
+            )
+        )
     if principal.insurer_id is not None and principal.has_role(Role.INSURER):
-        clauses.append(Patient.id.in_(
-            select(Membership.patient_id).where(Membership.insurer_id == principal.insurer_id)
-        ))
+        clauses.append(
+            Patient.id.in_(
+                select(Membership.patient_id).where(Membership.insurer_id == principal.insurer_id)
+            )
+        )
     for grant in _patient_grants:
         extra = grant(principal)
         if extra is not None:

@@ -89,11 +89,13 @@ def _emit(events: list[tuple[str, dict[str, Any], list[str]]]) -> None:
 
 
 _after_commit: db.AfterCommit[tuple[str, dict[str, Any], list[str]]] = db.AfterCommit(
-    _PENDING_KEY, _emit)
+    _PENDING_KEY, _emit
+)
 
 
-def emit_after_commit(session: Session, event_name: str, data: dict[str, Any],
-                      rooms: list[str]) -> None:
+def emit_after_commit(
+    session: Session, event_name: str, data: dict[str, Any], rooms: list[str]
+) -> None:
     """Emit once the transaction commits, so clients never hear of a change that rolled back.
 
     ``data`` carries ids and states only; clients fetch details through the permission-checked API.
@@ -104,6 +106,12 @@ def emit_after_commit(session: Session, event_name: str, data: dict[str, Any],
 def init_app(app: Flask) -> None:
     settings = app.config["HUB_SETTINGS"]
     # Default CORS policy: only pages served by this hub (same origin) may connect.
-    socketio.init_app(app, async_mode="threading", message_queue=settings.redis_url,
-                      channel=settings.socketio_channel, logger=False, engineio_logger=False)
+    socketio.init_app(
+        app,
+        async_mode="threading",
+        message_queue=settings.redis_url,
+        channel=settings.socketio_channel,
+        logger=False,
+        engineio_logger=False,
+    )
     socketio.on_event("connect", _on_connect)

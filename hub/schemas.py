@@ -17,8 +17,12 @@ class Strict(BaseModel):
 
 class PatientIn(Strict):
     national_id: str = Field(min_length=5, max_length=32)
-    id_country: str | None = Field(default=None, min_length=2, max_length=2,
-                                   description="Defaults to the home facility's country")
+    id_country: str | None = Field(
+        default=None,
+        min_length=2,
+        max_length=2,
+        description="Defaults to the home facility's country",
+    )
     given_name: str = Field(min_length=1, max_length=120)
     family_name: str = Field(min_length=1, max_length=120)
     date_of_birth: date
@@ -26,8 +30,9 @@ class PatientIn(Strict):
     phone: str | None = Field(default=None, max_length=32, pattern=r"^\+?[0-9 ()-]{5,31}$")
     email: EmailStr | None = None
     address: str | None = Field(default=None, max_length=2000)
-    home_facility: str | None = Field(default=None, max_length=32,
-                                      description="Facility code; defaults to your facility")
+    home_facility: str | None = Field(
+        default=None, max_length=32, description="Facility code; defaults to your facility"
+    )
 
     @field_validator("date_of_birth")
     @classmethod
@@ -76,12 +81,18 @@ class MergeIn(Strict):
 
 
 class ConsentIn(Strict):
-    scopes: list[ConsentScope] = Field(min_length=1, max_length=len(ConsentScope),
-                                       description="What the consent covers; one record each")
-    method: ConsentMethod = Field(default=ConsentMethod.ELECTRONIC,
-                                  description="How it was given; recorded in the hub by default")
-    given_by_name: str | None = Field(default=None, min_length=1, max_length=200,
-                                      description="Defaults to the patient's own name")
+    scopes: list[ConsentScope] = Field(
+        min_length=1,
+        max_length=len(ConsentScope),
+        description="What the consent covers; one record each",
+    )
+    method: ConsentMethod = Field(
+        default=ConsentMethod.ELECTRONIC,
+        description="How it was given; recorded in the hub by default",
+    )
+    given_by_name: str | None = Field(
+        default=None, min_length=1, max_length=200, description="Defaults to the patient's own name"
+    )
     relationship_to_patient: str = Field(default="self", min_length=1, max_length=40)
     given_at: datetime | None = Field(default=None, description="Defaults to now (UTC)")
 

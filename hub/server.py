@@ -28,16 +28,19 @@ class _Gunicorn(BaseApplication):
 
 
 def serve_web(app: Flask, host: str, port: int, threads: int) -> None:
-    _Gunicorn(app, {
-        "bind": f"{host}:{port}",
-        "workers": 1,
-        "worker_class": "gthread",
-        "threads": threads,
-        # Socket.IO long-polls and websockets stay open; don't kill their worker.
-        "timeout": 0,
-        "graceful_timeout": 10,
-        "accesslog": None,
-        "errorlog": "-",
-        "loglevel": "warning",
-        "proc_name": "hub-web",
-    }).run()
+    _Gunicorn(
+        app,
+        {
+            "bind": f"{host}:{port}",
+            "workers": 1,
+            "worker_class": "gthread",
+            "threads": threads,
+            # Socket.IO long-polls and websockets stay open; don't kill their worker.
+            "timeout": 0,
+            "graceful_timeout": 10,
+            "accesslog": None,
+            "errorlog": "-",
+            "loglevel": "warning",
+            "proc_name": "hub-web",
+        },
+    ).run()

@@ -55,8 +55,10 @@ def run_all(app: Flask, *, migrate: bool = True, demo: bool = True) -> int:
     components = COMPONENTS + (("dicom",) if settings.imaging.enabled else ())
     for name in components:
         children[name] = subprocess.Popen([sys.executable, "-m", "hub", name], env=env)
-    click.echo(f"hub is serving http://{settings.http_host}:{settings.http_port} "
-               "(Ctrl-C stops it)", err=True)
+    click.echo(
+        f"hub is serving http://{settings.http_host}:{settings.http_port} (Ctrl-C stops it)",
+        err=True,
+    )
     status = 0
     while not stopping:
         for name, child in children.items():

@@ -39,27 +39,45 @@ HOME_SECTIONS: dict[Role, tuple[str, ...]] = {
 
 
 ROLE_LABELS = {
-    "chw": _l("Community health worker"), "nurse": _l("Nurse"), "gp": _l("General practitioner"),
-    "specialist": _l("Specialist"), "radiologist": _l("Radiologist"),
-    "command": _l("Command staff"), "insurer": _l("Insurer"),
-    "facility_admin": _l("Facility administrator"), "qa_physician": _l("QA physician"),
+    "chw": _l("Community health worker"),
+    "nurse": _l("Nurse"),
+    "gp": _l("General practitioner"),
+    "specialist": _l("Specialist"),
+    "radiologist": _l("Radiologist"),
+    "command": _l("Command staff"),
+    "insurer": _l("Insurer"),
+    "facility_admin": _l("Facility administrator"),
+    "qa_physician": _l("QA physician"),
     "national_admin": _l("National administrator"),
 }
 SECTION_LABELS = {
-    "patients": _l("Patients"), "consult_requests": _l("Consultation requests"),
-    "follow_up_tasks": _l("Follow-up tasks"), "referrals": _l("Referrals"),
-    "worklist": _l("Worklist"), "roster": _l("On-call roster"),
-    "video_sessions": _l("Video sessions"), "reading_worklist": _l("Reading worklist"),
-    "critical_results": _l("Critical results"), "live_queues": _l("Live queues"),
-    "sla_breaches": _l("SLA breaches"), "transfers": _l("Transfers"),
-    "claims_exports": _l("Claims exports"), "reconciliation": _l("Reconciliation"),
-    "staff": _l("Staff"), "rosters": _l("Rosters"), "ae_titles": _l("DICOM AE titles"),
-    "quality_reviews": _l("Quality reviews"), "audit": _l("Audit log"),
-    "facilities": _l("Facilities"), "tariffs": _l("Tariffs"),
+    "patients": _l("Patients"),
+    "consult_requests": _l("Consultation requests"),
+    "follow_up_tasks": _l("Follow-up tasks"),
+    "referrals": _l("Referrals"),
+    "worklist": _l("Worklist"),
+    "roster": _l("On-call roster"),
+    "video_sessions": _l("Video sessions"),
+    "reading_worklist": _l("Reading worklist"),
+    "critical_results": _l("Critical results"),
+    "live_queues": _l("Live queues"),
+    "sla_breaches": _l("SLA breaches"),
+    "transfers": _l("Transfers"),
+    "claims_exports": _l("Claims exports"),
+    "reconciliation": _l("Reconciliation"),
+    "staff": _l("Staff"),
+    "rosters": _l("Rosters"),
+    "ae_titles": _l("DICOM AE titles"),
+    "quality_reviews": _l("Quality reviews"),
+    "audit": _l("Audit log"),
+    "facilities": _l("Facilities"),
+    "tariffs": _l("Tariffs"),
 }
 # Sections that already have a page, by endpoint; domain packages register the blueprints.
-SECTION_URLS = {"consult_requests": "consult_pages.my_consults",
-                "worklist": "consult_pages.worklist"}
+SECTION_URLS = {
+    "consult_requests": "consult_pages.my_consults",
+    "worklist": "consult_pages.worklist",
+}
 
 
 @bp.get("/")
@@ -77,12 +95,20 @@ def home() -> ResponseReturnValue:
     sections: list[str] = []
     for role in sorted(principal.roles, key=lambda r: r.value):
         sections.extend(s for s in HOME_SECTIONS[role] if s not in sections)
-    urls = {s: url_for(endpoint) for s, endpoint in SECTION_URLS.items()
-            if s in sections and endpoint in current_app.view_functions}
-    return render_template("home.html", user=user,
-                           roles=sorted(r.value for r in principal.roles), sections=sections,
-                           role_labels=ROLE_LABELS, section_labels=SECTION_LABELS,
-                           section_urls=urls)
+    urls = {
+        s: url_for(endpoint)
+        for s, endpoint in SECTION_URLS.items()
+        if s in sections and endpoint in current_app.view_functions
+    }
+    return render_template(
+        "home.html",
+        user=user,
+        roles=sorted(r.value for r in principal.roles),
+        sections=sections,
+        role_labels=ROLE_LABELS,
+        section_labels=SECTION_LABELS,
+        section_urls=urls,
+    )
 
 
 @bp.get("/lang/<code>")

@@ -16,8 +16,12 @@ from imaging.models import AeKind, CallingAe
 
 
 @click.group("dicom", cls=AppGroup, invoke_without_command=True)
-@click.option("--processes", type=click.IntRange(1, 64), default=None,
-              help="Node processes sharing the port (default HUB_DICOM_PROCESSES).")
+@click.option(
+    "--processes",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Node processes sharing the port (default HUB_DICOM_PROCESSES).",
+)
 @click.pass_context
 @with_appcontext
 def dicom_group(ctx: click.Context, processes: int | None) -> None:
@@ -44,8 +48,12 @@ def _title(value: str) -> str:
 @ae_group.command("add")
 @click.argument("title")
 @click.option("--facility", "facility_code", required=True, help="Facility code.")
-@click.option("--kind", type=click.Choice([k.value for k in AeKind]),
-              default=AeKind.MODALITY.value, show_default=True)
+@click.option(
+    "--kind",
+    type=click.Choice([k.value for k in AeKind]),
+    default=AeKind.MODALITY.value,
+    show_default=True,
+)
 @with_appcontext
 def ae_add(title: str, facility_code: str, kind: str) -> None:
     """Allow calling AE TITLE for a facility (re-enables a disabled one)."""
@@ -53,20 +61,25 @@ def ae_add(title: str, facility_code: str, kind: str) -> None:
     with db.transaction() as sess:
         facility = sess.scalar(select(Facility).where(Facility.code == facility_code))
         if facility is None:
-            raise click.BadParameter(f"unknown facility {facility_code!r}",
-                                     param_hint="--facility")
+            raise click.BadParameter(f"unknown facility {facility_code!r}", param_hint="--facility")
         row = sess.scalar(select(CallingAe).where(CallingAe.ae_title == title))
         if row is not None and row.disabled_at is None and row.facility_id != facility.id:
-            raise click.ClickException(f"{title} already belongs to another facility; "
-                                       "remove it there first")
+            raise click.ClickException(
+                f"{title} already belongs to another facility; remove it there first"
+            )
         if row is None:
             row = CallingAe(ae_title=title, facility_id=facility.id, kind=AeKind(kind))
             sess.add(row)
         row.facility_id, row.kind, row.disabled_at = facility.id, AeKind(kind), None
         sess.flush()
-        audit.record(sess, SYSTEM, "imaging:ae:added", object_type="calling_ae",
-                     object_id=row.id, details={"ae_title": title, "facility": facility_code,
-                                                "kind": kind})
+        audit.record(
+            sess,
+            SYSTEM,
+            "imaging:ae:added",
+            object_type="calling_ae",
+            object_id=row.id,
+            details={"ae_title": title, "facility": facility_code, "kind": kind},
+        )
     click.echo(f"{title} may now associate for {facility_code}")
 
 
@@ -80,8 +93,14 @@ def ae_remove(title: str) -> None:
         if row is None or row.disabled_at is not None:
             raise click.ClickException(f"{title} is not registered")
         row.disabled_at = utcnow()
-        audit.record(sess, SYSTEM, "imaging:ae:removed", object_type="calling_ae",
-                     object_id=row.id, details={"ae_title": row.ae_title})
+        audit.record(
+            sess,
+            SYSTEM,
+            "imaging:ae:removed",
+            object_type="calling_ae",
+            object_id=row.id,
+            details={"ae_title": row.ae_title},
+        )
     click.echo(f"{title} removed")
 
 
@@ -90,18 +109,24 @@ def ae_remove(title: str) -> None:
 def ae_list() -> None:
     """Print the registered calling AE titles."""
     with db.transaction() as sess:
-        rows = sess.execute(select(CallingAe.ae_title, Facility.code, CallingAe.kind)
-                            .join(Facility, Facility.id == CallingAe.facility_id)
-                            .where(CallingAe.disabled_at.is_(None))
-                            .order_by(CallingAe.ae_title)).all()
+        rows = sess.execute(
+            select(CallingAe.ae_title, Facility.code, CallingAe.kind)
+            .join(Facility, Facility.id == CallingAe.facility_id)
+            .where(CallingAe.disabled_at.is_(None))
+            .order_by(CallingAe.ae_title)
+        ).all()
     for title, code, kind in rows:
         click.echo(f"{title:<16} {code:<16} {kind.value}")
 
 
 @dicom_group.command("retention")
 @click.option("--dry-run", is_flag=True, help="Only list what would be deleted.")
-@click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
-              help="Evaluate as of this date (default: today, UTC).")
+@click.option(
+    "--today",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Evaluate as of this date (default: today, UTC).",
+)
 @with_appcontext
 def retention(dry_run: bool, today: object) -> None:
     """Delete images past their 5 years and reports past their 10 (legal holds excepted)."""
@@ -117,12 +142,15 @@ def retention(dry_run: bool, today: object) -> None:
     factory = db.get_db().session_factory
     assert factory is not None and settings.storage_dir is not None
     day = today.date() if isinstance(today, datetime) else None
-    report = run(factory, Storage(Path(settings.storage_dir)), settings, today=day,
-                 dry_run=dry_run)
+    report = run(factory, Storage(Path(settings.storage_dir)), settings, today=day, dry_run=dry_run)
     verb = "would delete" if dry_run else "deleted"
     for item in report.expired:
-        click.echo(f"{verb} {item.instances:>6} {item.kind.value:<6} {item.study_instance_uid} "
-                   f"(kept until {item.kept_until}, {item.size} bytes)")
-    click.echo(f"{verb} {report.instances} instances in "
-               f"{len({e.study_id for e in report.expired})} studies; "
-               f"{report.held} on legal hold; {report.orphans_removed} orphan files removed")
+        click.echo(
+            f"{verb} {item.instances:>6} {item.kind.value:<6} {item.study_instance_uid} "
+            f"(kept until {item.kept_until}, {item.size} bytes)"
+        )
+    click.echo(
+        f"{verb} {report.instances} instances in "
+        f"{len({e.study_id for e in report.expired})} studies; "
+        f"{report.held} on legal hold; {report.orphans_removed} orphan files removed"
+    )

@@ -18,8 +18,7 @@ from imaging.services import get_study, study_visibility
 ATTACHERS = CLINICAL_ROLES | {Role.FACILITY_ADMIN, Role.NATIONAL_ADMIN}
 
 
-def attach(session: Session, principal: Principal, study_uid: str,
-           consult_id: int) -> StudyConsult:
+def attach(session: Session, principal: Principal, study_uid: str, consult_id: int) -> StudyConsult:
     """Attach a study the caller sees to a consult the caller sees, of the same patient."""
     action = "imaging:study:attached"
     require(principal, "consults:write", roles=ATTACHERS, action=action)
@@ -27,16 +26,24 @@ def attach(session: Session, principal: Principal, study_uid: str,
     consult = consult_services.get(session, principal, consult_id)
     if study.patient_id is None or study.patient_id != consult.patient_id:
         raise Conflict("The study is not of the consult's patient.", code="other_patient")
-    existing = session.scalar(select(StudyConsult).where(
-        StudyConsult.study_id == study.id, StudyConsult.consult_id == consult.id))
+    existing = session.scalar(
+        select(StudyConsult).where(
+            StudyConsult.study_id == study.id, StudyConsult.consult_id == consult.id
+        )
+    )
     if existing is not None:
         return existing
-    row = StudyConsult(study_id=study.id, consult_id=consult.id,
-                       attached_by_id=principal.user_id)
+    row = StudyConsult(study_id=study.id, consult_id=consult.id, attached_by_id=principal.user_id)
     session.add(row)
     session.flush()
-    audit.record(session, principal, action, object_type="study", object_id=study.id,
-                 details={"consult_id": consult.id})
+    audit.record(
+        session,
+        principal,
+        action,
+        object_type="study",
+        object_id=study.id,
+        details={"consult_id": consult.id},
+    )
     return row
 
 
@@ -44,10 +51,19 @@ def studies_of(session: Session, principal: Principal, consult_id: int) -> list[
     """The studies attached to a consult, as far as the caller may see them."""
     consult = consult_services.get(session, principal, consult_id, purpose="studies_viewed")
     require(principal, "imaging:read", action="imaging:study:listed")
-    studies = list(session.scalars(
-        select(Study).join(StudyConsult, StudyConsult.study_id == Study.id)
-        .where(StudyConsult.consult_id == consult.id, study_visibility(principal))
-        .order_by(Study.id)))
-    audit.record(session, principal, "imaging:study:listed", object_type="study",
-                 details={"ids": [s.id for s in studies], "consult_id": consult.id})
+    studies = list(
+        session.scalars(
+            select(Study)
+            .join(StudyConsult, StudyConsult.study_id == Study.id)
+            .where(StudyConsult.consult_id == consult.id, study_visibility(principal))
+            .order_by(Study.id)
+        )
+    )
+    audit.record(
+        session,
+        principal,
+        "imaging:study:listed",
+        object_type="study",
+        details={"ids": [s.id for s in studies], "consult_id": consult.id},
+    )
     return studies

@@ -61,11 +61,16 @@ def _claim(factory: sessionmaker[Session], limit: int) -> tuple[str, list[_Item]
     token = secrets.token_hex(8)
     with factory() as session, session.begin():
         now = utcnow()
-        stmt = (select(ForwardItem.id, ForwardItem.leased_until)
-                .where(ForwardItem.state == ForwardState.PENDING,
-                       ForwardItem.available_at <= now,
-                       or_(ForwardItem.leased_until.is_(None), ForwardItem.leased_until < now))
-                .order_by(ForwardItem.urgent.desc(), ForwardItem.id).limit(limit))
+        stmt = (
+            select(ForwardItem.id, ForwardItem.leased_until)
+            .where(
+                ForwardItem.state == ForwardState.PENDING,
+                ForwardItem.available_at <= now,
+                or_(ForwardItem.leased_until.is_(None), ForwardItem.leased_until < now),
+            )
+            .order_by(ForwardItem.urgent.desc(), ForwardItem.id)
+            .limit(limit)
+        )
         if session.get_bind().dialect.name == "postgresql":
             # Several workers lease side by side without taking the same rows.
             stmt = stmt.with_for_update(skip_locked=True)
@@ -74,19 +79,27 @@ def _claim(factory: sessionmaker[Session], limit: int) -> tuple[str, list[_Item]
             return token, []
         ids = [r[0] for r in rows]
         lost = [r[0] for r in rows if r[1] is not None]
-        session.execute(update(ForwardItem).where(ForwardItem.id.in_(ids)).values(
-            leased_until=now + LEASE, lease_token=token, attempts=ForwardItem.attempts + 1))
+        session.execute(
+            update(ForwardItem)
+            .where(ForwardItem.id.in_(ids))
+            .values(leased_until=now + LEASE, lease_token=token, attempts=ForwardItem.attempts + 1)
+        )
         if lost:
             # Their previous worker vanished without recording an outcome: it may have sent
             # them already, so this send may be a duplicate.
-            session.execute(update(ForwardItem).where(ForwardItem.id.in_(lost)).values(
-                resent=ForwardItem.resent + 1))
+            session.execute(
+                update(ForwardItem)
+                .where(ForwardItem.id.in_(lost))
+                .values(resent=ForwardItem.resent + 1)
+            )
         details = session.execute(
-            select(ForwardItem.id, Instance.path, Instance.sop_class_uid,
-                   Instance.transfer_syntax_uid)
+            select(
+                ForwardItem.id, Instance.path, Instance.sop_class_uid, Instance.transfer_syntax_uid
+            )
             .join(Instance, Instance.id == ForwardItem.instance_id)
             .where(ForwardItem.id.in_(ids))
-            .order_by(ForwardItem.urgent.desc(), ForwardItem.id)).all()
+            .order_by(ForwardItem.urgent.desc(), ForwardItem.id)
+        ).all()
     return token, [_Item(*row) for row in details]
 
 
@@ -108,15 +121,28 @@ class _Recorder:
             now = utcnow()
             mine = ForwardItem.lease_token == self.token
             if self.sent:
-                session.execute(update(ForwardItem).where(
-                    ForwardItem.id.in_(self.sent), mine).values(
-                    state=ForwardState.SENT, sent_at=now, leased_until=None, lease_token=None,
-                    last_error=None))
+                session.execute(
+                    update(ForwardItem)
+                    .where(ForwardItem.id.in_(self.sent), mine)
+                    .values(
+                        state=ForwardState.SENT,
+                        sent_at=now,
+                        leased_until=None,
+                        lease_token=None,
+                        last_error=None,
+                    )
+                )
             for forward_id, reason in self.failed:
-                session.execute(update(ForwardItem).where(
-                    ForwardItem.id == forward_id, mine).values(
-                    state=ForwardState.FAILED, leased_until=None, lease_token=None,
-                    last_error=reason[:2000]))
+                session.execute(
+                    update(ForwardItem)
+                    .where(ForwardItem.id == forward_id, mine)
+                    .values(
+                        state=ForwardState.FAILED,
+                        leased_until=None,
+                        lease_token=None,
+                        last_error=reason[:2000],
+                    )
+                )
             for forward_id, reason in self.retry:
                 row = session.get(ForwardItem, forward_id)
                 if row is None or row.lease_token != self.token:
@@ -133,8 +159,9 @@ def _status_of(result: Any) -> int | None:
     return int(status) if status is not None else None
 
 
-def send_batch(peer: DicomPeer, settings: ImagingSettings, items: list[_Item],
-               recorder: _Recorder) -> None:
+def send_batch(
+    peer: DicomPeer, settings: ImagingSettings, items: list[_Item], recorder: _Recorder
+) -> None:
     """Send ``items`` over one association; every item ends sent, failed or to retry."""
     assert settings.storage_dir is not None
     # Stream each file's dataset exactly as stored: same bytes, same transfer syntax.
@@ -149,16 +176,21 @@ def send_batch(peer: DicomPeer, settings: ImagingSettings, items: list[_Item],
     pairs = [(cls, ts) for cls, syntaxes in contexts.items() for ts in sorted(syntaxes)]
     for cls, ts in pairs[:128]:
         ae.add_requested_context(cls, ts)
-    assoc = ae.associate(peer.host, peer.port, ae_title=peer.ae_title,
-                         evt_handlers=[(evt.EVT_CONN_OPEN, set_nodelay)])
+    assoc = ae.associate(
+        peer.host,
+        peer.port,
+        ae_title=peer.ae_title,
+        evt_handlers=[(evt.EVT_CONN_OPEN, set_nodelay)],
+    )
     if not assoc.is_established:
         reason = "association rejected" if assoc.is_rejected else "archive unreachable"
         for item in items:
             recorder.retry.append((item.forward_id, reason))
         recorder.flush()
         raise Retryable(reason)
-    accepted = {(str(cx.abstract_syntax), str(cx.transfer_syntax[0]))
-                for cx in assoc.accepted_contexts}
+    accepted = {
+        (str(cx.abstract_syntax), str(cx.transfer_syntax[0])) for cx in assoc.accepted_contexts
+    }
     try:
         for index, item in enumerate(items):
             if not assoc.is_established:
@@ -173,8 +205,13 @@ def send_batch(peer: DicomPeer, settings: ImagingSettings, items: list[_Item],
                 recorder.failed.append((item.forward_id, "the stored file is missing"))
                 continue
             if (item.sop_class, item.transfer_syntax) not in accepted:
-                recorder.failed.append((item.forward_id, "the archive accepts no context for "
-                                        f"{item.sop_class} in {item.transfer_syntax}"))
+                recorder.failed.append(
+                    (
+                        item.forward_id,
+                        "the archive accepts no context for "
+                        f"{item.sop_class} in {item.transfer_syntax}",
+                    )
+                )
                 continue
             result = assoc.send_c_store(path)
             status = _status_of(result)
@@ -189,9 +226,12 @@ def send_batch(peer: DicomPeer, settings: ImagingSettings, items: list[_Item],
                 recorder.retry.append((item.forward_id, f"archive status 0x{status:04X}"))
             else:
                 comment = str(getattr(result, "ErrorComment", "") or "")
-                recorder.failed.append((item.forward_id,
-                                        f"archive refused it: status 0x{status:04X} {comment}"
-                                        .strip()))
+                recorder.failed.append(
+                    (
+                        item.forward_id,
+                        f"archive refused it: status 0x{status:04X} {comment}".strip(),
+                    )
+                )
             if len(recorder.sent) + len(recorder.failed) + len(recorder.retry) >= RECORD_EVERY:
                 recorder.flush()
     finally:
@@ -202,8 +242,7 @@ def send_batch(peer: DicomPeer, settings: ImagingSettings, items: list[_Item],
             assoc.abort()
 
 
-def drain(app: Flask, settings: ImagingSettings,
-          budget_seconds: float = RUN_BUDGET_SECONDS) -> int:
+def drain(app: Flask, settings: ImagingSettings, budget_seconds: float = RUN_BUDGET_SECONDS) -> int:
     """Forward due instances until none are left, the archive fails, or the budget is spent."""
     peer = settings.central_pacs
     if peer is None:
@@ -245,19 +284,25 @@ class StudyForwarding:
 
 def study_status(session: Session, study_id: int, configured: bool) -> StudyForwarding:
     """Forwarding status of one study, from its instances' outbox rows."""
-    row = session.execute(select(
-        func.count(ForwardItem.id),
-        func.sum(case((ForwardItem.state == ForwardState.SENT, 1), else_=0)),
-        func.sum(case((ForwardItem.state == ForwardState.FAILED, 1), else_=0)),
-        func.sum(case((ForwardItem.attempts > 0, 1), else_=0)),
-        func.coalesce(func.sum(ForwardItem.resent), 0),
-    ).where(ForwardItem.study_id == study_id)).one()
+    row = session.execute(
+        select(
+            func.count(ForwardItem.id),
+            func.sum(case((ForwardItem.state == ForwardState.SENT, 1), else_=0)),
+            func.sum(case((ForwardItem.state == ForwardState.FAILED, 1), else_=0)),
+            func.sum(case((ForwardItem.attempts > 0, 1), else_=0)),
+            func.coalesce(func.sum(ForwardItem.resent), 0),
+        ).where(ForwardItem.study_id == study_id)
+    ).one()
     total, sent, failed, tried, resent = (int(v or 0) for v in row)
     pending = total - sent - failed
-    reason = session.scalar(select(ForwardItem.last_error).where(
-        ForwardItem.study_id == study_id, ForwardItem.last_error.is_not(None))
-        .order_by(case((ForwardItem.state == ForwardState.FAILED, 0), else_=1),
-                  ForwardItem.id.desc()).limit(1))
+    reason = session.scalar(
+        select(ForwardItem.last_error)
+        .where(ForwardItem.study_id == study_id, ForwardItem.last_error.is_not(None))
+        .order_by(
+            case((ForwardItem.state == ForwardState.FAILED, 0), else_=1), ForwardItem.id.desc()
+        )
+        .limit(1)
+    )
     if total == 0:
         status = "not_configured" if not configured else "received"
     elif failed:
@@ -268,5 +313,12 @@ def study_status(session: Session, study_id: int, configured: bool) -> StudyForw
         status = "forwarding"
     else:
         status = "received"
-    return StudyForwarding(status, total, sent, pending, failed, resent,
-                           reason if status in {"failed", "forwarding"} else None)
+    return StudyForwarding(
+        status,
+        total,
+        sent,
+        pending,
+        failed,
+        resent,
+        reason if status in {"failed", "forwarding"} else None,
+    )

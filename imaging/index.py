@@ -35,13 +35,17 @@ class DuplicateInstance(Exception):
 
 def node_principal(calling_ae: str, facility_id: int) -> Principal:
     """Who acts when a calling AE stores or queries: the facility's DICOM client."""
-    return Principal(kind="client", via="dicom", roles=frozenset({Role.FACILITY_ADMIN}),
-                     scopes=frozenset({"imaging:read", "imaging:write"}),
-                     client_id=f"ae:{calling_ae}"[:64], facility_id=facility_id)
+    return Principal(
+        kind="client",
+        via="dicom",
+        roles=frozenset({Role.FACILITY_ADMIN}),
+        scopes=frozenset({"imaging:read", "imaging:write"}),
+        client_id=f"ae:{calling_ae}"[:64],
+        facility_id=facility_id,
+    )
 
 
-def resolve_patient(session: Session, facility_id: int, patient_id: str,
-                    issuer: str) -> int | None:
+def resolve_patient(session: Session, facility_id: int, patient_id: str, issuer: str) -> int | None:
     """The hub patient a facility's PatientID (+ issuer) stands for, or None when unknown.
 
     A mapped key wins; otherwise a PatientID that is a valid national id of the facility's
@@ -49,9 +53,13 @@ def resolve_patient(session: Session, facility_id: int, patient_id: str,
     """
     if not patient_id:
         return None
-    key = session.scalar(select(PatientKey.patient_id).where(
-        PatientKey.facility_id == facility_id, PatientKey.issuer == issuer,
-        PatientKey.dicom_patient_id == patient_id))
+    key = session.scalar(
+        select(PatientKey.patient_id).where(
+            PatientKey.facility_id == facility_id,
+            PatientKey.issuer == issuer,
+            PatientKey.dicom_patient_id == patient_id,
+        )
+    )
     if key is not None:
         return key
     facility = session.get_one(Facility, facility_id)
@@ -60,13 +68,17 @@ def resolve_patient(session: Session, facility_id: int, patient_id: str,
         national_id = normalise(country, patient_id)
     except InvalidNationalId:
         return None
-    found = session.scalar(select(Patient).where(Patient.id_country == country,
-                                                 Patient.national_id == national_id))
+    found = session.scalar(
+        select(Patient).where(Patient.id_country == country, Patient.national_id == national_id)
+    )
     if found is None:
         return None
     survivor = found.merged_into_id or found.id
-    session.add(PatientKey(facility_id=facility_id, issuer=issuer, dicom_patient_id=patient_id,
-                           patient_id=survivor))
+    session.add(
+        PatientKey(
+            facility_id=facility_id, issuer=issuer, dicom_patient_id=patient_id, patient_id=survivor
+        )
+    )
     return survivor
 
 
@@ -93,9 +105,16 @@ class Indexer:
         while len(cache) > CACHE_SIZE:
             cache.popitem(last=False)
 
-    def add(self, parsed: Parsed, relative_path: str, size: int, calling_ae: str,
-            facility_id: int, before_commit: Callable[[], None] | None = None,
-            principal: Principal | None = None) -> Indexed:
+    def add(
+        self,
+        parsed: Parsed,
+        relative_path: str,
+        size: int,
+        calling_ae: str,
+        facility_id: int,
+        before_commit: Callable[[], None] | None = None,
+        principal: Principal | None = None,
+    ) -> Indexed:
         """Index one instance; raises :class:`DuplicateInstance` if already stored.
 
         ``before_commit`` runs after the rows are written and before they commit: the node
@@ -105,30 +124,57 @@ class Indexer:
         session = self.session_factory()
         try:
             study_id, urgent, new_study = self._study(
-                session, parsed, facility_id,
-                principal or node_principal(calling_ae, facility_id), calling_ae)
+                session,
+                parsed,
+                facility_id,
+                principal or node_principal(calling_ae, facility_id),
+                calling_ae,
+            )
             series_id = self._series_id(session, parsed, study_id)
             now = utcnow()
             # Core inserts: the ORM's unit of work costs ~1 ms per instance here.
-            instance_id = session.scalar(insert(Instance).values(
-                sop_instance_uid=parsed.sop_instance_uid, sop_class_uid=parsed.sop_class_uid,
-                transfer_syntax_uid=parsed.transfer_syntax, series_id=series_id,
-                study_id=study_id, instance_number=parsed.instance_number,
-                kind=InstanceKind.REPORT if parsed.is_report else InstanceKind.IMAGE,
-                frames=parsed.frames, size=size, path=relative_path, calling_ae=calling_ae,
-                received_at=now).returning(Instance.id))
+            instance_id = session.scalar(
+                insert(Instance)
+                .values(
+                    sop_instance_uid=parsed.sop_instance_uid,
+                    sop_class_uid=parsed.sop_class_uid,
+                    transfer_syntax_uid=parsed.transfer_syntax,
+                    series_id=series_id,
+                    study_id=study_id,
+                    instance_number=parsed.instance_number,
+                    kind=InstanceKind.REPORT if parsed.is_report else InstanceKind.IMAGE,
+                    frames=parsed.frames,
+                    size=size,
+                    path=relative_path,
+                    calling_ae=calling_ae,
+                    received_at=now,
+                )
+                .returning(Instance.id)
+            )
             assert instance_id is not None
             if self.forward:
-                session.execute(insert(ForwardItem).values(
-                    instance_id=instance_id, study_id=study_id, urgent=urgent,
-                    state=ForwardState.PENDING, available_at=now, attempts=0, resent=0))
+                session.execute(
+                    insert(ForwardItem).values(
+                        instance_id=instance_id,
+                        study_id=study_id,
+                        urgent=urgent,
+                        state=ForwardState.PENDING,
+                        available_at=now,
+                        attempts=0,
+                        resent=0,
+                    )
+                )
             if before_commit is not None:
                 before_commit()
             session.commit()
         except IntegrityError:
             session.rollback()
-            if session.scalar(select(Instance.id).where(
-                    Instance.sop_instance_uid == parsed.sop_instance_uid)) is not None:
+            if (
+                session.scalar(
+                    select(Instance.id).where(Instance.sop_instance_uid == parsed.sop_instance_uid)
+                )
+                is not None
+            ):
                 raise DuplicateInstance(parsed.sop_instance_uid) from None
             # A study or series row another process inserted meanwhile: forget and retry.
             self._studies.pop(parsed.study_uid, None)
@@ -145,41 +191,62 @@ class Indexer:
         self._remember(self._series, parsed.series_uid, series_id)  # type: ignore[arg-type]
         return Indexed(instance_id, study_id, new_study)
 
-    def _study(self, session: Session, p: Parsed, facility_id: int, principal: Principal,
-               calling_ae: str) -> tuple[int, bool, bool]:
+    def _study(
+        self, session: Session, p: Parsed, facility_id: int, principal: Principal, calling_ae: str
+    ) -> tuple[int, bool, bool]:
         cached = self._studies.get(p.study_uid)
         if cached is not None:
             return cached[0], cached[1], False
-        row = session.execute(select(Study.id, Study.urgent).where(
-            Study.study_instance_uid == p.study_uid)).first()
+        row = session.execute(
+            select(Study.id, Study.urgent).where(Study.study_instance_uid == p.study_uid)
+        ).first()
         if row is not None:
             return row[0], row[1], False
         study = Study(
-            study_instance_uid=p.study_uid, facility_id=facility_id,
+            study_instance_uid=p.study_uid,
+            facility_id=facility_id,
             patient_id=resolve_patient(session, facility_id, p.patient_id, p.issuer),
-            dicom_patient_id=p.patient_id, issuer=p.issuer, dicom_patient_name=p.patient_name,
-            dicom_birth_date=p.birth_date, dicom_sex=p.sex, study_date=p.study_date,
-            study_time=p.study_time, accession_number=p.accession_number, study_id=p.study_id,
-            description=p.study_description, referring_physician=p.referring_physician,
-            urgent=p.urgent, received_at=utcnow())
+            dicom_patient_id=p.patient_id,
+            issuer=p.issuer,
+            dicom_patient_name=p.patient_name,
+            dicom_birth_date=p.birth_date,
+            dicom_sex=p.sex,
+            study_date=p.study_date,
+            study_time=p.study_time,
+            accession_number=p.accession_number,
+            study_id=p.study_id,
+            description=p.study_description,
+            referring_physician=p.referring_physician,
+            urgent=p.urgent,
+            received_at=utcnow(),
+        )
         session.add(study)
         session.flush()
-        audit.record(session, principal, "imaging:study:received",
-                     object_type="study", object_id=study.id,
-                     details={"calling_ae": calling_ae, "linked": study.patient_id is not None})
+        audit.record(
+            session,
+            principal,
+            "imaging:study:received",
+            object_type="study",
+            object_id=study.id,
+            details={"calling_ae": calling_ae, "linked": study.patient_id is not None},
+        )
         return study.id, study.urgent, True
 
     def _series_id(self, session: Session, p: Parsed, study_id: int) -> int:
         cached = self._series.get(p.series_uid)
         if cached is not None:
             return cached
-        found = session.scalar(select(Series.id).where(
-            Series.series_instance_uid == p.series_uid))
+        found = session.scalar(select(Series.id).where(Series.series_instance_uid == p.series_uid))
         if found is not None:
             return found
-        series = Series(series_instance_uid=p.series_uid, study_id=study_id,
-                        modality=p.modality, series_number=p.series_number,
-                        description=p.series_description, body_part=p.body_part)
+        series = Series(
+            series_instance_uid=p.series_uid,
+            study_id=study_id,
+            modality=p.modality,
+            series_number=p.series_number,
+            description=p.series_description,
+            body_part=p.body_part,
+        )
         session.add(series)
         session.flush()
         return series.id

@@ -39,47 +39,73 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_link(session: Session, principal: Principal, study_uid: str, *, secret_key: str,
-                ttl_hours: int, max_ttl_hours: int) -> tuple[ImageLink, str]:
+def create_link(
+    session: Session,
+    principal: Principal,
+    study_uid: str,
+    *,
+    secret_key: str,
+    ttl_hours: int,
+    max_ttl_hours: int,
+) -> tuple[ImageLink, str]:
     """A new link and its token (shown once; only its digest is kept)."""
     action = "imaging:link:created"
     require(principal, "imaging:read", roles=LINK_CREATORS, action=action)
     if not 1 <= ttl_hours <= max_ttl_hours:
-        raise ValidationFailed(f"A link lives 1 to {max_ttl_hours} hours.",
-                               details={"ttl_hours": ttl_hours})
+        raise ValidationFailed(
+            f"A link lives 1 to {max_ttl_hours} hours.", details={"ttl_hours": ttl_hours}
+        )
     study = get_study(session, principal, study_uid, purpose="viewed")
     token = _serializer(secret_key).dumps({"s": study.id, "n": secrets.token_urlsafe(24)})
-    link = ImageLink(token_hash=_digest(token), study_id=study.id,
-                     created_by_id=principal.user_id,
-                     expires_at=utcnow() + timedelta(hours=ttl_hours))
+    link = ImageLink(
+        token_hash=_digest(token),
+        study_id=study.id,
+        created_by_id=principal.user_id,
+        expires_at=utcnow() + timedelta(hours=ttl_hours),
+    )
     session.add(link)
     session.flush()
-    audit.record(session, principal, action, object_type="image_link", object_id=link.id,
-                 details={"study_id": study.id, "ttl_hours": ttl_hours})
+    audit.record(
+        session,
+        principal,
+        action,
+        object_type="image_link",
+        object_id=link.id,
+        details={"study_id": study.id, "ttl_hours": ttl_hours},
+    )
     return link, token
 
 
 def list_links(session: Session, principal: Principal, study_uid: str) -> list[ImageLink]:
     study = get_study(session, principal, study_uid, purpose="links_viewed")
-    return list(session.scalars(select(ImageLink).where(ImageLink.study_id == study.id)
-                                .order_by(ImageLink.id)))
+    return list(
+        session.scalars(
+            select(ImageLink).where(ImageLink.study_id == study.id).order_by(ImageLink.id)
+        )
+    )
 
 
-def revoke_link(session: Session, principal: Principal, study_uid: str,
-                link_id: int) -> ImageLink:
+def revoke_link(session: Session, principal: Principal, study_uid: str, link_id: int) -> ImageLink:
     action = "imaging:link:revoked"
     require(principal, "imaging:read", roles=LINK_CREATORS, action=action)
     study = get_study(session, principal, study_uid, purpose="viewed")
-    link = session.scalar(select(ImageLink).where(ImageLink.id == link_id,
-                                                  ImageLink.study_id == study.id))
+    link = session.scalar(
+        select(ImageLink).where(ImageLink.id == link_id, ImageLink.study_id == study.id)
+    )
     if link is None:
         raise NotFound("Not found.")
     if link.revoked_at is not None:
         raise Conflict("The link was already revoked.", code="already_revoked")
     link.revoked_at = utcnow()
     link.revoked_by_id = principal.user_id
-    audit.record(session, principal, action, object_type="image_link", object_id=link.id,
-                 details={"study_id": study.id})
+    audit.record(
+        session,
+        principal,
+        action,
+        object_type="image_link",
+        object_id=link.id,
+        details={"study_id": study.id},
+    )
     return link
 
 
@@ -88,8 +114,15 @@ def link_principal(link: ImageLink) -> Principal:
     return Principal(kind="link", via="link", client_id=f"link:{link.id}")
 
 
-def open_link(session: Session, token: str, *, secret_key: str, what: str = "opened",
-              count: bool = True, audited: bool = True) -> tuple[ImageLink, Study]:
+def open_link(
+    session: Session,
+    token: str,
+    *,
+    secret_key: str,
+    what: str = "opened",
+    count: bool = True,
+    audited: bool = True,
+) -> tuple[ImageLink, Study]:
     """The link and its study if the token is good; audits the open (and any refusal).
 
     Frames fetched by an opened viewer pass ``audited=False``: the open itself is the audited
@@ -104,19 +137,31 @@ def open_link(session: Session, token: str, *, secret_key: str, what: str = "ope
         raise LinkRefused("unknown link")
     now = utcnow()
     if link.revoked_at is not None or link.expires_at <= now:
-        audit.record(session, link_principal(link), f"imaging:link:{what}", outcome="denied",
-                     object_type="image_link", object_id=link.id,
-                     details={"reason": "revoked" if link.revoked_at else "expired"})
+        audit.record(
+            session,
+            link_principal(link),
+            f"imaging:link:{what}",
+            outcome="denied",
+            object_type="image_link",
+            object_id=link.id,
+            details={"reason": "revoked" if link.revoked_at else "expired"},
+        )
         session.commit()
         raise LinkRefused("expired or revoked")
     study = session.get_one(Study, link.study_id)
     if count:
-        session.execute(update(ImageLink).where(ImageLink.id == link.id)
-                        .values(opens=ImageLink.opens + 1))
+        session.execute(
+            update(ImageLink).where(ImageLink.id == link.id).values(opens=ImageLink.opens + 1)
+        )
     if audited:
-        audit.record(session, link_principal(link), f"imaging:link:{what}",
-                     object_type="image_link", object_id=link.id,
-                     details={"study_id": study.id})
+        audit.record(
+            session,
+            link_principal(link),
+            f"imaging:link:{what}",
+            object_type="image_link",
+            object_id=link.id,
+            details={"study_id": study.id},
+        )
     return link, study
 
 
@@ -126,4 +171,3 @@ def expires_in(link: ImageLink) -> timedelta:
 
 def is_live(link: ImageLink, now: datetime | None = None) -> bool:
     return link.revoked_at is None and link.expires_at > (now or utcnow())
-

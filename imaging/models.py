@@ -81,8 +81,9 @@ class Study(Model):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     facility: Mapped[Facility] = relationship()
     patient: Mapped[Patient | None] = relationship()
-    series: Mapped[list[Series]] = relationship(back_populates="study",
-                                                order_by="Series.series_number")
+    series: Mapped[list[Series]] = relationship(
+        back_populates="study", order_by="Series.series_number"
+    )
 
 
 class Series(Model):
@@ -100,8 +101,9 @@ class Series(Model):
 class Instance(Model):
     __tablename__ = "dicom_instance"
     __table_args__ = (Index("ix_dicom_instance_series_number", "series_id", "instance_number"),)
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"),
-                                    primary_key=True)
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True
+    )
     sop_instance_uid: Mapped[str] = mapped_column(String(64), unique=True)
     sop_class_uid: Mapped[str] = mapped_column(String(64))
     transfer_syntax_uid: Mapped[str] = mapped_column(String(64))
@@ -123,8 +125,9 @@ class ForwardItem(Model):
 
     __tablename__ = "dicom_forward"
     __table_args__ = (Index("ix_dicom_forward_due", "state", "available_at"),)
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"),
-                                    primary_key=True)
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True
+    )
     instance_id: Mapped[int] = mapped_column(ForeignKey("dicom_instance.id"), unique=True)
     study_id: Mapped[int] = mapped_column(ForeignKey("dicom_study.id"), index=True)
     urgent: Mapped[bool] = mapped_column(default=False)

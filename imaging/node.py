@@ -54,14 +54,31 @@ KICK_INTERVAL = 1.0
 # Transfer syntaxes accepted as sent and stored unchanged: uncompressed, deflated, RLE, the
 # JPEG family, JPEG-LS, JPEG 2000, HTJ2K and MPEG/HEVC video.
 TRANSFER_SYNTAXES = [
-    "1.2.840.10008.1.2.1", "1.2.840.10008.1.2", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99",
-    "1.2.840.10008.1.2.5", "1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51",
-    "1.2.840.10008.1.2.4.57", "1.2.840.10008.1.2.4.70", "1.2.840.10008.1.2.4.80",
-    "1.2.840.10008.1.2.4.81", "1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91",
-    "1.2.840.10008.1.2.4.201", "1.2.840.10008.1.2.4.202", "1.2.840.10008.1.2.4.203",
-    "1.2.840.10008.1.2.4.100", "1.2.840.10008.1.2.4.101", "1.2.840.10008.1.2.4.102",
-    "1.2.840.10008.1.2.4.103", "1.2.840.10008.1.2.4.104", "1.2.840.10008.1.2.4.105",
-    "1.2.840.10008.1.2.4.106", "1.2.840.10008.1.2.4.107", "1.2.840.10008.1.2.4.108",
+    "1.2.840.10008.1.2.1",
+    "1.2.840.10008.1.2",
+    "1.2.840.10008.1.2.2",
+    "1.2.840.10008.1.2.1.99",
+    "1.2.840.10008.1.2.5",
+    "1.2.840.10008.1.2.4.50",
+    "1.2.840.10008.1.2.4.51",
+    "1.2.840.10008.1.2.4.57",
+    "1.2.840.10008.1.2.4.70",
+    "1.2.840.10008.1.2.4.80",
+    "1.2.840.10008.1.2.4.81",
+    "1.2.840.10008.1.2.4.90",
+    "1.2.840.10008.1.2.4.91",
+    "1.2.840.10008.1.2.4.201",
+    "1.2.840.10008.1.2.4.202",
+    "1.2.840.10008.1.2.4.203",
+    "1.2.840.10008.1.2.4.100",
+    "1.2.840.10008.1.2.4.101",
+    "1.2.840.10008.1.2.4.102",
+    "1.2.840.10008.1.2.4.103",
+    "1.2.840.10008.1.2.4.104",
+    "1.2.840.10008.1.2.4.105",
+    "1.2.840.10008.1.2.4.106",
+    "1.2.840.10008.1.2.4.107",
+    "1.2.840.10008.1.2.4.108",
 ]
 
 
@@ -90,8 +107,11 @@ class Registry:
 
     def _reload(self) -> None:
         with db.get_db(self.app).new_session() as session:
-            rows = session.execute(select(CallingAe.ae_title, CallingAe.facility_id).where(
-                CallingAe.disabled_at.is_(None))).all()
+            rows = session.execute(
+                select(CallingAe.ae_title, CallingAe.facility_id).where(
+                    CallingAe.disabled_at.is_(None)
+                )
+            ).all()
         self._titles = {str(title): int(facility) for title, facility in rows}
         self._loaded_at = time.monotonic()
 
@@ -118,8 +138,7 @@ class Node:
         self.registry = Registry(app)
         database = db.get_db(app)
         assert database.session_factory is not None
-        self.indexer = Indexer(database.session_factory,
-                               forward=settings.central_pacs is not None)
+        self.indexer = Indexer(database.session_factory, forward=settings.central_pacs is not None)
         self._assocs: dict[int, _AssocState] = {}
         self._writer = futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="fsync")
         # Forwarding starts while a study is still arriving: stores wake a thread that queues
@@ -152,8 +171,13 @@ class Node:
         state = self._assocs.pop(id(event.assoc), None)
         if state is None or not (state.stored or state.duplicates or state.refused):
             return
-        log.info("association from %s ended: %d stored, %d duplicate, %d refused",
-                 state.calling_ae, state.stored, state.duplicates, state.refused)
+        log.info(
+            "association from %s ended: %d stored, %d duplicate, %d refused",
+            state.calling_ae,
+            state.stored,
+            state.duplicates,
+            state.refused,
+        )
         if state.stored and self.indexer.forward:
             self._kick.set()
 
@@ -186,8 +210,7 @@ class Node:
         transfer_syntax = str(event.context.transfer_syntax)
         data = event.encoded_dataset(include_meta=False)
         try:
-            parsed = parse(data, transfer_syntax, sop_class_uid=sop_class,
-                           sop_instance_uid=sop_uid)
+            parsed = parse(data, transfer_syntax, sop_class_uid=sop_class, sop_instance_uid=sop_uid)
         except MalformedDataset as exc:
             state.refused += 1
             log.warning("refused an instance from %s: %s", state.calling_ae, exc)
@@ -201,13 +224,19 @@ class Node:
         def durable() -> None:
             writing.result()
 
-        outcome: int | tuple[int, Dataset] = _failure(OUT_OF_RESOURCES,
-                                                      "the instance could not be indexed")
+        outcome: int | tuple[int, Dataset] = _failure(
+            OUT_OF_RESOURCES, "the instance could not be indexed"
+        )
         for attempt in (1, 2):
             try:
-                indexed = self.indexer.add(parsed, relative, len(meta) + len(data),
-                                           state.calling_ae, state.facility_id,
-                                           before_commit=durable)
+                indexed = self.indexer.add(
+                    parsed,
+                    relative,
+                    len(meta) + len(data),
+                    state.calling_ae,
+                    state.facility_id,
+                    before_commit=durable,
+                )
             except DuplicateInstance:
                 state.duplicates += 1
                 outcome = SUCCESS
@@ -215,12 +244,10 @@ class Node:
             except IntegrityError:
                 if attempt == 1:
                     continue  # another process created the study or series meanwhile
-                log.error("cannot index an instance from %s: conflicting rows",
-                          state.calling_ae)
+                log.error("cannot index an instance from %s: conflicting rows", state.calling_ae)
                 break
             except OSError as exc:
-                log.error("cannot store an instance from %s: %s", state.calling_ae,
-                          exc.strerror)
+                log.error("cannot store an instance from %s: %s", state.calling_ae, exc.strerror)
                 outcome = _failure(OUT_OF_RESOURCES, "the instance could not be written")
                 break
             except Exception:
@@ -248,9 +275,13 @@ class Node:
             level = str(identifier.get("QueryRetrieveLevel", "")).upper()
             with db.get_db(self.app).new_session() as session:
                 matches = query.find(session, level, identifier, state.facility_id)
-                audit.record(session, node_principal(state.calling_ae, state.facility_id),
-                             "imaging:study:queried", object_type="study",
-                             details={"level": level, "matches": len(matches)})
+                audit.record(
+                    session,
+                    node_principal(state.calling_ae, state.facility_id),
+                    "imaging:study:queried",
+                    object_type="study",
+                    details={"level": level, "matches": len(matches)},
+                )
                 session.commit()
         except query.QueryError as exc:
             log.warning("refused a C-FIND from %s: %s", state.calling_ae, exc)
@@ -272,8 +303,6 @@ def _failure(status: int, comment: str) -> tuple[int, Dataset]:
     ds.Status = status
     ds.ErrorComment = comment[:64]
     return status, ds
-
-
 
 
 class _ReusePortServer(ThreadedAssociationServer):
@@ -342,9 +371,13 @@ def serve(app: Flask, *, share_port: bool = False) -> AssociationServer:
     node = Node(app)
     ae = make_ae(settings)
     server_class = type("NodeServer", (_ReusePortServer,), {"share_port": share_port})
-    server = ae.make_server((settings.host, settings.port), ae_title=settings.ae_title,
-                            ssl_context=tls_context(settings), evt_handlers=handlers(node),
-                            server_class=server_class)
+    server = ae.make_server(
+        (settings.host, settings.port),
+        ae_title=settings.ae_title,
+        ssl_context=tls_context(settings),
+        evt_handlers=handlers(node),
+        server_class=server_class,
+    )
     ae._servers.append(server)
     thread = threading.Thread(target=server.serve_forever, name="dicom-node", daemon=True)
     thread.start()
@@ -365,8 +398,10 @@ def run_forever(app: Flask, processes: int | None = None) -> int:
                 _serve_until_signalled(app, share_port=True)
                 os._exit(0)
             children.append(pid)
-    announce = (f"DICOM node {settings.ae_title} listening on {settings.host}:{settings.port} "
-                f"({count} process{'es' if count > 1 else ''})")
+    announce = (
+        f"DICOM node {settings.ae_title} listening on {settings.host}:{settings.port} "
+        f"({count} process{'es' if count > 1 else ''})"
+    )
     _serve_until_signalled(app, share_port=count > 1, announce=announce)
     for pid in children:
         try:
@@ -381,8 +416,9 @@ def run_forever(app: Flask, processes: int | None = None) -> int:
     return 0
 
 
-def _serve_until_signalled(app: Flask, share_port: bool = False,
-                           announce: str | None = None) -> None:
+def _serve_until_signalled(
+    app: Flask, share_port: bool = False, announce: str | None = None
+) -> None:
     stop = threading.Event()
 
     def _stop(_signum: int, _frame: object) -> None:

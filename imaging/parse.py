@@ -19,26 +19,44 @@ DEFLATED = "1.2.840.10008.1.2.1.99"
 IMPLICIT_LE = "1.2.840.10008.1.2"
 EXPLICIT_BE = "1.2.840.10008.1.2.2"
 UNDEFINED = 0xFFFFFFFF
-_LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN",
-                       b"UR", b"UT", b"UV"})
+_LONG_VRS = frozenset(
+    {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
+)
 _VR_SHAPE = re.compile(rb"^[A-Z]{2}$")
 UID_PATTERN = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 ITEM, ITEM_END, SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
 MAX_DEPTH = 16
 
 # Report-like storage classes are kept 10 years, images 5 (SEEDS 000).
-_REPORT_CLASS_PREFIXES = ("1.2.840.10008.5.1.4.1.1.88.",  # structured reports, KOS
-                          "1.2.840.10008.5.1.4.1.1.104.")  # encapsulated PDF / CDA
+_REPORT_CLASS_PREFIXES = (
+    "1.2.840.10008.5.1.4.1.1.88.",  # structured reports, KOS
+    "1.2.840.10008.5.1.4.1.1.104.",
+)  # encapsulated PDF / CDA
 
 WANTED = {
-    0x00080005: "charset", 0x00080016: "sop_class_uid", 0x00080018: "sop_instance_uid",
-    0x00080020: "study_date", 0x00080030: "study_time", 0x00080050: "accession_number",
-    0x00080060: "modality", 0x00080090: "referring_physician", 0x00081030: "study_description",
-    0x0008103E: "series_description", 0x00100010: "patient_name", 0x00100020: "patient_id",
-    0x00100021: "issuer", 0x00100030: "birth_date", 0x00100040: "sex",
-    0x00180015: "body_part", 0x0020000D: "study_uid", 0x0020000E: "series_uid",
-    0x00200010: "study_id", 0x00200011: "series_number", 0x00200013: "instance_number",
-    0x00280008: "frames", 0x0032000C: "priority",
+    0x00080005: "charset",
+    0x00080016: "sop_class_uid",
+    0x00080018: "sop_instance_uid",
+    0x00080020: "study_date",
+    0x00080030: "study_time",
+    0x00080050: "accession_number",
+    0x00080060: "modality",
+    0x00080090: "referring_physician",
+    0x00081030: "study_description",
+    0x0008103E: "series_description",
+    0x00100010: "patient_name",
+    0x00100020: "patient_id",
+    0x00100021: "issuer",
+    0x00100030: "birth_date",
+    0x00100040: "sex",
+    0x00180015: "body_part",
+    0x0020000D: "study_uid",
+    0x0020000E: "series_uid",
+    0x00200010: "study_id",
+    0x00200011: "series_number",
+    0x00200013: "instance_number",
+    0x00280008: "frames",
+    0x0032000C: "priority",
 }
 _PERSON_NAMES = {"patient_name", "referring_physician"}
 
@@ -95,7 +113,7 @@ class _Walker:
         tag = (group << 16) | elem
         if group == 0xFFFE or self.implicit:
             return tag, None, self.u32(self.buf, pos + 4)[0], pos + 8
-        vr = self.buf[pos + 4:pos + 6]
+        vr = self.buf[pos + 4 : pos + 6]
         if not _VR_SHAPE.match(vr):
             raise MalformedDataset("an element has an invalid VR")
         if vr in _LONG_VRS:
@@ -104,8 +122,9 @@ class _Walker:
             return tag, vr, self.u32(self.buf, pos + 8)[0], pos + 12
         return tag, vr, self.u16(self.buf, pos + 6)[0], pos + 8
 
-    def dataset(self, pos: int, end: int, depth: int, top: bool,
-                until_item_end: bool = False) -> int:
+    def dataset(
+        self, pos: int, end: int, depth: int, top: bool, until_item_end: bool = False
+    ) -> int:
         """Walk elements from ``pos``; return the offset after the last one."""
         if depth > MAX_DEPTH:
             raise MalformedDataset("sequences are nested too deeply")
@@ -123,20 +142,18 @@ class _Walker:
                 # An undefined-length UN holds a sequence encoded in implicit VR (PS3.5 6.2.2).
                 saved, self.implicit = self.implicit, self.implicit or vr == b"UN"
                 try:
-                    pos = self.sequence(value, end, depth + 1,
-                                        encapsulated=tag == 0x7FE00010)
+                    pos = self.sequence(value, end, depth + 1, encapsulated=tag == 0x7FE00010)
                 finally:
                     self.implicit = saved
                 continue
             if value + length > end:
                 raise MalformedDataset("an element's length runs past the end of the data")
             if vr == b"SQ" or (vr is None and self._implicit_sq(tag, value, length)):
-                self.sequence(value, value + length, depth + 1, encapsulated=False,
-                              defined=True)
+                self.sequence(value, value + length, depth + 1, encapsulated=False, defined=True)
             elif top:
                 name = WANTED.get(tag)
                 if name is not None:
-                    self.found[name] = self.buf[value:value + length]
+                    self.found[name] = self.buf[value : value + length]
             pos = value + length
         if until_item_end:
             raise MalformedDataset("an item is not closed")
@@ -150,8 +167,9 @@ class _Walker:
         group, elem = self.tag(self.buf, value)
         return (group << 16 | elem) == ITEM
 
-    def sequence(self, pos: int, end: int, depth: int, *, encapsulated: bool,
-                 defined: bool = False) -> int:
+    def sequence(
+        self, pos: int, end: int, depth: int, *, encapsulated: bool, defined: bool = False
+    ) -> int:
         while pos < end:
             tag, _vr, length, value = self._header(pos, end)
             if tag == SEQ_END:
@@ -219,8 +237,9 @@ def _person(raw: bytes | None, charsets: list[str]) -> str:
         return raw.decode("latin-1").strip()[:200]
 
 
-def parse(data: bytes, transfer_syntax: str, *, sop_class_uid: str,
-          sop_instance_uid: str) -> Parsed:
+def parse(
+    data: bytes, transfer_syntax: str, *, sop_class_uid: str, sop_instance_uid: str
+) -> Parsed:
     """Validate ``data`` (a dataset without file meta) and pick what the index needs.
 
     ``sop_*`` come from the C-STORE request; the dataset must agree with them.
@@ -248,19 +267,24 @@ def parse(data: bytes, transfer_syntax: str, *, sop_class_uid: str,
         charsets = ["iso8859"]
     frames = _int(f.get("frames"))
     return Parsed(
-        sop_class_uid=sop_class, sop_instance_uid=sop_uid, transfer_syntax=transfer_syntax,
+        sop_class_uid=sop_class,
+        sop_instance_uid=sop_uid,
+        transfer_syntax=transfer_syntax,
         study_uid=_uid(f.get("study_uid"), "Study Instance UID"),
         series_uid=_uid(f.get("series_uid"), "Series Instance UID"),
         patient_id=_person(f.get("patient_id"), charsets)[:64],
         issuer=_person(f.get("issuer"), charsets)[:64],
         patient_name=_person(f.get("patient_name"), charsets),
-        birth_date=_text(f.get("birth_date"))[:8], sex=_text(f.get("sex"))[:16],
-        study_date=_date(f.get("study_date")), study_time=_text(f.get("study_time"))[:16],
+        birth_date=_text(f.get("birth_date"))[:8],
+        sex=_text(f.get("sex"))[:16],
+        study_date=_date(f.get("study_date")),
+        study_time=_text(f.get("study_time"))[:16],
         accession_number=_text(f.get("accession_number"))[:16],
         study_id=_text(f.get("study_id"))[:16],
         study_description=_person(f.get("study_description"), charsets)[:64],
         referring_physician=_person(f.get("referring_physician"), charsets),
-        modality=_text(f.get("modality"))[:16], series_number=_int(f.get("series_number")),
+        modality=_text(f.get("modality"))[:16],
+        series_number=_int(f.get("series_number")),
         series_description=_person(f.get("series_description"), charsets)[:64],
         body_part=_text(f.get("body_part"))[:16],
         instance_number=_int(f.get("instance_number")),

@@ -78,8 +78,10 @@ def _match_date(column: Any, value: str) -> ColumnElement[bool] | None:
 
 
 def _scope(facility_id: int) -> ColumnElement[bool]:
-    return or_(Study.facility_id == facility_id, Study.patient_id.in_(
-        select(Patient.id).where(Patient.home_facility_id == facility_id)))
+    return or_(
+        Study.facility_id == facility_id,
+        Study.patient_id.in_(select(Patient.id).where(Patient.home_facility_id == facility_id)),
+    )
 
 
 def _study_filters(identifier: Dataset) -> list[ColumnElement[bool]]:
@@ -95,8 +97,7 @@ def _study_filters(identifier: Dataset) -> list[ColumnElement[bool]]:
     modality = _value(identifier, "ModalitiesInStudy")
     if modality and modality != "*":
         wanted = [m for m in modality.split("\\") if m]
-        conditions.append(Study.id.in_(select(Series.study_id).where(
-            Series.modality.in_(wanted))))
+        conditions.append(Study.id.in_(select(Series.study_id).where(Series.modality.in_(wanted))))
     return [c for c in conditions if c is not None]
 
 
@@ -142,7 +143,8 @@ def _counts(session: Session, study_ids: list[int]) -> dict[int, tuple[str, int,
         select(Series.study_id, Series.modality, func.count(Instance.id))
         .join(Instance, Instance.series_id == Series.id)
         .where(Series.study_id.in_(study_ids), Instance.deleted_at.is_(None))
-        .group_by(Series.study_id, Series.id, Series.modality)).all()
+        .group_by(Series.study_id, Series.id, Series.modality)
+    ).all()
     out: dict[int, tuple[set[str], int, int]] = {}
     for study_id, modality, count in rows:
         mods, series, instances = out.get(study_id, (set(), 0, 0))
@@ -165,8 +167,7 @@ def find(session: Session, level: str, identifier: Dataset, facility_id: int) ->
     studies = list(session.scalars(stmt.order_by(Study.id).limit(MAX_MATCHES)))
     counts = _counts(session, [s.id for s in studies])
     if level == "STUDY":
-        return [_echo(identifier, _study_answer(s, *counts.get(s.id, ("", 0, 0))))
-                for s in studies]
+        return [_echo(identifier, _study_answer(s, *counts.get(s.id, ("", 0, 0)))) for s in studies]
     patients: dict[tuple[str, str], Dataset] = {}
     for s in studies:
         key = (s.dicom_patient_id, s.issuer)
@@ -185,19 +186,24 @@ def find(session: Session, level: str, identifier: Dataset, facility_id: int) ->
 
 
 def _series(session: Session, studies: Select[Any], identifier: Dataset) -> list[Dataset]:
-    conditions = [c for c in (
-        _match_uids(Series.series_instance_uid, _value(identifier, "SeriesInstanceUID")),
-        _match_text(Series.modality, _value(identifier, "Modality")),
-    ) if c is not None]
+    conditions = [
+        c
+        for c in (
+            _match_uids(Series.series_instance_uid, _value(identifier, "SeriesInstanceUID")),
+            _match_text(Series.modality, _value(identifier, "Modality")),
+        )
+        if c is not None
+    ]
     study_ids = select(studies.subquery().c.id)
     rows = session.execute(
         select(Series, Study.study_instance_uid, func.count(Instance.id))
         .join(Study, Study.id == Series.study_id)
-        .outerjoin(Instance, and_(Instance.series_id == Series.id,
-                                  Instance.deleted_at.is_(None)))
+        .outerjoin(Instance, and_(Instance.series_id == Series.id, Instance.deleted_at.is_(None)))
         .where(Series.study_id.in_(study_ids), *conditions)
         .group_by(Series.id, Study.study_instance_uid)
-        .order_by(Series.series_number).limit(MAX_MATCHES)).all()
+        .order_by(Series.series_number)
+        .limit(MAX_MATCHES)
+    ).all()
     answers = []
     for series, study_uid, count in rows:
         ds = Dataset()

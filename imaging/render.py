@@ -28,8 +28,9 @@ def _first(value: object) -> float | None:
         return None
 
 
-def render_png(path: Path, frame: int = 0, center: float | None = None,
-               width: float | None = None) -> tuple[bytes, float, float]:
+def render_png(
+    path: Path, frame: int = 0, center: float | None = None, width: float | None = None
+) -> tuple[bytes, float, float]:
     """The PNG of ``frame`` and the window (center, width) it was drawn with."""
     try:
         ds = dcmread(path)

@@ -56,21 +56,37 @@ def _candidates(session: Session, today: date, shortest_years: int) -> list[Stud
     cutoff = _years_before(today, shortest_years)
     cutoff_at = datetime.combine(cutoff + timedelta(days=1), time.min, tzinfo=UTC)
     alive = select(Instance.study_id).where(Instance.deleted_at.is_(None))
-    return list(session.scalars(select(Study).where(
-        or_(Study.study_date <= cutoff,
-            and_(Study.study_date.is_(None), Study.received_at < cutoff_at)),
-        Study.id.in_(alive)).order_by(Study.id)))
+    return list(
+        session.scalars(
+            select(Study)
+            .where(
+                or_(
+                    Study.study_date <= cutoff,
+                    and_(Study.study_date.is_(None), Study.received_at < cutoff_at),
+                ),
+                Study.id.in_(alive),
+            )
+            .order_by(Study.id)
+        )
+    )
 
 
-def run(factory: sessionmaker[Session], storage: Storage, settings: ImagingSettings, *,
-        today: date | None = None, dry_run: bool = False,
-        sweep: bool = True) -> RetentionReport:
+def run(
+    factory: sessionmaker[Session],
+    storage: Storage,
+    settings: ImagingSettings,
+    *,
+    today: date | None = None,
+    dry_run: bool = False,
+    sweep: bool = True,
+) -> RetentionReport:
     """Delete (or, in a dry run, list) what retention allows to delete today."""
     today = today or utcnow().date()
     report = RetentionReport(dry_run=dry_run)
     with factory() as session:
-        studies = _candidates(session, today, min(settings.image_retention_years,
-                                                  settings.report_retention_years))
+        studies = _candidates(
+            session, today, min(settings.image_retention_years, settings.report_retention_years)
+        )
         study_ids = [s.id for s in studies]
     for study_id in study_ids:
         with factory() as session, session.begin():
@@ -79,7 +95,8 @@ def run(factory: sessionmaker[Session], storage: Storage, settings: ImagingSetti
                 report.held += 1
                 continue
             images_until, reports_until = retention_dates(
-                study, settings.image_retention_years, settings.report_retention_years)
+                study, settings.image_retention_years, settings.report_retention_years
+            )
             doomed: list[tuple[InstanceKind, date]] = []
             if images_until is not None and today >= images_until:
                 doomed.append((InstanceKind.IMAGE, images_until))
@@ -87,38 +104,72 @@ def run(factory: sessionmaker[Session], storage: Storage, settings: ImagingSetti
                 doomed.append((InstanceKind.REPORT, reports_until))
             files: list[str] = []
             for kind, until in doomed:
-                rows = session.execute(select(Instance.id, Instance.path, Instance.size).where(
-                    Instance.study_id == study.id, Instance.kind == kind,
-                    Instance.deleted_at.is_(None))).all()
+                rows = session.execute(
+                    select(Instance.id, Instance.path, Instance.size).where(
+                        Instance.study_id == study.id,
+                        Instance.kind == kind,
+                        Instance.deleted_at.is_(None),
+                    )
+                ).all()
                 if not rows:
                     continue
-                report.expired.append(Expiry(study.id, study.study_instance_uid, kind, until,
-                                             len(rows), sum(int(r[2]) for r in rows)))
+                report.expired.append(
+                    Expiry(
+                        study.id,
+                        study.study_instance_uid,
+                        kind,
+                        until,
+                        len(rows),
+                        sum(int(r[2]) for r in rows),
+                    )
+                )
                 if dry_run:
                     continue
                 ids = [r[0] for r in rows]
                 files.extend(r[1] for r in rows if r[1])
-                session.execute(update(Instance).where(Instance.id.in_(ids)).values(
-                    deleted_at=utcnow(), path=None))
+                session.execute(
+                    update(Instance)
+                    .where(Instance.id.in_(ids))
+                    .values(deleted_at=utcnow(), path=None)
+                )
                 # Nothing left to forward for these.
-                session.execute(update(ForwardItem).where(
-                    ForwardItem.instance_id.in_(ids),
-                    ForwardItem.state == ForwardState.PENDING).values(
-                    state=ForwardState.FAILED, last_error="deleted by retention"))
-                audit.record(session, SYSTEM, f"imaging:study:{kind.value}s_deleted",
-                             object_type="study", object_id=study.id,
-                             details={"instances": len(ids), "kept_until": until.isoformat(),
-                                      "patient_id": study.patient_id})
+                session.execute(
+                    update(ForwardItem)
+                    .where(
+                        ForwardItem.instance_id.in_(ids), ForwardItem.state == ForwardState.PENDING
+                    )
+                    .values(state=ForwardState.FAILED, last_error="deleted by retention")
+                )
+                audit.record(
+                    session,
+                    SYSTEM,
+                    f"imaging:study:{kind.value}s_deleted",
+                    object_type="study",
+                    object_id=study.id,
+                    details={
+                        "instances": len(ids),
+                        "kept_until": until.isoformat(),
+                        "patient_id": study.patient_id,
+                    },
+                )
         for relative in files:
             storage.delete(relative)
     if not dry_run and sweep:
         with factory() as session:
-            referenced = set(session.scalars(select(Instance.path).where(
-                Instance.path.is_not(None))))
+            referenced = set(
+                session.scalars(select(Instance.path).where(Instance.path.is_not(None)))
+            )
         report.orphans_removed = len(sweep_orphans(storage, {str(p) for p in referenced}))
     if dry_run:
         with factory() as session, session.begin():
-            audit.record(session, SYSTEM, "imaging:retention:dry_run", object_type="study",
-                         details={"studies": len({e.study_id for e in report.expired}),
-                                  "instances": report.instances})
+            audit.record(
+                session,
+                SYSTEM,
+                "imaging:retention:dry_run",
+                object_type="study",
+                details={
+                    "studies": len({e.study_id for e in report.expired}),
+                    "instances": report.instances,
+                },
+            )
     return report

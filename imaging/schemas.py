@@ -12,10 +12,15 @@ class Strict(BaseModel):
 
 
 class StudyQuery(Strict):
-    patient_national_id: str | None = Field(default=None, min_length=5, max_length=32,
-                                            description="The patient's national id")
-    id_country: str | None = Field(default=None, min_length=2, max_length=2,
-                                   description="Country of the national id; default: any")
+    patient_national_id: str | None = Field(
+        default=None, min_length=5, max_length=32, description="The patient's national id"
+    )
+    id_country: str | None = Field(
+        default=None,
+        min_length=2,
+        max_length=2,
+        description="Country of the national id; default: any",
+    )
     cursor: int = Field(default=0, ge=0, description="next_cursor of the previous page")
     limit: int = Field(default=50, ge=1, le=200)
 
@@ -26,8 +31,9 @@ class ForwardingOut(BaseModel):
     forwarded: int
     pending: int
     failed: int
-    resent: int = Field(description="Instances sent again after a lost worker (harmless "
-                                    "duplicates at the archive)")
+    resent: int = Field(
+        description="Instances sent again after a lost worker (harmless duplicates at the archive)"
+    )
     reason: str | None
 
 
@@ -71,8 +77,9 @@ class StudyOut(StudySummary):
 
 
 class LinkIn(Strict):
-    ttl_hours: int | None = Field(default=None, ge=1,
-                                  description="Lifetime; default HUB_IMAGE_LINK_TTL_HOURS")
+    ttl_hours: int | None = Field(
+        default=None, ge=1, description="Lifetime; default HUB_IMAGE_LINK_TTL_HOURS"
+    )
 
 
 class LinkCreated(BaseModel):

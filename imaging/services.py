@@ -29,65 +29,103 @@ def study_visibility(principal: Principal) -> ColumnElement[bool]:
     if principal.kind == "system" or principal.has_role(Role.NATIONAL_ADMIN):
         return true()
     clauses: list[ColumnElement[bool]] = [
-        Study.patient_id.in_(select(Patient.id).where(patient_visibility(principal)))]
+        Study.patient_id.in_(select(Patient.id).where(patient_visibility(principal)))
+    ]
     if principal.facility_id is not None and principal.roles & (
         CLINICAL_ROLES | {Role.FACILITY_ADMIN}
     ):
         clauses.append(Study.facility_id == principal.facility_id)
     if principal.region_id is not None and principal.roles & REGION_ROLES:
-        clauses.append(Study.facility_id.in_(
-            select(Facility.id).where(Facility.region_id == principal.region_id)))
+        clauses.append(
+            Study.facility_id.in_(
+                select(Facility.id).where(Facility.region_id == principal.region_id)
+            )
+        )
     return or_(*clauses)
 
 
-def get_study(session: Session, principal: Principal, study_uid: str, *,
-              purpose: str = "viewed", audited: bool = True) -> Study:
+def get_study(
+    session: Session,
+    principal: Principal,
+    study_uid: str,
+    *,
+    purpose: str = "viewed",
+    audited: bool = True,
+) -> Study:
     """A study the caller may see; others are refused as not found, and the refusal audited."""
     action = f"imaging:study:{purpose}"
     require(principal, "imaging:read", action=action)
-    study = session.scalar(select(Study).where(Study.study_instance_uid == study_uid,
-                                               study_visibility(principal)))
+    study = session.scalar(
+        select(Study).where(Study.study_instance_uid == study_uid, study_visibility(principal))
+    )
     if study is None:
         exists = session.scalar(select(Study.id).where(Study.study_instance_uid == study_uid))
         if exists is None:
             raise NotFound("Not found.")
         raise AccessDenied(action=action, object_type="study", object_id=exists, hide=True)
     if audited:
-        audit.record(session, principal, action, object_type="study", object_id=study.id,
-                     details={"patient_id": study.patient_id})
+        audit.record(
+            session,
+            principal,
+            action,
+            object_type="study",
+            object_id=study.id,
+            details={"patient_id": study.patient_id},
+        )
     return study
 
 
 def _patient_ids(session: Session, national_id: str, country: str | None) -> list[int]:
-    countries = [country.upper()] if country else list(session.scalars(
-        select(Patient.id_country).distinct()))
+    countries = (
+        [country.upper()]
+        if country
+        else list(session.scalars(select(Patient.id_country).distinct()))
+    )
     ids: list[int] = []
     for code in countries:
         try:
             value = normalise(code, national_id)
         except InvalidNationalId:
             continue
-        ids.extend(session.scalars(select(Patient.id).where(
-            Patient.id_country == code, Patient.national_id == value)))
+        ids.extend(
+            session.scalars(
+                select(Patient.id).where(Patient.id_country == code, Patient.national_id == value)
+            )
+        )
     return ids
 
 
-def list_studies(session: Session, principal: Principal, *, national_id: str | None = None,
-                 country: str | None = None, after_id: int = 0, limit: int = 50) -> list[Study]:
+def list_studies(
+    session: Session,
+    principal: Principal,
+    *,
+    national_id: str | None = None,
+    country: str | None = None,
+    after_id: int = 0,
+    limit: int = 50,
+) -> list[Study]:
     """Studies within scope, newest first by id; optionally of one patient by national id."""
     require(principal, "imaging:read", action="imaging:study:listed")
     stmt = select(Study).where(study_visibility(principal))
     if national_id is not None:
         patients = _patient_ids(session, national_id, country)
         # Studies of records merged into this patient belong to it too.
-        merged = list(session.scalars(select(Patient.id).where(
-            Patient.merged_into_id.in_(patients)))) if patients else []
+        merged = (
+            list(session.scalars(select(Patient.id).where(Patient.merged_into_id.in_(patients))))
+            if patients
+            else []
+        )
         stmt = stmt.where(Study.patient_id.in_(patients + merged))
     if after_id:
         stmt = stmt.where(Study.id < after_id)
     studies = list(session.scalars(stmt.order_by(Study.id.desc()).limit(limit)))
-    audit.record(session, principal, "imaging:study:listed", object_type="study",
-                 details={"ids": [s.id for s in studies]})
+    audit.record(
+        session,
+        principal,
+        "imaging:study:listed",
+        object_type="study",
+        details={"ids": [s.id for s in studies]},
+    )
     return studies
 
 
@@ -101,30 +139,42 @@ def series_of(session: Session, study_id: int) -> list[SeriesSummary]:
     rows = session.execute(
         select(Series, func.count(Instance.id))
         .outerjoin(Instance, (Instance.series_id == Series.id) & Instance.deleted_at.is_(None))
-        .where(Series.study_id == study_id).group_by(Series.id)
-        .order_by(Series.series_number, Series.id)).all()
+        .where(Series.study_id == study_id)
+        .group_by(Series.id)
+        .order_by(Series.series_number, Series.id)
+    ).all()
     return [SeriesSummary(series, int(count)) for series, count in rows]
 
 
 def instance_counts(session: Session, study_id: int) -> tuple[int, int]:
     """(stored instances, instances deleted by retention)."""
-    rows = session.execute(select(Instance.deleted_at.is_(None), func.count(Instance.id))
-                           .where(Instance.study_id == study_id)
-                           .group_by(Instance.deleted_at.is_(None))).all()
+    rows = session.execute(
+        select(Instance.deleted_at.is_(None), func.count(Instance.id))
+        .where(Instance.study_id == study_id)
+        .group_by(Instance.deleted_at.is_(None))
+    ).all()
     stored = sum(int(c) for alive, c in rows if alive)
     deleted = sum(int(c) for alive, c in rows if not alive)
     return stored, deleted
 
 
 def instances_of_series(session: Session, series_id: int) -> list[Instance]:
-    return list(session.scalars(select(Instance).where(
-        Instance.series_id == series_id, Instance.deleted_at.is_(None),
-        Instance.kind == InstanceKind.IMAGE)
-        .order_by(Instance.instance_number, Instance.id)))
+    return list(
+        session.scalars(
+            select(Instance)
+            .where(
+                Instance.series_id == series_id,
+                Instance.deleted_at.is_(None),
+                Instance.kind == InstanceKind.IMAGE,
+            )
+            .order_by(Instance.instance_number, Instance.id)
+        )
+    )
 
 
-def set_legal_hold(session: Session, principal: Principal, study_uid: str, hold: bool,
-                   reason: str | None) -> Study:
+def set_legal_hold(
+    session: Session, principal: Principal, study_uid: str, hold: bool, reason: str | None
+) -> Study:
     """Freeze (or release) a study against retention deletion."""
     action = "imaging:study:legal_hold"
     require(principal, "imaging:write", roles=HOLD_ROLES, action=action)
@@ -133,56 +183,92 @@ def set_legal_hold(session: Session, principal: Principal, study_uid: str, hold:
         raise ValidationFailed("A legal hold needs a reason.", details={"reason": "required"})
     study.legal_hold = hold
     study.legal_hold_reason = reason if hold else None
-    audit.record(session, principal, action, object_type="study", object_id=study.id,
-                 details={"hold": hold, "reason_length": len(reason or "")})
+    audit.record(
+        session,
+        principal,
+        action,
+        object_type="study",
+        object_id=study.id,
+        details={"hold": hold, "reason_length": len(reason or "")},
+    )
     return study
 
 
-def link_patient(session: Session, principal: Principal, study_uid: str,
-                 patient_id: int) -> Study:
+def link_patient(session: Session, principal: Principal, study_uid: str, patient_id: int) -> Study:
     """Map the study's PatientID (at its facility) to a hub patient, for it and later studies."""
     action = "imaging:study:patient_linked"
     require(principal, "imaging:write", roles=LINKERS, action=action)
     study = get_study(session, principal, study_uid, purpose="viewed")
-    patient = session.scalar(select(Patient).where(Patient.id == patient_id,
-                                                   patient_visibility(principal)))
+    patient = session.scalar(
+        select(Patient).where(Patient.id == patient_id, patient_visibility(principal))
+    )
     if patient is None:
         raise ValidationFailed("Unknown patient.", details={"patient_id": patient_id})
     if study.patient_id is not None and study.patient_id != patient.id:
         raise Conflict("The study is already linked to another patient.", code="linked")
     if not study.dicom_patient_id:
         raise ValidationFailed("The study has no PatientID to map.")
-    key = session.scalar(select(PatientKey).where(
-        PatientKey.facility_id == study.facility_id, PatientKey.issuer == study.issuer,
-        PatientKey.dicom_patient_id == study.dicom_patient_id))
+    key = session.scalar(
+        select(PatientKey).where(
+            PatientKey.facility_id == study.facility_id,
+            PatientKey.issuer == study.issuer,
+            PatientKey.dicom_patient_id == study.dicom_patient_id,
+        )
+    )
     if key is None:
-        session.add(PatientKey(facility_id=study.facility_id, issuer=study.issuer,
-                               dicom_patient_id=study.dicom_patient_id, patient_id=patient.id))
+        session.add(
+            PatientKey(
+                facility_id=study.facility_id,
+                issuer=study.issuer,
+                dicom_patient_id=study.dicom_patient_id,
+                patient_id=patient.id,
+            )
+        )
     elif key.patient_id != patient.id:
         raise Conflict("This PatientID is mapped to another patient.", code="linked")
     # Every study of that PatientID from that facility follows.
-    session.execute(update(Study).where(
-        Study.facility_id == study.facility_id, Study.issuer == study.issuer,
-        Study.dicom_patient_id == study.dicom_patient_id, Study.patient_id.is_(None))
-        .values(patient_id=patient.id))
+    session.execute(
+        update(Study)
+        .where(
+            Study.facility_id == study.facility_id,
+            Study.issuer == study.issuer,
+            Study.dicom_patient_id == study.dicom_patient_id,
+            Study.patient_id.is_(None),
+        )
+        .values(patient_id=patient.id)
+    )
     session.flush()
     session.refresh(study)
-    audit.record(session, principal, action, object_type="study", object_id=study.id,
-                 details={"patient_id": patient.id})
+    audit.record(
+        session,
+        principal,
+        action,
+        object_type="study",
+        object_id=study.id,
+        details={"patient_id": patient.id},
+    )
     return study
 
 
-def move_studies(session: Session, principal: Principal, survivor: Patient,
-                 duplicate: Patient) -> None:
+def move_studies(
+    session: Session, principal: Principal, survivor: Patient, duplicate: Patient
+) -> None:
     """Patient merge hook: the duplicate's studies and PatientID keys move to the survivor."""
-    session.execute(update(Study).where(Study.patient_id == duplicate.id)
-                    .values(patient_id=survivor.id))
-    session.execute(update(PatientKey).where(PatientKey.patient_id == duplicate.id)
-                    .values(patient_id=survivor.id))
+    session.execute(
+        update(Study).where(Study.patient_id == duplicate.id).values(patient_id=survivor.id)
+    )
+    session.execute(
+        update(PatientKey)
+        .where(PatientKey.patient_id == duplicate.id)
+        .values(patient_id=survivor.id)
+    )
 
 
-def retention_dates(study: Study, image_years: int, report_years: int,
-                    ) -> tuple[date | None, date | None]:
+def retention_dates(
+    study: Study,
+    image_years: int,
+    report_years: int,
+) -> tuple[date | None, date | None]:
     """When the study's images and its reports may be deleted (from the study date)."""
     start = study.study_date or study.received_at.date()
     return _add_years(start, image_years), _add_years(start, report_years)

@@ -39,14 +39,16 @@ def file_meta(sop_class: str, sop_uid: str, transfer_syntax: str) -> bytes:
     Encoded by hand: pydicom's writer costs ~1 ms per instance on the receive path.
     """
     version = IMPLEMENTATION_VERSION.encode("ascii")
-    rest = b"".join((
-        _element(0x0001, b"OB", b"\x00\x01"),
-        _element(0x0002, b"UI", _uid(sop_class)),
-        _element(0x0003, b"UI", _uid(sop_uid)),
-        _element(0x0010, b"UI", _uid(transfer_syntax)),
-        _element(0x0012, b"UI", _uid(IMPLEMENTATION_CLASS_UID)),
-        _element(0x0013, b"SH", version + b" " * (len(version) % 2)),
-    ))
+    rest = b"".join(
+        (
+            _element(0x0001, b"OB", b"\x00\x01"),
+            _element(0x0002, b"UI", _uid(sop_class)),
+            _element(0x0003, b"UI", _uid(sop_uid)),
+            _element(0x0010, b"UI", _uid(transfer_syntax)),
+            _element(0x0012, b"UI", _uid(IMPLEMENTATION_CLASS_UID)),
+            _element(0x0013, b"SH", version + b" " * (len(version) % 2)),
+        )
+    )
     return b"\0" * 128 + b"DICM" + _element(0x0000, b"UL", struct.pack("<I", len(rest))) + rest
 
 
@@ -79,8 +81,9 @@ class Storage:
         """Write and fsync a new file; returns its size. Never overwrites an existing file."""
         path = self.root / relative
         self._ensure_dir(path.parent)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0),
-                     0o640)
+        fd = os.open(
+            path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o640
+        )
         size = 0
         try:
             for chunk in chunks:
@@ -121,8 +124,9 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def sweep_orphans(storage: Storage, referenced: set[str],
-                  older_than: float = ORPHAN_AGE_SECONDS) -> list[str]:
+def sweep_orphans(
+    storage: Storage, referenced: set[str], older_than: float = ORPHAN_AGE_SECONDS
+) -> list[str]:
     """Delete files no index row points at (a crash between write and commit left them)."""
     cutoff = time.time() - older_than
     removed = []

@@ -49,7 +49,7 @@ def split_part10(raw: bytes) -> tuple[str, str, str, bytes]:
         group, elem = struct.unpack_from("<HH", raw, pos)
         if group != 0x0002:
             break
-        vr = raw[pos + 4:pos + 6]
+        vr = raw[pos + 4 : pos + 6]
         if vr in (b"OB", b"OW", b"OF", b"SQ", b"UT", b"UN"):
             if pos + 12 > len(raw):
                 raise MalformedDataset("the file meta information is cut off")
@@ -60,7 +60,7 @@ def split_part10(raw: bytes) -> tuple[str, str, str, bytes]:
             start = pos + 8
         if start + length > len(raw):
             raise MalformedDataset("the file meta information is cut off")
-        values[elem] = raw[start:start + length].rstrip(b"\0 ").decode("ascii", "replace")
+        values[elem] = raw[start : start + length].rstrip(b"\0 ").decode("ascii", "replace")
         pos = start + length
     try:
         return values[0x0010], values[0x0002], values[0x0003], raw[pos:]
@@ -84,7 +84,8 @@ def _members(name: str, stream: IO[bytes]) -> Iterator[tuple[str, bytes]]:
         raise ValidationFailed(f"A zip may hold at most {MAX_MEMBERS} files.")
     # Sizes are checked before anything is inflated (a zip bomb is refused, not unpacked).
     if sum(i.file_size for i in infos) > MAX_ARCHIVE_BYTES or any(
-            i.file_size > MAX_MEMBER_BYTES for i in infos):
+        i.file_size > MAX_MEMBER_BYTES for i in infos
+    ):
         raise ValidationFailed("The zip archive is too large once unpacked.")
     for info in infos:
         if info.filename.upper().endswith("DICOMDIR"):
@@ -95,8 +96,15 @@ def _members(name: str, stream: IO[bytes]) -> Iterator[tuple[str, bytes]]:
             yield f"{name}/{info.filename}", f"ZIPERROR:{type(exc).__name__}".encode()
 
 
-def upload(session: Session, principal: Principal, files: list[tuple[str, IO[bytes]]], *,
-           storage: Storage, indexer: Indexer, facility_code: str | None) -> UploadReport:
+def upload(
+    session: Session,
+    principal: Principal,
+    files: list[tuple[str, IO[bytes]]],
+    *,
+    storage: Storage,
+    indexer: Indexer,
+    facility_code: str | None,
+) -> UploadReport:
     """Store and index uploaded files for the caller's facility (or ``facility_code``)."""
     action = "imaging:instances:uploaded"
     require(principal, "imaging:write", roles=UPLOADERS, action=action)
@@ -105,14 +113,18 @@ def upload(session: Session, principal: Principal, files: list[tuple[str, IO[byt
         facility = session.scalar(select(Facility).where(Facility.code == facility_code))
         if facility is None:
             raise ValidationFailed("Unknown facility.", details={"facility": facility_code})
-        if facility.id != principal.facility_id and not principal.has_role(
-                Role.NATIONAL_ADMIN):
-            raise AccessDenied("You can upload only for your own facility.", action=action,
-                               object_type="facility", object_id=facility.id)
+        if facility.id != principal.facility_id and not principal.has_role(Role.NATIONAL_ADMIN):
+            raise AccessDenied(
+                "You can upload only for your own facility.",
+                action=action,
+                object_type="facility",
+                object_id=facility.id,
+            )
         facility_id = facility.id
     if facility_id is None:
-        raise ValidationFailed("Say which facility the images come from.",
-                               details={"facility": "required"})
+        raise ValidationFailed(
+            "Say which facility the images come from.", details={"facility": "required"}
+        )
     if not files:
         raise ValidationFailed("No file was uploaded.", details={"files": "required"})
     # Each instance commits on its own, as from the node; end the caller's transaction first
@@ -122,14 +134,31 @@ def upload(session: Session, principal: Principal, files: list[tuple[str, IO[byt
     for name, stream in files:
         for member, raw in _members(name, stream):
             _store_one(report, member, raw, storage, indexer, facility_id, principal)
-    audit.record(session, principal, action, object_type="facility", object_id=facility_id,
-                 details={"stored": report.stored, "duplicates": report.duplicates,
-                          "refused": len(report.refused), "studies": len(report.studies)})
+    audit.record(
+        session,
+        principal,
+        action,
+        object_type="facility",
+        object_id=facility_id,
+        details={
+            "stored": report.stored,
+            "duplicates": report.duplicates,
+            "refused": len(report.refused),
+            "studies": len(report.studies),
+        },
+    )
     return report
 
 
-def _store_one(report: UploadReport, name: str, raw: bytes, storage: Storage,
-               indexer: Indexer, facility_id: int, principal: Principal) -> None:
+def _store_one(
+    report: UploadReport,
+    name: str,
+    raw: bytes,
+    storage: Storage,
+    indexer: Indexer,
+    facility_id: int,
+    principal: Principal,
+) -> None:
     if raw.startswith(b"ZIPERROR:"):
         report.refused.append((name, "cannot be read from the zip archive"))
         return
@@ -163,4 +192,3 @@ def _store_one(report: UploadReport, name: str, raw: bytes, storage: Storage,
         report.stored += 1
         report.studies.add(parsed.study_uid)
         return
-

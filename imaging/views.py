@@ -61,10 +61,14 @@ def _viewer_series(study_id: int) -> list[dict[str, Any]]:
         instances = services.instances_of_series(sess, summary.series.id)
         frames = [(i.id, f) for i in instances for f in range(max(i.frames, 1))]
         if frames:
-            out.append({"uid": summary.series.series_instance_uid,
-                        "label": f"{summary.series.modality} {summary.series.series_number or ''}"
-                                 f" {summary.series.description}".strip(),
-                        "frames": frames})
+            out.append(
+                {
+                    "uid": summary.series.series_instance_uid,
+                    "label": f"{summary.series.modality} {summary.series.series_number or ''}"
+                    f" {summary.series.description}".strip(),
+                    "frames": frames,
+                }
+            )
     return out
 
 
@@ -77,13 +81,31 @@ def open_link(token: str) -> ResponseReturnValue:
     except links.LinkRefused:
         return _refused()
     series = _viewer_series(study.id)
-    reports = sess.scalar(select(Instance.id).where(
-        Instance.study_id == study.id, Instance.kind == InstanceKind.REPORT,
-        Instance.deleted_at.is_(None)).limit(1)) is not None
+    reports = (
+        sess.scalar(
+            select(Instance.id)
+            .where(
+                Instance.study_id == study.id,
+                Instance.kind == InstanceKind.REPORT,
+                Instance.deleted_at.is_(None),
+            )
+            .limit(1)
+        )
+        is not None
+    )
     sess.commit()
-    return _private(Response(render_template(
-        "imaging/viewer.html", study=study, series=series, token=token,
-        expires_at=link.expires_at, has_reports=reports)))
+    return _private(
+        Response(
+            render_template(
+                "imaging/viewer.html",
+                study=study,
+                series=series,
+                token=token,
+                expires_at=link.expires_at,
+                has_reports=reports,
+            )
+        )
+    )
 
 
 @bp.get("/links/<token>/frames/<int:instance_id>/<int:frame>.png")
@@ -92,13 +114,16 @@ def frame_png(token: str, instance_id: int, frame: int) -> ResponseReturnValue:
     sess = db.session()
     try:
         # The link is checked on every frame, so a revocation stops a viewer at once.
-        _link, study = links.open_link(sess, token, secret_key=_secret(), what="frame_viewed",
-                                       count=False, audited=False)
+        _link, study = links.open_link(
+            sess, token, secret_key=_secret(), what="frame_viewed", count=False, audited=False
+        )
     except links.LinkRefused:
         return _refused()
-    instance = sess.scalar(select(Instance).where(Instance.id == instance_id,
-                                                  Instance.study_id == study.id,
-                                                  Instance.deleted_at.is_(None)))
+    instance = sess.scalar(
+        select(Instance).where(
+            Instance.id == instance_id, Instance.study_id == study.id, Instance.deleted_at.is_(None)
+        )
+    )
     # End the read transaction now: rendering takes a while and SQLite's BEGIN IMMEDIATE
     # holds the write lock for as long as a transaction is open.
     sess.commit()
@@ -107,8 +132,9 @@ def frame_png(token: str, instance_id: int, frame: int) -> ResponseReturnValue:
     try:
         center = request.args.get("wc", type=float)
         width = request.args.get("ww", type=float)
-        png, used_center, used_width = render_png(_storage_root() / instance.path, frame,
-                                                  center, width)
+        png, used_center, used_width = render_png(
+            _storage_root() / instance.path, frame, center, width
+        )
     except CannotRender:
         return _private(Response(status=415))
     except FileNotFoundError:
@@ -130,8 +156,9 @@ def study_page(study_instance_uid: str) -> ResponseReturnValue:
     found = links.list_links(sess, principal, study.study_instance_uid)
     out = study_out(study)
     sess.commit()
-    return render_template("imaging/study.html", study=out,
-                           links=[link_out(link) for link in found])
+    return render_template(
+        "imaging/study.html", study=out, links=[link_out(link) for link in found]
+    )
 
 
 @bp.post("/studies/<study_instance_uid>/links")
@@ -143,13 +170,17 @@ def create_link_form(study_instance_uid: str) -> ResponseReturnValue:
     settings = current_app.config["HUB_SETTINGS"].imaging
     principal = user_principal(current_user.user, "session")
     sess = db.session()
-    _link, token = links.create_link(sess, principal, _checked_uid(study_instance_uid),
-                                     secret_key=_secret(), ttl_hours=settings.link_ttl_hours,
-                                     max_ttl_hours=settings.link_max_ttl_hours)
+    _link, token = links.create_link(
+        sess,
+        principal,
+        _checked_uid(study_instance_uid),
+        secret_key=_secret(),
+        ttl_hours=settings.link_ttl_hours,
+        max_ttl_hours=settings.link_max_ttl_hours,
+    )
     sess.commit()
     flash(_("New link (shown only now): %(url)s", url=link_url(token)))
-    return redirect(url_for("imaging_pages.study_page",
-                            study_instance_uid=study_instance_uid))
+    return redirect(url_for("imaging_pages.study_page", study_instance_uid=study_instance_uid))
 
 
 @bp.get("/links/<token>/series/<series_uid>.json")
@@ -157,19 +188,22 @@ def series_json(token: str, series_uid: str) -> ResponseReturnValue:
     """Frame list of one series (for viewers that load series lazily)."""
     sess = db.session()
     try:
-        _link, study = links.open_link(sess, token, secret_key=_secret(), what="frame_viewed",
-                                       count=False, audited=False)
+        _link, study = links.open_link(
+            sess, token, secret_key=_secret(), what="frame_viewed", count=False, audited=False
+        )
     except links.LinkRefused:
         return _refused()
-    series = sess.scalar(select(Series).where(Series.series_instance_uid == series_uid,
-                                              Series.study_id == study.id))
+    series = sess.scalar(
+        select(Series).where(Series.series_instance_uid == series_uid, Series.study_id == study.id)
+    )
     if series is None:
         sess.commit()
         abort(404)
     instances = services.instances_of_series(sess, series.id)
     sess.commit()
-    return _private(jsonify({"frames": [[i.id, f] for i in instances
-                                        for f in range(max(i.frames, 1))]}))
+    return _private(
+        jsonify({"frames": [[i.id, f] for i in instances for f in range(max(i.frames, 1))]})
+    )
 
 
 @bp.get("/upload")

@@ -27,16 +27,18 @@ CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def database_url(request: pytest.FixtureRequest,
-                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A migrated database per backend, shared by the session's tests (their data is unique)."""
     with temporary_database(request.param, tmp_path_factory.mktemp("db")) as url:
         yield url
 
 
 @pytest.fixture
-def fresh_database_url(request: pytest.FixtureRequest, tmp_path: Path,
-                       database_url: str) -> Iterator[str]:
+def fresh_database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, database_url: str
+) -> Iterator[str]:
     """A database of its own, for tests that damage it on purpose (e.g. audit tampering)."""
     kind = "sqlite" if database_url.startswith("sqlite") else "postgresql"
     with temporary_database(kind, tmp_path) as url:

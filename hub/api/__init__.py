@@ -23,8 +23,9 @@ def openapi_json() -> ResponseReturnValue:
 
 @docs_bp.get("/docs")
 def docs() -> ResponseReturnValue:
-    return render_template("api_docs.html", operations=sorted(
-        OPERATIONS, key=lambda o: (o.tag, o.path, o.method)))
+    return render_template(
+        "api_docs.html", operations=sorted(OPERATIONS, key=lambda o: (o.tag, o.path, o.method))
+    )
 
 
 def init_app(app: Flask) -> None:

@@ -45,14 +45,21 @@ def _openapi_path(rule: str) -> str:
 
 
 def _validation_details(exc: ValidationError) -> list[dict[str, Any]]:
-    return [{"field": ".".join(str(p) for p in err["loc"]) or None, "problem": err["msg"],
-             "type": err["type"]} for err in exc.errors(include_url=False, include_input=False)]
+    return [
+        {
+            "field": ".".join(str(p) for p in err["loc"]) or None,
+            "problem": err["msg"],
+            "type": err["type"],
+        }
+        for err in exc.errors(include_url=False, include_input=False)
+    ]
 
 
 def parse_body(model: type[BaseModel]) -> BaseModel:
     if not request.is_json:
-        raise BadRequest("Send a JSON body with Content-Type: application/json.",
-                         code="unsupported_media_type")
+        raise BadRequest(
+            "Send a JSON body with Content-Type: application/json.", code="unsupported_media_type"
+        )
     payload = request.get_json(silent=True)
     if payload is None:
         raise BadRequest("The body is not valid JSON.", code="malformed_json")
@@ -61,8 +68,9 @@ def parse_body(model: type[BaseModel]) -> BaseModel:
     try:
         return model.model_validate(payload)
     except ValidationError as exc:
-        raise ValidationFailed("The request has invalid fields.",
-                               details=_validation_details(exc)) from None
+        raise ValidationFailed(
+            "The request has invalid fields.", details=_validation_details(exc)
+        ) from None
 
 
 def parse_query(model: type[BaseModel]) -> BaseModel:
@@ -73,14 +81,25 @@ def parse_query(model: type[BaseModel]) -> BaseModel:
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        raise ValidationFailed("The query has invalid parameters.",
-                               details=_validation_details(exc)) from None
+        raise ValidationFailed(
+            "The query has invalid parameters.", details=_validation_details(exc)
+        ) from None
 
 
-def api_route(bp: Blueprint, rule: str, method: str = "GET", *, summary: str,
-              scope: str | None, tag: str, body: type[BaseModel] | None = None,
-              query: type[BaseModel] | None = None, response: type[BaseModel] | None = None,
-              status: int = 200, errors: tuple[int, ...] = ()) -> Callable[..., Any]:
+def api_route(
+    bp: Blueprint,
+    rule: str,
+    method: str = "GET",
+    *,
+    summary: str,
+    scope: str | None,
+    tag: str,
+    body: type[BaseModel] | None = None,
+    query: type[BaseModel] | None = None,
+    response: type[BaseModel] | None = None,
+    status: int = 200,
+    errors: tuple[int, ...] = (),
+) -> Callable[..., Any]:
     """Register ``fn(principal, **path_args, body=..., query=...)`` as a JSON API operation.
 
     The scope is checked here; services check role and object access again.
@@ -111,12 +130,22 @@ def api_route(bp: Blueprint, rule: str, method: str = "GET", *, summary: str,
 
         full_rule = (bp.url_prefix or "") + rule
         bp.add_url_rule(rule, fn.__name__, view, methods=[method])
-        OPERATIONS.append(Operation(
-            path=_openapi_path(full_rule), rule=full_rule, method=method.lower(),
-            endpoint=f"{bp.name}.{fn.__name__}", summary=summary, scope=scope, tag=tag,
-            body=body, query=query, response=response, status=status,
-            errors=tuple(sorted({400, 401, 403, 422, *errors})),
-        ))
+        OPERATIONS.append(
+            Operation(
+                path=_openapi_path(full_rule),
+                rule=full_rule,
+                method=method.lower(),
+                endpoint=f"{bp.name}.{fn.__name__}",
+                summary=summary,
+                scope=scope,
+                tag=tag,
+                body=body,
+                query=query,
+                response=response,
+                status=status,
+                errors=tuple(sorted({400, 401, 403, 422, *errors})),
+            )
+        )
         return view
 
     return decorate

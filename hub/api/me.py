@@ -12,8 +12,14 @@ from hub.schemas import MeOut
 
 
 def register(bp: Blueprint) -> None:
-    @api_route(bp, "/me", summary="The caller's identity, roles, scope and token scopes",
-               scope=None, tag="identity", response=MeOut)
+    @api_route(
+        bp,
+        "/me",
+        summary="The caller's identity, roles, scope and token scopes",
+        scope=None,
+        tag="identity",
+        response=MeOut,
+    )
     def me(principal: Principal) -> MeOut:
         sess = db.session()
         facility = sess.get(Facility, principal.facility_id) if principal.facility_id else None

@@ -14,12 +14,17 @@ _REF = "#/components/schemas/{model}"
 ERROR_SCHEMA = {
     "type": "object",
     "required": ["error"],
-    "properties": {"error": {
-        "type": "object",
-        "required": ["code", "message"],
-        "properties": {"code": {"type": "string"}, "message": {"type": "string"},
-                       "details": {}},
-    }},
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "details": {},
+            },
+        }
+    },
 }
 
 
@@ -41,42 +46,64 @@ def _parameters(op: Operation, seen: set[str], spec: APISpec) -> list[dict[str, 
         if segment.startswith("<") and segment.endswith(">"):
             converter, _, name = segment[1:-1].rpartition(":")
             kind = "integer" if converter == "int" else "string"
-            params.append({"name": name, "in": "path", "required": True,
-                           "schema": {"type": kind}})
+            params.append({"name": name, "in": "path", "required": True, "schema": {"type": kind}})
     if op.query is not None:
         for name, field in op.query.model_fields.items():
-            params.append({"name": name, "in": "query", "required": field.is_required(),
-                           "description": field.description or "",
-                           "schema": {"type": "string"}})
+            params.append(
+                {
+                    "name": name,
+                    "in": "query",
+                    "required": field.is_required(),
+                    "description": field.description or "",
+                    "schema": {"type": "string"},
+                }
+            )
     return params
 
 
 def build_spec(server_url: str = "/") -> dict[str, Any]:
     spec = APISpec(
-        title="National telemedicine hub API", version="1", openapi_version="3.1.0",
-        info={"description": "JSON API of the hub. Authenticate with a bearer token: a personal "
-                             "token (`hub token create`) or an OAuth2 token from /oauth/token."},
+        title="National telemedicine hub API",
+        version="1",
+        openapi_version="3.1.0",
+        info={
+            "description": "JSON API of the hub. Authenticate with a bearer token: a personal "
+            "token (`hub token create`) or an OAuth2 token from /oauth/token."
+        },
         servers=[{"url": server_url}],
     )
     spec.components.schema("Error", ERROR_SCHEMA)
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
-    spec.components.security_scheme("oauth2", {"type": "oauth2", "flows": {
-        "clientCredentials": {"tokenUrl": "/oauth/token", "scopes": SCOPES},
-        "authorizationCode": {"authorizationUrl": "/oauth/authorize",
-                              "tokenUrl": "/oauth/token", "scopes": SCOPES},
-    }})
+    spec.components.security_scheme(
+        "oauth2",
+        {
+            "type": "oauth2",
+            "flows": {
+                "clientCredentials": {"tokenUrl": "/oauth/token", "scopes": SCOPES},
+                "authorizationCode": {
+                    "authorizationUrl": "/oauth/authorize",
+                    "tokenUrl": "/oauth/token",
+                    "scopes": SCOPES,
+                },
+            },
+        },
+    )
     seen: set[str] = set()
     by_path: dict[str, dict[str, Any]] = {}
     for op in OPERATIONS:
         responses: dict[str, Any] = {}
         if op.response is not None:
-            responses[str(op.status)] = {"description": "Success", "content": {
-                "application/json": {"schema": _register(spec, op.response, seen)}}}
+            responses[str(op.status)] = {
+                "description": "Success",
+                "content": {"application/json": {"schema": _register(spec, op.response, seen)}},
+            }
         else:
             responses[str(op.status)] = {"description": "Success"}
         for code in op.errors:
-            responses[str(code)] = {"description": "Error", "content": {
-                "application/json": {"schema": {"$ref": _REF.format(model="Error")}}}}
+            responses[str(code)] = {
+                "description": "Error",
+                "content": {"application/json": {"schema": {"$ref": _REF.format(model="Error")}}},
+            }
         operation: dict[str, Any] = {
             "operationId": op.endpoint.replace(".", "_"),
             "summary": op.summary,
@@ -86,8 +113,10 @@ def build_spec(server_url: str = "/") -> dict[str, Any]:
             "security": [{"bearer": []}, {"oauth2": [op.scope] if op.scope else []}],
         }
         if op.body is not None:
-            operation["requestBody"] = {"required": True, "content": {
-                "application/json": {"schema": _register(spec, op.body, seen)}}}
+            operation["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": _register(spec, op.body, seen)}},
+            }
         by_path.setdefault(op.path, {})[op.method] = operation
     for path, operations in sorted(by_path.items()):
         spec.path(path=path, operations=operations)

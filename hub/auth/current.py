@@ -33,8 +33,12 @@ def _from_token(token: str) -> Principal:
     sess = db.session()
     if token.startswith(PERSONAL_PREFIX):
         row = find_personal_token(sess, token)
-        if row is None or row.revoked_at is not None or row.expires_at <= utcnow() \
-                or not row.user.is_active:
+        if (
+            row is None
+            or row.revoked_at is not None
+            or row.expires_at <= utcnow()
+            or not row.user.is_active
+        ):
             raise Unauthorized(INVALID_TOKEN, code="invalid_token")
         return user_principal(row.user, "personal_token")
     oauth = sess.scalar(select(OAuthToken).where(OAuthToken.access_token_hash == digest(token)))
@@ -64,8 +68,9 @@ def api_principal() -> Principal:
             try:
                 validate_csrf(request.headers.get("X-CSRFToken"))
             except (ValidationError, CSRFError):
-                raise AccessDenied("Missing or invalid CSRF token.",
-                                   action="hub:csrf:rejected") from None
+                raise AccessDenied(
+                    "Missing or invalid CSRF token.", action="hub:csrf:rejected"
+                ) from None
         principal = user_principal(current_user.user, "session")
     else:
         raise Unauthorized("Authentication required.", code="unauthenticated")

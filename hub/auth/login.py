@@ -59,21 +59,33 @@ def login() -> str | Response | tuple[str, int]:
     form = LoginForm()
     if request.method == "POST":
         if not form.validate_on_submit():
-            return render_template("login.html", form=form,
-                                   error=_("Please fill in both fields.")), 400
+            return render_template(
+                "login.html", form=form, error=_("Please fill in both fields.")
+            ), 400
         settings = current_app.config["HUB_SETTINGS"]
         sess = db.session()
         try:
-            user = authenticate(sess, form.username.data or "", form.password.data or "",
-                                max_failures=settings.login_max_failures,
-                                lockout_seconds=settings.login_lockout_seconds)
+            user = authenticate(
+                sess,
+                form.username.data or "",
+                form.password.data or "",
+                max_failures=settings.login_max_failures,
+                lockout_seconds=settings.login_lockout_seconds,
+            )
         except Unauthorized:
             sess.commit()  # keep the failure count and the audit of the refusal
             return render_template(
-                "login.html", form=form,
-                error=_("Wrong username or password, or the account is locked.")), 401
-        audit.record(sess, user_principal(user, "session"), "hub:login:succeeded",
-                     object_type="user", object_id=user.id)
+                "login.html",
+                form=form,
+                error=_("Wrong username or password, or the account is locked."),
+            ), 401
+        audit.record(
+            sess,
+            user_principal(user, "session"),
+            "hub:login:succeeded",
+            object_type="user",
+            object_id=user.id,
+        )
         sess.commit()
         session.clear()  # a fresh session on login defeats session fixation
         login_user(SessionUser(user))

@@ -146,10 +146,17 @@ def _save_token(token: dict[str, Any], request: Any) -> None:
     sess.add(row)
     sess.flush()
     actor = Principal(kind="client", via="oauth", client_id=client.row.client_id)
-    audit.record(sess, actor, "hub:oauth_token:issued", object_type="oauth_client",
-                 object_id=client.row.id, details={"grant": request.payload.grant_type
-                                                   if request.payload else None,
-                                                   "token_id": row.id})
+    audit.record(
+        sess,
+        actor,
+        "hub:oauth_token:issued",
+        object_type="oauth_client",
+        object_id=client.row.id,
+        details={
+            "grant": request.payload.grant_type if request.payload else None,
+            "token_id": row.id,
+        },
+    )
 
 
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):
@@ -172,8 +179,11 @@ class RequiredCodeChallenge(CodeChallenge):
     def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
         request = grant.request
         client: ClientView = request.client
-        if self.required and not request.payload.data.get("code_challenge") \
-                and client.row.secret_hash is None:
+        if (
+            self.required
+            and not request.payload.data.get("code_challenge")
+            and client.row.secret_hash is None
+        ):
             raise InvalidRequestError("Missing 'code_challenge': public apps must use PKCE.")
         super().validate_code_challenge(grant, redirect_uri)
 
@@ -191,7 +201,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             # An empty scope would later read as "everything the app is registered for".
             raise InvalidScopeError(redirect_uri=redirect_uri)
         row = AuthorizationCode(
-            code_hash=digest(code), client_pk=client.row.id, user_id=user.id,
+            code_hash=digest(code),
+            client_pk=client.row.id,
+            user_id=user.id,
             redirect_uri=redirect_uri,
             scope=" ".join(scopes),
             code_challenge=request.payload.data.get("code_challenge"),
@@ -202,9 +214,12 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         db.session().add(row)
 
     def query_authorization_code(self, code: str, client: ClientView) -> CodeView | None:
-        row = db.session().scalar(select(AuthorizationCode).where(
-            AuthorizationCode.code_hash == digest(code),
-            AuthorizationCode.client_pk == client.row.id))
+        row = db.session().scalar(
+            select(AuthorizationCode).where(
+                AuthorizationCode.code_hash == digest(code),
+                AuthorizationCode.client_pk == client.row.id,
+            )
+        )
         if row is None or row.used_at is not None or row.expires_at <= utcnow():
             return None
         return CodeView(row)
@@ -237,8 +252,13 @@ class HubRevocationEndpoint(RevocationEndpoint):
         if token.row.revoked_at is None:
             token.row.revoked_at = utcnow()
             actor = Principal(kind="client", via="oauth", client_id=request.client.row.client_id)
-            audit.record(db.session(), actor, "hub:oauth_token:revoked",
-                         object_type="oauth_token", object_id=token.row.id)
+            audit.record(
+                db.session(),
+                actor,
+                "hub:oauth_token:revoked",
+                object_type="oauth_token",
+                object_id=token.row.id,
+            )
 
 
 class HubIntrospectionEndpoint(IntrospectionEndpoint):
@@ -275,16 +295,24 @@ def init_app(app: Flask) -> None:
     }
     authorization_server.init_app(app, query_client=_query_client, save_token=_save_token)
     authorization_server.register_grant(ClientCredentialsGrant)
-    authorization_server.register_grant(AuthorizationCodeGrant,
-                                        [RequiredCodeChallenge(required=True)])
+    authorization_server.register_grant(
+        AuthorizationCodeGrant, [RequiredCodeChallenge(required=True)]
+    )
     authorization_server.register_endpoint(HubRevocationEndpoint)
     authorization_server.register_endpoint(HubIntrospectionEndpoint)
 
 
-def create_client(session: Session, *, name: str, insurer_code: str | None = None,
-                  facility_code: str | None = None, redirect_uris: tuple[str, ...] = (),
-                  public: bool = False, scope: str | None = None,
-                  actor: Principal = SYSTEM) -> tuple[OAuthClient, str | None]:
+def create_client(
+    session: Session,
+    *,
+    name: str,
+    insurer_code: str | None = None,
+    facility_code: str | None = None,
+    redirect_uris: tuple[str, ...] = (),
+    public: bool = False,
+    scope: str | None = None,
+    actor: Principal = SYSTEM,
+) -> tuple[OAuthClient, str | None]:
     """A machine client (insurer or PACS proxy: client credentials) or an app (code + PKCE).
 
     Returns the row and the plain secret, which is shown once and stored only as a digest.
@@ -307,8 +335,9 @@ def create_client(session: Session, *, name: str, insurer_code: str | None = Non
         grant_types = ["client_credentials"]
         default_scope = INSURER_SCOPES if insurer else PACS_PROXY_SCOPES
     else:
-        raise ValidationFailed("Give --insurer or --facility (machine client) or "
-                               "--redirect-uri (app).")
+        raise ValidationFailed(
+            "Give --insurer or --facility (machine client) or --redirect-uri (app)."
+        )
     requested = (scope or default_scope).split()
     unknown = [s for s in requested if s not in SCOPES]
     if unknown:
@@ -317,14 +346,24 @@ def create_client(session: Session, *, name: str, insurer_code: str | None = Non
         raise ValidationFailed("Only apps (with --redirect-uri) can be public clients.")
     secret = None if public else secrets.token_urlsafe(32)
     row = OAuthClient(
-        client_id=secrets.token_urlsafe(18), secret_hash=digest(secret) if secret else None,
-        name=name, grant_types=grant_types, redirect_uris=list(redirect_uris),
+        client_id=secrets.token_urlsafe(18),
+        secret_hash=digest(secret) if secret else None,
+        name=name,
+        grant_types=grant_types,
+        redirect_uris=list(redirect_uris),
         scope=" ".join(requested),
         token_endpoint_auth_method="none" if public else "client_secret_basic",
-        insurer=insurer, facility=facility,
+        insurer=insurer,
+        facility=facility,
     )
     session.add(row)
     session.flush()
-    audit.record(session, actor, "hub:oauth_client:created", object_type="oauth_client",
-                 object_id=row.id, details={"grant_types": grant_types})
+    audit.record(
+        session,
+        actor,
+        "hub:oauth_client:created",
+        object_type="oauth_client",
+        object_id=row.id,
+        details={"grant_types": grant_types},
+    )
     return row, secret

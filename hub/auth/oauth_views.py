@@ -54,8 +54,9 @@ def authorize() -> ResponseReturnValue:
         scopes = granted_scopes(grant.client, user, grant.request.payload.scope)
         if not scopes:
             return render_template("oauth_error.html", error=InvalidScopeError()), 400
-        return render_template("oauth_authorize.html", form=form, grant=grant,
-                               client=grant.client.row, scopes=scopes)
+        return render_template(
+            "oauth_authorize.html", form=form, grant=grant, client=grant.client.row, scopes=scopes
+        )
     if not form.validate_on_submit():
         return render_template("oauth_error.html", error=None), 400
     try:
@@ -64,8 +65,9 @@ def authorize() -> ResponseReturnValue:
     except OAuth2Error as error:
         return render_template("oauth_error.html", error=error), 400
     granted = user if request.form.get("decision") == "allow" else None
-    return _commit_after(authorization_server.create_authorization_response(
-        grant_user=granted, grant=grant))
+    return _commit_after(
+        authorization_server.create_authorization_response(grant_user=granted, grant=grant)
+    )
 
 
 def init_app(app: Flask) -> None:

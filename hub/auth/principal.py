@@ -34,8 +34,9 @@ class Principal:
         return self.username or self.client_id or self.kind
 
 
-SYSTEM = Principal(kind="system", via="task", roles=frozenset({Role.NATIONAL_ADMIN}),
-                   scopes=frozenset({"*"}))
+SYSTEM = Principal(
+    kind="system", via="task", roles=frozenset({Role.NATIONAL_ADMIN}), scopes=frozenset({"*"})
+)
 
 
 def user_principal(user: User, via: str, scopes: frozenset[str] | None = None) -> Principal:

@@ -39,8 +39,13 @@ def verify_detached(detached: str, payload: bytes, root: x509.Certificate) -> bo
         # The x5c chain makes the header ~2 KiB; joserfc's default cap is 512 bytes.
         registry.max_header_length = 16 * 1024
         registry.max_payload_length = 4 * 1024 * 1024
-        jws.deserialize_compact(f"{head}..{signature}", key, algorithms=[header["alg"]],
-                                registry=registry, payload=payload)
+        jws.deserialize_compact(
+            f"{head}..{signature}",
+            key,
+            algorithms=[header["alg"]],
+            registry=registry,
+            payload=payload,
+        )
         return True
     except (ValueError, KeyError, TypeError, JoseError, InvalidSignature):
         return False

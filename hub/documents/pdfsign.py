@@ -28,8 +28,10 @@ from hub.pki.signer import DocumentSigner
 # estimate, which otherwise signs (and time-stamps) the document twice.
 SIGNATURE_BYTES = 16 * 1024
 STAMP_TEXT = "%(title)s\n%(name)s\n%(licence)s\nCert %(serial)s\n%(ts)s"
-STAMP_FONTS = ("/usr/share/fonts/truetype/noto/NotoSans-Regular.ttf",
-               "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+STAMP_FONTS = (
+    "/usr/share/fonts/truetype/noto/NotoSans-Regular.ttf",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+)
 # Characters the stamp font keeps: Latin (with Turkish), digits and punctuation. The page above
 # the stamp carries the signer's name in the document's own script.
 STAMP_CHARS = frozenset(chr(c) for c in [*range(0x20, 0x7F), *range(0xA0, 0x180)])
@@ -76,15 +78,20 @@ def stamp_style() -> TextStampStyle:
         if _stamp_style is None:
             font = GlyphAccumulatorFactory(_stamp_font(), font_size=7)
             _stamp_style = TextStampStyle(
-                stamp_text=STAMP_TEXT, border_width=1,
+                stamp_text=STAMP_TEXT,
+                border_width=1,
                 text_box_style=TextBoxStyle(font=font, font_size=7),
-                timestamp_format="%Y-%m-%d %H:%M:%S UTC")
+                timestamp_format="%Y-%m-%d %H:%M:%S UTC",
+            )
         return _stamp_style
 
 
 def stamp_safe(text: str) -> str:
-    return "".join(c if c in STAMP_CHARS else "?" for c in text) if any(
-        c in STAMP_CHARS and c.isalpha() for c in text) else ""
+    return (
+        "".join(c if c in STAMP_CHARS else "?" for c in text)
+        if any(c in STAMP_CHARS and c.isalpha() for c in text)
+        else ""
+    )
 
 
 def _params(signer: DocumentSigner, title: str) -> dict[str, Any]:
@@ -97,42 +104,80 @@ def _params(signer: DocumentSigner, title: str) -> dict[str, Any]:
         return str(found[0].value) if found else ""
 
     name = stamp_safe(attr(NameOID.COMMON_NAME))
-    return {"title": title, "name": name or attr(NameOID.USER_ID),
-            "licence": f"Licence {stamp_safe(attr(NameOID.SERIAL_NUMBER))}",
-            "serial": format(signer.certificate.serial_number, "x")[:20]}
+    return {
+        "title": title,
+        "name": name or attr(NameOID.USER_ID),
+        "licence": f"Licence {stamp_safe(attr(NameOID.SERIAL_NUMBER))}",
+        "serial": format(signer.certificate.serial_number, "x")[:20],
+    }
 
 
-def certify(pdf: bytes, *, signer: DocumentSigner, timestamper: timestamps.TimeStamper,
-            field: str, page: int, box: Box, empty_fields: list[tuple[str, int, Box]],
-            reason: str, location: str) -> bytes:
+def certify(
+    pdf: bytes,
+    *,
+    signer: DocumentSigner,
+    timestamper: timestamps.TimeStamper,
+    field: str,
+    page: int,
+    box: Box,
+    empty_fields: list[tuple[str, int, Box]],
+    reason: str,
+    location: str,
+) -> bytes:
     """Sign ``pdf`` as its author (certification, form filling allowed), creating the signature
     fields of the signatures still to come in the same revision."""
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
     for name, on_page, other in empty_fields:
-        fields.append_signature_field(writer, fields.SigFieldSpec(name, on_page=on_page,
-                                                                  box=other))
+        fields.append_signature_field(writer, fields.SigFieldSpec(name, on_page=on_page, box=other))
     meta = signers.PdfSignatureMetadata(
-        field_name=field, certify=True, docmdp_permissions=fields.MDPPerm.FILL_FORMS,
-        subfilter=fields.SigSeedSubFilter.PADES, md_algorithm="sha256", reason=reason,
-        location=location)
-    pdf_signer = signers.PdfSigner(meta, signer.pdf_signer(), timestamper=timestamper,
-                                   stamp_style=stamp_style(),
-                                   new_field_spec=fields.SigFieldSpec(field, on_page=page,
-                                                                      box=box))
-    out = pdf_signer.sign_pdf(writer, bytes_reserved=SIGNATURE_BYTES,
-                              appearance_text_params=_params(signer, "Certified by"))
+        field_name=field,
+        certify=True,
+        docmdp_permissions=fields.MDPPerm.FILL_FORMS,
+        subfilter=fields.SigSeedSubFilter.PADES,
+        md_algorithm="sha256",
+        reason=reason,
+        location=location,
+    )
+    pdf_signer = signers.PdfSigner(
+        meta,
+        signer.pdf_signer(),
+        timestamper=timestamper,
+        stamp_style=stamp_style(),
+        new_field_spec=fields.SigFieldSpec(field, on_page=page, box=box),
+    )
+    out = pdf_signer.sign_pdf(
+        writer,
+        bytes_reserved=SIGNATURE_BYTES,
+        appearance_text_params=_params(signer, "Certified by"),
+    )
     return bytes(out.getvalue())
 
 
-def countersign(pdf: bytes, *, signer: DocumentSigner, timestamper: timestamps.TimeStamper,
-                field: str, reason: str, location: str) -> bytes:
+def countersign(
+    pdf: bytes,
+    *,
+    signer: DocumentSigner,
+    timestamper: timestamps.TimeStamper,
+    field: str,
+    reason: str,
+    location: str,
+) -> bytes:
     """Fill the existing signature field ``field`` as an incremental update."""
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
     meta = signers.PdfSignatureMetadata(
-        field_name=field, subfilter=fields.SigSeedSubFilter.PADES, md_algorithm="sha256",
-        reason=reason, location=location)
-    pdf_signer = signers.PdfSigner(meta, signer.pdf_signer(), timestamper=timestamper,
-                                   stamp_style=stamp_style())
-    out = pdf_signer.sign_pdf(writer, existing_fields_only=True, bytes_reserved=SIGNATURE_BYTES,
-                              appearance_text_params=_params(signer, "Countersigned by"))
+        field_name=field,
+        subfilter=fields.SigSeedSubFilter.PADES,
+        md_algorithm="sha256",
+        reason=reason,
+        location=location,
+    )
+    pdf_signer = signers.PdfSigner(
+        meta, signer.pdf_signer(), timestamper=timestamper, stamp_style=stamp_style()
+    )
+    out = pdf_signer.sign_pdf(
+        writer,
+        existing_fields_only=True,
+        bytes_reserved=SIGNATURE_BYTES,
+        appearance_text_params=_params(signer, "Countersigned by"),
+    )
     return bytes(out.getvalue())

@@ -56,8 +56,9 @@ def paragraphs(text: str | None) -> Markup:
     """Free text as one <p> per line, each with its own direction. Short paragraphs also lay out
     faster: WeasyPrint breaks each line of a paragraph against the whole rest of it."""
     parts = [line.strip() for line in (text or "").splitlines() if line.strip()]
-    return Markup("").join(Markup('<p class="text" dir="{}">{}</p>').format(text_dir(p), p)
-                           for p in parts)
+    return Markup("").join(
+        Markup('<p class="text" dir="{}">{}</p>').format(text_dir(p), p) for p in parts
+    )
 
 
 _env.globals.update(paragraphs=paragraphs, text_dir=text_dir)
@@ -75,8 +76,9 @@ def _stylesheet() -> weasyprint.CSS:
     """The documents' stylesheet, parsed once per thread rather than once per document."""
     found = getattr(_local, "css", None)
     if found is None:
-        found = _local.css = weasyprint.CSS(string=STYLESHEET.read_text(encoding="utf-8"),
-                                            font_config=_fonts())
+        found = _local.css = weasyprint.CSS(
+            string=STYLESHEET.read_text(encoding="utf-8"), font_config=_fonts()
+        )
     return found
 
 
@@ -90,8 +92,9 @@ class Rendered:
 
 def canonical_json(payload: dict[str, Any]) -> bytes:
     """The exact bytes attached to the PDF and covered by the JWS."""
-    return json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"),
-                      default=str).encode("utf-8")
+    return json.dumps(
+        payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str
+    ).encode("utf-8")
 
 
 def qr_data_uri(url: str) -> str:
@@ -99,25 +102,42 @@ def qr_data_uri(url: str) -> str:
     return str(segno.make(url, error="m").png_data_uri(scale=8, border=2))
 
 
-def render(kind: DocumentKind, *, locale: str, context: dict[str, Any], payload: bytes,
-           verify_url: str | None, labels: Labels, issued_at: datetime,
-           document_id: str | None) -> Rendered:
+def render(
+    kind: DocumentKind,
+    *,
+    locale: str,
+    context: dict[str, Any],
+    payload: bytes,
+    verify_url: str | None,
+    labels: Labels,
+    issued_at: datetime,
+    document_id: str | None,
+) -> Rendered:
     """Render ``kind``'s template; ``verify_url`` None renders an unsigned draft."""
     if locale not in SUPPORTED_LOCALES:
         raise ValueError(f"unsupported locale {locale!r}")
     template = _env.get_template(kind.template)
     html = template.render(
-        locale=locale, direction="rtl" if locale in RTL else "ltr",
+        locale=locale,
+        direction="rtl" if locale in RTL else "ltr",
         labels=labels,
-        draft=verify_url is None, verify_url=verify_url,
-        qr=qr_data_uri(verify_url) if verify_url else None, issued_at=issued_at,
-        document_id=document_id, slots={"author": kind.author, "counter": kind.countersigner},
-        **context)
+        draft=verify_url is None,
+        verify_url=verify_url,
+        qr=qr_data_uri(verify_url) if verify_url else None,
+        issued_at=issued_at,
+        document_id=document_id,
+        slots={"author": kind.author, "counter": kind.countersigner},
+        **context,
+    )
     attachment = weasyprint.Attachment(
-        string=payload.decode("utf-8"), name=kind.attachment_name,
-        description="Machine-readable data of this document (JSON)", relationship="Data")
+        string=payload.decode("utf-8"),
+        name=kind.attachment_name,
+        description="Machine-readable data of this document (JSON)",
+        relationship="Data",
+    )
     document = weasyprint.HTML(string=html, base_url=str(TEMPLATES_DIR)).render(
-        stylesheets=[_stylesheet()], font_config=_fonts(), pdf_variant=PDF_VARIANT)
+        stylesheets=[_stylesheet()], font_config=_fonts(), pdf_variant=PDF_VARIANT
+    )
     pdf = document.write_pdf(attachments=[attachment], pdf_variant=PDF_VARIANT)
     slots: dict[str, tuple[int, Box]] = {}
     for slot in (kind.author, kind.countersigner):
@@ -130,8 +150,15 @@ def render(kind: DocumentKind, *, locale: str, context: dict[str, Any], payload:
                 continue
             x1, y1, x2, y2 = anchor
             height = page.height * PX_TO_PT
-            slots[slot.field] = (index, (round(x1 * PX_TO_PT), round(height - y2 * PX_TO_PT),
-                                         round(x2 * PX_TO_PT), round(height - y1 * PX_TO_PT)))
+            slots[slot.field] = (
+                index,
+                (
+                    round(x1 * PX_TO_PT),
+                    round(height - y2 * PX_TO_PT),
+                    round(x2 * PX_TO_PT),
+                    round(height - y1 * PX_TO_PT),
+                ),
+            )
             break
         else:
             raise ValueError(f"template {kind.template} has no element #{slot.anchor}")

@@ -51,15 +51,22 @@ class Content:
 
 
 def find(session: Session, kind: DocumentKind, subject_id: int) -> SignedDocument | None:
-    return session.scalar(select(SignedDocument).where(
-        SignedDocument.kind == kind.code, SignedDocument.subject_type == kind.subject_type,
-        SignedDocument.subject_id == subject_id))
+    return session.scalar(
+        select(SignedDocument).where(
+            SignedDocument.kind == kind.code,
+            SignedDocument.subject_type == kind.subject_type,
+            SignedDocument.subject_id == subject_id,
+        )
+    )
 
 
 def latest_revision(session: Session, document: SignedDocument) -> DocumentRevision:
-    row = session.scalar(select(DocumentRevision)
-                         .where(DocumentRevision.document_id == document.id)
-                         .order_by(DocumentRevision.seq.desc()).limit(1))
+    row = session.scalar(
+        select(DocumentRevision)
+        .where(DocumentRevision.document_id == document.id)
+        .order_by(DocumentRevision.seq.desc())
+        .limit(1)
+    )
     assert row is not None, "a signed document always has its first revision"
     return row
 
@@ -67,44 +74,96 @@ def latest_revision(session: Session, document: SignedDocument) -> DocumentRevis
 def render_draft(kind: DocumentKind, content: Content, locale: str) -> bytes:
     """An unsigned preview, marked as a draft and without a verification code."""
     now = utcnow()
-    return render.render(kind, locale=locale, context=content.context,
-                         payload=render.canonical_json(content.payload), verify_url=None,
-                         labels=content.labels, issued_at=now, document_id=None).pdf
+    return render.render(
+        kind,
+        locale=locale,
+        context=content.context,
+        payload=render.canonical_json(content.payload),
+        verify_url=None,
+        labels=content.labels,
+        issued_at=now,
+        document_id=None,
+    ).pdf
 
 
-def certify(session: Session, settings: Settings, principal: Principal, kind: DocumentKind,
-            subject_id: int, *, author: User, content: Content, locale: str) -> SignedDocument:
+def certify(
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    kind: DocumentKind,
+    subject_id: int,
+    *,
+    author: User,
+    content: Content,
+    locale: str,
+) -> SignedDocument:
     """Render and sign as the author; refuses (409) when this document was already signed."""
     if find(session, kind, subject_id) is not None:
-        raise Conflict("This document is already signed; a signed document never changes.",
-                       code="already_signed", details={"kind": kind.code})
+        raise Conflict(
+            "This document is already signed; a signed document never changes.",
+            code="already_signed",
+            details={"kind": kind.code},
+        )
     cert_row = pki.certificate_for_signing(session, settings, author, principal)
     signer = pki.signer_for(settings, cert_row)
     authority = pki.authority(settings)
     public_id = uuid.uuid4().hex
     url = verify_url(settings, public_id)
     now = utcnow()
-    payload = {"document": {"id": public_id, "kind": kind.code, "locale": locale,
-                            "issued_at": now.isoformat(), "verify_url": url},
-               **content.payload}
+    payload = {
+        "document": {
+            "id": public_id,
+            "kind": kind.code,
+            "locale": locale,
+            "issued_at": now.isoformat(),
+            "verify_url": url,
+        },
+        **content.payload,
+    }
     canonical = render.canonical_json(payload)
-    rendered = render.render(kind, locale=locale, context=content.context, payload=canonical,
-                             verify_url=url, labels=content.labels, issued_at=now,
-                             document_id=public_id)
+    rendered = render.render(
+        kind,
+        locale=locale,
+        context=content.context,
+        payload=canonical,
+        verify_url=url,
+        labels=content.labels,
+        issued_at=now,
+        document_id=public_id,
+    )
     page, box = rendered.slots[kind.author.field]
-    empty = [(kind.countersigner.field, *rendered.slots[kind.countersigner.field])] \
-        if kind.countersigner else []
-    pdf = pdfsign.certify(rendered.pdf, signer=signer,
-                          timestamper=timestamper(authority, settings.pki.tsa_url),
-                          field=kind.author.field, page=page, box=box, empty_fields=empty,
-                          reason=f"Author of {kind.code}", location=content.location)
+    empty = (
+        [(kind.countersigner.field, *rendered.slots[kind.countersigner.field])]
+        if kind.countersigner
+        else []
+    )
+    pdf = pdfsign.certify(
+        rendered.pdf,
+        signer=signer,
+        timestamper=timestamper(authority, settings.pki.tsa_url),
+        field=kind.author.field,
+        page=page,
+        box=box,
+        empty_fields=empty,
+        reason=f"Author of {kind.code}",
+        location=content.location,
+    )
     document = SignedDocument(
-        public_id=public_id, kind=kind.code, subject_type=kind.subject_type,
-        subject_id=subject_id, patient_id=content.patient_id, locale=locale, payload=payload,
+        public_id=public_id,
+        kind=kind.code,
+        subject_type=kind.subject_type,
+        subject_id=subject_id,
+        patient_id=content.patient_id,
+        locale=locale,
+        payload=payload,
         payload_sha256=hashlib.sha256(canonical).hexdigest(),
-        jws=signer.detached_jws(canonical), status=DocumentStatus.CERTIFIED,
-        certified_by_id=author.id, certified_at=now, certificate_id=cert_row.id,
-        retain_until=now + timedelta(days=366 * kind.retention_years))
+        jws=signer.detached_jws(canonical),
+        status=DocumentStatus.CERTIFIED,
+        certified_by_id=author.id,
+        certified_at=now,
+        certificate_id=cert_row.id,
+        retain_until=now + timedelta(days=366 * kind.retention_years),
+    )
     try:
         with session.begin_nested():
             session.add(document)
@@ -116,23 +175,33 @@ def certify(session: Session, settings: Settings, principal: Principal, kind: Do
     return document
 
 
-def countersign(session: Session, settings: Settings, principal: Principal, kind: DocumentKind,
-                document: SignedDocument, *, signer_user: User,
-                location: str) -> SignedDocument:
+def countersign(
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    kind: DocumentKind,
+    document: SignedDocument,
+    *,
+    signer_user: User,
+    location: str,
+) -> SignedDocument:
     """Add the other side's signature to the certified PDF as an incremental update."""
     if kind.countersigner is None:
-        raise Conflict("This kind of document has no countersignature.",
-                       code="no_countersignature")
+        raise Conflict("This kind of document has no countersignature.", code="no_countersignature")
     if document.status is DocumentStatus.COUNTERSIGNED:
         raise Conflict("This document is already countersigned.", code="already_countersigned")
     cert_row = pki.certificate_for_signing(session, settings, signer_user, principal)
     signer = pki.signer_for(settings, cert_row)
     authority = pki.authority(settings)
     previous = latest_revision(session, document)
-    pdf = pdfsign.countersign(previous.pdf, signer=signer,
-                              timestamper=timestamper(authority, settings.pki.tsa_url),
-                              field=kind.countersigner.field,
-                              reason=f"Countersignature of {kind.code}", location=location)
+    pdf = pdfsign.countersign(
+        previous.pdf,
+        signer=signer,
+        timestamper=timestamper(authority, settings.pki.tsa_url),
+        field=kind.countersigner.field,
+        reason=f"Countersignature of {kind.code}",
+        location=location,
+    )
     document.status = DocumentStatus.COUNTERSIGNED
     document.countersigned_by_id = signer_user.id
     document.countersigned_at = utcnow()
@@ -141,12 +210,19 @@ def countersign(session: Session, settings: Settings, principal: Principal, kind
     return document
 
 
-def _add_revision(session: Session, document: SignedDocument, pdf: bytes, field: str,
-                  signer_id: int) -> DocumentRevision:
+def _add_revision(
+    session: Session, document: SignedDocument, pdf: bytes, field: str, signer_id: int
+) -> DocumentRevision:
     seq = len(document.revisions) + 1
-    row = DocumentRevision(document_id=document.id, seq=seq, field_name=field,
-                           signer_id=signer_id, pdf=pdf, sha256=hashlib.sha256(pdf).hexdigest(),
-                           size=len(pdf))
+    row = DocumentRevision(
+        document_id=document.id,
+        seq=seq,
+        field_name=field,
+        signer_id=signer_id,
+        pdf=pdf,
+        sha256=hashlib.sha256(pdf).hexdigest(),
+        size=len(pdf),
+    )
     session.add(row)
     session.flush()
     session.expire(document, ["revisions"])

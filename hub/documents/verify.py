@@ -72,32 +72,45 @@ def _name_attr(cert: asn1_x509.Certificate, key: str) -> str | None:
     return None if value is None else str(value)
 
 
-def _check(sig: object, context: ValidationContext, lookup: RevocationLookup,
-           last: bool) -> SignatureReport:
-    status = validate_pdf_signature(sig, signer_validation_context=context,  # type: ignore[arg-type]
-                                    ts_validation_context=context)
+def _check(
+    sig: object, context: ValidationContext, lookup: RevocationLookup, last: bool
+) -> SignatureReport:
+    status = validate_pdf_signature(
+        sig,  # type: ignore[arg-type]
+        signer_validation_context=context,
+        ts_validation_context=context,
+    )
     cert = status.signing_cert
     ts = status.timestamp_validity
     signed_at = ts.timestamp if ts is not None else status.signer_reported_dt
     chain: list[str] = []
     if status.validation_path is not None:
-        chain = [c.subject.human_friendly
-                 for c in status.validation_path.iter_certs(include_root=True)]
+        chain = [
+            c.subject.human_friendly for c in status.validation_path.iter_certs(include_root=True)
+        ]
     revoked = lookup(cert.serial_number)
     report = SignatureReport(
         field_name=str(sig.field_name),  # type: ignore[attr-defined]
         signer=_name_attr(cert, "common_name") or cert.subject.human_friendly,
-        licence=_name_attr(cert, "serial_number"), role=_name_attr(cert, "title"),
+        licence=_name_attr(cert, "serial_number"),
+        role=_name_attr(cert, "title"),
         organisation=_name_attr(cert, "organization_name"),
-        serial=format(cert.serial_number, "x"), signed_at=signed_at,
-        timestamped=ts is not None, timestamp_trusted=bool(ts and ts.intact and ts.valid
-                                                            and ts.trusted),
-        intact=status.intact, valid=status.valid, trusted=status.trusted,
+        serial=format(cert.serial_number, "x"),
+        signed_at=signed_at,
+        timestamped=ts is not None,
+        timestamp_trusted=bool(ts and ts.intact and ts.valid and ts.trusted),
+        intact=status.intact,
+        valid=status.valid,
+        trusted=status.trusted,
         certifying=sig.docmdp_level is not None,  # type: ignore[attr-defined]
-        chain=chain, revoked_at=revoked[0] if revoked else None,
+        chain=chain,
+        revoked_at=revoked[0] if revoked else None,
         revocation_reason=revoked[1] if revoked else None,
-        modification=(status.modification_level.name.lower()
-                      if status.modification_level is not None else "unknown"),
+        modification=(
+            status.modification_level.name.lower()
+            if status.modification_level is not None
+            else "unknown"
+        ),
         covers_whole_file=status.coverage == SignatureCoverageLevel.ENTIRE_FILE,
     )
     if not status.intact:
@@ -105,25 +118,35 @@ def _check(sig: object, context: ValidationContext, lookup: RevocationLookup,
     elif not status.valid:
         report.problems.append("the cryptographic signature is invalid")
     if not status.trusted:
-        report.problems.append("the signer's certificate does not chain to the hub's root CA "
-                               "(or is outside its validity period)")
+        report.problems.append(
+            "the signer's certificate does not chain to the hub's root CA "
+            "(or is outside its validity period)"
+        )
     if ts is not None and not report.timestamp_trusted:
         report.problems.append("the signature time-stamp is not valid or not trusted")
     if revoked and (signed_at is None or revoked[0] <= signed_at):
-        report.problems.append(f"the certificate was revoked on {revoked[0]:%Y-%m-%d %H:%M} UTC "
-                               f"({revoked[1]}), before this signature")
+        report.problems.append(
+            f"the certificate was revoked on {revoked[0]:%Y-%m-%d %H:%M} UTC "
+            f"({revoked[1]}), before this signature"
+        )
     if status.docmdp_ok is False:
         report.problems.append("the document was changed in a way its certification forbids")
-    if status.modification_level is not None and \
-            status.modification_level > ModificationLevel.FORM_FILLING:
+    if (
+        status.modification_level is not None
+        and status.modification_level > ModificationLevel.FORM_FILLING
+    ):
         report.problems.append("the document was modified after this signature")
     if last and not report.covers_whole_file:
         report.problems.append("data was appended after the last signature")
     return report
 
 
-def verify_pdf(data: bytes, trust_roots: list[asn1_x509.Certificate],
-               other_certs: list[asn1_x509.Certificate], lookup: RevocationLookup) -> Report:
+def verify_pdf(
+    data: bytes,
+    trust_roots: list[asn1_x509.Certificate],
+    other_certs: list[asn1_x509.Certificate],
+    lookup: RevocationLookup,
+) -> Report:
     """Verify every signature of ``data`` against ``trust_roots``."""
     if b"%PDF-" not in data[:1024]:
         return Report(NOT_SIGNED, "This file is not a PDF, so it carries no signature.")
@@ -132,12 +155,17 @@ def verify_pdf(data: bytes, trust_roots: list[asn1_x509.Certificate],
         signatures = list(reader.embedded_signatures)
     except Exception as exc:  # any parse failure of untrusted input is a result, not a 500
         log.info("unreadable PDF: %s", type(exc).__name__)
-        return Report(INVALID, f"The PDF cannot be read ({type(exc).__name__}); it is damaged "
-                               "or was altered.")
+        return Report(
+            INVALID, f"The PDF cannot be read ({type(exc).__name__}); it is damaged or was altered."
+        )
     if not signatures:
         return Report(NOT_SIGNED, "This PDF is not signed.")
-    context = ValidationContext(trust_roots=trust_roots, other_certs=other_certs,
-                                allow_fetching=False, revocation_mode="soft-fail")
+    context = ValidationContext(
+        trust_roots=trust_roots,
+        other_certs=other_certs,
+        allow_fetching=False,
+        revocation_mode="soft-fail",
+    )
     reports: list[SignatureReport] = []
     ordered = sorted(signatures, key=lambda s: s.signed_revision)
     for index, sig in enumerate(ordered):
@@ -145,11 +173,17 @@ def verify_pdf(data: bytes, trust_roots: list[asn1_x509.Certificate],
             reports.append(_check(sig, context, lookup, last=index == len(ordered) - 1))
         except Exception as exc:
             log.info("signature %s failed to validate: %s", sig.field_name, exc)
-            return Report(INVALID, f"Signature {sig.field_name!r} cannot be validated "
-                                   f"({type(exc).__name__}); the file is damaged or altered.",
-                          reports)
+            return Report(
+                INVALID,
+                f"Signature {sig.field_name!r} cannot be validated "
+                f"({type(exc).__name__}); the file is damaged or altered.",
+                reports,
+            )
     problems = [f"{r.field_name}: {p}" for r in reports for p in r.problems]
     if problems:
         return Report(INVALID, "; ".join(problems), reports)
-    return Report(VALID, f"{len(reports)} valid signature(s); the document is unchanged since "
-                         "the last one.", reports)
+    return Report(
+        VALID,
+        f"{len(reports)} valid signature(s); the document is unchanged since the last one.",
+        reports,
+    )

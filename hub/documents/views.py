@@ -30,17 +30,35 @@ def _settings() -> Settings:
 
 
 def _as_json(report: Report, extra: dict[str, Any]) -> dict[str, Any]:
-    return {"status": report.status, "ok": report.ok, "reason": report.reason, **extra,
-            "signatures": [{
-                "field": s.field_name, "signer": s.signer, "licence": s.licence, "role": s.role,
-                "organisation": s.organisation, "serial": s.serial,
+    return {
+        "status": report.status,
+        "ok": report.ok,
+        "reason": report.reason,
+        **extra,
+        "signatures": [
+            {
+                "field": s.field_name,
+                "signer": s.signer,
+                "licence": s.licence,
+                "role": s.role,
+                "organisation": s.organisation,
+                "serial": s.serial,
                 "signed_at": s.signed_at.isoformat() if s.signed_at else None,
-                "timestamped": s.timestamped, "intact": s.intact, "valid": s.valid,
-                "trusted": s.trusted, "certifying": s.certifying, "chain": s.chain,
+                "timestamped": s.timestamped,
+                "intact": s.intact,
+                "valid": s.valid,
+                "trusted": s.trusted,
+                "certifying": s.certifying,
+                "chain": s.chain,
                 "revoked_at": s.revoked_at.isoformat() if s.revoked_at else None,
-                "revocation_reason": s.revocation_reason, "modification": s.modification,
-                "covers_whole_file": s.covers_whole_file, "problems": s.problems,
-            } for s in report.signatures]}
+                "revocation_reason": s.revocation_reason,
+                "modification": s.modification,
+                "covers_whole_file": s.covers_whole_file,
+                "problems": s.problems,
+            }
+            for s in report.signatures
+        ],
+    }
 
 
 def _wants_json() -> bool:
@@ -48,23 +66,29 @@ def _wants_json() -> bool:
     return best == "application/json"
 
 
-def _answer(report: Report, registered: dict[str, Any] | None, status: int = 200,
-            ) -> ResponseReturnValue:
+def _answer(
+    report: Report,
+    registered: dict[str, Any] | None,
+    status: int = 200,
+) -> ResponseReturnValue:
     if _wants_json():
         return jsonify(_as_json(report, {"registered": registered})), status
-    return render_template("documents/verify.html", report=report, registered=registered), \
-        status
+    return render_template("documents/verify.html", report=report, registered=registered), status
 
 
 def _registered(doc: Any, revision: Any, latest_seq: int) -> dict[str, Any]:
     kind = registry.get(doc.kind)
-    return {"id": doc.public_id, "kind": doc.kind,
-            "title": kind.code.replace("_", " ") if kind else doc.kind,
-            "status": doc.status.value, "certified_at": doc.certified_at.isoformat(),
-            "countersigned_at": doc.countersigned_at.isoformat() if doc.countersigned_at
-            else None, "revision": revision.seq if revision else None,
-            "latest_revision": latest_seq,
-            "is_latest": revision is not None and revision.seq == latest_seq}
+    return {
+        "id": doc.public_id,
+        "kind": doc.kind,
+        "title": kind.code.replace("_", " ") if kind else doc.kind,
+        "status": doc.status.value,
+        "certified_at": doc.certified_at.isoformat(),
+        "countersigned_at": doc.countersigned_at.isoformat() if doc.countersigned_at else None,
+        "revision": revision.seq if revision else None,
+        "latest_revision": latest_seq,
+        "is_latest": revision is not None and revision.seq == latest_seq,
+    }
 
 
 @bp.get("/verify")
@@ -80,8 +104,7 @@ def verify_upload() -> ResponseReturnValue:
         return _answer(report, None, 400)
     data = upload.stream.read(MAX_UPLOAD + 1)
     if len(data) > MAX_UPLOAD:
-        return _answer(Report(NOT_SIGNED, "The file is too large to be a hub document."),
-                       None, 413)
+        return _answer(Report(NOT_SIGNED, "The file is too large to be a hub document."), None, 413)
     sess = db.session()
     report = documents.verify_bytes(sess, _settings(), data)
     revision = documents.revision_by_digest(sess, hashlib.sha256(data).hexdigest())
@@ -89,9 +112,14 @@ def verify_upload() -> ResponseReturnValue:
     if revision is not None:
         doc = revision.document
         registered = _registered(doc, revision, documents.latest_revision(sess, doc).seq)
-    audit.record(sess, ANONYMOUS, "documents:document:verified", object_type="document",
-                 object_id=registered["id"] if registered else None,
-                 details={"status": report.status, "via": "upload"})
+    audit.record(
+        sess,
+        ANONYMOUS,
+        "documents:document:verified",
+        object_type="document",
+        object_id=registered["id"] if registered else None,
+        details={"status": report.status, "via": "upload"},
+    )
     sess.commit()
     return _answer(report, registered)
 
@@ -101,12 +129,19 @@ def verify_registered(public_id: str) -> ResponseReturnValue:
     sess = db.session()
     doc = documents.by_public_id(sess, public_id[:40])
     if doc is None:
-        return _answer(Report(NOT_SIGNED, "No document with this number was signed at this "
-                              "hub."), None, 404)
+        return _answer(
+            Report(NOT_SIGNED, "No document with this number was signed at this hub."), None, 404
+        )
     latest = documents.latest_revision(sess, doc)
     report = documents.verify_bytes(sess, _settings(), latest.pdf)
-    audit.record(sess, ANONYMOUS, "documents:document:verified", object_type="document",
-                 object_id=doc.public_id, details={"status": report.status, "via": "link"})
+    audit.record(
+        sess,
+        ANONYMOUS,
+        "documents:document:verified",
+        object_type="document",
+        object_id=doc.public_id,
+        details={"status": report.status, "via": "link"},
+    )
     sess.commit()
     registered = _registered(doc, latest, latest.seq)
     registered["sha256"] = latest.sha256

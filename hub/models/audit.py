@@ -14,8 +14,9 @@ from hub.models.base import Model
 class AuditEvent(Model):
     __tablename__ = "audit_event"
     # SQLite only auto-increments an INTEGER primary key.
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"),
-                                    primary_key=True)
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True
+    )
     seq: Mapped[int] = mapped_column(BigInteger, unique=True)
     occurred_at: Mapped[datetime]
     action: Mapped[str] = mapped_column(String(120), index=True)  # domain:subject:action

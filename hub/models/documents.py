@@ -43,14 +43,16 @@ class SignedDocument(Model):
     countersigned_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     countersigned_at: Mapped[datetime | None]
     countersign_certificate_id: Mapped[int | None] = mapped_column(
-        ForeignKey("signing_certificate.id"))
+        ForeignKey("signing_certificate.id")
+    )
     retain_until: Mapped[datetime]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     certified_by: Mapped[User] = relationship(foreign_keys=[certified_by_id])
     countersigned_by: Mapped[User | None] = relationship(foreign_keys=[countersigned_by_id])
     certificate: Mapped[SigningCertificate] = relationship(foreign_keys=[certificate_id])
     revisions: Mapped[list[DocumentRevision]] = relationship(
-        back_populates="document", order_by="DocumentRevision.seq")
+        back_populates="document", order_by="DocumentRevision.seq"
+    )
 
 
 class DocumentRevision(Model):

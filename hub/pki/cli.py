@@ -23,8 +23,12 @@ def _settings() -> Settings:
 
 
 @pki_group.command("init")
-@click.option("--name", default="National Telemedicine Hub", show_default=True,
-              help="Organisation name in the CA certificates.")
+@click.option(
+    "--name",
+    default="National Telemedicine Hub",
+    show_default=True,
+    help="Organisation name in the CA certificates.",
+)
 @click.option("--country", default="IR", show_default=True, help="ISO 3166 country code.")
 @with_appcontext
 def pki_init(name: str, country: str) -> None:
@@ -34,8 +38,9 @@ def pki_init(name: str, country: str) -> None:
     if len(country) != 2 or not country.isalpha():
         raise click.BadParameter("a two-letter country code", param_hint="--country")
     try:
-        authority = ca.initialise(_settings().pki, _settings().base_url, name=name,
-                                  country=country.upper())
+        authority = ca.initialise(
+            _settings().pki, _settings().base_url, name=name, country=country.upper()
+        )
     except HubError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"PKI created in {authority.directory}")
@@ -71,9 +76,21 @@ def pki_issue(username: str, licence: str | None) -> None:
 
 @pki_group.command("revoke")
 @click.argument("serial")
-@click.option("--reason", default="unspecified", show_default=True,
-              type=click.Choice(["key_compromise", "affiliation_changed", "superseded",
-                                 "cessation_of_operation", "licence_suspended", "unspecified"]))
+@click.option(
+    "--reason",
+    default="unspecified",
+    show_default=True,
+    type=click.Choice(
+        [
+            "key_compromise",
+            "affiliation_changed",
+            "superseded",
+            "cessation_of_operation",
+            "licence_suspended",
+            "unspecified",
+        ]
+    ),
+)
 @with_appcontext
 def pki_revoke(serial: str, reason: str) -> None:
     """Revoke the certificate SERIAL (hex); it is on the next CRL and can no longer sign."""
@@ -99,13 +116,15 @@ def pki_list(username: str | None) -> None:
     from hub.models import SigningCertificate, User
 
     with db.transaction() as sess:
-        stmt = select(SigningCertificate, User.username).join(User).order_by(
-            SigningCertificate.id)
+        stmt = select(SigningCertificate, User.username).join(User).order_by(SigningCertificate.id)
         if username:
             stmt = stmt.where(User.username == username)
         for row, name in sess.execute(stmt):
-            state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else \
-                f"valid until {row.not_after:%Y-%m-%d}"
+            state = (
+                f"revoked {row.revoked_at:%Y-%m-%d}"
+                if row.revoked_at
+                else f"valid until {row.not_after:%Y-%m-%d}"
+            )
             click.echo(f"{row.serial}  {name}  {row.role}  licence {row.licence_number}  {state}")
 
 
@@ -154,8 +173,10 @@ def verify_pdf_command(file: Path) -> None:
     for sig in report.signatures:
         when = f"{sig.signed_at:%Y-%m-%d %H:%M:%S} UTC" if sig.signed_at else "unknown time"
         verdict = "ok" if sig.ok else "FAILED: " + "; ".join(sig.problems)
-        click.echo(f"{sig.field_name}: {sig.signer} (licence {sig.licence}, {sig.role}), "
-                   f"{when}{', certification' if sig.certifying else ''} — {verdict}")
+        click.echo(
+            f"{sig.field_name}: {sig.signer} (licence {sig.licence}, {sig.role}), "
+            f"{when}{', certification' if sig.certifying else ''} — {verdict}"
+        )
     if report.ok:
         click.echo(f"VALID: {report.reason}")
         return

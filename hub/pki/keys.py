@@ -25,8 +25,10 @@ _lock = threading.Lock()
 
 def encrypt_key(key: PrivateKeyTypes, passphrase: str) -> bytes:
     return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.BestAvailableEncryption(passphrase.encode("utf-8")))
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(passphrase.encode("utf-8")),
+    )
 
 
 def decrypt_key(pem: bytes, passphrase: str) -> PrivateKeyTypes:
@@ -40,9 +42,11 @@ def decrypt_key(pem: bytes, passphrase: str) -> PrivateKeyTypes:
     try:
         key = serialization.load_pem_private_key(pem, passphrase.encode("utf-8"))
     except (ValueError, TypeError):
-        raise PkiUnavailable("A private key cannot be decrypted: HUB_PKI_PASSPHRASE does not "
-                             "match the one the key was written with.",
-                             code="pki_passphrase_mismatch") from None
+        raise PkiUnavailable(
+            "A private key cannot be decrypted: HUB_PKI_PASSPHRASE does not "
+            "match the one the key was written with.",
+            code="pki_passphrase_mismatch",
+        ) from None
     with _lock:
         _cache[cache_key] = key
         while len(_cache) > _CACHE_SIZE:

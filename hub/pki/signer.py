@@ -60,17 +60,23 @@ class _CachedKeySigner(signers.SimpleSigner):
 class SoftwareSigner:
     """A key kept encrypted in the database and decrypted in this process."""
 
-    def __init__(self, certificate: x509.Certificate, key: PrivateKeyTypes,
-                 chain: list[x509.Certificate]) -> None:
+    def __init__(
+        self, certificate: x509.Certificate, key: PrivateKeyTypes, chain: list[x509.Certificate]
+    ) -> None:
         self._certificate = certificate
         self._key = key
         self._chain = chain
-        der = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
+        der = key.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
         self._pdf = _CachedKeySigner(
-            key, signing_cert=to_asn1(certificate),
+            key,
+            signing_cert=to_asn1(certificate),
             signing_key=asn1_keys.PrivateKeyInfo.load(der),
-            cert_registry=SimpleCertificateStore.from_certs([to_asn1(c) for c in chain]))
+            cert_registry=SimpleCertificateStore.from_certs([to_asn1(c) for c in chain]),
+        )
 
     @property
     def certificate(self) -> x509.Certificate:
@@ -91,9 +97,15 @@ class SoftwareSigner:
             alg = "ES256"
         else:
             raise PkiUnavailable("This key type cannot sign a JWS.")
-        x5c = [base64.b64encode(c.public_bytes(serialization.Encoding.DER)).decode("ascii")
-               for c in [self._certificate, *self._chain[:-1]]]
-        header = {"alg": alg, "typ": "JOSE", "kid": format(self._certificate.serial_number, "x"),
-                  "x5c": x5c}
+        x5c = [
+            base64.b64encode(c.public_bytes(serialization.Encoding.DER)).decode("ascii")
+            for c in [self._certificate, *self._chain[:-1]]
+        ]
+        header = {
+            "alg": alg,
+            "typ": "JOSE",
+            "kid": format(self._certificate.serial_number, "x"),
+            "x5c": x5c,
+        }
         compact = jws.serialize_compact(header, payload, jwk, algorithms=[alg])
         return jws.detach_content(compact)

@@ -30,29 +30,40 @@ class HubTimeStamper(DummyTimeStamper):
 
     def __init__(self, authority: Authority) -> None:
         key = authority.tsa_key()
-        der = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
+        der = key.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
         super().__init__(
-            tsa_cert=to_asn1(authority.tsa), tsa_key=keys.PrivateKeyInfo.load(der),
+            tsa_cert=to_asn1(authority.tsa),
+            tsa_key=keys.PrivateKeyInfo.load(der),
             certs_to_embed=SimpleCertificateStore.from_certs(
-                [to_asn1(c) for c in authority.chain()]))
+                [to_asn1(c) for c in authority.chain()]
+            ),
+        )
         self._key: rsa.RSAPrivateKey = key
 
-    def _sign_tst_info(self, tst_info_data: bytes, md_algorithm: str,
-                       dt: datetime) -> tuple[bytes, cms.CMSAttributes]:
+    def _sign_tst_info(
+        self, tst_info_data: bytes, md_algorithm: str, dt: datetime
+    ) -> tuple[bytes, cms.CMSAttributes]:
         from cryptography.hazmat.primitives import hashes
 
         digest = hashes.Hash(get_pyca_cryptography_hash(md_algorithm))
         digest.update(tst_info_data)
-        signed_attrs = cms.CMSAttributes([
-            simple_cms_attribute("content_type", "tst_info"),
-            simple_cms_attribute("signing_time", cms.Time({"utc_time": core.UTCTime(dt)})),
-            simple_cms_attribute("signing_certificate",
-                                 _as_signing_certificate(self.tsa_cert)),
-            simple_cms_attribute("message_digest", digest.finalize()),
-        ])
-        signature = self._key.sign(signed_attrs.dump(), padding.PKCS1v15(),
-                                   get_pyca_cryptography_hash(md_algorithm.upper()))
+        signed_attrs = cms.CMSAttributes(
+            [
+                simple_cms_attribute("content_type", "tst_info"),
+                simple_cms_attribute("signing_time", cms.Time({"utc_time": core.UTCTime(dt)})),
+                simple_cms_attribute("signing_certificate", _as_signing_certificate(self.tsa_cert)),
+                simple_cms_attribute("message_digest", digest.finalize()),
+            ]
+        )
+        signature = self._key.sign(
+            signed_attrs.dump(),
+            padding.PKCS1v15(),
+            get_pyca_cryptography_hash(md_algorithm.upper()),
+        )
         return signature, signed_attrs
 
 

@@ -37,16 +37,20 @@ def _der(data: bytes, mimetype: str, max_age: int) -> Response:
 def root_cert() -> ResponseReturnValue:
     from cryptography.hazmat.primitives import serialization
 
-    return _der(_authority().root.public_bytes(serialization.Encoding.DER),
-                "application/pkix-cert", 86400)
+    return _der(
+        _authority().root.public_bytes(serialization.Encoding.DER), "application/pkix-cert", 86400
+    )
 
 
 @bp.get("/issuing.crt")
 def issuing_cert() -> ResponseReturnValue:
     from cryptography.hazmat.primitives import serialization
 
-    return _der(_authority().issuing.public_bytes(serialization.Encoding.DER),
-                "application/pkix-cert", 86400)
+    return _der(
+        _authority().issuing.public_bytes(serialization.Encoding.DER),
+        "application/pkix-cert",
+        86400,
+    )
 
 
 @bp.get("/root.crl")
@@ -66,7 +70,7 @@ def time_stamp() -> ResponseReturnValue:
         raise UnsupportedMediaType("Send an RFC 3161 request as application/timestamp-query.")
     if (request.content_length or 0) > TSA_MAX_BYTES:
         raise BadRequest("The time-stamp request is too large.")
-    body = request.get_data(cache=False)[:TSA_MAX_BYTES + 1]
+    body = request.get_data(cache=False)[: TSA_MAX_BYTES + 1]
     try:
         reply = tsa.answer(_authority(), body)
     except ValueError as exc:

@@ -51,43 +51,66 @@ def create_patient(session: Session, principal: Principal, data: PatientIn) -> P
     elif principal.facility_id is not None:
         facility = session.get_one(Facility, principal.facility_id)
     else:
-        raise ValidationFailed("home_facility is required for your account.",
-                               details={"home_facility": "required"})
+        raise ValidationFailed(
+            "home_facility is required for your account.", details={"home_facility": "required"}
+        )
     if not principal.has_role(Role.NATIONAL_ADMIN) and facility.id != principal.facility_id:
-        raise AccessDenied("You can register patients only at your own facility.",
-                           action=action, object_type="facility", object_id=facility.id)
+        raise AccessDenied(
+            "You can register patients only at your own facility.",
+            action=action,
+            object_type="facility",
+            object_id=facility.id,
+        )
     country = (data.id_country or _country_code(facility)).upper()
     try:
         national_id = normalise(country, data.national_id)
     except InvalidNationalId as exc:
         raise ValidationFailed(str(exc), details={"national_id": str(exc)}) from None
-    existing = session.scalar(select(Patient.id).where(
-        Patient.id_country == country, Patient.national_id == national_id))
+    existing = session.scalar(
+        select(Patient.id).where(Patient.id_country == country, Patient.national_id == national_id)
+    )
     if existing is not None:
-        raise Conflict("A patient with this national id is already registered.",
-                       code="duplicate_national_id")
+        raise Conflict(
+            "A patient with this national id is already registered.", code="duplicate_national_id"
+        )
     patient = Patient(
-        id_country=country, national_id=national_id, given_name=data.given_name,
-        family_name=data.family_name, date_of_birth=data.date_of_birth, sex=data.sex,
-        phone=data.phone, email=data.email, address=data.address,
-        home_facility_id=facility.id, created_by_id=principal.user_id,
+        id_country=country,
+        national_id=national_id,
+        given_name=data.given_name,
+        family_name=data.family_name,
+        date_of_birth=data.date_of_birth,
+        sex=data.sex,
+        phone=data.phone,
+        email=data.email,
+        address=data.address,
+        home_facility_id=facility.id,
+        created_by_id=principal.user_id,
     )
     session.add(patient)
     try:
         session.flush()
     except IntegrityError:
         # Lost a race with a concurrent registration of the same person.
-        raise Conflict("A patient with this national id is already registered.",
-                       code="duplicate_national_id") from None
-    audit.record(session, principal, action, object_type="patient", object_id=patient.id,
-                 details={"facility": facility.code})
-    emit_after_commit(session, "patient.registered", {"patient_id": patient.id},
-                      [facility_room(facility.id)])
+        raise Conflict(
+            "A patient with this national id is already registered.", code="duplicate_national_id"
+        ) from None
+    audit.record(
+        session,
+        principal,
+        action,
+        object_type="patient",
+        object_id=patient.id,
+        details={"facility": facility.code},
+    )
+    emit_after_commit(
+        session, "patient.registered", {"patient_id": patient.id}, [facility_room(facility.id)]
+    )
     return patient
 
 
-def get_patient(session: Session, principal: Principal, patient_id: int,
-                *, purpose: str = "viewed") -> Patient:
+def get_patient(
+    session: Session, principal: Principal, patient_id: int, *, purpose: str = "viewed"
+) -> Patient:
     """A patient the caller may see; others are refused as not found and the attempt audited."""
     action = f"hub:patient:{purpose}"
     require(principal, "patients:read", action=action)
@@ -103,12 +126,19 @@ def get_patient(session: Session, principal: Principal, patient_id: int,
     return patient
 
 
-def list_patients(session: Session, principal: Principal, *, query: str | None = None,
-                  after_id: int = 0, limit: int = 50) -> list[Patient]:
+def list_patients(
+    session: Session,
+    principal: Principal,
+    *,
+    query: str | None = None,
+    after_id: int = 0,
+    limit: int = 50,
+) -> list[Patient]:
     """Patients within scope, by id; ``query`` matches national id exactly or a name prefix."""
     require(principal, "patients:read", action="hub:patient:listed")
-    stmt = select(Patient).where(patient_visibility(principal), Patient.id > after_id,
-                                 Patient.merged_into_id.is_(None))
+    stmt = select(Patient).where(
+        patient_visibility(principal), Patient.id > after_id, Patient.merged_into_id.is_(None)
+    )
     if query:
         prefix = query.strip().lower()
         stmt = stmt.where(
@@ -117,13 +147,19 @@ def list_patients(session: Session, principal: Principal, *, query: str | None =
             | func.lower(Patient.given_name).startswith(prefix, autoescape=True)
         )
     patients = list(session.scalars(stmt.order_by(Patient.id).limit(limit)))
-    audit.record(session, principal, "hub:patient:listed", object_type="patient",
-                 details={"ids": [p.id for p in patients]})
+    audit.record(
+        session,
+        principal,
+        "hub:patient:listed",
+        object_type="patient",
+        details={"ids": [p.id for p in patients]},
+    )
     return patients
 
 
-def update_patient(session: Session, principal: Principal, patient_id: int,
-                   data: PatientPatch) -> Patient:
+def update_patient(
+    session: Session, principal: Principal, patient_id: int, data: PatientPatch
+) -> Patient:
     action = "hub:patient:updated"
     require(principal, "patients:write", roles=PATIENT_WRITERS, action=action)
     patient = get_patient(session, principal, patient_id, purpose="viewed")
@@ -134,13 +170,20 @@ def update_patient(session: Session, principal: Principal, patient_id: int,
         if value is None and name in {"given_name", "family_name", "date_of_birth", "sex"}:
             raise ValidationFailed(f"{name} cannot be empty.", details={name: "required"})
         setattr(patient, name, value)
-    audit.record(session, principal, action, object_type="patient", object_id=patient.id,
-                 details={"fields": sorted(changes)})
+    audit.record(
+        session,
+        principal,
+        action,
+        object_type="patient",
+        object_id=patient.id,
+        details={"fields": sorted(changes)},
+    )
     return patient
 
 
-def merge_patients(session: Session, principal: Principal, survivor_id: int,
-                   data: MergeIn) -> Patient:
+def merge_patients(
+    session: Session, principal: Principal, survivor_id: int, data: MergeIn
+) -> Patient:
     """Fold a duplicate record into the survivor; the duplicate stays, pointing at the survivor."""
     action = "hub:patient:merged"
     require(principal, "patients:write", roles=PATIENT_MERGERS, action=action)
@@ -152,12 +195,15 @@ def merge_patients(session: Session, principal: Principal, survivor_id: int,
         raise Conflict("The surviving record was itself merged away.", code="already_merged")
     if duplicate.merged_into_id is not None:
         raise Conflict("The duplicate was already merged.", code="already_merged")
-    session.execute(update(Consent).where(Consent.patient_id == duplicate.id)
-                    .values(patient_id=survivor.id))
+    session.execute(
+        update(Consent).where(Consent.patient_id == duplicate.id).values(patient_id=survivor.id)
+    )
     for membership in list(duplicate.memberships):
-        clash = session.scalar(select(Membership.id).where(
-            Membership.patient_id == survivor.id,
-            Membership.insurer_id == membership.insurer_id))
+        clash = session.scalar(
+            select(Membership.id).where(
+                Membership.patient_id == survivor.id, Membership.insurer_id == membership.insurer_id
+            )
+        )
         if clash is None:
             membership.patient_id = survivor.id
     for hook in _merge_hooks:
@@ -166,69 +212,117 @@ def merge_patients(session: Session, principal: Principal, survivor_id: int,
     duplicate.merged_at = utcnow()
     session.flush()
     session.expire(survivor)
-    audit.record(session, principal, action, object_type="patient", object_id=survivor.id,
-                 details={"duplicate_id": duplicate.id, "reason_length": len(data.reason)})
+    audit.record(
+        session,
+        principal,
+        action,
+        object_type="patient",
+        object_id=survivor.id,
+        details={"duplicate_id": duplicate.id, "reason_length": len(data.reason)},
+    )
     return survivor
 
 
-def record_consent(session: Session, principal: Principal, patient_id: int,
-                   data: ConsentIn) -> list[Consent]:
+def record_consent(
+    session: Session, principal: Principal, patient_id: int, data: ConsentIn
+) -> list[Consent]:
     """Record a telemedicine consent, one row per scope, given by the patient or a guardian."""
     action = "hub:consent:recorded"
     require(principal, "patients:write", roles=PATIENT_WRITERS, action=action)
     patient = get_patient(session, principal, patient_id)
     if patient.merged_into_id is not None:
-        raise Conflict("This record was merged; record consent on the surviving record.",
-                       code="merged", details={"merged_into": patient.merged_into_id})
+        raise Conflict(
+            "This record was merged; record consent on the surviving record.",
+            code="merged",
+            details={"merged_into": patient.merged_into_id},
+        )
     given_at = data.given_at or utcnow()
     if given_at.tzinfo is None:
         given_at = given_at.replace(tzinfo=UTC)
     if given_at > utcnow():
-        raise ValidationFailed("Consent cannot be given in the future.",
-                               details={"given_at": "in the future"})
+        raise ValidationFailed(
+            "Consent cannot be given in the future.", details={"given_at": "in the future"}
+        )
     if principal.user_id is None:
-        raise AccessDenied("Consent is recorded by a person, not a machine client.",
-                           action=action, object_type="patient", object_id=patient.id)
+        raise AccessDenied(
+            "Consent is recorded by a person, not a machine client.",
+            action=action,
+            object_type="patient",
+            object_id=patient.id,
+        )
     given_by = data.given_by_name or f"{patient.given_name} {patient.family_name}"
-    consents = [Consent(patient_id=patient.id, scope=scope, method=data.method,
-                        given_by_name=given_by,
-                        relationship_to_patient=data.relationship_to_patient,
-                        given_at=given_at, recorded_by_id=principal.user_id)
-                for scope in data.scopes]
+    consents = [
+        Consent(
+            patient_id=patient.id,
+            scope=scope,
+            method=data.method,
+            given_by_name=given_by,
+            relationship_to_patient=data.relationship_to_patient,
+            given_at=given_at,
+            recorded_by_id=principal.user_id,
+        )
+        for scope in data.scopes
+    ]
     session.add_all(consents)
     session.flush()
     for consent in consents:
-        audit.record(session, principal, action, object_type="consent", object_id=consent.id,
-                     details={"patient_id": patient.id, "scope": consent.scope.value})
+        audit.record(
+            session,
+            principal,
+            action,
+            object_type="consent",
+            object_id=consent.id,
+            details={"patient_id": patient.id, "scope": consent.scope.value},
+        )
     return consents
 
 
-def withdraw_consent(session: Session, principal: Principal, patient_id: int,
-                     consent_id: int) -> Consent:
+def withdraw_consent(
+    session: Session, principal: Principal, patient_id: int, consent_id: int
+) -> Consent:
     action = "hub:consent:withdrawn"
     require(principal, "patients:write", roles=PATIENT_WRITERS, action=action)
     patient = get_patient(session, principal, patient_id)
-    consent = session.scalar(select(Consent).where(Consent.id == consent_id,
-                                                   Consent.patient_id == patient.id))
+    consent = session.scalar(
+        select(Consent).where(Consent.id == consent_id, Consent.patient_id == patient.id)
+    )
     if consent is None:
         raise NotFound("Not found.")
     if consent.withdrawn_at is not None:
         raise Conflict("This consent was already withdrawn.", code="already_withdrawn")
     consent.withdrawn_at = utcnow()
     consent.withdrawn_by_id = principal.user_id
-    audit.record(session, principal, action, object_type="consent", object_id=consent.id,
-                 details={"patient_id": patient.id, "scope": consent.scope.value})
+    audit.record(
+        session,
+        principal,
+        action,
+        object_type="consent",
+        object_id=consent.id,
+        details={"patient_id": patient.id, "scope": consent.scope.value},
+    )
     return consent
 
 
 def list_consents(session: Session, principal: Principal, patient_id: int) -> list[Consent]:
     patient = get_patient(session, principal, patient_id)
-    return list(session.scalars(select(Consent).where(Consent.patient_id == patient.id)
-                                .order_by(Consent.given_at)))
+    return list(
+        session.scalars(
+            select(Consent).where(Consent.patient_id == patient.id).order_by(Consent.given_at)
+        )
+    )
 
 
 def has_active_consent(session: Session, patient_id: int, scope: ConsentScope) -> bool:
     """Whether an unwithdrawn consent of this scope exists (used before a consult is submitted)."""
-    return session.scalar(select(Consent.id).where(
-        Consent.patient_id == patient_id, Consent.scope == scope,
-        Consent.withdrawn_at.is_(None)).limit(1)) is not None
+    return (
+        session.scalar(
+            select(Consent.id)
+            .where(
+                Consent.patient_id == patient_id,
+                Consent.scope == scope,
+                Consent.withdrawn_at.is_(None),
+            )
+            .limit(1)
+        )
+        is not None
+    )

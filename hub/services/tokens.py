@@ -21,19 +21,30 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def create_personal_token(session: Session, username: str, ttl_seconds: int,
-                          name: str = "cli", actor: Principal = SYSTEM) -> str:
+def create_personal_token(
+    session: Session, username: str, ttl_seconds: int, name: str = "cli", actor: Principal = SYSTEM
+) -> str:
     """A new bearer token for ``username``; the plain token is returned once and never stored."""
     user = session.scalar(select(User).where(User.username == username))
     if user is None or not user.is_active:
         raise NotFound(f"No active user {username!r}.")
     token = PERSONAL_PREFIX + secrets.token_urlsafe(32)
-    row = PersonalToken(user_id=user.id, token_hash=digest(token), name=name,
-                        expires_at=utcnow() + timedelta(seconds=ttl_seconds))
+    row = PersonalToken(
+        user_id=user.id,
+        token_hash=digest(token),
+        name=name,
+        expires_at=utcnow() + timedelta(seconds=ttl_seconds),
+    )
     session.add(row)
     session.flush()
-    audit.record(session, actor, "hub:token:created", object_type="user", object_id=user.id,
-                 details={"token_id": row.id, "ttl": ttl_seconds})
+    audit.record(
+        session,
+        actor,
+        "hub:token:created",
+        object_type="user",
+        object_id=user.id,
+        details={"token_id": row.id, "ttl": ttl_seconds},
+    )
     return token
 
 

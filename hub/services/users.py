@@ -24,8 +24,9 @@ USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
 MIN_PASSWORD_LENGTH = 10
 BAD_CREDENTIALS = "Wrong username or password, or the account is locked."
 
-FACILITY_ROLES = frozenset({Role.CHW, Role.NURSE, Role.GP, Role.SPECIALIST, Role.RADIOLOGIST,
-                            Role.FACILITY_ADMIN})
+FACILITY_ROLES = frozenset(
+    {Role.CHW, Role.NURSE, Role.GP, Role.SPECIALIST, Role.RADIOLOGIST, Role.FACILITY_ADMIN}
+)
 
 
 def hash_password(password: str) -> str:
@@ -38,11 +39,20 @@ def generate_password() -> str:
     return secrets.token_urlsafe(12)
 
 
-def create_user(session: Session, username: str, *, full_name: str, role: Role,
-                facility_code: str | None = None, region_code: str | None = None,
-                insurer_code: str | None = None, specialty_codes: tuple[str, ...] = (),
-                password: str | None = None, licence_number: str | None = None,
-                actor: Principal = SYSTEM) -> User:
+def create_user(
+    session: Session,
+    username: str,
+    *,
+    full_name: str,
+    role: Role,
+    facility_code: str | None = None,
+    region_code: str | None = None,
+    insurer_code: str | None = None,
+    specialty_codes: tuple[str, ...] = (),
+    password: str | None = None,
+    licence_number: str | None = None,
+    actor: Principal = SYSTEM,
+) -> User:
     """An account bound to the scope its role needs: a facility, a region, an insurer or none."""
     if not USERNAME_PATTERN.match(username):
         raise ValidationFailed("Usernames are 2-63 lower-case letters, digits, '.', '_' or '-'.")
@@ -77,8 +87,9 @@ def create_user(session: Session, username: str, *, full_name: str, role: Role,
             raise ValidationFailed(f"Role insurer needs a known --insurer (got {insurer_code!r}).")
         user.insurer = insurer
     if specialty_codes:
-        specialties = list(session.scalars(select(Specialty).where(
-            Specialty.code.in_(specialty_codes))))
+        specialties = list(
+            session.scalars(select(Specialty).where(Specialty.code.in_(specialty_codes)))
+        )
         missing = set(specialty_codes) - {s.code for s in specialties}
         if missing:
             raise ValidationFailed(f"Unknown specialty {sorted(missing)[0]!r}.")
@@ -88,8 +99,14 @@ def create_user(session: Session, username: str, *, full_name: str, role: Role,
     user.roles = [UserRole(role=role)]
     session.add(user)
     session.flush()
-    audit.record(session, actor, "hub:user:created", object_type="user", object_id=user.id,
-                 details={"role": role.value})
+    audit.record(
+        session,
+        actor,
+        "hub:user:created",
+        object_type="user",
+        object_id=user.id,
+        details={"role": role.value},
+    )
     return user
 
 
@@ -99,8 +116,9 @@ def set_password(session: Session, user: User, password: str) -> None:
     user.locked_until = None
 
 
-def authenticate(session: Session, username: str, password: str, *, max_failures: int,
-                 lockout_seconds: int) -> User:
+def authenticate(
+    session: Session, username: str, password: str, *, max_failures: int, lockout_seconds: int
+) -> User:
     """The user for these credentials; one message for every failure, so none leaks which part."""
     user = session.scalar(select(User).where(User.username == username.strip().lower()))
     now = utcnow()
@@ -108,14 +126,27 @@ def authenticate(session: Session, username: str, password: str, *, max_failures
         _verify(_DUMMY_HASH, password)
         # Recorded without the typed name (it is sometimes a password typed in the wrong
         # field), so password spraying against made-up usernames still shows in the log.
-        audit.record(session, SYSTEM, "hub:login:refused", object_type="user",
-                     object_id=user.id if user else None, outcome="denied",
-                     details={"reason": "unknown_or_inactive"})
+        audit.record(
+            session,
+            SYSTEM,
+            "hub:login:refused",
+            object_type="user",
+            object_id=user.id if user else None,
+            outcome="denied",
+            details={"reason": "unknown_or_inactive"},
+        )
         raise Unauthorized(BAD_CREDENTIALS, code="invalid_credentials")
     if user.locked_until is not None and user.locked_until > now:
         _verify(_DUMMY_HASH, password)
-        audit.record(session, SYSTEM, "hub:login:refused", object_type="user",
-                     object_id=user.id, outcome="denied", details={"reason": "locked"})
+        audit.record(
+            session,
+            SYSTEM,
+            "hub:login:refused",
+            object_type="user",
+            object_id=user.id,
+            outcome="denied",
+            details={"reason": "locked"},
+        )
         raise Unauthorized(BAD_CREDENTIALS, code="invalid_credentials")
     if not _verify(user.password_hash, password):
         user.failed_logins += 1
@@ -124,8 +155,15 @@ def authenticate(session: Session, username: str, password: str, *, max_failures
             user.locked_until = now + timedelta(seconds=lockout_seconds)
             user.failed_logins = 0
             details["locked"] = True
-        audit.record(session, SYSTEM, "hub:login:refused", object_type="user",
-                     object_id=user.id, outcome="denied", details=details)
+        audit.record(
+            session,
+            SYSTEM,
+            "hub:login:refused",
+            object_type="user",
+            object_id=user.id,
+            outcome="denied",
+            details=details,
+        )
         raise Unauthorized(BAD_CREDENTIALS, code="invalid_credentials")
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)

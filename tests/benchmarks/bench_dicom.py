@@ -62,8 +62,9 @@ def make_study(directory: Path, count: int, size: int = 512) -> Path:
     """``count`` slices of one new study; the pixel data is built once and reused."""
     directory.mkdir(parents=True)
     study_uid, series_uid = generate_uid(), generate_uid()
-    template: Dataset = ct_instance(patient_id="BENCH-1", study_uid=study_uid,
-                                    series_uid=series_uid, number=1, size=size)
+    template: Dataset = ct_instance(
+        patient_id="BENCH-1", study_uid=study_uid, series_uid=series_uid, number=1, size=size
+    )
     yy, xx = np.mgrid[0:size, 0:size]
     for n in range(1, count + 1):
         uid = generate_uid()
@@ -77,9 +78,13 @@ def make_study(directory: Path, count: int, size: int = 512) -> Path:
 
 def send(port: int, called: str, directory: Path) -> subprocess.Popen[str]:
     files = sorted(str(p) for p in directory.iterdir())
-    return subprocess.Popen(["storescu", "-aet", CALLING, "-aec", called, "127.0.0.1",
-                             str(port), *files], env=dcmtk_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        ["storescu", "-aet", CALLING, "-aec", called, "127.0.0.1", str(port), *files],
+        env=dcmtk_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def timed_sends(port: int, called: str, studies: list[Path]) -> float:
@@ -96,9 +101,13 @@ def timed_sends(port: int, called: str, studies: list[Path]) -> float:
 def storescp(directory: Path) -> Iterator[int]:
     port = free_port()
     directory.mkdir(parents=True)
-    proc = subprocess.Popen(["storescp", "--fork", "-pdu", "131072", "-od", str(directory),
-                             str(port)], env=dcmtk_env(), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        ["storescp", "--fork", "-pdu", "131072", "-od", str(directory), str(port)],
+        env=dcmtk_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         wait_port(port, 30, proc)
         yield port
@@ -107,23 +116,38 @@ def storescp(directory: Path) -> Iterator[int]:
 
 
 def hub_command(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run([PYTHON, "-m", "hub", *args], env=env, cwd=ROOT,
-                            capture_output=True, text=True, timeout=600, check=False)
+    result = subprocess.run(
+        [PYTHON, "-m", "hub", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     if result.returncode != 0:
         raise SystemExit(f"hub {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
     return result.stdout
 
 
 @contextmanager
-def hub_processes(env: dict[str, str], log_dir: Path, *commands: str) -> Iterator[
-        list[subprocess.Popen[bytes]]]:
+def hub_processes(
+    env: dict[str, str], log_dir: Path, *commands: str
+) -> Iterator[list[subprocess.Popen[bytes]]]:
     procs = []
     try:
         for command in commands:
             log = (log_dir / f"{command}.log").open("ab")
-            procs.append(subprocess.Popen([PYTHON, "-m", "hub", *command.split()], env=env,
-                                          cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                          start_new_session=True))
+            procs.append(
+                subprocess.Popen(
+                    [PYTHON, "-m", "hub", *command.split()],
+                    env=env,
+                    cwd=ROOT,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
         yield procs
     finally:
         for proc in procs:
@@ -131,14 +155,22 @@ def hub_processes(env: dict[str, str], log_dir: Path, *commands: str) -> Iterato
 
 
 @contextmanager
-def hub_node(work: Path, database_url: str, name: str, processes: int,
-             central: str | None = None, with_worker: bool = False) -> Iterator[
-        tuple[int, list[subprocess.Popen[bytes]], dict[str, str]]]:
+def hub_node(
+    work: Path,
+    database_url: str,
+    name: str,
+    processes: int,
+    central: str | None = None,
+    with_worker: bool = False,
+) -> Iterator[tuple[int, list[subprocess.Popen[bytes]], dict[str, str]]]:
     data = work / name
     data.mkdir()
     port = free_port()
-    extra = {"HUB_DICOM_PROCESSES": str(processes), "HUB_BROKER_URL": REDIS_BROKER,
-             "HUB_RESULT_BACKEND": "cache+memory://"}
+    extra = {
+        "HUB_DICOM_PROCESSES": str(processes),
+        "HUB_BROKER_URL": REDIS_BROKER,
+        "HUB_RESULT_BACKEND": "cache+memory://",
+    }
     if central:
         extra["HUB_CENTRAL_PACS"] = central
     env = node_env(database_url, data, port, **extra)
@@ -207,7 +239,8 @@ def main() -> None:
         orthanc = stack.enter_context(running_orthanc(work / "orthanc-a"))
         scp_port = stack.enter_context(storescp(work / "storescp"))
         hub_port, hub_procs, _env = stack.enter_context(
-            hub_node(work, url_a, "hub-a", args.processes))
+            hub_node(work, url_a, "hub-a", args.processes)
+        )
 
         def one(label: str, port: int, called: str) -> None:
             seconds = timed_sends(port, called, [studies[0]])
@@ -219,13 +252,17 @@ def main() -> None:
         one("b orthanc", orthanc.dicom_port, orthanc.aet)
         one("c storescp", scp_port, "STORESCP")
         print("(d) four concurrent associations", flush=True)
-        for label, port, called in (("d hub", hub_port, "HUB"),
-                                    ("d orthanc", orthanc.dicom_port, orthanc.aet),
-                                    ("d storescp", scp_port, "STORESCP")):
+        for label, port, called in (
+            ("d hub", hub_port, "HUB"),
+            ("d orthanc", orthanc.dicom_port, orthanc.aet),
+            ("d storescp", scp_port, "STORESCP"),
+        ):
             seconds = timed_sends(port, called, studies[1:5])
             results[label] = 4 * n / seconds
-            print(f"  {label}: {4 * n / seconds:7.1f} instances/s aggregate "
-                  f"({seconds:.2f} s)", flush=True)
+            print(
+                f"  {label}: {4 * n / seconds:7.1f} instances/s aggregate ({seconds:.2f} s)",
+                flush=True,
+            )
 
         print(f"(f) node memory over {args.memory} small instances", flush=True)
         small = []
@@ -239,39 +276,51 @@ def main() -> None:
             samples.append(rss_kib(hub_procs[0].pid))
         results["f rss start MiB"] = before / 1024
         results["f rss end MiB"] = samples[-1] / 1024
-        print("  RSS (MiB) after each association: "
-              + " ".join(f"{s / 1024:.0f}" for s in samples), flush=True)
+        print(
+            "  RSS (MiB) after each association: " + " ".join(f"{s / 1024:.0f}" for s in samples),
+            flush=True,
+        )
 
-        print("(e) end to end: storescu -> hub -> Orthanc, against storescu -> Orthanc",
-              flush=True)
+        print("(e) end to end: storescu -> hub -> Orthanc, against storescu -> Orthanc", flush=True)
         direct = stack.enter_context(running_orthanc(work / "orthanc-direct"))
         seconds = timed_sends(direct.dicom_port, direct.aet, [studies[0]])
         results["e direct s"] = seconds
         central = stack.enter_context(running_orthanc(work / "orthanc-e"))
-        e_port, _procs, _e_env = stack.enter_context(hub_node(
-            work, url_e, "hub-e", args.processes, central=central.peer, with_worker=True))
+        e_port, _procs, _e_env = stack.enter_context(
+            hub_node(work, url_e, "hub-e", args.processes, central=central.peer, with_worker=True)
+        )
         time.sleep(5)  # the worker connects to its broker
         started = time.perf_counter()
         timed_sends(e_port, "HUB", [studies[0]])
         wait_until(lambda: orthanc_count(central.url) >= n, 900)
         results["e via hub s"] = time.perf_counter() - started
-        print(f"  direct {results['e direct s']:.2f} s, via hub {results['e via hub s']:.2f} s",
-              flush=True)
+        print(
+            f"  direct {results['e direct s']:.2f} s, via hub {results['e via hub s']:.2f} s",
+            flush=True,
+        )
 
     print("\nresults (instances/s unless stated)")
     for key, value in results.items():
         print(f"  {key:<18} {value:8.1f}")
     print("ratios (targets from issue 4)")
-    print(f"  (a) hub / Orthanc            {results['a hub'] / results['b orthanc']:.2f}"
-          "   (target >= 1.2)")
+    print(
+        f"  (a) hub / Orthanc            {results['a hub'] / results['b orthanc']:.2f}"
+        "   (target >= 1.2)"
+    )
     print(f"  (a) hub / storescp           {results['a hub'] / results['c storescp']:.2f}")
-    print(f"  (d) hub / Orthanc aggregate  {results['d hub'] / results['d orthanc']:.2f}"
-          "   (target >= 1.5)")
+    print(
+        f"  (d) hub / Orthanc aggregate  {results['d hub'] / results['d orthanc']:.2f}"
+        "   (target >= 1.5)"
+    )
     print(f"  (d) hub / storescp aggregate {results['d hub'] / results['d storescp']:.2f}")
-    print(f"  (e) via hub / direct         {results['e via hub s'] / results['e direct s']:.2f}"
-          "   (target <= 1.3)")
-    print(f"  (f) node RSS {results['f rss start MiB']:.0f} -> "
-          f"{results['f rss end MiB']:.0f} MiB over {args.memory} instances")
+    print(
+        f"  (e) via hub / direct         {results['e via hub s'] / results['e direct s']:.2f}"
+        "   (target <= 1.3)"
+    )
+    print(
+        f"  (f) node RSS {results['f rss start MiB']:.0f} -> "
+        f"{results['f rss end MiB']:.0f} MiB over {args.memory} instances"
+    )
 
 
 if __name__ == "__main__":

@@ -52,47 +52,91 @@ TARGET_PER_CORE = 4.0
 BASE_URL = "https://hub.example.org"
 
 # Trilingual clinical text in paragraphs, as a specialist writes it: two pages in all.
-ASSESSMENT = "\n".join([
-    "Community-acquired pneumonia of the right lower lobe, CURB-65 score 1; no sign of sepsis.",
-    "پنومونی اکتسابی از جامعه در لوب تحتانی ریه راست؛ نشانه‌ای از سپسیس دیده نمی‌شود.",
-    "Внебольничная пневмония нижней доли правого лёгкого, признаков сепсиса нет.",
-] * 5)
-RECOMMENDATION = "\n".join([
-    "Amoxicillin 1 g three times a day for seven days; paracetamol as needed; oral fluids.",
-    "Re-check SpO2 and temperature in 48 hours and refer if SpO2 falls below 92%.",
-    "آموکسی‌سیلین یک گرم سه بار در روز به مدت هفت روز؛ پایش اشباع اکسیژن پس از ۴۸ ساعت.",
-    "Амоксициллин 1 г три раза в день в течение семи дней; контроль SpO2 через 48 часов.",  # noqa: RUF001
-] * 4)
+ASSESSMENT = "\n".join(
+    [
+        "Community-acquired pneumonia of the right lower lobe, CURB-65 score 1; no sign of sepsis.",
+        "پنومونی اکتسابی از جامعه در لوب تحتانی ریه راست؛ نشانه‌ای از سپسیس دیده نمی‌شود.",
+        "Внебольничная пневмония нижней доли правого лёгкого, признаков сепсиса нет.",
+    ]
+    * 5
+)
+RECOMMENDATION = "\n".join(
+    [
+        "Amoxicillin 1 g three times a day for seven days; paracetamol as needed; oral fluids.",
+        "Re-check SpO2 and temperature in 48 hours and refer if SpO2 falls below 92%.",
+        "آموکسی‌سیلین یک گرم سه بار در روز به مدت هفت روز؛ پایش اشباع اکسیژن پس از ۴۸ ساعت.",
+        "Амоксициллин 1 г три раза в день в течение семи дней; контроль SpO2 через 48 часов.",  # noqa: RUF001
+    ]
+    * 4
+)
 
 
 def _context(locale: str) -> tuple[dict[str, Any], dict[str, Any], Labels]:
     labels = Labels(locale, TEXT)
-    patient = {"id": 1, "national_id": "0012345678", "id_country": "IR",
-               "name": "زهرا احمدی", "date_of_birth": "1980-04-02", "sex": "female"}
-    person = {"id": 2, "name": "Dr. Maryam Karimi", "licence": "MC-123456",
-              "facility": "Imam Reza Hospital"}
+    patient = {
+        "id": 1,
+        "national_id": "0012345678",
+        "id_country": "IR",
+        "name": "زهرا احمدی",
+        "date_of_birth": "1980-04-02",
+        "sex": "female",
+    }
+    person = {
+        "id": 2,
+        "name": "Dr. Maryam Karimi",
+        "licence": "MC-123456",
+        "facility": "Imam Reza Hospital",
+    }
     chw = {"id": 3, "name": "Ali Rezaei", "licence": "CHW-42", "facility": "Health post 17"}
-    lines = [{"medicine": "Amoxicillin", "dose": "1 g", "route": "oral",
-              "frequency": "three times a day", "duration_days": 7, "notes": None},
-             {"medicine": "Paracetamol", "dose": "500 mg", "route": "oral",
-              "frequency": "as needed, at most 4 a day", "duration_days": 5, "notes": None}]
-    outcome = {"assessment": ASSESSMENT, "recommendation": RECOMMENDATION,
-               "disposition": "manage_locally", "prescription": lines,
-               "tasks": [{"description": "Check SpO2 and temperature in 48 hours",
-                          "due_on": None}]}
+    lines = [
+        {
+            "medicine": "Amoxicillin",
+            "dose": "1 g",
+            "route": "oral",
+            "frequency": "three times a day",
+            "duration_days": 7,
+            "notes": None,
+        },
+        {
+            "medicine": "Paracetamol",
+            "dose": "500 mg",
+            "route": "oral",
+            "frequency": "as needed, at most 4 a day",
+            "duration_days": 5,
+            "notes": None,
+        },
+    ]
+    outcome = {
+        "assessment": ASSESSMENT,
+        "recommendation": RECOMMENDATION,
+        "disposition": "manage_locally",
+        "prescription": lines,
+        "tasks": [{"description": "Check SpO2 and temperature in 48 hours", "due_on": None}],
+    }
     context = {
-        "hub_name": labels.hub_name, "patient": patient,
-        "consult": {"id": 1001, "specialty": "Pulmonology", "urgency": "urgent",
-                    "mode": "async", "requested_at": "2026-11-21 09:30 UTC",
-                    "question": "Productive cough for three weeks, fever at night. "
-                                "سرفه خلط‌دار از سه هفته پیش و تب شبانه.",
-                    "history": "Smoker, 20 pack-years.",
-                    "vitals": [("T °C", 38.2), ("SpO₂ %", 93), ("HR /min", 104)]},
-        "outcome": outcome, "signers": {"author": person, "counter": chw},
+        "hub_name": labels.hub_name,
+        "patient": patient,
+        "consult": {
+            "id": 1001,
+            "specialty": "Pulmonology",
+            "urgency": "urgent",
+            "mode": "async",
+            "requested_at": "2026-11-21 09:30 UTC",
+            "question": "Productive cough for three weeks, fever at night. "
+            "سرفه خلط‌دار از سه هفته پیش و تب شبانه.",
+            "history": "Smoker, 20 pack-years.",
+            "vitals": [("T °C", 38.2), ("SpO₂ %", 93), ("HR /min", 104)],
+        },
+        "outcome": outcome,
+        "signers": {"author": person, "counter": chw},
         "signature_roles": {"author": labels.consultant, "counter": labels.requester},
     }
-    payload = {"patient": patient, "consultant": person, "requester": chw,
-               "outcome": {k: v for k, v in outcome.items() if k != "tasks"}}
+    payload = {
+        "patient": patient,
+        "consultant": person,
+        "requester": chw,
+        "outcome": {k: v for k, v in outcome.items() if k != "tasks"},
+    }
     return context, payload, labels
 
 
@@ -121,25 +165,48 @@ class Bench:
         return SoftwareSigner(cert, key, self.authority.chain())
 
     def render(self) -> render.Rendered:
-        return render.render(OUTCOME, locale=self.locale, context=self.context,
-                             payload=self.payload, verify_url=f"{BASE_URL}/verify/0123abcd",
-                             labels=self.labels, issued_at=utcnow(), document_id="0123abcd")
+        return render.render(
+            OUTCOME,
+            locale=self.locale,
+            context=self.context,
+            payload=self.payload,
+            verify_url=f"{BASE_URL}/verify/0123abcd",
+            labels=self.labels,
+            issued_at=utcnow(),
+            document_id="0123abcd",
+        )
 
     def certify(self, rendered: render.Rendered) -> bytes:
         page, box = rendered.slots["Consultant"]
-        return pdfsign.certify(rendered.pdf, signer=self.author, timestamper=self.tsa,
-                               field="Consultant", page=page, box=box,
-                               empty_fields=[("Requester", *rendered.slots["Requester"])],
-                               reason="benchmark", location="Imam Reza Hospital")
+        return pdfsign.certify(
+            rendered.pdf,
+            signer=self.author,
+            timestamper=self.tsa,
+            field="Consultant",
+            page=page,
+            box=box,
+            empty_fields=[("Requester", *rendered.slots["Requester"])],
+            reason="benchmark",
+            location="Imam Reza Hospital",
+        )
 
     def countersign(self, pdf: bytes) -> bytes:
-        return pdfsign.countersign(pdf, signer=self.counter, timestamper=self.tsa,
-                                   field="Requester", reason="benchmark", location="Post 17")
+        return pdfsign.countersign(
+            pdf,
+            signer=self.counter,
+            timestamper=self.tsa,
+            field="Requester",
+            reason="benchmark",
+            location="Post 17",
+        )
 
     def verify(self, pdf: bytes) -> bool:
-        report = verify_pdf(pdf, [to_asn1(self.authority.root)],
-                            [to_asn1(self.authority.issuing), to_asn1(self.authority.tsa)],
-                            lambda serial: None)
+        report = verify_pdf(
+            pdf,
+            [to_asn1(self.authority.root)],
+            [to_asn1(self.authority.issuing), to_asn1(self.authority.tsa)],
+            lambda serial: None,
+        )
         return report.ok
 
 
@@ -149,20 +216,32 @@ def make_ca(directory: str, passphrase: str) -> None:
     settings = PkiSettings(directory=Path(directory), passphrase=passphrase)
     authority = ca.initialise(settings, BASE_URL, name="Benchmark Hub", country="IR")
     now = utcnow()
-    for tag, name, licence in (("author", "Dr. Maryam Karimi", "MC-123456"),
-                               ("counter", "Ali Rezaei", "CHW-42")):
+    for tag, name, licence in (
+        ("author", "Dr. Maryam Karimi", "MC-123456"),
+        ("counter", "Ali Rezaei", "CHW-42"),
+    ):
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        subject = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "IR"),
-                             x509.NameAttribute(NameOID.SERIAL_NUMBER, licence),
-                             x509.NameAttribute(NameOID.COMMON_NAME, name)])
-        cert = ca.issue(authority, subject=subject, public_key=key.public_key(),
-                        base_url=BASE_URL, not_before=now - timedelta(minutes=5),
-                        not_after=now + timedelta(days=30))
+        subject = x509.Name(
+            [
+                x509.NameAttribute(NameOID.COUNTRY_NAME, "IR"),
+                x509.NameAttribute(NameOID.SERIAL_NUMBER, licence),
+                x509.NameAttribute(NameOID.COMMON_NAME, name),
+            ]
+        )
+        cert = ca.issue(
+            authority,
+            subject=subject,
+            public_key=key.public_key(),
+            base_url=BASE_URL,
+            not_before=now - timedelta(minutes=5),
+            not_after=now + timedelta(days=30),
+        )
         from cryptography.hazmat.primitives import serialization
 
         (Path(directory) / f"bench-{tag}.key.pem").write_bytes(keys.encrypt_key(key, passphrase))
         (Path(directory) / f"bench-{tag}.crt.der").write_bytes(
-            cert.public_bytes(serialization.Encoding.DER))
+            cert.public_bytes(serialization.Encoding.DER)
+        )
 
 
 _worker: Bench | None = None
@@ -193,8 +272,10 @@ def _timed(fn: Any, n: int) -> tuple[list[float], list[float]]:
 
 def _ms(samples: tuple[list[float], list[float]]) -> str:
     wall, cpu = samples
-    return (f"median {statistics.median(wall) * 1000:7.1f} ms wall, "
-            f"{statistics.median(cpu) * 1000:7.1f} ms CPU")
+    return (
+        f"median {statistics.median(wall) * 1000:7.1f} ms wall, "
+        f"{statistics.median(cpu) * 1000:7.1f} ms CPU"
+    )
 
 
 def main() -> int:
@@ -205,8 +286,10 @@ def main() -> int:
     parser.add_argument("--strict", action="store_true")
     args = parser.parse_args()
     passphrase = "benchmark-passphrase-" + os.urandom(6).hex()
-    print(f"{os.cpu_count()} cores; load average at the start: "
-          + ", ".join(f"{x:.1f}" for x in os.getloadavg()))
+    print(
+        f"{os.cpu_count()} cores; load average at the start: "
+        + ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    )
     with tempfile.TemporaryDirectory(prefix="hub-bench-pki-") as tmp:
         directory = str(Path(tmp) / "pki")
         start = time.perf_counter()
@@ -216,9 +299,11 @@ def main() -> int:
         warm = time.perf_counter()
         first = bench.render()
         signed = bench.certify(first)
-        print(f"first render + sign (fonts, keys, stamp font): "
-              f"{time.perf_counter() - warm:.2f} s; {first.pages} pages, "
-              f"{len(first.pdf) / 1024:.0f} KiB unsigned, {len(signed) / 1024:.0f} KiB signed")
+        print(
+            f"first render + sign (fonts, keys, stamp font): "
+            f"{time.perf_counter() - warm:.2f} s; {first.pages} pages, "
+            f"{len(first.pdf) / 1024:.0f} KiB unsigned, {len(signed) / 1024:.0f} KiB signed"
+        )
         n = max(5, args.docs // 2)
         renders = _timed(bench.render, n)
         rendered = bench.render()
@@ -239,23 +324,32 @@ def main() -> int:
             bench.certify(bench.render())
         one_core = args.docs / (time.perf_counter() - start)
         per_cpu_second = args.docs / (time.process_time() - start_cpu)
-        print(f"render + sign, one core:   {one_core:5.2f} documents/s wall-clock, "
-              f"{per_cpu_second:5.2f} documents per CPU-second")
+        print(
+            f"render + sign, one core:   {one_core:5.2f} documents/s wall-clock, "
+            f"{per_cpu_second:5.2f} documents per CPU-second"
+        )
 
-        with ProcessPoolExecutor(args.workers, initializer=_init_worker,
-                                 initargs=(directory, passphrase, args.locale)) as pool:
+        with ProcessPoolExecutor(
+            args.workers, initializer=_init_worker, initargs=(directory, passphrase, args.locale)
+        ) as pool:
             list(pool.map(_render_and_sign, range(args.workers)))  # every worker warm
             start = time.perf_counter()
             list(pool.map(_render_and_sign, range(args.docs * args.workers)))
             pooled = args.docs * args.workers / (time.perf_counter() - start)
-        print(f"render + sign, {args.workers} processes: {pooled:5.2f} documents/s "
-              f"({pooled / args.workers:.2f} per core)")
+        print(
+            f"render + sign, {args.workers} processes: {pooled:5.2f} documents/s "
+            f"({pooled / args.workers:.2f} per core)"
+        )
         met = per_cpu_second >= TARGET_PER_CORE
-        print(f"target >= {TARGET_PER_CORE:.0f} signed documents/s per core: "
-              f"{'met' if met else 'NOT met'} ({per_cpu_second:.2f} per CPU-second, "
-              f"{one_core:.2f}/s wall-clock)")
-        print("load average (1, 5, 15 min) at the end: "
-              + ", ".join(f"{x:.1f}" for x in os.getloadavg()))
+        print(
+            f"target >= {TARGET_PER_CORE:.0f} signed documents/s per core: "
+            f"{'met' if met else 'NOT met'} ({per_cpu_second:.2f} per CPU-second, "
+            f"{one_core:.2f}/s wall-clock)"
+        )
+        print(
+            "load average (1, 5, 15 min) at the end: "
+            + ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        )
         return 0 if met or not args.strict else 1
 
 

@@ -26,13 +26,19 @@ from hub.models import (
 from tests.support import factories as f
 
 
-def on_call(session: Session, who: User, at: Facility, specialty: str = "pulmonology",
-            hours: int = 24) -> Shift:
+def on_call(
+    session: Session, who: User, at: Facility, specialty: str = "pulmonology", hours: int = 24
+) -> Shift:
     spec = session.scalar(select(Specialty).where(Specialty.code == specialty))
     assert spec is not None
     now = utcnow()
-    shift = Shift(specialist_id=who.id, specialty_id=spec.id, facility_id=at.id,
-                  starts_at=now - timedelta(hours=1), ends_at=now + timedelta(hours=hours))
+    shift = Shift(
+        specialist_id=who.id,
+        specialty_id=spec.id,
+        facility_id=at.id,
+        starts_at=now - timedelta(hours=1),
+        ends_at=now + timedelta(hours=hours),
+    )
     session.add(shift)
     session.flush()
     return shift
@@ -41,9 +47,16 @@ def on_call(session: Session, who: User, at: Facility, specialty: str = "pulmono
 def consent(session: Session, patient_id: int, *scopes: ConsentScope) -> None:
     recorder = session.scalar(select(User.id).limit(1))
     for scope in scopes or (ConsentScope.CONSULT,):
-        session.add(Consent(patient_id=patient_id, scope=scope, method=ConsentMethod.WRITTEN,
-                            given_by_name="Patient", given_at=utcnow(),
-                            recorded_by_id=recorder))
+        session.add(
+            Consent(
+                patient_id=patient_id,
+                scope=scope,
+                method=ConsentMethod.WRITTEN,
+                given_by_name="Patient",
+                given_at=utcnow(),
+                recorded_by_id=recorder,
+            )
+        )
     session.flush()
 
 
@@ -62,18 +75,24 @@ def bearer(session: Session, who: User) -> dict[str, str]:
 
 
 def consult_body(patient_id: int, **overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {"patient_id": patient_id, "specialty": "pulmonology",
-                            "urgency": "urgent", "mode": "async",
-                            "question": "Productive cough for three weeks, fever at night.",
-                            "vitals": {"temperature_c": 38.2, "spo2": 93}}
+    body: dict[str, Any] = {
+        "patient_id": patient_id,
+        "specialty": "pulmonology",
+        "urgency": "urgent",
+        "mode": "async",
+        "question": "Productive cough for three weeks, fever at night.",
+        "vitals": {"temperature_c": 38.2, "spo2": 93},
+    }
     body.update(overrides)
     return body
 
 
-def submit(client: FlaskClient, headers: dict[str, str], patient_id: int,
-           **overrides: Any) -> dict[str, Any]:
-    resp = client.post("/api/v1/consults", json=consult_body(patient_id, **overrides),
-                       headers=headers)
+def submit(
+    client: FlaskClient, headers: dict[str, str], patient_id: int, **overrides: Any
+) -> dict[str, Any]:
+    resp = client.post(
+        "/api/v1/consults", json=consult_body(patient_id, **overrides), headers=headers
+    )
     assert resp.status_code == 201, resp.get_json()
     return dict(resp.get_json())
 

@@ -24,11 +24,20 @@ from tests.support import factories as f
 
 def png_bytes() -> bytes:
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(
-            ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
+
     ihdr = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
-            + chunk(b"IDAT", zlib.compress(b"\x00\x00")) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\x00\x00"))
+        + chunk(b"IEND", b"")
+    )
 
 
 def count_consults(app: Flask) -> int:
@@ -43,8 +52,9 @@ def site(app: Flask, session: Session) -> Site:
     return built
 
 
-def test_submit_routes_to_same_university_level_2(app: Flask, client: FlaskClient,
-                                                  session: Session, site: Site) -> None:
+def test_submit_routes_to_same_university_level_2(
+    app: Flask, client: FlaskClient, session: Session, site: Site
+) -> None:
     near = specialist(session, site.l2)
     specialist(session, site.l3)
     session.commit()
@@ -56,8 +66,9 @@ def test_submit_routes_to_same_university_level_2(app: Flask, client: FlaskClien
     assert consult["accept_due_at"] is not None
 
 
-def test_idempotency_key_returns_the_first_consult(app: Flask, client: FlaskClient,
-                                                   session: Session, site: Site) -> None:
+def test_idempotency_key_returns_the_first_consult(
+    app: Flask, client: FlaskClient, session: Session, site: Site
+) -> None:
     specialist(session, site.l2)
     session.commit()
     headers = {**site.chw_headers, "Idempotency-Key": "retry-key-0001"}
@@ -68,12 +79,18 @@ def test_idempotency_key_returns_the_first_consult(app: Flask, client: FlaskClie
     assert again.get_json()["id"] == first.get_json()["id"]
     assert again.headers["Idempotent-Replayed"] == "true"
     assert count_consults(app) == before + 1
-    other = client.post("/api/v1/consults", headers=headers,
-                        json=consult_body(site.patient.id, question="A different question"))
+    other = client.post(
+        "/api/v1/consults",
+        headers=headers,
+        json=consult_body(site.patient.id, question="A different question"),
+    )
     assert other.status_code == 409
     assert other.get_json()["error"]["code"] == "idempotency_key_reused"
-    bad = client.post("/api/v1/consults", json=consult_body(site.patient.id),
-                      headers={**site.chw_headers, "Idempotency-Key": "no spaces allowed"})
+    bad = client.post(
+        "/api/v1/consults",
+        json=consult_body(site.patient.id),
+        headers={**site.chw_headers, "Idempotency-Key": "no spaces allowed"},
+    )
     assert bad.status_code == 400
 
 
@@ -86,8 +103,7 @@ def test_concurrent_retries_make_one_consult(app: Flask, session: Session, site:
 
     def send() -> None:
         with app.test_client() as c:
-            resp = c.post("/api/v1/consults", json=consult_body(site.patient.id),
-                          headers=headers)
+            resp = c.post("/api/v1/consults", json=consult_body(site.patient.id), headers=headers)
             statuses.append(resp.status_code)
             if resp.status_code == 201:
                 ids.append(resp.get_json()["id"])
@@ -101,45 +117,64 @@ def test_concurrent_retries_make_one_consult(app: Flask, session: Session, site:
     assert len(set(ids)) == 1
 
 
-def test_missing_consent_is_409_and_nothing_written(app: Flask, client: FlaskClient,
-                                                    session: Session, site: Site) -> None:
+def test_missing_consent_is_409_and_nothing_written(
+    app: Flask, client: FlaskClient, session: Session, site: Site
+) -> None:
     fresh = f.patient(session, site.post)
     session.commit()
     before = count_consults(app)
-    resp = client.post("/api/v1/consults", json=consult_body(fresh.id),
-                       headers=site.chw_headers)
+    resp = client.post("/api/v1/consults", json=consult_body(fresh.id), headers=site.chw_headers)
     assert resp.status_code == 409
     assert resp.get_json()["error"]["code"] == "consent_required"
     assert "consent" in resp.get_json()["error"]["message"]
     # A video consult also needs the video consent.
-    video = client.post("/api/v1/consults", json=consult_body(site.patient.id, mode="video"),
-                        headers=site.chw_headers)
+    video = client.post(
+        "/api/v1/consults",
+        json=consult_body(site.patient.id, mode="video"),
+        headers=site.chw_headers,
+    )
     assert video.status_code == 409
     assert video.get_json()["error"]["details"]["missing_scopes"] == ["video"]
     assert count_consults(app) == before
 
 
-def test_unknown_specialty_or_patient_is_422(client: FlaskClient, session: Session,
-                                             site: Site) -> None:
-    bad_specialty = client.post("/api/v1/consults", headers=site.chw_headers,
-                                json=consult_body(site.patient.id, specialty="astrology"))
+def test_unknown_specialty_or_patient_is_422(
+    client: FlaskClient, session: Session, site: Site
+) -> None:
+    bad_specialty = client.post(
+        "/api/v1/consults",
+        headers=site.chw_headers,
+        json=consult_body(site.patient.id, specialty="astrology"),
+    )
     assert bad_specialty.status_code == 422
-    missing = client.post("/api/v1/consults", headers=site.chw_headers,
-                          json=consult_body(999_999_999))
+    missing = client.post(
+        "/api/v1/consults", headers=site.chw_headers, json=consult_body(999_999_999)
+    )
     assert missing.status_code == 422
     other_site = f.patient(session, f.facility(session, f.university(session, site.region)))
     session.commit()
-    hidden = client.post("/api/v1/consults", headers=site.chw_headers,
-                         json=consult_body(other_site.id))
+    hidden = client.post(
+        "/api/v1/consults", headers=site.chw_headers, json=consult_body(other_site.id)
+    )
     assert hidden.status_code == 422
-    assert client.post("/api/v1/consults", headers=site.chw_headers, json=consult_body(
-        site.patient.id, vitals={"spo2": 140})).status_code == 422
+    assert (
+        client.post(
+            "/api/v1/consults",
+            headers=site.chw_headers,
+            json=consult_body(site.patient.id, vitals={"spo2": 140}),
+        ).status_code
+        == 422
+    )
 
 
-def test_emergency_race_exactly_one_claim_wins(app: Flask, client: FlaskClient,
-                                               session: Session, site: Site) -> None:
-    doctors = [specialist(session, site.l2), specialist(session, site.l2),
-               specialist(session, site.l3)]
+def test_emergency_race_exactly_one_claim_wins(
+    app: Flask, client: FlaskClient, session: Session, site: Site
+) -> None:
+    doctors = [
+        specialist(session, site.l2),
+        specialist(session, site.l2),
+        specialist(session, site.l3),
+    ]
     tokens = [bearer(session, d) for d in doctors]
     session.commit()
     consult = submit(client, site.chw_headers, site.patient.id, urgency="emergency")
@@ -150,8 +185,9 @@ def test_emergency_race_exactly_one_claim_wins(app: Flask, client: FlaskClient,
     def claim(headers: dict[str, str]) -> None:
         with app.test_client() as c:
             barrier.wait()
-            results.append(c.post(f"/api/v1/consults/{consult['id']}/claim",
-                                  headers=headers).status_code)
+            results.append(
+                c.post(f"/api/v1/consults/{consult['id']}/claim", headers=headers).status_code
+            )
 
     threads = [threading.Thread(target=claim, args=(h,)) for h in tokens * 2]
     for t in threads:
@@ -161,16 +197,23 @@ def test_emergency_race_exactly_one_claim_wins(app: Flask, client: FlaskClient,
     assert sorted(results) == [200] + [409] * (len(threads) - 1)
     with app.app_context(), db.transaction() as sess:
         row = sess.get_one(Consult, consult["id"])
-        claimed = sess.scalar(select(func.count()).select_from(ConsultOffer).where(
-            ConsultOffer.consult_id == row.id, ConsultOffer.state == OfferState.CLAIMED))
-        claim_events = sess.scalar(select(func.count()).select_from(ConsultEvent).where(
-            ConsultEvent.consult_id == row.id, ConsultEvent.kind == "claimed"))
+        claimed = sess.scalar(
+            select(func.count())
+            .select_from(ConsultOffer)
+            .where(ConsultOffer.consult_id == row.id, ConsultOffer.state == OfferState.CLAIMED)
+        )
+        claim_events = sess.scalar(
+            select(func.count())
+            .select_from(ConsultEvent)
+            .where(ConsultEvent.consult_id == row.id, ConsultEvent.kind == "claimed")
+        )
     assert row.status.value == "accepted" and row.assigned_to_id in {d.id for d in doctors}
     assert claimed == 1 and claim_events == 1
 
 
-def test_decline_reroutes_excluding_decliners(client: FlaskClient, session: Session,
-                                              site: Site) -> None:
+def test_decline_reroutes_excluding_decliners(
+    client: FlaskClient, session: Session, site: Site
+) -> None:
     first, second = specialist(session, site.l2), specialist(session, site.l3)
     h1, h2 = bearer(session, first), bearer(session, second)
     session.commit()
@@ -178,8 +221,11 @@ def test_decline_reroutes_excluding_decliners(client: FlaskClient, session: Sess
     assert [o["specialist_id"] for o in consult["offers"]] == [first.id]
     no_reason = client.post(f"/api/v1/consults/{consult['id']}/decline", headers=h1, json={})
     assert no_reason.status_code == 422
-    declined = client.post(f"/api/v1/consults/{consult['id']}/decline", headers=h1,
-                           json={"reason": "In theatre for the next hours"})
+    declined = client.post(
+        f"/api/v1/consults/{consult['id']}/decline",
+        headers=h1,
+        json={"reason": "In theatre for the next hours"},
+    )
     assert declined.status_code == 200
     body = declined.get_json()
     assert body["status"] == "offered"
@@ -187,8 +233,9 @@ def test_decline_reroutes_excluding_decliners(client: FlaskClient, session: Sess
     assert states == {first.id: "declined", second.id: "open"}
     # The decliner keeps read access but cannot claim any more.
     assert client.post(f"/api/v1/consults/{consult['id']}/claim", headers=h1).status_code == 409
-    again = client.post(f"/api/v1/consults/{consult['id']}/decline", headers=h2,
-                        json={"reason": "Not my area"}).get_json()
+    again = client.post(
+        f"/api/v1/consults/{consult['id']}/decline", headers=h2, json={"reason": "Not my area"}
+    ).get_json()
     # Other tests' specialists in other regions share this database: whoever is offered next
     # (national pool) or nobody (status declined), the two who declined are never offered again.
     reoffered = [o for o in again["offers"] if o["specialist_id"] in (first.id, second.id)]
@@ -197,8 +244,9 @@ def test_decline_reroutes_excluding_decliners(client: FlaskClient, session: Sess
     assert client.post(f"/api/v1/consults/{consult['id']}/claim", headers=h2).status_code == 409
 
 
-def test_sla_escalation_widens_then_alerts_command(app: Flask, client: FlaskClient,
-                                                   session: Session, site: Site) -> None:
+def test_sla_escalation_widens_then_alerts_command(
+    app: Flask, client: FlaskClient, session: Session, site: Site
+) -> None:
     near = specialist(session, site.l2)
     other_region = f.region(session)
     far_uni = f.university(session, other_region)
@@ -229,58 +277,90 @@ def test_sla_escalation_widens_then_alerts_command(app: Flask, client: FlaskClie
     stages = [e["details"]["stage"] for e in final["timeline"] if e["kind"] == "offered"]
     assert stages == sorted(stages) and stages[0] == 0
     # Offers stay open through escalation: the nearest specialist can still take it.
-    assert client.post(f"/api/v1/consults/{consult['id']}/claim",
-                       headers=near_headers).status_code == 200
+    assert (
+        client.post(f"/api/v1/consults/{consult['id']}/claim", headers=near_headers).status_code
+        == 200
+    )
 
 
-def test_conversation_outcome_and_lifecycle(client: FlaskClient, session: Session,
-                                            site: Site) -> None:
+def test_conversation_outcome_and_lifecycle(
+    client: FlaskClient, session: Session, site: Site
+) -> None:
     doctor = specialist(session, site.l2)
     dh = bearer(session, doctor)
     session.commit()
     consult = submit(client, site.chw_headers, site.patient.id)
     cid = consult["id"]
-    premature = client.post(f"/api/v1/consults/{cid}/outcome", headers=dh, json={
-        "assessment": "x" * 5, "recommendation": "y" * 5, "disposition": "refer"})
+    premature = client.post(
+        f"/api/v1/consults/{cid}/outcome",
+        headers=dh,
+        json={"assessment": "x" * 5, "recommendation": "y" * 5, "disposition": "refer"},
+    )
     assert premature.status_code == 403  # not assigned yet
     assert client.post(f"/api/v1/consults/{cid}/claim", headers=dh).status_code == 200
-    msg = client.post(f"/api/v1/consults/{cid}/messages", headers=site.chw_headers,
-                      json={"body": "Chest X-ray attached soon."})
+    msg = client.post(
+        f"/api/v1/consults/{cid}/messages",
+        headers=site.chw_headers,
+        json={"body": "Chest X-ray attached soon."},
+    )
     assert msg.status_code == 201
-    reply = client.post(f"/api/v1/consults/{cid}/messages", headers=dh,
-                        json={"body": "Thank you; please send SpO2 on exertion."})
+    reply = client.post(
+        f"/api/v1/consults/{cid}/messages",
+        headers=dh,
+        json={"body": "Thank you; please send SpO2 on exertion."},
+    )
     assert reply.status_code == 201
     listed = client.get(f"/api/v1/consults/{cid}/messages", headers=dh).get_json()["items"]
     assert [m["body"][:5] for m in listed] == ["Chest", "Thank"]
-    outcome = client.post(f"/api/v1/consults/{cid}/outcome", headers=dh, json={
-        "assessment": "Community-acquired pneumonia.",
-        "recommendation": "Amoxicillin; review in 48 hours.", "disposition": "follow_up",
-        "prescription": [{"medicine": "Amoxicillin", "dose": "500 mg", "frequency": "tds",
-                          "duration_days": 7}],
-        "follow_up_tasks": [{"description": "Recheck SpO2 tomorrow"}]})
+    outcome = client.post(
+        f"/api/v1/consults/{cid}/outcome",
+        headers=dh,
+        json={
+            "assessment": "Community-acquired pneumonia.",
+            "recommendation": "Amoxicillin; review in 48 hours.",
+            "disposition": "follow_up",
+            "prescription": [
+                {
+                    "medicine": "Amoxicillin",
+                    "dose": "500 mg",
+                    "frequency": "tds",
+                    "duration_days": 7,
+                }
+            ],
+            "follow_up_tasks": [{"description": "Recheck SpO2 tomorrow"}],
+        },
+    )
     assert outcome.status_code == 201, outcome.get_json()
     body = outcome.get_json()
     assert body["status"] == "answered"
     assert body["outcome"]["status"] == "pending_signature"
     assert body["outcome"]["tasks"][0]["description"] == "Recheck SpO2 tomorrow"
-    twice = client.post(f"/api/v1/consults/{cid}/outcome", headers=dh, json={
-        "assessment": "again", "recommendation": "again", "disposition": "refer"})
+    twice = client.post(
+        f"/api/v1/consults/{cid}/outcome",
+        headers=dh,
+        json={"assessment": "again", "recommendation": "again", "disposition": "refer"},
+    )
     assert twice.status_code == 409
-    cancel = client.post(f"/api/v1/consults/{cid}/cancel", headers=site.chw_headers,
-                         json={"reason": "changed mind"})
+    cancel = client.post(
+        f"/api/v1/consults/{cid}/cancel", headers=site.chw_headers, json={"reason": "changed mind"}
+    )
     assert cancel.status_code == 409
     assert cancel.get_json()["error"]["code"] == "illegal_transition"
 
 
-def test_attachments_checked_and_stored(app: Flask, client: FlaskClient, session: Session,
-                                        site: Site) -> None:
+def test_attachments_checked_and_stored(
+    app: Flask, client: FlaskClient, session: Session, site: Site
+) -> None:
     specialist(session, site.l2)
     session.commit()
     cid = submit(client, site.chw_headers, site.patient.id)["id"]
     url = f"/api/v1/consults/{cid}/attachments"
-    ok = client.post(url, headers=site.chw_headers, data={
-        "kind": "photo", "file": (io.BytesIO(png_bytes()), "../../rash.png")},
-        content_type="multipart/form-data")
+    ok = client.post(
+        url,
+        headers=site.chw_headers,
+        data={"kind": "photo", "file": (io.BytesIO(png_bytes()), "../../rash.png")},
+        content_type="multipart/form-data",
+    )
     assert ok.status_code == 201, ok.get_json()
     att = ok.get_json()
     assert att["content_type"] == "image/png" and att["filename"] == "rash.png"
@@ -290,29 +370,40 @@ def test_attachments_checked_and_stored(app: Flask, client: FlaskClient, session
     assert got.headers["Content-Disposition"].startswith("attachment")
     root = app.config["HUB_SETTINGS"].data_dir / "attachments"
     files_before = sorted(p.name for p in root.rglob("*") if p.is_file())
-    script = client.post(url, headers=site.chw_headers, data={
-        "kind": "photo", "file": (io.BytesIO(b"#!/bin/sh\nrm -rf /\n"), "photo.png")},
-        content_type="multipart/form-data")
+    script = client.post(
+        url,
+        headers=site.chw_headers,
+        data={"kind": "photo", "file": (io.BytesIO(b"#!/bin/sh\nrm -rf /\n"), "photo.png")},
+        content_type="multipart/form-data",
+    )
     assert script.status_code == 415
-    pdf_as_audio = client.post(url, headers=site.chw_headers, data={
-        "kind": "audio", "file": (io.BytesIO(b"%PDF-1.4\n%\xe2\xe3\n1 0 obj\n"), "a.mp3")},
-        content_type="multipart/form-data")
+    pdf_as_audio = client.post(
+        url,
+        headers=site.chw_headers,
+        data={"kind": "audio", "file": (io.BytesIO(b"%PDF-1.4\n%\xe2\xe3\n1 0 obj\n"), "a.mp3")},
+        content_type="multipart/form-data",
+    )
     assert pdf_as_audio.status_code == 415
     limit = app.config["HUB_SETTINGS"].attachment_max_bytes
-    huge = client.post(url, headers=site.chw_headers, data={
-        "kind": "photo", "file": (io.BytesIO(png_bytes() + b"\0" * limit), "big.png")},
-        content_type="multipart/form-data")
+    huge = client.post(
+        url,
+        headers=site.chw_headers,
+        data={"kind": "photo", "file": (io.BytesIO(png_bytes() + b"\0" * limit), "big.png")},
+        content_type="multipart/form-data",
+    )
     assert huge.status_code == 413
     assert sorted(p.name for p in root.rglob("*") if p.is_file()) == files_before
-    no_file = client.post(url, headers=site.chw_headers, data={"kind": "photo"},
-                          content_type="multipart/form-data")
+    no_file = client.post(
+        url, headers=site.chw_headers, data={"kind": "photo"}, content_type="multipart/form-data"
+    )
     assert no_file.status_code == 400
     detail = client.get(f"/api/v1/consults/{cid}", headers=site.chw_headers).get_json()
     assert [a["id"] for a in detail["attachments"]] == [att["id"]]
 
 
-def test_outsiders_get_404_and_specialist_keeps_access(client: FlaskClient, session: Session,
-                                                       site: Site) -> None:
+def test_outsiders_get_404_and_specialist_keeps_access(
+    client: FlaskClient, session: Session, site: Site
+) -> None:
     doctor = specialist(session, site.l2)
     dh = bearer(session, doctor)
     outsider = bearer(session, f.user(session, Role.CHW, at=f.facility(session, site.uni)))
@@ -335,11 +426,16 @@ def test_availability_and_worklist(client: FlaskClient, session: Session, site: 
     doctor = specialist(session, site.l2)
     dh = bearer(session, doctor)
     session.commit()
-    paused = client.put("/api/v1/specialists/me/availability", headers=dh,
-                        json={"pause_minutes": 15})
+    paused = client.put(
+        "/api/v1/specialists/me/availability", headers=dh, json={"pause_minutes": 15}
+    )
     assert paused.status_code == 200 and paused.get_json()["paused_until"] is not None
-    assert client.put("/api/v1/specialists/me/availability", headers=dh,
-                      json={"pause_minutes": 100000}).status_code == 422
+    assert (
+        client.put(
+            "/api/v1/specialists/me/availability", headers=dh, json={"pause_minutes": 100000}
+        ).status_code
+        == 422
+    )
     waiting = submit(client, site.chw_headers, site.patient.id)
     # Paused: never offered (others' specialists in this shared database may be).
     assert doctor.id not in [o["specialist_id"] for o in waiting["offers"]]
@@ -351,26 +447,43 @@ def test_availability_and_worklist(client: FlaskClient, session: Session, site: 
     assert client.get("/api/v1/worklist", headers=site.chw_headers).status_code == 403
 
 
-def test_basic_phone_consult_registered_afterwards(client: FlaskClient, session: Session,
-                                                   site: Site) -> None:
+def test_basic_phone_consult_registered_afterwards(
+    client: FlaskClient, session: Session, site: Site
+) -> None:
     doctor = specialist(session, site.l2)
     dh = bearer(session, doctor)
     session.commit()
-    wrong = client.post("/api/v1/consults", headers=site.chw_headers, json=consult_body(
-        site.patient.id, registered_after=True, consultant=doctor.username))
+    wrong = client.post(
+        "/api/v1/consults",
+        headers=site.chw_headers,
+        json=consult_body(site.patient.id, registered_after=True, consultant=doctor.username),
+    )
     assert wrong.status_code == 422  # only basic-level phone consults
-    consult = submit(client, site.chw_headers, site.patient.id, registered_after=True,
-                     consultant=doctor.username, mode="phone", tech_level="basic")
+    consult = submit(
+        client,
+        site.chw_headers,
+        site.patient.id,
+        registered_after=True,
+        consultant=doctor.username,
+        mode="phone",
+        tech_level="basic",
+    )
     assert consult["status"] == "accepted" and consult["assigned_to"] == doctor.id
-    outcome = {"assessment": "As on the paper form.", "recommendation": "As on the form.",
-               "disposition": "manage_locally"}
+    outcome = {
+        "assessment": "As on the paper form.",
+        "recommendation": "As on the form.",
+        "disposition": "manage_locally",
+    }
     url = f"/api/v1/consults/{consult['id']}/outcome"
     missing = client.post(url, headers=dh, json=outcome)
     assert missing.status_code == 409
     assert missing.get_json()["error"]["code"] == "paper_form_required"
-    client.post(f"/api/v1/consults/{consult['id']}/attachments", headers=site.chw_headers,
-                data={"kind": "paper_form", "file": (io.BytesIO(png_bytes()), "form.png")},
-                content_type="multipart/form-data")
+    client.post(
+        f"/api/v1/consults/{consult['id']}/attachments",
+        headers=site.chw_headers,
+        data={"kind": "paper_form", "file": (io.BytesIO(png_bytes()), "form.png")},
+        content_type="multipart/form-data",
+    )
     assert client.post(url, headers=dh, json=outcome).status_code == 201
 
 
@@ -378,29 +491,45 @@ def test_roster_shift_validation(client: FlaskClient, session: Session, site: Si
     doctor = f.user(session, Role.SPECIALIST, at=site.l2, specialty="pulmonology")
     admin = bearer(session, f.user(session, Role.NATIONAL_ADMIN))
     session.commit()
-    body = {"specialist": doctor.username, "specialty": "pulmonology",
-            "facility": site.l2.code, "starts_at": "2026-12-01T08:00:00+03:30",
-            "ends_at": "2026-12-01T20:00:00+03:30"}
+    body = {
+        "specialist": doctor.username,
+        "specialty": "pulmonology",
+        "facility": site.l2.code,
+        "starts_at": "2026-12-01T08:00:00+03:30",
+        "ends_at": "2026-12-01T20:00:00+03:30",
+    }
     assert client.post("/api/v1/roster/shifts", headers=admin, json=body).status_code == 201
-    for bad in ({"ends_at": "2026-12-01T07:00:00+03:30"}, {"specialty": "cardiology"},
-                {"facility": site.post.code}, {"starts_at": "2026-12-01T08:00:00"}):
+    for bad in (
+        {"ends_at": "2026-12-01T07:00:00+03:30"},
+        {"specialty": "cardiology"},
+        {"facility": site.post.code},
+        {"starts_at": "2026-12-01T08:00:00"},
+    ):
         resp = client.post("/api/v1/roster/shifts", headers=admin, json={**body, **bad})
         assert resp.status_code == 422, bad
-    listed = client.get("/api/v1/roster/shifts?specialty=pulmonology&start="
-                        "2026-12-01T00:00:00Z&end=2026-12-02T00:00:00Z",
-                        headers=admin).get_json()["items"]
+    listed = client.get(
+        "/api/v1/roster/shifts?specialty=pulmonology&start="
+        "2026-12-01T00:00:00Z&end=2026-12-02T00:00:00Z",
+        headers=admin,
+    ).get_json()["items"]
     assert doctor.username in [s["specialist"] for s in listed]
-    assert client.get("/api/v1/roster/shifts?start=2026-12-01T00:00:00",
-                      headers=admin).status_code == 422
+    assert (
+        client.get("/api/v1/roster/shifts?start=2026-12-01T00:00:00", headers=admin).status_code
+        == 422
+    )
 
 
-def test_consent_scopes_via_api_then_submit(client: FlaskClient, session: Session,
-                                            site: Site) -> None:
+def test_consent_scopes_via_api_then_submit(
+    client: FlaskClient, session: Session, site: Site
+) -> None:
     specialist(session, site.l2)
     fresh = f.patient(session, site.post)
     session.commit()
-    resp = client.post(f"/api/v1/patients/{fresh.id}/consents", headers=site.chw_headers,
-                       json={"scopes": ["consult", "video", "recording"]})
+    resp = client.post(
+        f"/api/v1/patients/{fresh.id}/consents",
+        headers=site.chw_headers,
+        json={"scopes": ["consult", "video", "recording"]},
+    )
     assert resp.status_code == 201
     consult = submit(client, site.chw_headers, fresh.id, mode="video")
     assert consult["mode"] == "video"

@@ -9,12 +9,32 @@ from consult.routing import Candidate, Request, route, summarise
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
 
-def cand(uid: int, *, level: int = 2, uni: int | None = 1, region: int = 1, on_call: bool = True,
-         state: str = "available", active: int = 0, cap: int = 5,
-         idle_since: datetime | None = None, paused_until: datetime | None = None) -> Candidate:
-    return Candidate(user_id=uid, username=f"s{uid}", level=level, university_id=uni,
-                     region_id=region, on_call=on_call, state=state, paused_until=paused_until,
-                     active_cases=active, max_concurrent=cap, last_assigned_at=idle_since)
+def cand(
+    uid: int,
+    *,
+    level: int = 2,
+    uni: int | None = 1,
+    region: int = 1,
+    on_call: bool = True,
+    state: str = "available",
+    active: int = 0,
+    cap: int = 5,
+    idle_since: datetime | None = None,
+    paused_until: datetime | None = None,
+) -> Candidate:
+    return Candidate(
+        user_id=uid,
+        username=f"s{uid}",
+        level=level,
+        university_id=uni,
+        region_id=region,
+        on_call=on_call,
+        state=state,
+        paused_until=paused_until,
+        active_cases=active,
+        max_concurrent=cap,
+        last_assigned_at=idle_since,
+    )
 
 
 def req(urgency: str = "routine", **kw: object) -> Request:
@@ -49,15 +69,26 @@ def test_least_loaded_then_longest_idle() -> None:
 
 
 def test_ineligible_are_skipped_with_reasons() -> None:
-    decision = route(req(), [
-        cand(1, on_call=False), cand(2, state="busy"), cand(3, state="on_break"),
-        cand(4, paused_until=NOW + timedelta(minutes=10)), cand(5, active=5, cap=5),
-        cand(6),
-    ])
+    decision = route(
+        req(),
+        [
+            cand(1, on_call=False),
+            cand(2, state="busy"),
+            cand(3, state="on_break"),
+            cand(4, paused_until=NOW + timedelta(minutes=10)),
+            cand(5, active=5, cap=5),
+            cand(6),
+        ],
+    )
     assert decision.offer_to == [6]
     text = "\n".join(decision.trace)
-    for reason in ("not on call now", "status busy", "status on_break", "paused",
-                   "at capacity (5/5)"):
+    for reason in (
+        "not on call now",
+        "status busy",
+        "status on_break",
+        "paused",
+        "at capacity (5/5)",
+    ):
         assert reason in text
 
 
@@ -72,8 +103,16 @@ def test_decliners_are_excluded() -> None:
 
 
 def test_emergency_goes_to_everyone_in_region_at_once() -> None:
-    decision = route(req("emergency"), [cand(1), cand(2, level=3), cand(3, uni=2),
-                                         cand(4, region=2, uni=9), cand(5, state="busy")])
+    decision = route(
+        req("emergency"),
+        [
+            cand(1),
+            cand(2, level=3),
+            cand(3, uni=2),
+            cand(4, region=2, uni=9),
+            cand(5, state="busy"),
+        ],
+    )
     assert sorted(decision.offer_to) == [1, 2, 3]
     assert decision.tier == "region-all"
 

@@ -21,8 +21,9 @@ from tests.support.pki import answered_consult, pdfsig, pdftotext, pki, settings
 __all__ = ["pki"]  # the fixture, imported so pytest finds it
 
 
-def test_sign_countersign_verify(app: Flask, client: FlaskClient, session: Session,
-                                 pki: ca.Authority, tmp_path: Path) -> None:
+def test_sign_countersign_verify(
+    app: Flask, client: FlaskClient, session: Session, pki: ca.Authority, tmp_path: Path
+) -> None:
     case = answered_consult(app, client, session)
     base = f"/api/v1/consults/{case.consult_id}"
 
@@ -40,8 +41,7 @@ def test_sign_countersign_verify(app: Flask, client: FlaskClient, session: Sessi
     assert consult["status"] == "signed"
     assert consult["outcome"]["status"] == "signed"
     assert verify_detached(doc["jws"], canonical_json(doc["payload"]), pki.root)
-    assert not verify_detached(doc["jws"], canonical_json({**doc["payload"], "x": 1}),
-                               pki.root)
+    assert not verify_detached(doc["jws"], canonical_json({**doc["payload"], "x": 1}), pki.root)
 
     again = client.post(f"{base}/sign", headers=case.specialist_headers)
     assert again.status_code == 409
@@ -77,23 +77,26 @@ def test_sign_countersign_verify(app: Flask, client: FlaskClient, session: Sessi
     with app.app_context(), db.transaction() as sess:
         row = sess.scalar(select(SignedDocument).where(SignedDocument.public_id == doc["id"]))
         assert row is not None
-        revisions = sess.scalars(select(DocumentRevision).where(
-            DocumentRevision.document_id == row.id).order_by(DocumentRevision.seq)).all()
+        revisions = sess.scalars(
+            select(DocumentRevision)
+            .where(DocumentRevision.document_id == row.id)
+            .order_by(DocumentRevision.seq)
+        ).all()
         assert [r.seq for r in revisions] == [1, 2]
         assert row.retain_until.year - row.certified_at.year >= 10
         assert sess.get_one(Consult, case.consult_id).status.value == "signed"
 
 
-def test_persian_document_text_is_extractable(app: Flask, client: FlaskClient,
-                                              session: Session, pki: ca.Authority,
-                                              tmp_path: Path) -> None:
+def test_persian_document_text_is_extractable(
+    app: Flask, client: FlaskClient, session: Session, pki: ca.Authority, tmp_path: Path
+) -> None:
     case = answered_consult(app, client, session, requester_locale="fa")
-    resp = client.post(f"/api/v1/consults/{case.consult_id}/sign",
-                       headers=case.specialist_headers)
+    resp = client.post(f"/api/v1/consults/{case.consult_id}/sign", headers=case.specialist_headers)
     assert resp.status_code == 201, resp.get_json()
     assert resp.get_json()["locale"] == "fa"
-    pdf = client.get(f"/api/v1/consults/{case.consult_id}/outcome.pdf",
-                     headers=case.requester_headers).data
+    pdf = client.get(
+        f"/api/v1/consults/{case.consult_id}/outcome.pdf", headers=case.requester_headers
+    ).data
     path = tmp_path / "fa.pdf"
     path.write_bytes(pdf)
     text = pdftotext(str(path))
@@ -108,62 +111,68 @@ def _issue(app: Flask, username: str, **kwargs: object) -> str:
 
     with app.app_context(), db.transaction() as sess:
         user = pki_services.find_user(sess, username)
-        row = pki_services.issue_for_user(sess, settings_of(app), user, via="cli",
-                                          **kwargs)  # type: ignore[arg-type]
+        row = pki_services.issue_for_user(sess, settings_of(app), user, via="cli", **kwargs)  # type: ignore[arg-type]
         return row.serial
 
 
-def test_revoked_certificate_is_refused(app: Flask, client: FlaskClient, session: Session,
-                                        pki: ca.Authority) -> None:
+def test_revoked_certificate_is_refused(
+    app: Flask, client: FlaskClient, session: Session, pki: ca.Authority
+) -> None:
     from hub.pki import services as pki_services
 
     case = answered_consult(app, client, session)
     serial = _issue(app, case.specialist.username)
     with app.app_context(), db.transaction() as sess:
         pki_services.revoke(sess, serial, "licence_suspended")
-    resp = client.post(f"/api/v1/consults/{case.consult_id}/sign",
-                       headers=case.specialist_headers)
+    resp = client.post(f"/api/v1/consults/{case.consult_id}/sign", headers=case.specialist_headers)
     assert resp.status_code == 409
     error = resp.get_json()["error"]
     assert error["code"] == "certificate_revoked"
     assert "revoked" in error["message"] and serial in error["message"]
-    consult = client.get(f"/api/v1/consults/{case.consult_id}",
-                         headers=case.requester_headers).get_json()
+    consult = client.get(
+        f"/api/v1/consults/{case.consult_id}", headers=case.requester_headers
+    ).get_json()
     assert consult["status"] == "answered"  # nothing half-done
     crl = client.get("/pki/issuing.crl")
     assert crl.status_code == 200
     from cryptography import x509
 
     revoked = x509.load_der_x509_crl(crl.data).get_revoked_certificate_by_serial_number(
-        int(serial, 16))
+        int(serial, 16)
+    )
     assert revoked is not None
     assert x509.load_der_x509_crl(crl.data).is_signature_valid(pki.issuing.public_key())
 
 
-def test_expired_certificate_is_refused(app: Flask, client: FlaskClient, session: Session,
-                                        pki: ca.Authority) -> None:
+def test_expired_certificate_is_refused(
+    app: Flask, client: FlaskClient, session: Session, pki: ca.Authority
+) -> None:
     from datetime import timedelta
 
     from hub.models import utcnow
 
     case = answered_consult(app, client, session)
-    _issue(app, case.specialist.username, not_before=utcnow() - timedelta(days=800),
-           not_after=utcnow() - timedelta(days=1))
-    resp = client.post(f"/api/v1/consults/{case.consult_id}/sign",
-                       headers=case.specialist_headers)
+    _issue(
+        app,
+        case.specialist.username,
+        not_before=utcnow() - timedelta(days=800),
+        not_after=utcnow() - timedelta(days=1),
+    )
+    resp = client.post(f"/api/v1/consults/{case.consult_id}/sign", headers=case.specialist_headers)
     assert resp.status_code == 409
     assert resp.get_json()["error"]["code"] == "certificate_expired"
     assert "expired" in resp.get_json()["error"]["message"]
 
 
-def test_signature_stays_valid_after_a_later_revocation(app: Flask, client: FlaskClient,
-                                                        session: Session,
-                                                        pki: ca.Authority) -> None:
+def test_signature_stays_valid_after_a_later_revocation(
+    app: Flask, client: FlaskClient, session: Session, pki: ca.Authority
+) -> None:
     from hub.pki import services as pki_services
 
     case = answered_consult(app, client, session)
-    doc = client.post(f"/api/v1/consults/{case.consult_id}/sign",
-                      headers=case.specialist_headers).get_json()
+    doc = client.post(
+        f"/api/v1/consults/{case.consult_id}/sign", headers=case.specialist_headers
+    ).get_json()
     with app.app_context(), db.transaction() as sess:
         row = pki_services.latest_certificate(sess, case.specialist.id)
         assert row is not None
@@ -174,8 +183,9 @@ def test_signature_stays_valid_after_a_later_revocation(app: Flask, client: Flas
     assert body["signatures"][0]["revoked_at"] is not None
 
 
-def test_who_may_sign_and_countersign(app: Flask, client: FlaskClient, session: Session,
-                                      pki: ca.Authority) -> None:
+def test_who_may_sign_and_countersign(
+    app: Flask, client: FlaskClient, session: Session, pki: ca.Authority
+) -> None:
     from hub.models import Role
     from tests.consult.support import bearer, on_call
     from tests.support.pki import clinician
@@ -195,12 +205,12 @@ def test_who_may_sign_and_countersign(app: Flask, client: FlaskClient, session: 
     assert client.post(f"{base}/sign", headers=case.requester_headers).status_code == 403
     assert client.post(f"{base}/sign", headers=case.specialist_headers).status_code == 201
     assert client.post(f"{base}/countersign", headers=colleague_headers).status_code == 403
-    assert client.post(f"{base}/countersign",
-                       headers=case.specialist_headers).status_code == 403
+    assert client.post(f"{base}/countersign", headers=case.specialist_headers).status_code == 403
 
 
-def test_non_assigned_specialist_gets_403(app: Flask, client: FlaskClient, session: Session,
-                                          pki: ca.Authority) -> None:
+def test_non_assigned_specialist_gets_403(
+    app: Flask, client: FlaskClient, session: Session, pki: ca.Authority
+) -> None:
     """A specialist who was offered the consult (so may read it) but did not claim it."""
     from consult.models import ConsultOffer, OfferState
     from hub.models import Role
@@ -209,8 +219,9 @@ def test_non_assigned_specialist_gets_403(app: Flask, client: FlaskClient, sessi
 
     case = answered_consult(app, client, session)
     other = clinician(session, Role.SPECIALIST, at=case.site.l2, specialty="pulmonology")
-    session.add(ConsultOffer(consult_id=case.consult_id, specialist_id=other.id,
-                             state=OfferState.WITHDRAWN))
+    session.add(
+        ConsultOffer(consult_id=case.consult_id, specialist_id=other.id, state=OfferState.WITHDRAWN)
+    )
     headers = bearer(session, other)
     session.commit()
     resp = client.post(f"/api/v1/consults/{case.consult_id}/sign", headers=headers)
@@ -218,13 +229,12 @@ def test_non_assigned_specialist_gets_403(app: Flask, client: FlaskClient, sessi
     assert "assigned specialist" in resp.get_json()["error"]["message"]
 
 
-def test_prescription_is_signed_and_countersigned(app: Flask, client: FlaskClient,
-                                                  session: Session, pki: ca.Authority,
-                                                  tmp_path: Path) -> None:
+def test_prescription_is_signed_and_countersigned(
+    app: Flask, client: FlaskClient, session: Session, pki: ca.Authority, tmp_path: Path
+) -> None:
     case = answered_consult(app, client, session, requester_locale="zh")
     base = f"/api/v1/consults/{case.consult_id}"
-    signed = client.post(f"{base}/prescription/sign?locale=ru",
-                         headers=case.specialist_headers)
+    signed = client.post(f"{base}/prescription/sign?locale=ru", headers=case.specialist_headers)
     assert signed.status_code == 201, signed.get_json()
     assert signed.get_json()["kind"] == "e_prescription"
     assert signed.get_json()["locale"] == "ru"
@@ -241,25 +251,24 @@ def test_prescription_is_signed_and_countersigned(app: Flask, client: FlaskClien
     assert [d["kind"] for d in listed["items"]] == ["e_prescription"]
 
 
-def test_nothing_to_prescribe_and_no_outcome(app: Flask, client: FlaskClient, session: Session,
-                                             pki: ca.Authority) -> None:
+def test_nothing_to_prescribe_and_no_outcome(
+    app: Flask, client: FlaskClient, session: Session, pki: ca.Authority
+) -> None:
     from tests.support.pki import OUTCOME_BODY
 
-    case = answered_consult(app, client, session,
-                            outcome={**OUTCOME_BODY, "prescription": []})
+    case = answered_consult(app, client, session, outcome={**OUTCOME_BODY, "prescription": []})
     base = f"/api/v1/consults/{case.consult_id}"
     resp = client.post(f"{base}/prescription/sign", headers=case.specialist_headers)
     assert resp.status_code == 409 and resp.get_json()["error"]["code"] == "no_prescription"
-    assert client.get(f"{base}/prescription.pdf",
-                      headers=case.requester_headers).status_code == 404
+    assert client.get(f"{base}/prescription.pdf", headers=case.requester_headers).status_code == 404
     bad = client.get(f"{base}/outcome.pdf?locale=xx", headers=case.requester_headers)
     assert bad.status_code == 422
 
 
-def test_clinician_without_licence_is_told_why(app: Flask, client: FlaskClient,
-                                               session: Session, pki: ca.Authority) -> None:
+def test_clinician_without_licence_is_told_why(
+    app: Flask, client: FlaskClient, session: Session, pki: ca.Authority
+) -> None:
     case = answered_consult(app, client, session, specialist_licence=False)
-    resp = client.post(f"/api/v1/consults/{case.consult_id}/sign",
-                       headers=case.specialist_headers)
+    resp = client.post(f"/api/v1/consults/{case.consult_id}/sign", headers=case.specialist_headers)
     assert resp.status_code == 409
     assert resp.get_json()["error"]["code"] == "licence_missing"

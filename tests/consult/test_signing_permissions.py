@@ -25,17 +25,32 @@ def rules(consult_id: int) -> list[Rule]:
         return f"/api/v1/consults/{consult_id}{tail}"
 
     return [
-        Rule("GET", "/api/v1/consults/{consult_id}/outcome.pdf", lambda w: at("/outcome.pdf"),
-             SEE),
+        Rule("GET", "/api/v1/consults/{consult_id}/outcome.pdf", lambda w: at("/outcome.pdf"), SEE),
         Rule("POST", "/api/v1/consults/{consult_id}/sign", lambda w: at("/sign"), SPECIALIST),
-        Rule("POST", "/api/v1/consults/{consult_id}/countersign", lambda w: at("/countersign"),
-             REQUESTER),
-        Rule("GET", "/api/v1/consults/{consult_id}/prescription.pdf",
-             lambda w: at("/prescription.pdf"), SEE),
-        Rule("POST", "/api/v1/consults/{consult_id}/prescription/sign",
-             lambda w: at("/prescription/sign"), SPECIALIST),
-        Rule("POST", "/api/v1/consults/{consult_id}/prescription/countersign",
-             lambda w: at("/prescription/countersign"), REQUESTER),
+        Rule(
+            "POST",
+            "/api/v1/consults/{consult_id}/countersign",
+            lambda w: at("/countersign"),
+            REQUESTER,
+        ),
+        Rule(
+            "GET",
+            "/api/v1/consults/{consult_id}/prescription.pdf",
+            lambda w: at("/prescription.pdf"),
+            SEE,
+        ),
+        Rule(
+            "POST",
+            "/api/v1/consults/{consult_id}/prescription/sign",
+            lambda w: at("/prescription/sign"),
+            SPECIALIST,
+        ),
+        Rule(
+            "POST",
+            "/api/v1/consults/{consult_id}/prescription/countersign",
+            lambda w: at("/prescription/countersign"),
+            REQUESTER,
+        ),
         Rule("GET", "/api/v1/consults/{consult_id}/documents", lambda w: at("/documents"), SEE),
     ]
 
@@ -49,15 +64,20 @@ def answered(app: Flask, world: World, pki: object) -> int:
         on_call(sess, doctor, world.hospital_x)
         consent(sess, world.patient_a.id)
     with app.test_client() as client:
-        resp = client.post("/api/v1/consults", json=consult_body(world.patient_a.id),
-                           headers=world["hw_a"].headers)
+        resp = client.post(
+            "/api/v1/consults", json=consult_body(world.patient_a.id), headers=world["hw_a"].headers
+        )
         assert resp.status_code == 201, resp.get_json()
         consult_id = int(resp.get_json()["id"])
         spec = world["specialist"].headers
         claimed = client.post(f"/api/v1/consults/{consult_id}/claim", headers=spec)
         assert claimed.status_code == 200
-        assert client.post(f"/api/v1/consults/{consult_id}/outcome", headers=spec,
-                           json=OUTCOME_BODY).status_code == 201
+        assert (
+            client.post(
+                f"/api/v1/consults/{consult_id}/outcome", headers=spec, json=OUTCOME_BODY
+            ).status_code
+            == 201
+        )
     # Both signers need a licence number on file, which their certificates are bound to.
     with app.app_context(), db.transaction() as sess:
         for user_id in (claimed.get_json()["assigned_to"], claimed.get_json()["requester_id"]):
@@ -66,6 +86,7 @@ def answered(app: Flask, world: World, pki: object) -> int:
     return consult_id
 
 
-def test_signing_refusals_hold_and_are_audited(app: Flask, client: FlaskClient, world: World,
-                                               answered: int) -> None:
+def test_signing_refusals_hold_and_are_audited(
+    app: Flask, client: FlaskClient, world: World, answered: int
+) -> None:
     assert run_matrix(app, client, world, rules(answered)) == []

@@ -17,14 +17,30 @@ def test_region_override_then_national_default(app: Flask, session: Session) -> 
     session.commit()
     code = region.code
     runner = app.test_cli_runner()
-    done = runner.invoke(args=["sla", "set", "--region", code, "--urgency", "urgent",
-                               "--accept-minutes", "20", "--answer-minutes", "300"])
+    done = runner.invoke(
+        args=[
+            "sla",
+            "set",
+            "--region",
+            code,
+            "--urgency",
+            "urgent",
+            "--accept-minutes",
+            "20",
+            "--answer-minutes",
+            "300",
+        ]
+    )
     assert done.exit_code == 0, done.output
-    assert sla_targets(session, region.id, Urgency.URGENT) == (timedelta(minutes=20),
-                                                               timedelta(minutes=300))
+    assert sla_targets(session, region.id, Urgency.URGENT) == (
+        timedelta(minutes=20),
+        timedelta(minutes=300),
+    )
     # Other urgencies and other regions keep the defaults of the issue.
-    assert sla_targets(session, region.id, Urgency.EMERGENCY) == (timedelta(minutes=10),
-                                                                  timedelta(minutes=60))
+    assert sla_targets(session, region.id, Urgency.EMERGENCY) == (
+        timedelta(minutes=10),
+        timedelta(minutes=60),
+    )
     session.rollback()  # SQLite: release the read transaction before the next command writes
     shown = runner.invoke(args=["sla", "show", "--region", code])
     assert "urgent     accept    20 min  answer   300 min" in shown.output
@@ -32,9 +48,31 @@ def test_region_override_then_national_default(app: Flask, session: Session) -> 
 
 def test_bad_values_are_refused(app: Flask) -> None:
     runner = app.test_cli_runner()
-    unknown = runner.invoke(args=["sla", "set", "--region", "NOPE", "--urgency", "urgent",
-                                  "--accept-minutes", "20", "--answer-minutes", "300"])
+    unknown = runner.invoke(
+        args=[
+            "sla",
+            "set",
+            "--region",
+            "NOPE",
+            "--urgency",
+            "urgent",
+            "--accept-minutes",
+            "20",
+            "--answer-minutes",
+            "300",
+        ]
+    )
     assert unknown.exit_code != 0 and "unknown region" in unknown.output
-    inverted = runner.invoke(args=["sla", "set", "--urgency", "urgent",
-                                   "--accept-minutes", "300", "--answer-minutes", "20"])
+    inverted = runner.invoke(
+        args=[
+            "sla",
+            "set",
+            "--urgency",
+            "urgent",
+            "--accept-minutes",
+            "300",
+            "--answer-minutes",
+            "20",
+        ]
+    )
     assert inverted.exit_code != 0 and "cannot be shorter" in inverted.output

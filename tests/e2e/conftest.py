@@ -22,8 +22,9 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
 def browser(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
     home = tmp_path_factory.mktemp("chromium")
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium, headless=True,
-                                              args=CHROMIUM_ARGS, env=browser_env(home))
+        launched = playwright.chromium.launch(
+            executable_path=chromium, headless=True, args=CHROMIUM_ARGS, env=browser_env(home)
+        )
         try:
             yield launched
         finally:

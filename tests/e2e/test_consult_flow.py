@@ -37,8 +37,12 @@ def tiny_png(width: int = 4, height: int = 4) -> bytes:
 
     raw = b"".join(b"\x00" + b"\x20\x80\xc0" * width for _ in range(height))
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw))
-            + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 @pytest.fixture
@@ -71,12 +75,16 @@ def draft_of(page: Page) -> dict[str, object] | None:
 
 
 def fits_the_screen(page: Page) -> bool:
-    return bool(page.evaluate(
-        "document.documentElement.scrollWidth <= document.documentElement.clientWidth"))
+    return bool(
+        page.evaluate(
+            "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+        )
+    )
 
 
-def test_consult_from_request_to_answer(live: HubProcess,
-                                        contexts: tuple[BrowserContext, BrowserContext]) -> None:
+def test_consult_from_request_to_answer(
+    live: HubProcess, contexts: tuple[BrowserContext, BrowserContext]
+) -> None:
     base = live.base_url
     worker_context, specialist_context = contexts
     worker, specialist = worker_context.new_page(), specialist_context.new_page()
@@ -95,8 +103,9 @@ def test_consult_from_request_to_answer(live: HubProcess,
     worker.get_by_role("link", name="New consultation request").click()
     worker.wait_for_url(base + "/consults/new")
     assert fits_the_screen(worker)
-    patient_id = worker.locator("#patient_id option", has_text="Ahmadi, Maryam") \
-        .get_attribute("value")
+    patient_id = worker.locator("#patient_id option", has_text="Ahmadi, Maryam").get_attribute(
+        "value"
+    )
     assert patient_id
     worker.select_option("#patient_id", patient_id)
     worker.select_option("#specialty", "pulmonology")
@@ -120,8 +129,9 @@ def test_consult_from_request_to_answer(live: HubProcess,
     restored = draft_of(worker)
     assert restored is not None and restored["key"] == draft["key"]
 
-    worker.set_input_files("#files", files=[{"name": "chest.png", "mimeType": "image/png",
-                                             "buffer": tiny_png()}])
+    worker.set_input_files(
+        "#files", files=[{"name": "chest.png", "mimeType": "image/png", "buffer": tiny_png()}]
+    )
 
     # The first send reaches the hub but its answer is lost on the way back.
     sent_keys: list[str | None] = []
@@ -150,7 +160,8 @@ def test_consult_from_request_to_answer(live: HubProcess,
 
     expect(worker.locator("h1")).to_contain_text(f"Consult {consult_id}")
     expect(worker.locator("#consult-status [data-status]")).to_have_attribute(
-        "data-status", "offered")
+        "data-status", "offered"
+    )
     attachment = worker.locator("#attachments a", has_text="chest.png")
     expect(attachment).to_be_visible()
     download = worker_context.request.get(base + attachment.get_attribute("href"))
@@ -188,7 +199,8 @@ def test_consult_from_request_to_answer(live: HubProcess,
 
     # ...and the health worker sees the answer without reloading.
     expect(worker.locator("#consult-status [data-status]")).to_have_attribute(
-        "data-status", "answered")
+        "data-status", "answered"
+    )
     expect(worker.locator("#outcome-assessment")).to_have_text(ASSESSMENT)
     expect(worker.locator("#outcome-recommendation")).to_have_text(RECOMMENDATION)
     expect(worker.locator("#outcome")).to_contain_text("Paracetamol")
@@ -199,8 +211,9 @@ def test_consult_from_request_to_answer(live: HubProcess,
 
     # The list shows the status; in Persian the page is laid out right to left.
     worker.goto(base + "/consults")
-    expect(worker.locator(f'#rows > [data-consult-id="{consult_id}"] [data-status]')) \
-        .to_have_attribute("data-status", "answered")
+    expect(
+        worker.locator(f'#rows > [data-consult-id="{consult_id}"] [data-status]')
+    ).to_have_attribute("data-status", "answered")
     worker.goto(f"{base}/lang/fa?next=/consults/{consult_id}")
     worker.wait_for_url(f"{base}/consults/{consult_id}")
     expect(worker.locator("html")).to_have_attribute("dir", "rtl")

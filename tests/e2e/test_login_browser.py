@@ -80,8 +80,7 @@ def test_accept_language_persian_over_plain_http(live: HubProcess) -> None:
     assert resp.status_code == 200
     assert '<html lang="fa" dir="rtl">' in resp.text
     assert "<h1>ورود</h1>" in resp.text
-    english = requests.get(live.base_url + "/login", headers={"Accept-Language": "en"},
-                           timeout=10)
+    english = requests.get(live.base_url + "/login", headers={"Accept-Language": "en"}, timeout=10)
     assert '<html lang="en" dir="ltr">' in english.text
 
 
@@ -91,4 +90,3 @@ def test_live_server_sends_security_headers(live: HubProcess) -> None:
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
     cookie = resp.headers.get("Set-Cookie", "")
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
-

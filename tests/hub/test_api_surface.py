@@ -34,8 +34,7 @@ def test_health_endpoints(client: FlaskClient) -> None:
     assert ready.get_json()["checks"] == {"database": "ok", "broker": "ok"}
     client.get("/healthz")
     metrics = client.get("/metrics").get_data(as_text=True)
-    assert 'hub_http_requests_total{endpoint="health.healthz",method="GET",status="200"}' \
-        in metrics
+    assert 'hub_http_requests_total{endpoint="health.healthz",method="GET",status="200"}' in metrics
 
 
 def test_unknown_api_route_is_json_404(client: FlaskClient) -> None:

@@ -24,8 +24,7 @@ def _append(engine: Engine, n: int, action: str = "hub:patient:viewed") -> None:
 
     for i in range(n):
         with Session(engine) as sess, sess.begin():
-            audit.record(sess, SYSTEM, action, object_type="patient", object_id=i,
-                         details={"i": i})
+            audit.record(sess, SYSTEM, action, object_type="patient", object_id=i, details={"i": i})
 
 
 def _verify(engine: Engine) -> audit.VerifyResult:
@@ -128,11 +127,22 @@ def test_concurrent_appends_keep_one_chain(engine: Engine) -> None:
 
 
 def _cli_verify(url: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    env = {"HUB_DATABASE_URL": url, "HUB_DATA_DIR": str(tmp_path), "HUB_SECRET_KEY": TEST_SECRET,
-           "HUB_BROKER_URL": "memory://", "HUB_RESULT_BACKEND": "cache+memory://",
-           "PATH": "/usr/bin:/bin"}
-    return subprocess.run([sys.executable, "-m", "hub", "audit", "verify"], env=env,
-                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+    env = {
+        "HUB_DATABASE_URL": url,
+        "HUB_DATA_DIR": str(tmp_path),
+        "HUB_SECRET_KEY": TEST_SECRET,
+        "HUB_BROKER_URL": "memory://",
+        "HUB_RESULT_BACKEND": "cache+memory://",
+        "PATH": "/usr/bin:/bin",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "hub", "audit", "verify"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
 
 
 def test_cli_exit_codes(engine: Engine, fresh_database_url: str, tmp_path: Path) -> None:

@@ -36,6 +36,7 @@ REDIRECT_URI = "http://127.0.0.1:9/cb"
 
 # --- helpers ---------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Person:
     id: int
@@ -47,9 +48,13 @@ def make_person(app: Flask, world: World, role: Role = Role.CHW) -> Person:
     """A committed account at facility A (or national for admins) with ``f.PASSWORD``."""
     with app.app_context(), db.transaction() as sess:
         user = create_user(
-            sess, f"p{secrets.token_hex(6)}", full_name=f"Person {secrets.token_hex(4)}",
-            role=role, facility_code=None if role is Role.NATIONAL_ADMIN else world.facility_a.code,
-            password=f.PASSWORD)
+            sess,
+            f"p{secrets.token_hex(6)}",
+            full_name=f"Person {secrets.token_hex(4)}",
+            role=role,
+            facility_code=None if role is Role.NATIONAL_ADMIN else world.facility_a.code,
+            password=f.PASSWORD,
+        )
         return Person(user.id, user.username, user.full_name)
 
 
@@ -71,12 +76,12 @@ def login_error(resp: TestResponse) -> str:
     return html.unescape(match.group(1)).strip()
 
 
-def post_login(client: FlaskClient, username: str, password: str = f.PASSWORD,
-               next_: str | None = None) -> TestResponse:
+def post_login(
+    client: FlaskClient, username: str, password: str = f.PASSWORD, next_: str | None = None
+) -> TestResponse:
     token = form_csrf(client.get("/login"))
     url = "/login" if next_ is None else "/login?" + urlencode({"next": next_})
-    return client.post(url, data={"csrf_token": token, "username": username,
-                                  "password": password})
+    return client.post(url, data={"csrf_token": token, "username": username, "password": password})
 
 
 def log_in(client: FlaskClient, person: Person) -> None:
@@ -92,15 +97,24 @@ def is_logged_in(client: FlaskClient) -> bool:
 
 def refusals_for(app: Flask, person: Person) -> list[AuditEvent]:
     with app.app_context(), db.transaction() as sess:
-        return list(sess.scalars(select(AuditEvent).where(
-            AuditEvent.action == "hub:login:refused",
-            AuditEvent.object_id == str(person.id)).order_by(AuditEvent.seq)))
+        return list(
+            sess.scalars(
+                select(AuditEvent)
+                .where(
+                    AuditEvent.action == "hub:login:refused", AuditEvent.object_id == str(person.id)
+                )
+                .order_by(AuditEvent.seq)
+            )
+        )
 
 
 def audit_by_request(app: Flask, resp: TestResponse) -> list[AuditEvent]:
     with app.app_context(), db.transaction() as sess:
-        return list(sess.scalars(select(AuditEvent).where(
-            AuditEvent.request_id == resp.headers["X-Request-ID"])))
+        return list(
+            sess.scalars(
+                select(AuditEvent).where(AuditEvent.request_id == resp.headers["X-Request-ID"])
+            )
+        )
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -113,8 +127,13 @@ def basic(client_id: str, secret: str) -> dict[str, str]:
 
 
 def new_patient_body() -> dict[str, Any]:
-    return {"national_id": f.national_id(), "given_name": "Leila", "family_name": "Sadeghi",
-            "date_of_birth": "1991-04-05", "sex": "female"}
+    return {
+        "national_id": f.national_id(),
+        "given_name": "Leila",
+        "family_name": "Sadeghi",
+        "date_of_birth": "1991-04-05",
+        "sex": "female",
+    }
 
 
 def assert_invalid_token(resp: TestResponse) -> None:
@@ -125,6 +144,7 @@ def assert_invalid_token(resp: TestResponse) -> None:
 
 
 # --- the login form --------------------------------------------------------------------------
+
 
 def test_login_page_renders_a_form_with_a_csrf_token(client: FlaskClient) -> None:
     resp = client.get("/login")
@@ -145,14 +165,16 @@ def test_login_without_csrf_token_is_refused(app: Flask, world: World) -> None:
     assert not is_logged_in(client)
     # A token from another session does not work either.
     foreign = form_csrf(other.get("/login"))
-    resp = client.post("/login", data={"csrf_token": foreign, "username": person.username,
-                                       "password": f.PASSWORD})
+    resp = client.post(
+        "/login", data={"csrf_token": foreign, "username": person.username, "password": f.PASSWORD}
+    )
     assert resp.status_code == 400
     assert not is_logged_in(client)
 
 
-def test_login_with_right_credentials_lands_on_home(client: FlaskClient, app: Flask,
-                                                    world: World) -> None:
+def test_login_with_right_credentials_lands_on_home(
+    client: FlaskClient, app: Flask, world: World
+) -> None:
     person = make_person(app, world)
     assert client.get("/home").status_code == 302  # not before logging in
     resp = post_login(client, person.username)
@@ -162,23 +184,31 @@ def test_login_with_right_credentials_lands_on_home(client: FlaskClient, app: Fl
     assert home.status_code == 200
     assert person.full_name in home.get_data(as_text=True)
     with app.app_context(), db.transaction() as sess:
-        assert sess.scalar(select(AuditEvent.id).where(
-            AuditEvent.action == "hub:login:succeeded",
-            AuditEvent.object_id == str(person.id))) is not None
+        assert (
+            sess.scalar(
+                select(AuditEvent.id).where(
+                    AuditEvent.action == "hub:login:succeeded",
+                    AuditEvent.object_id == str(person.id),
+                )
+            )
+            is not None
+        )
         user = sess.get_one(User, person.id)
         assert user.last_login_at is not None
 
 
-def test_username_is_case_and_space_insensitive(client: FlaskClient, app: Flask,
-                                                world: World) -> None:
+def test_username_is_case_and_space_insensitive(
+    client: FlaskClient, app: Flask, world: World
+) -> None:
     person = make_person(app, world)
     resp = post_login(client, f"  {person.username.upper()} ")
     assert resp.status_code == 302
     assert is_logged_in(client)
 
 
-def test_wrong_password_and_unknown_user_get_the_same_answer(client: FlaskClient, app: Flask,
-                                                             world: World) -> None:
+def test_wrong_password_and_unknown_user_get_the_same_answer(
+    client: FlaskClient, app: Flask, world: World
+) -> None:
     person = make_person(app, world)
     wrong = post_login(client, person.username, "not-the-password")
     unknown = post_login(client, f"nobody-{secrets.token_hex(4)}", "not-the-password")
@@ -193,7 +223,8 @@ def test_wrong_password_and_unknown_user_get_the_same_answer(client: FlaskClient
 
 
 def test_three_failures_lock_the_account_until_locked_until_passes(
-        client: FlaskClient, app: Flask, world: World) -> None:
+    client: FlaskClient, app: Flask, world: World
+) -> None:
     person = make_person(app, world)
     responses = [post_login(client, person.username, f"wrong-password-{n}") for n in range(3)]
     assert [r.status_code for r in responses] == [401, 401, 401]
@@ -212,14 +243,18 @@ def test_three_failures_lock_the_account_until_locked_until_passes(
     assert len(events) == 4
     assert all(e.outcome == "denied" for e in events)
     assert [e.request_id for e in events] == [
-        r.headers["X-Request-ID"] for r in [*responses, locked]]
+        r.headers["X-Request-ID"] for r in [*responses, locked]
+    ]
     assert [e.details.get("reason") for e in events] == ["password"] * 3 + ["locked"]
     assert events[2].details.get("locked") is True
 
     # Once locked_until has passed, the right password works again.
     with app.app_context(), db.transaction() as sess:
-        sess.execute(update(User).where(User.id == person.id)
-                     .values(locked_until=utcnow() - timedelta(seconds=1)))
+        sess.execute(
+            update(User)
+            .where(User.id == person.id)
+            .values(locked_until=utcnow() - timedelta(seconds=1))
+        )
     resp = post_login(client, person.username)
     assert resp.status_code == 302
     assert is_logged_in(client)
@@ -240,18 +275,22 @@ def test_a_success_resets_the_failure_count(app: Flask, world: World) -> None:
     assert post_login(other, person.username).status_code == 302
 
 
-@pytest.mark.parametrize("target", [
-    "//evil.example",
-    "//evil.example/home",
-    "https://evil.example/",
-    "/\\evil.example",
-    "/\t/evil.example",
-    "/\n/evil.example",
-    "javascript:alert(1)",
-    "evil.example",
-])
-def test_login_never_redirects_off_site(client: FlaskClient, app: Flask, world: World,
-                                        target: str) -> None:
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.example",
+        "//evil.example/home",
+        "https://evil.example/",
+        "/\\evil.example",
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "javascript:alert(1)",
+        "evil.example",
+    ],
+)
+def test_login_never_redirects_off_site(
+    client: FlaskClient, app: Flask, world: World, target: str
+) -> None:
     person = make_person(app, world)
     resp = post_login(client, person.username, next_=target)
     assert resp.status_code == 302
@@ -295,8 +334,10 @@ def test_language_switch_never_redirects_off_site(client: FlaskClient) -> None:
 
 # --- a session on the API --------------------------------------------------------------------
 
+
 def test_session_reads_the_api_and_writes_only_with_the_csrf_header(
-        client: FlaskClient, app: Flask, world: World) -> None:
+    client: FlaskClient, app: Flask, world: World
+) -> None:
     assert client.get("/api/v1/me").status_code == 401
     person = make_person(app, world)
     log_in(client, person)
@@ -312,18 +353,21 @@ def test_session_reads_the_api_and_writes_only_with_the_csrf_header(
     [event] = audit_by_request(app, refused)
     assert event.action == "hub:csrf:rejected" and event.outcome == "denied"
 
-    bogus = client.post("/api/v1/patients", json=new_patient_body(),
-                        headers={"X-CSRFToken": "not-a-token"})
+    bogus = client.post(
+        "/api/v1/patients", json=new_patient_body(), headers={"X-CSRFToken": "not-a-token"}
+    )
     assert bogus.status_code == 403
 
     token = meta_csrf(client.get("/home"))
-    created = client.post("/api/v1/patients", json=new_patient_body(),
-                          headers={"X-CSRFToken": token})
+    created = client.post(
+        "/api/v1/patients", json=new_patient_body(), headers={"X-CSRFToken": token}
+    )
     assert created.status_code == 201, created.get_json()
     assert created.get_json()["home_facility"] == world.facility_a.code
 
 
 # --- personal tokens -------------------------------------------------------------------------
+
 
 def _personal_token(app: Flask, person: Person) -> str:
     with app.app_context(), db.transaction() as sess:
@@ -332,12 +376,14 @@ def _personal_token(app: Flask, person: Person) -> str:
 
 def _set_token(app: Flask, token: str, **values: Any) -> None:
     with app.app_context(), db.transaction() as sess:
-        sess.execute(update(PersonalToken).where(PersonalToken.token_hash == digest(token))
-                     .values(**values))
+        sess.execute(
+            update(PersonalToken).where(PersonalToken.token_hash == digest(token)).values(**values)
+        )
 
 
-def test_personal_token_works_until_it_expires(client: FlaskClient, app: Flask,
-                                               world: World) -> None:
+def test_personal_token_works_until_it_expires(
+    client: FlaskClient, app: Flask, world: World
+) -> None:
     person = make_person(app, world)
     token = _personal_token(app, person)
     me = client.get("/api/v1/me", headers=bearer(token))
@@ -348,8 +394,7 @@ def test_personal_token_works_until_it_expires(client: FlaskClient, app: Flask,
     assert_invalid_token(client.get("/api/v1/me", headers=bearer(token)))
 
 
-def test_revoked_personal_token_is_refused(client: FlaskClient, app: Flask,
-                                           world: World) -> None:
+def test_revoked_personal_token_is_refused(client: FlaskClient, app: Flask, world: World) -> None:
     person = make_person(app, world)
     token = _personal_token(app, person)
     assert client.get("/api/v1/me", headers=bearer(token)).status_code == 200
@@ -357,8 +402,9 @@ def test_revoked_personal_token_is_refused(client: FlaskClient, app: Flask,
     assert_invalid_token(client.get("/api/v1/me", headers=bearer(token)))
 
 
-def test_token_of_a_deactivated_user_is_refused(client: FlaskClient, app: Flask,
-                                                world: World) -> None:
+def test_token_of_a_deactivated_user_is_refused(
+    client: FlaskClient, app: Flask, world: World
+) -> None:
     person = make_person(app, world)
     token = _personal_token(app, person)
     with app.app_context(), db.transaction() as sess:
@@ -366,24 +412,34 @@ def test_token_of_a_deactivated_user_is_refused(client: FlaskClient, app: Flask,
     assert_invalid_token(client.get("/api/v1/me", headers=bearer(token)))
 
 
-@pytest.mark.parametrize("header", [
-    "Basic eHl6", "Bearer", "Bearer    ", "Token abc", "hubpat_abc",
-    "Bearer hubpat_not-a-real-token", "Bearer not-a-real-oauth-token",
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Basic eHl6",
+        "Bearer",
+        "Bearer    ",
+        "Token abc",
+        "hubpat_abc",
+        "Bearer hubpat_not-a-real-token",
+        "Bearer not-a-real-oauth-token",
+    ],
+)
 def test_bad_authorization_headers_get_a_json_401(client: FlaskClient, header: str) -> None:
     resp = client.get("/api/v1/me", headers={"Authorization": header})
     assert_invalid_token(resp)
     assert set(resp.get_json()["error"]) == {"code", "message", "details"}
 
 
-def test_a_bad_token_is_not_rescued_by_a_session(client: FlaskClient, app: Flask,
-                                                 world: World) -> None:
+def test_a_bad_token_is_not_rescued_by_a_session(
+    client: FlaskClient, app: Flask, world: World
+) -> None:
     log_in(client, make_person(app, world))
     assert client.get("/api/v1/me").status_code == 200
     assert_invalid_token(client.get("/api/v1/me", headers=bearer("hubpat_nope")))
 
 
 # --- OAuth2 client credentials ---------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Machine:
@@ -403,15 +459,15 @@ def make_machine(app: Flask, insurer_code: str) -> Machine:
 
 
 def client_token(client: FlaskClient, machine: Machine, **extra: str) -> dict[str, Any]:
-    resp = client.post("/oauth/token", data={"grant_type": "client_credentials", **extra},
-                       headers=machine.auth)
+    resp = client.post(
+        "/oauth/token", data={"grant_type": "client_credentials", **extra}, headers=machine.auth
+    )
     assert resp.status_code == 200, resp.get_data(as_text=True)
     body: dict[str, Any] = resp.get_json()
     return body
 
 
-def test_client_credentials_with_basic_auth(client: FlaskClient, app: Flask,
-                                            world: World) -> None:
+def test_client_credentials_with_basic_auth(client: FlaskClient, app: Flask, world: World) -> None:
     machine = make_machine(app, world.insurer_a.code)
     issued = client_token(client, machine)
     assert issued["token_type"].lower() == "bearer"
@@ -430,72 +486,95 @@ def test_client_credentials_with_basic_auth(client: FlaskClient, app: Flask,
     assert body["username"] is None
 
 
-def test_client_credentials_with_client_secret_post(client: FlaskClient, app: Flask,
-                                                    world: World) -> None:
+def test_client_credentials_with_client_secret_post(
+    client: FlaskClient, app: Flask, world: World
+) -> None:
     machine = make_machine(app, world.insurer_b.code)
-    resp = client.post("/oauth/token", data={
-        "grant_type": "client_credentials", "client_id": machine.client_id,
-        "client_secret": machine.secret})
+    resp = client.post(
+        "/oauth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": machine.client_id,
+            "client_secret": machine.secret,
+        },
+    )
     assert resp.status_code == 200, resp.get_data(as_text=True)
     me = client.get("/api/v1/me", headers=bearer(resp.get_json()["access_token"]))
     assert me.status_code == 200
     assert me.get_json()["insurer"] == world.insurer_b.code
 
 
-def test_wrong_client_secret_is_invalid_client(client: FlaskClient, app: Flask,
-                                               world: World) -> None:
+def test_wrong_client_secret_is_invalid_client(
+    client: FlaskClient, app: Flask, world: World
+) -> None:
     machine = make_machine(app, world.insurer_a.code)
-    resp = client.post("/oauth/token", data={"grant_type": "client_credentials"},
-                       headers=basic(machine.client_id, "wrong-secret"))
+    resp = client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        headers=basic(machine.client_id, "wrong-secret"),
+    )
     assert resp.status_code == 401
     assert resp.get_json()["error"] == "invalid_client"
     assert "access_token" not in resp.get_json()
-    unknown = client.post("/oauth/token", data={"grant_type": "client_credentials"},
-                          headers=basic("no-such-client", machine.secret))
+    unknown = client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        headers=basic("no-such-client", machine.secret),
+    )
     assert unknown.status_code == 401
     assert unknown.get_json()["error"] == "invalid_client"
-    posted = client.post("/oauth/token", data={
-        "grant_type": "client_credentials", "client_id": machine.client_id,
-        "client_secret": "wrong-secret"})
+    posted = client.post(
+        "/oauth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": machine.client_id,
+            "client_secret": "wrong-secret",
+        },
+    )
     assert posted.status_code in (400, 401)
     assert posted.get_json()["error"] == "invalid_client"
 
 
-def test_unregistered_grant_type_is_refused(client: FlaskClient, app: Flask,
-                                            world: World) -> None:
+def test_unregistered_grant_type_is_refused(client: FlaskClient, app: Flask, world: World) -> None:
     machine = make_machine(app, world.insurer_a.code)
-    resp = client.post("/oauth/token", data={"grant_type": "password", "username": "x",
-                                             "password": "y"}, headers=machine.auth)
+    resp = client.post(
+        "/oauth/token",
+        data={"grant_type": "password", "username": "x", "password": "y"},
+        headers=machine.auth,
+    )
     assert resp.status_code == 400
     assert resp.get_json()["error"] == "unsupported_grant_type"
 
 
-def test_scopes_the_client_lacks_are_not_granted(client: FlaskClient, app: Flask,
-                                                 world: World) -> None:
+def test_scopes_the_client_lacks_are_not_granted(
+    client: FlaskClient, app: Flask, world: World
+) -> None:
     machine = make_machine(app, world.insurer_a.code)
     issued = client_token(client, machine, scope="claims:read admin patients:write")
     assert issued["scope"].split() == ["claims:read"]
     me = client.get("/api/v1/me", headers=bearer(issued["access_token"])).get_json()
     assert me["scopes"] == ["claims:read"]
 
-    only_foreign = client.post("/oauth/token",
-                               data={"grant_type": "client_credentials", "scope": "admin"},
-                               headers=machine.auth)
+    only_foreign = client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "scope": "admin"},
+        headers=machine.auth,
+    )
     if only_foreign.status_code == 200:
         # A token that can do nothing (Authlib's choice), not one with the client's defaults.
         token = only_foreign.get_json()
         assert token.get("scope", "") == ""
         me = client.get("/api/v1/me", headers=bearer(token["access_token"])).get_json()
         assert me["scopes"] == []
-        assert client.get("/api/v1/patients",
-                          headers=bearer(token["access_token"])).status_code == 403
+        assert (
+            client.get("/api/v1/patients", headers=bearer(token["access_token"])).status_code == 403
+        )
     else:
         assert only_foreign.status_code == 400
         assert only_foreign.get_json()["error"] == "invalid_scope"
 
 
-def test_revocation_makes_the_token_unusable(client: FlaskClient, app: Flask,
-                                             world: World) -> None:
+def test_revocation_makes_the_token_unusable(client: FlaskClient, app: Flask, world: World) -> None:
     machine = make_machine(app, world.insurer_a.code)
     token = client_token(client, machine)["access_token"]
     assert client.get("/api/v1/me", headers=bearer(token)).status_code == 200
@@ -505,20 +584,27 @@ def test_revocation_makes_the_token_unusable(client: FlaskClient, app: Flask,
     assert anonymous.get_json()["error"] == "invalid_client"
     assert client.get("/api/v1/me", headers=bearer(token)).status_code == 200
 
-    resp = client.post("/oauth/revoke", data={"token": token,
-                                              "token_type_hint": "access_token"},
-                       headers=machine.auth)
+    resp = client.post(
+        "/oauth/revoke",
+        data={"token": token, "token_type_hint": "access_token"},
+        headers=machine.auth,
+    )
     assert resp.status_code == 200
     assert_invalid_token(client.get("/api/v1/me", headers=bearer(token)))
     with app.app_context(), db.transaction() as sess:
-        assert sess.scalar(select(AuditEvent.id).where(
-            AuditEvent.action == "hub:oauth_token:revoked",
-            AuditEvent.request_id == resp.headers["X-Request-ID"])) is not None
+        assert (
+            sess.scalar(
+                select(AuditEvent.id).where(
+                    AuditEvent.action == "hub:oauth_token:revoked",
+                    AuditEvent.request_id == resp.headers["X-Request-ID"],
+                )
+            )
+            is not None
+        )
     # Revoking again, or an unknown token, is a harmless 200 (RFC 7009).
     again = client.post("/oauth/revoke", data={"token": token}, headers=machine.auth)
     assert again.status_code == 200
-    unknown = client.post("/oauth/revoke", data={"token": "no-such-token"},
-                          headers=machine.auth)
+    unknown = client.post("/oauth/revoke", data={"token": "no-such-token"}, headers=machine.auth)
     assert unknown.status_code == 200
 
 
@@ -533,13 +619,15 @@ def test_introspection(client: FlaskClient, app: Flask, world: World) -> None:
     assert set(body["scope"].split()) == set(INSURER_SCOPES.split())
     assert body["exp"] > body["iat"]
 
-    unknown = client.post("/oauth/introspect", data={"token": "no-such-token"},
-                          headers=machine.auth)
+    unknown = client.post(
+        "/oauth/introspect", data={"token": "no-such-token"}, headers=machine.auth
+    )
     assert unknown.status_code == 200
     assert unknown.get_json() == {"active": False}
 
-    assert client.post("/oauth/revoke", data={"token": token},
-                       headers=machine.auth).status_code == 200
+    assert (
+        client.post("/oauth/revoke", data={"token": token}, headers=machine.auth).status_code == 200
+    )
     revoked = client.post("/oauth/introspect", data={"token": token}, headers=machine.auth)
     assert revoked.get_json() == {"active": False}
 
@@ -548,8 +636,9 @@ def test_introspection(client: FlaskClient, app: Flask, world: World) -> None:
     assert anonymous.get_json()["error"] == "invalid_client"
 
 
-def test_another_client_cannot_revoke_or_introspect_a_token(client: FlaskClient, app: Flask,
-                                                            world: World) -> None:
+def test_another_client_cannot_revoke_or_introspect_a_token(
+    client: FlaskClient, app: Flask, world: World
+) -> None:
     owner = make_machine(app, world.insurer_a.code)
     intruder = make_machine(app, world.insurer_b.code)
     token = client_token(client, owner)["access_token"]
@@ -566,25 +655,32 @@ def test_another_client_cannot_revoke_or_introspect_a_token(client: FlaskClient,
     assert own.get_json()["active"] is True
 
 
-def test_a_revoked_client_gets_no_tokens_and_its_tokens_stop(client: FlaskClient, app: Flask,
-                                                             world: World) -> None:
+def test_a_revoked_client_gets_no_tokens_and_its_tokens_stop(
+    client: FlaskClient, app: Flask, world: World
+) -> None:
     machine = make_machine(app, world.insurer_a.code)
     token = client_token(client, machine)["access_token"]
     with app.app_context(), db.transaction() as sess:
-        sess.execute(update(OAuthClient).where(OAuthClient.client_id == machine.client_id)
-                     .values(revoked_at=utcnow()))
+        sess.execute(
+            update(OAuthClient)
+            .where(OAuthClient.client_id == machine.client_id)
+            .values(revoked_at=utcnow())
+        )
     assert_invalid_token(client.get("/api/v1/me", headers=bearer(token)))
-    resp = client.post("/oauth/token", data={"grant_type": "client_credentials"},
-                       headers=machine.auth)
+    resp = client.post(
+        "/oauth/token", data={"grant_type": "client_credentials"}, headers=machine.auth
+    )
     assert resp.status_code == 401
     assert resp.get_json()["error"] == "invalid_client"
 
 
 # --- authorization code + PKCE ---------------------------------------------------------------
 
+
 def s256(verifier: str) -> str:
-    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(
-        b"=").decode()
+    return (
+        base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    )
 
 
 @dataclass(frozen=True)
@@ -596,16 +692,27 @@ class App:
 def make_app_client(app: Flask) -> App:
     name = f"Test app {secrets.token_hex(3)}"
     with app.app_context(), db.transaction() as sess:
-        row, secret = create_client(sess, name=name, redirect_uris=(REDIRECT_URI,),
-                                    public=True)
+        row, secret = create_client(sess, name=name, redirect_uris=(REDIRECT_URI,), public=True)
         assert secret is None
         return App(row.client_id, name)
 
 
-def authorize_url(app_client: App, *, verifier: str | None, state: str = "st-123",
-                  scope: str = "profile patients:read", **extra: str) -> str:
-    params = {"response_type": "code", "client_id": app_client.client_id,
-              "redirect_uri": REDIRECT_URI, "scope": scope, "state": state, **extra}
+def authorize_url(
+    app_client: App,
+    *,
+    verifier: str | None,
+    state: str = "st-123",
+    scope: str = "profile patients:read",
+    **extra: str,
+) -> str:
+    params = {
+        "response_type": "code",
+        "client_id": app_client.client_id,
+        "redirect_uri": REDIRECT_URI,
+        "scope": scope,
+        "state": state,
+        **extra,
+    }
     if verifier is not None:
         params.update(code_challenge=s256(verifier), code_challenge_method="S256")
     return "/oauth/authorize?" + urlencode(params)
@@ -631,8 +738,12 @@ def callback_params(resp: TestResponse) -> dict[str, str]:
 
 
 def redeem(client: FlaskClient, app_client: App, code: str, verifier: str | None) -> TestResponse:
-    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI,
-            "client_id": app_client.client_id}
+    data = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": REDIRECT_URI,
+        "client_id": app_client.client_id,
+    }
     if verifier is not None:
         data["code_verifier"] = verifier
     return client.post("/oauth/token", data=data)
@@ -643,8 +754,9 @@ def app_client(app: Flask) -> App:
     return make_app_client(app)
 
 
-def test_authorization_code_with_pkce(client: FlaskClient, app: Flask, world: World,
-                                      app_client: App) -> None:
+def test_authorization_code_with_pkce(
+    client: FlaskClient, app: Flask, world: World, app_client: App
+) -> None:
     person = make_person(app, world)
     verifier = secrets.token_urlsafe(48)
     url = authorize_url(app_client, verifier=verifier)
@@ -669,8 +781,9 @@ def test_authorization_code_with_pkce(client: FlaskClient, app: Flask, world: Wo
     # Allowing needs the form's CSRF token.
     assert client.post(url, data={"decision": "allow"}).status_code == 400
 
-    params = callback_params(client.post(url, data={"csrf_token": form_csrf(consent),
-                                                    "decision": "allow"}))
+    params = callback_params(
+        client.post(url, data={"csrf_token": form_csrf(consent), "decision": "allow"})
+    )
     assert params["state"] == "st-123"
     code = params["code"]
 
@@ -702,13 +815,15 @@ def test_authorization_code_with_pkce(client: FlaskClient, app: Flask, world: Wo
 
 
 def test_scopes_beyond_the_app_or_the_user_are_not_granted(
-        client: FlaskClient, app: Flask, world: World, app_client: App) -> None:
+    client: FlaskClient, app: Flask, world: World, app_client: App
+) -> None:
     person = make_person(app, world, Role.CHW)
     log_in(client, person)
     verifier = secrets.token_urlsafe(48)
     # The app is registered for profile, patients:read, consults:read; a CHW has no admin.
-    url = authorize_url(app_client, verifier=verifier,
-                        scope="profile patients:write admin consults:read")
+    url = authorize_url(
+        app_client, verifier=verifier, scope="profile patients:write admin consults:read"
+    )
     # The consent page shows what the app will really get, not what it asked for.
     assert consent_scopes(client, url) == ["profile", "consults:read"]
     params = callback_params(decide(client, url, "allow"))
@@ -718,7 +833,8 @@ def test_scopes_beyond_the_app_or_the_user_are_not_granted(
 
 
 def test_without_a_scope_the_app_gets_and_shows_its_registered_scopes(
-        client: FlaskClient, app: Flask, world: World, app_client: App) -> None:
+    client: FlaskClient, app: Flask, world: World, app_client: App
+) -> None:
     log_in(client, make_person(app, world, Role.CHW))
     verifier = secrets.token_urlsafe(48)
     url = authorize_url(app_client, verifier=verifier, scope="")
@@ -730,23 +846,26 @@ def test_without_a_scope_the_app_gets_and_shows_its_registered_scopes(
     assert me["scopes"] == sorted(shown)
 
 
-def test_nothing_grantable_is_invalid_scope(client: FlaskClient, app: Flask, world: World,
-                                            app_client: App) -> None:
+def test_nothing_grantable_is_invalid_scope(
+    client: FlaskClient, app: Flask, world: World, app_client: App
+) -> None:
     log_in(client, make_person(app, world, Role.CHW))
     url = authorize_url(app_client, verifier=secrets.token_urlsafe(48), scope="admin")
     page = client.get(url)
     assert page.status_code == 400
     assert "invalid_scope" in page.get_data(as_text=True)
     # Allowing anyway gets an error, never a code that would read as "every scope".
-    resp = client.post(url, data={"csrf_token": meta_csrf(client.get("/home")),
-                                  "decision": "allow"})
+    resp = client.post(
+        url, data={"csrf_token": meta_csrf(client.get("/home")), "decision": "allow"}
+    )
     params = callback_params(resp)
     assert params["error"] == "invalid_scope"
     assert "code" not in params
 
 
 def test_authorization_request_without_code_challenge_is_refused(
-        client: FlaskClient, app: Flask, world: World, app_client: App) -> None:
+    client: FlaskClient, app: Flask, world: World, app_client: App
+) -> None:
     log_in(client, make_person(app, world))
     url = authorize_url(app_client, verifier=None)
     page = client.get(url)
@@ -763,20 +882,24 @@ def test_authorization_request_without_code_challenge_is_refused(
         assert resp.status_code == 400
 
 
-def test_unregistered_redirect_uri_is_refused(client: FlaskClient, app: Flask,
-                                                  world: World, app_client: App) -> None:
+def test_unregistered_redirect_uri_is_refused(
+    client: FlaskClient, app: Flask, world: World, app_client: App
+) -> None:
     log_in(client, make_person(app, world))
     url = authorize_url(app_client, verifier=secrets.token_urlsafe(48))
-    bad = url.replace(urlencode({"redirect_uri": REDIRECT_URI}),
-                      urlencode({"redirect_uri": "https://evil.example/cb"}))
+    bad = url.replace(
+        urlencode({"redirect_uri": REDIRECT_URI}),
+        urlencode({"redirect_uri": "https://evil.example/cb"}),
+    )
     assert bad != url
     resp = client.get(bad)
     assert resp.status_code == 400
     assert "evil.example" not in resp.headers.get("Location", "")
 
 
-def test_deny_redirects_with_access_denied(client: FlaskClient, app: Flask, world: World,
-                                           app_client: App) -> None:
+def test_deny_redirects_with_access_denied(
+    client: FlaskClient, app: Flask, world: World, app_client: App
+) -> None:
     log_in(client, make_person(app, world))
     url = authorize_url(app_client, verifier=secrets.token_urlsafe(48), state="deny-state")
     params = callback_params(decide(client, url, "deny"))
@@ -786,12 +909,13 @@ def test_deny_redirects_with_access_denied(client: FlaskClient, app: Flask, worl
 
 
 def test_public_app_cannot_use_client_credentials_or_introspect(
-        client: FlaskClient, app_client: App) -> None:
-    resp = client.post("/oauth/token", data={"grant_type": "client_credentials",
-                                             "client_id": app_client.client_id})
+    client: FlaskClient, app_client: App
+) -> None:
+    resp = client.post(
+        "/oauth/token", data={"grant_type": "client_credentials", "client_id": app_client.client_id}
+    )
     assert resp.status_code in (400, 401)
     assert resp.get_json()["error"] in ("invalid_client", "unauthorized_client")
-    peek = client.post("/oauth/introspect", data={"token": "x",
-                                                  "client_id": app_client.client_id})
+    peek = client.post("/oauth/introspect", data={"token": "x", "client_id": app_client.client_id})
     assert peek.status_code in (400, 401)
     assert peek.get_json()["error"] == "invalid_client"

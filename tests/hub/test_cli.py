@@ -15,14 +15,25 @@ from tests.support.apps import TEST_SECRET
 
 @pytest.fixture
 def hub(fresh_database_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
-    env = {"HUB_DATABASE_URL": fresh_database_url, "HUB_DATA_DIR": str(tmp_path),
-           "HUB_SECRET_KEY": TEST_SECRET, "HUB_BROKER_URL": "memory://",
-           "HUB_RESULT_BACKEND": "cache+memory://", "HUB_DEMO_PASSWORD": "demo-password-1",
-           "PATH": "/usr/bin:/bin"}
+    env = {
+        "HUB_DATABASE_URL": fresh_database_url,
+        "HUB_DATA_DIR": str(tmp_path),
+        "HUB_SECRET_KEY": TEST_SECRET,
+        "HUB_BROKER_URL": "memory://",
+        "HUB_RESULT_BACKEND": "cache+memory://",
+        "HUB_DEMO_PASSWORD": "demo-password-1",
+        "PATH": "/usr/bin:/bin",
+    }
 
     def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run([sys.executable, "-m", "hub", *args], env=env, cwd=ROOT,
-                              capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-m", "hub", *args],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         if check:
             assert done.returncode == 0, done.stderr
         return done
@@ -33,8 +44,16 @@ def hub(fresh_database_url: str, tmp_path: Path):  # type: ignore[no-untyped-def
 
 def test_seed_demo_is_idempotent_and_prints_logins(hub) -> None:  # type: ignore[no-untyped-def]
     again = hub("seed-demo")
-    for name in ("chw.demo", "gp.demo", "specialist.demo", "specialist2.demo",
-                 "radiologist.demo", "command.demo", "qa.demo", "admin.demo"):
+    for name in (
+        "chw.demo",
+        "gp.demo",
+        "specialist.demo",
+        "specialist2.demo",
+        "radiologist.demo",
+        "command.demo",
+        "qa.demo",
+        "admin.demo",
+    ):
         assert name in again.stdout
     assert "demo-password-1" in again.stdout
 
@@ -65,16 +84,36 @@ def test_oauth_client_json(hub) -> None:  # type: ignore[no-untyped-def]
 def test_user_create(hub) -> None:  # type: ignore[no-untyped-def]
     done = hub("user", "create", "nurse.one", "--role", "nurse", "--facility", "HP-A")
     assert "created nurse.one with password" in done.stdout
-    spec = hub("user", "create", "cardio.one", "--role", "specialist", "--facility", "HOSP-3A",
-               "--specialty", "cardiology", "--password", "a-long-password-1")
+    spec = hub(
+        "user",
+        "create",
+        "cardio.one",
+        "--role",
+        "specialist",
+        "--facility",
+        "HOSP-3A",
+        "--specialty",
+        "cardiology",
+        "--password",
+        "a-long-password-1",
+    )
     assert "created cardio.one" in spec.stdout
-    dup = hub("user", "create", "nurse.one", "--role", "nurse", "--facility", "HP-A",
-              check=False)
+    dup = hub("user", "create", "nurse.one", "--role", "nurse", "--facility", "HP-A", check=False)
     assert dup.returncode != 0 and "already exists" in dup.stderr
     no_scope = hub("user", "create", "nurse.two", "--role", "nurse", check=False)
     assert no_scope.returncode != 0 and "--facility" in no_scope.stderr
-    bad_specialty = hub("user", "create", "x.y", "--role", "specialist", "--facility",
-                        "HOSP-3A", "--specialty", "astrology", check=False)
+    bad_specialty = hub(
+        "user",
+        "create",
+        "x.y",
+        "--role",
+        "specialist",
+        "--facility",
+        "HOSP-3A",
+        "--specialty",
+        "astrology",
+        check=False,
+    )
     assert bad_specialty.returncode != 0 and "astrology" in bad_specialty.stderr
 
 
@@ -85,7 +124,13 @@ def test_db_heads_reports_a_single_head(hub) -> None:  # type: ignore[no-untyped
 
 def test_bad_setting_fails_loudly(tmp_path: Path) -> None:
     env = {"HUB_DATA_DIR": str(tmp_path), "HUB_HTTP_PORT": "eighty", "PATH": "/usr/bin:/bin"}
-    done = subprocess.run([sys.executable, "-m", "hub", "db", "heads"], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "hub", "db", "heads"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode != 0
     assert "HUB_HTTP_PORT" in done.stderr

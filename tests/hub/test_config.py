@@ -24,19 +24,21 @@ def test_embedded_defaults(tmp_path: Path) -> None:
     assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
 
 
-@pytest.mark.parametrize(("name", "value", "fragment"), [
-    ("HUB_HTTP_PORT", "eighty", "HUB_HTTP_PORT='eighty' is not an integer"),
-    ("HUB_HTTP_PORT", "70000", "at most 65535"),
-    ("HUB_DATABASE_URL", "mysql://x/y", "HUB_DATABASE_URL: scheme 'mysql'"),
-    ("HUB_DATABASE_URL", "not a url", "is not a URL"),
-    ("HUB_REDIS_URL", "http://localhost", "HUB_REDIS_URL"),
-    ("HUB_SESSION_COOKIE_SECURE", "maybe", "is not a boolean"),
-    ("HUB_DEFAULT_LOCALE", "de", "HUB_DEFAULT_LOCALE='de' must be one of"),
-    ("HUB_SECRET_KEY", "short", "at least 32 characters"),
-    ("HUB_DEMO_PASSWORD", "abc", "HUB_DEMO_PASSWORD must be at least 8"),
-])
-def test_bad_values_name_the_variable(tmp_path: Path, name: str, value: str,
-                                      fragment: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "value", "fragment"),
+    [
+        ("HUB_HTTP_PORT", "eighty", "HUB_HTTP_PORT='eighty' is not an integer"),
+        ("HUB_HTTP_PORT", "70000", "at most 65535"),
+        ("HUB_DATABASE_URL", "mysql://x/y", "HUB_DATABASE_URL: scheme 'mysql'"),
+        ("HUB_DATABASE_URL", "not a url", "is not a URL"),
+        ("HUB_REDIS_URL", "http://localhost", "HUB_REDIS_URL"),
+        ("HUB_SESSION_COOKIE_SECURE", "maybe", "is not a boolean"),
+        ("HUB_DEFAULT_LOCALE", "de", "HUB_DEFAULT_LOCALE='de' must be one of"),
+        ("HUB_SECRET_KEY", "short", "at least 32 characters"),
+        ("HUB_DEMO_PASSWORD", "abc", "HUB_DEMO_PASSWORD must be at least 8"),
+    ],
+)
+def test_bad_values_name_the_variable(tmp_path: Path, name: str, value: str, fragment: str) -> None:
     with pytest.raises(ConfigError, match=fragment.replace("(", r"\(")):
         load_settings(base(tmp_path, **{name: value}))
 
@@ -47,8 +49,7 @@ def test_secret_from_file(tmp_path: Path) -> None:
     s = load_settings(base(tmp_path, HUB_SECRET_KEY_FILE=str(secret_file)))
     assert s.secret_key == "s" * 40 and not s.secret_key_generated
     with pytest.raises(ConfigError, match="both set"):
-        load_settings(base(tmp_path, HUB_SECRET_KEY_FILE=str(secret_file),
-                           HUB_SECRET_KEY="x" * 40))
+        load_settings(base(tmp_path, HUB_SECRET_KEY_FILE=str(secret_file), HUB_SECRET_KEY="x" * 40))
     with pytest.raises(ConfigError, match="cannot read"):
         load_settings(base(tmp_path, HUB_SECRET_KEY_FILE=str(tmp_path / "missing")))
 

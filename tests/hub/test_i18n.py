@@ -23,8 +23,13 @@ from tests.support.personas import World
 
 # The "Log in" heading and the "Log out" button in each language.
 LOG_IN = {"en": "Log in", "fa": "ورود", "ru": "Войти", "tr": "Giriş yap", "zh": "登录"}
-LOG_OUT = {"en": "Log out", "fa": "خروج", "ru": "Выйти", "tr": "Çıkış yap",  # noqa: RUF001
-           "zh": "退出"}
+LOG_OUT = {
+    "en": "Log out",
+    "fa": "خروج",
+    "ru": "Выйти",
+    "tr": "Çıkış yap",  # noqa: RUF001
+    "zh": "退出",
+}
 HTML_TAG = re.compile(r'<html lang="([^"]+)" dir="([^"]+)">')
 FORM_CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
@@ -66,15 +71,19 @@ def test_unknown_language_keeps_the_current_one(client: FlaskClient) -> None:
     assert html_attrs(client.get("/login").get_data(as_text=True)) == ("ru", "ltr")
 
 
-@pytest.mark.parametrize(("header", "expected"), [
-    ("fa", ("fa", "rtl")),
-    ("fa-IR,fa;q=0.9,en;q=0.5", ("fa", "rtl")),
-    ("zh-CN,zh;q=0.9", ("zh", "ltr")),
-    ("de-DE,tr;q=0.5", ("tr", "ltr")),
-    ("de", ("en", "ltr")),
-])
-def test_accept_language_without_a_choice(client: FlaskClient, header: str,
-                                          expected: tuple[str, str]) -> None:
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("fa", ("fa", "rtl")),
+        ("fa-IR,fa;q=0.9,en;q=0.5", ("fa", "rtl")),
+        ("zh-CN,zh;q=0.9", ("zh", "ltr")),
+        ("de-DE,tr;q=0.5", ("tr", "ltr")),
+        ("de", ("en", "ltr")),
+    ],
+)
+def test_accept_language_without_a_choice(
+    client: FlaskClient, header: str, expected: tuple[str, str]
+) -> None:
     body = client.get("/login", headers={"Accept-Language": header}).get_data(as_text=True)
     assert html_attrs(body) == expected
     lang = expected[0]
@@ -90,16 +99,22 @@ def test_a_choice_beats_accept_language(client: FlaskClient) -> None:
 def test_the_accounts_language_applies_after_login(app: Flask, world: World) -> None:
     client = app.test_client()
     with app.app_context(), db.transaction() as sess:
-        user = create_user(sess, f"loc{secrets.token_hex(5)}", full_name="Locale Person",
-                           role=Role.CHW, facility_code=world.facility_a.code,
-                           password=f.PASSWORD)
+        user = create_user(
+            sess,
+            f"loc{secrets.token_hex(5)}",
+            full_name="Locale Person",
+            role=Role.CHW,
+            facility_code=world.facility_a.code,
+            password=f.PASSWORD,
+        )
         sess.execute(update(User).where(User.id == user.id).values(locale="fa"))
         username = user.username
     page = client.get("/login")
     match = FORM_CSRF.search(page.get_data(as_text=True))
     assert match
-    resp = client.post("/login", data={"csrf_token": match.group(1), "username": username,
-                                       "password": f.PASSWORD})
+    resp = client.post(
+        "/login", data={"csrf_token": match.group(1), "username": username, "password": f.PASSWORD}
+    )
     assert resp.status_code == 302
     home = client.get("/home").get_data(as_text=True)
     assert html_attrs(home) == ("fa", "rtl")
@@ -112,8 +127,10 @@ def test_refusal_message_is_translated(client: FlaskClient) -> None:
     page = client.get("/login")
     match = FORM_CSRF.search(page.get_data(as_text=True))
     assert match
-    resp = client.post("/login", data={"csrf_token": match.group(1), "username": "nobody-x",
-                                       "password": "wrong-password"})
+    resp = client.post(
+        "/login",
+        data={"csrf_token": match.group(1), "username": "nobody-x", "password": "wrong-password"},
+    )
     assert resp.status_code == 401
     assert "Неверное имя пользователя или пароль" in resp.get_data(as_text=True)
 
@@ -134,7 +151,10 @@ def test_catalogue_translates_every_message(code: str) -> None:
             problems.append(f"untranslated: {message.id!r}")
         elif translated.fuzzy:
             problems.append(f"fuzzy: {message.id!r}")
-        elif isinstance(message.id, str) and isinstance(translated.string, str) and \
-                set(PLACEHOLDER.findall(message.id)) != set(PLACEHOLDER.findall(translated.string)):
+        elif (
+            isinstance(message.id, str)
+            and isinstance(translated.string, str)
+            and set(PLACEHOLDER.findall(message.id)) != set(PLACEHOLDER.findall(translated.string))
+        ):
             problems.append(f"placeholders differ: {message.id!r}")
     assert problems == []

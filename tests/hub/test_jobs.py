@@ -44,8 +44,7 @@ class Broker:
         """Take every message waiting in the queue: (task name, args)."""
         found: list[tuple[str, tuple[Any, ...]]] = []
         with self.celery.connection_for_read() as conn, conn.channel() as channel:
-            queue = Queue(self.queue, Exchange(self.queue), routing_key=self.queue,
-                          channel=channel)
+            queue = Queue(self.queue, Exchange(self.queue), routing_key=self.queue, channel=channel)
             while (message := queue.get(no_ack=True, accept=["json"])) is not None:
                 args, _kwargs, _embed = message.decode()
                 found.append((message.headers["task"], tuple(args)))
@@ -88,7 +87,8 @@ def broker() -> Iterator[Broker]:
 
 @pytest.mark.redis
 def test_enqueued_signature_is_sent_only_when_the_transaction_commits(
-        broker: Broker, session: Session) -> None:
+    broker: Broker, session: Session
+) -> None:
     f.region(session)
     enqueue_after_commit(session, broker.signature("first", 1))
     enqueue_after_commit(session, broker.signature("second", 2))
@@ -114,7 +114,8 @@ def test_enqueued_signature_is_dropped_on_rollback(broker: Broker, session: Sess
 
 @pytest.mark.redis
 def test_signature_enqueued_before_any_query_is_dropped_on_rollback(
-        broker: Broker, session: Session) -> None:
+    broker: Broker, session: Session
+) -> None:
     # The session has no transaction yet: a rollback must still discard the signature.
     enqueue_after_commit(session, broker.signature("early"))
     session.rollback()
@@ -139,7 +140,8 @@ def test_releasing_a_savepoint_does_not_send(broker: Broker, session: Session) -
 
 @pytest.mark.redis
 def test_signatures_of_a_released_savepoint_go_out_with_the_commit(
-        broker: Broker, session: Session) -> None:
+    broker: Broker, session: Session
+) -> None:
     f.region(session)
     enqueue_after_commit(session, broker.signature("outer"))
     with session.begin_nested():
@@ -147,13 +149,15 @@ def test_signatures_of_a_released_savepoint_go_out_with_the_commit(
         with session.begin_nested():
             enqueue_after_commit(session, broker.signature("innermost"))
     session.commit()
-    assert broker.queued() == [("hub.test.echo", ("outer",)), ("hub.test.echo", ("inner",)),
-                               ("hub.test.echo", ("innermost",))]
+    assert broker.queued() == [
+        ("hub.test.echo", ("outer",)),
+        ("hub.test.echo", ("inner",)),
+        ("hub.test.echo", ("innermost",)),
+    ]
 
 
 @pytest.mark.redis
-def test_savepoint_rollback_drops_only_its_own_signatures(broker: Broker,
-                                                          session: Session) -> None:
+def test_savepoint_rollback_drops_only_its_own_signatures(broker: Broker, session: Session) -> None:
     f.region(session)
     enqueue_after_commit(session, broker.signature("before"))
     try:
@@ -226,9 +230,10 @@ def stored(app: Flask, message_id: int) -> OutboxMessage:
     return row
 
 
-def recorder(calls: list[dict[str, Any]],
-             fail: Callable[[int], Exception | None] = lambda n: None,
-             ) -> Callable[[Session, dict[str, Any]], None]:
+def recorder(
+    calls: list[dict[str, Any]],
+    fail: Callable[[int], Exception | None] = lambda n: None,
+) -> Callable[[Session, dict[str, Any]], None]:
     """A handler that records payloads and raises ``fail(n)`` on its n-th call (from 1)."""
 
     def handle(_session: Session, payload: dict[str, Any]) -> None:
@@ -240,8 +245,9 @@ def recorder(calls: list[dict[str, Any]],
     return handle
 
 
-def test_added_message_is_delivered_exactly_once(app: Flask, session: Session, clock: Clock,
-                                                 topics: Topics) -> None:
+def test_added_message_is_delivered_exactly_once(
+    app: Flask, session: Session, clock: Clock, topics: Topics
+) -> None:
     topic = topics.new()
     calls: list[dict[str, Any]] = []
     outbox.handler(topic)(recorder(calls))
@@ -262,7 +268,8 @@ def test_added_message_is_delivered_exactly_once(app: Flask, session: Session, c
 
 
 def test_failing_handler_is_retried_with_backoff_and_nothing_is_lost(
-        app: Flask, session: Session, clock: Clock, topics: Topics) -> None:
+    app: Flask, session: Session, clock: Clock, topics: Topics
+) -> None:
     topic, marker = topics.new("flaky"), topics.new("marker")
     calls: list[dict[str, Any]] = []
     handle = recorder(calls, fail=lambda n: ConnectionError("receiver down") if n < 3 else None)
@@ -303,13 +310,15 @@ def test_failing_handler_is_retried_with_backoff_and_nothing_is_lost(
     assert calls == [{"n": 1}] * 3
     # The failed attempts' writes were rolled back with their savepoints; the successful one
     # stayed.
-    markers = session.scalars(select(OutboxMessage.payload)
-                              .where(OutboxMessage.topic == marker)).all()
+    markers = session.scalars(
+        select(OutboxMessage.payload).where(OutboxMessage.topic == marker)
+    ).all()
     assert markers == [{"from": 1}]
 
 
-def test_one_failure_does_not_hold_back_other_messages(app: Flask, session: Session,
-                                                        clock: Clock, topics: Topics) -> None:
+def test_one_failure_does_not_hold_back_other_messages(
+    app: Flask, session: Session, clock: Clock, topics: Topics
+) -> None:
     good, bad = topics.new("good"), topics.new("bad")
     delivered: list[dict[str, Any]] = []
     outbox.handler(good)(recorder(delivered))
@@ -326,8 +335,9 @@ def test_one_failure_does_not_hold_back_other_messages(app: Flask, session: Sess
     assert stored(app, broken.id).last_error == "ValueError: bug in handler"
 
 
-def test_permanent_error_stops_retries(app: Flask, session: Session, clock: Clock,
-                                       topics: Topics) -> None:
+def test_permanent_error_stops_retries(
+    app: Flask, session: Session, clock: Clock, topics: Topics
+) -> None:
     topic = topics.new("permanent")
     calls: list[dict[str, Any]] = []
     outbox.handler(topic)(recorder(calls, fail=lambda n: outbox.PermanentError("bad payload")))
@@ -347,8 +357,9 @@ def test_permanent_error_stops_retries(app: Flask, session: Session, clock: Cloc
     assert stored(app, msg.id).attempts == 1
 
 
-def test_message_without_handler_stays_pending(app: Flask, session: Session, clock: Clock,
-                                               topics: Topics) -> None:
+def test_message_without_handler_stays_pending(
+    app: Flask, session: Session, clock: Clock, topics: Topics
+) -> None:
     topic = topics.new("unhandled")
     msg = outbox.add(session, topic, {"n": 1})
     session.commit()
@@ -379,9 +390,9 @@ def test_a_topic_has_one_handler(topics: Topics) -> None:
         outbox.handler(topic)(recorder([]))
 
 
-def test_jobs_enqueued_by_handlers_survive_a_later_failure(app: Flask, session: Session,
-                                                           clock: Clock,
-                                                           topics: Topics) -> None:
+def test_jobs_enqueued_by_handlers_survive_a_later_failure(
+    app: Flask, session: Session, clock: Clock, topics: Topics
+) -> None:
     """A handler's enqueue_after_commit is sent once the drain commits, not when its savepoint is
     released, and a later handler's failure (a savepoint rollback) does not drop it."""
     good, bad = topics.new("enqueues"), topics.new("fails")
@@ -395,7 +406,8 @@ def test_jobs_enqueued_by_handlers_survive_a_later_failure(app: Flask, session: 
             sent.append(self.value)
 
     outbox.handler(good)(
-        lambda sess, payload: enqueue_after_commit(sess, cast(Signature, Recorded(payload))))
+        lambda sess, payload: enqueue_after_commit(sess, cast(Signature, Recorded(payload)))
+    )
     outbox.handler(bad)(recorder([], fail=lambda n: RuntimeError("down")))
     outbox.add(session, good, {"n": 1})
     outbox.add(session, bad, {"n": 2})
@@ -407,8 +419,9 @@ def test_jobs_enqueued_by_handlers_survive_a_later_failure(app: Flask, session: 
 
 
 @pytest.mark.postgres
-def test_concurrent_drains_take_each_message_once(app: Flask, session: Session, clock: Clock,
-                                                  topics: Topics) -> None:
+def test_concurrent_drains_take_each_message_once(
+    app: Flask, session: Session, clock: Clock, topics: Topics
+) -> None:
     if session.get_bind().dialect.name != "postgresql":
         pytest.skip("SQLite serialises writers; concurrent drains are a PostgreSQL matter")
     topic = topics.new("concurrent")
@@ -454,8 +467,7 @@ def redis_app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
 
 
 @pytest.mark.redis
-def test_drain_task_on_a_real_worker_delivers_the_message(redis_app: Flask,
-                                                          topics: Topics) -> None:
+def test_drain_task_on_a_real_worker_delivers_the_message(redis_app: Flask, topics: Topics) -> None:
     topic = topics.new("worker")
     received: list[dict[str, Any]] = []
     arrived = threading.Event()

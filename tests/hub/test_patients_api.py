@@ -15,8 +15,14 @@ from tests.support.personas import World
 
 
 def new_patient(world: World, **overrides: Any) -> dict[str, Any]:
-    body = {"national_id": f.national_id(), "given_name": "Leila", "family_name": "Sadeghi",
-            "date_of_birth": "1991-04-05", "sex": "female", "phone": "+98 912 000 0000"}
+    body = {
+        "national_id": f.national_id(),
+        "given_name": "Leila",
+        "family_name": "Sadeghi",
+        "date_of_birth": "1991-04-05",
+        "sex": "female",
+        "phone": "+98 912 000 0000",
+    }
     body.update(overrides)
     return body
 
@@ -42,8 +48,9 @@ def test_reads_and_writes_are_audited(app: Flask, client: FlaskClient, world: Wo
     resp = client.get(f"/api/v1/patients/{world.patient_a.id}", headers=world["hw_a"].headers)
     assert resp.status_code == 200
     with app.app_context(), db.transaction() as sess:
-        event = sess.scalar(select(AuditEvent).where(
-            AuditEvent.request_id == resp.headers["X-Request-ID"]))
+        event = sess.scalar(
+            select(AuditEvent).where(AuditEvent.request_id == resp.headers["X-Request-ID"])
+        )
     assert event is not None
     assert event.action == "hub:patient:viewed"
     assert event.object_id == str(world.patient_a.id)
@@ -51,22 +58,26 @@ def test_reads_and_writes_are_audited(app: Flask, client: FlaskClient, world: Wo
 
 
 def test_other_facility_patient_is_hidden_and_refusal_audited(
-        app: Flask, client: FlaskClient, world: World) -> None:
+    app: Flask, client: FlaskClient, world: World
+) -> None:
     resp = client.get(f"/api/v1/patients/{world.patient_a.id}", headers=world["hw_b"].headers)
     assert resp.status_code == 404
     assert resp.get_json()["error"]["code"] == "not_found"
     with app.app_context(), db.transaction() as sess:
-        event = sess.scalar(select(AuditEvent).where(
-            AuditEvent.request_id == resp.headers["X-Request-ID"]))
+        event = sess.scalar(
+            select(AuditEvent).where(AuditEvent.request_id == resp.headers["X-Request-ID"])
+        )
     assert event is not None and event.outcome == "denied"
     assert event.object_id == str(world.patient_a.id)
 
 
-def test_unknown_field_is_422_and_nothing_written(app: Flask, client: FlaskClient,
-                                                  world: World) -> None:
+def test_unknown_field_is_422_and_nothing_written(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
     before = count_patients(app)
-    resp = client.post("/api/v1/patients", json=new_patient(world, blood_type="A+"),
-                       headers=world["hw_a"].headers)
+    resp = client.post(
+        "/api/v1/patients", json=new_patient(world, blood_type="A+"), headers=world["hw_a"].headers
+    )
     assert resp.status_code == 422
     error = resp.get_json()["error"]
     assert error["code"] == "validation_failed"
@@ -75,8 +86,11 @@ def test_unknown_field_is_422_and_nothing_written(app: Flask, client: FlaskClien
 
 
 def test_malformed_json_is_400(client: FlaskClient, world: World) -> None:
-    resp = client.post("/api/v1/patients", data="{not json",
-                       headers={**world["hw_a"].headers, "Content-Type": "application/json"})
+    resp = client.post(
+        "/api/v1/patients",
+        data="{not json",
+        headers={**world["hw_a"].headers, "Content-Type": "application/json"},
+    )
     assert resp.status_code == 400
     assert resp.get_json()["error"]["code"] == "malformed_json"
 
@@ -89,22 +103,27 @@ def test_json_array_body_is_422(client: FlaskClient, world: World) -> None:
 def test_bad_checksum_national_id_is_422(client: FlaskClient, world: World) -> None:
     good = f.national_id()
     bad = good[:9] + str((int(good[9]) + 1) % 10)
-    resp = client.post("/api/v1/patients", json=new_patient(world, national_id=bad),
-                       headers=world["hw_a"].headers)
+    resp = client.post(
+        "/api/v1/patients", json=new_patient(world, national_id=bad), headers=world["hw_a"].headers
+    )
     assert resp.status_code == 422
     assert "check digit" in resp.get_json()["error"]["message"]
 
 
 def test_future_birth_date_is_422(client: FlaskClient, world: World) -> None:
-    resp = client.post("/api/v1/patients", json=new_patient(world, date_of_birth="2999-01-01"),
-                       headers=world["hw_a"].headers)
+    resp = client.post(
+        "/api/v1/patients",
+        json=new_patient(world, date_of_birth="2999-01-01"),
+        headers=world["hw_a"].headers,
+    )
     assert resp.status_code == 422
 
 
 def test_duplicate_national_id_is_409(app: Flask, client: FlaskClient, world: World) -> None:
     body = new_patient(world)
-    assert client.post("/api/v1/patients", json=body,
-                       headers=world["hw_a"].headers).status_code == 201
+    assert (
+        client.post("/api/v1/patients", json=body, headers=world["hw_a"].headers).status_code == 201
+    )
     before = count_patients(app)
     again = client.post("/api/v1/patients", json=body, headers=world["hw_b"].headers)
     assert again.status_code == 409
@@ -113,9 +132,11 @@ def test_duplicate_national_id_is_409(app: Flask, client: FlaskClient, world: Wo
 
 
 def test_registering_at_another_facility_is_403(client: FlaskClient, world: World) -> None:
-    resp = client.post("/api/v1/patients",
-                       json=new_patient(world, home_facility=world.facility_b.code),
-                       headers=world["hw_a"].headers)
+    resp = client.post(
+        "/api/v1/patients",
+        json=new_patient(world, home_facility=world.facility_b.code),
+        headers=world["hw_a"].headers,
+    )
     assert resp.status_code == 403
 
 
@@ -133,8 +154,7 @@ def test_list_is_scoped_to_facility(client: FlaskClient, world: World) -> None:
     ids = {p["id"] for p in resp.get_json()["items"]}
     assert world.patient_b.id in ids
     assert world.patient_a.id not in ids
-    assert client.get("/api/v1/patients?limit=0",
-                      headers=world["hw_b"].headers).status_code == 422
+    assert client.get("/api/v1/patients?limit=0", headers=world["hw_b"].headers).status_code == 422
 
 
 def test_command_sees_own_region_only(client: FlaskClient, world: World) -> None:
@@ -157,19 +177,22 @@ def test_insurer_sees_only_its_members(client: FlaskClient, world: World) -> Non
 def test_consent_record_and_withdraw(client: FlaskClient, world: World) -> None:
     h = world["hw_a"].headers
     pid = world.patient_a.id
-    resp = client.post(f"/api/v1/patients/{pid}/consents", headers=h, json={
-        "scopes": ["video", "recording"], "method": "verbal"})
+    resp = client.post(
+        f"/api/v1/patients/{pid}/consents",
+        headers=h,
+        json={"scopes": ["video", "recording"], "method": "verbal"},
+    )
     assert resp.status_code == 201, resp.get_json()
     created = resp.get_json()["items"]
     assert [c["scope"] for c in created] == ["video", "recording"]
-    assert created[0]["given_by_name"] == f"{world.patient_a.given_name} " \
-        f"{world.patient_a.family_name}"
+    assert (
+        created[0]["given_by_name"] == f"{world.patient_a.given_name} {world.patient_a.family_name}"
+    )
     consent = created[0]
     assert consent["active"] is True
     listed = client.get(f"/api/v1/patients/{pid}/consents", headers=h).get_json()["items"]
     assert consent["id"] in [c["id"] for c in listed]
-    withdrawn = client.post(f"/api/v1/patients/{pid}/consents/{consent['id']}/withdraw",
-                            headers=h)
+    withdrawn = client.post(f"/api/v1/patients/{pid}/consents/{consent['id']}/withdraw", headers=h)
     assert withdrawn.status_code == 200
     assert withdrawn.get_json()["active"] is False
     again = client.post(f"/api/v1/patients/{pid}/consents/{consent['id']}/withdraw", headers=h)
@@ -177,50 +200,86 @@ def test_consent_record_and_withdraw(client: FlaskClient, world: World) -> None:
 
 
 def test_consent_with_bad_scope_is_422(client: FlaskClient, world: World) -> None:
-    resp = client.post(f"/api/v1/patients/{world.patient_a.id}/consents",
-                       headers=world["hw_a"].headers,
-                       json={"scopes": ["everything"]})
+    resp = client.post(
+        f"/api/v1/patients/{world.patient_a.id}/consents",
+        headers=world["hw_a"].headers,
+        json={"scopes": ["everything"]},
+    )
     assert resp.status_code == 422
     for bad in ({"scopes": []}, {"scopes": ["video", "video"]}, {"scope": "video"}):
-        assert client.post(f"/api/v1/patients/{world.patient_a.id}/consents",
-                           headers=world["hw_a"].headers, json=bad).status_code == 422
+        assert (
+            client.post(
+                f"/api/v1/patients/{world.patient_a.id}/consents",
+                headers=world["hw_a"].headers,
+                json=bad,
+            ).status_code
+            == 422
+        )
 
 
 def test_merge_duplicates(app: Flask, client: FlaskClient, world: World) -> None:
     h = world["hw_a"].headers
     first = client.post("/api/v1/patients", json=new_patient(world), headers=h).get_json()
     second = client.post("/api/v1/patients", json=new_patient(world), headers=h).get_json()
-    client.post(f"/api/v1/patients/{second['id']}/consents", headers=h, json={
-        "scopes": ["consult"], "method": "written"})
+    client.post(
+        f"/api/v1/patients/{second['id']}/consents",
+        headers=h,
+        json={"scopes": ["consult"], "method": "written"},
+    )
     # A health worker may not merge; the facility admin may.
-    assert client.post(f"/api/v1/patients/{first['id']}/merge", headers=h, json={
-        "duplicate_id": second["id"], "reason": "same person"}).status_code == 403
+    assert (
+        client.post(
+            f"/api/v1/patients/{first['id']}/merge",
+            headers=h,
+            json={"duplicate_id": second["id"], "reason": "same person"},
+        ).status_code
+        == 403
+    )
     admin = world["admin_a"].headers
-    resp = client.post(f"/api/v1/patients/{first['id']}/merge", headers=admin, json={
-        "duplicate_id": second["id"], "reason": "same person, typo in national id"})
+    resp = client.post(
+        f"/api/v1/patients/{first['id']}/merge",
+        headers=admin,
+        json={"duplicate_id": second["id"], "reason": "same person, typo in national id"},
+    )
     assert resp.status_code == 200, resp.get_json()
     dup = client.get(f"/api/v1/patients/{second['id']}", headers=admin).get_json()
     assert dup["merged_into"] == first["id"]
     consents = client.get(f"/api/v1/patients/{first['id']}/consents", headers=admin)
     assert len(consents.get_json()["items"]) == 1
-    again = client.post(f"/api/v1/patients/{first['id']}/merge", headers=admin, json={
-        "duplicate_id": second["id"], "reason": "again"})
+    again = client.post(
+        f"/api/v1/patients/{first['id']}/merge",
+        headers=admin,
+        json={"duplicate_id": second["id"], "reason": "again"},
+    )
     assert again.status_code == 409
-    itself = client.post(f"/api/v1/patients/{first['id']}/merge", headers=admin, json={
-        "duplicate_id": first["id"], "reason": "self"})
+    itself = client.post(
+        f"/api/v1/patients/{first['id']}/merge",
+        headers=admin,
+        json={"duplicate_id": first["id"], "reason": "self"},
+    )
     assert itself.status_code == 422
 
 
 def test_patch_patient(client: FlaskClient, world: World) -> None:
     h = world["hw_a"].headers
     created = client.post("/api/v1/patients", json=new_patient(world), headers=h).get_json()
-    resp = client.patch(f"/api/v1/patients/{created['id']}", headers=h,
-                        json={"phone": "+98 21 1234 5678"})
+    resp = client.patch(
+        f"/api/v1/patients/{created['id']}", headers=h, json={"phone": "+98 21 1234 5678"}
+    )
     assert resp.status_code == 200
     assert resp.get_json()["phone"] == "+98 21 1234 5678"
-    assert client.patch(f"/api/v1/patients/{created['id']}", headers=h,
-                        json={"given_name": None}).status_code == 422
-    assert client.patch(f"/api/v1/patients/{created['id']}", headers=h,
-                        json={}).status_code == 422
-    assert client.patch(f"/api/v1/patients/{created['id']}", headers=world["hw_b"].headers,
-                        json={"phone": "+98 21 1234 5679"}).status_code == 404
+    assert (
+        client.patch(
+            f"/api/v1/patients/{created['id']}", headers=h, json={"given_name": None}
+        ).status_code
+        == 422
+    )
+    assert client.patch(f"/api/v1/patients/{created['id']}", headers=h, json={}).status_code == 422
+    assert (
+        client.patch(
+            f"/api/v1/patients/{created['id']}",
+            headers=world["hw_b"].headers,
+            json={"phone": "+98 21 1234 5679"},
+        ).status_code
+        == 404
+    )

@@ -15,16 +15,34 @@ from tests.support import factories as f
 from tests.support.matrix import Rule, run_matrix, uncovered_operations
 from tests.support.personas import World
 
-EVERYONE = frozenset({"hw_a", "hw_b", "gp_a", "specialist", "command_x", "command_y", "admin_a",
-                      "national", "insurer_a", "insurer_b"})
+EVERYONE = frozenset(
+    {
+        "hw_a",
+        "hw_b",
+        "gp_a",
+        "specialist",
+        "command_x",
+        "command_y",
+        "admin_a",
+        "national",
+        "insurer_a",
+        "insurer_b",
+    }
+)
 # Who may see patient A (home: facility A in region X, member of insurer A).
 SEE_A = frozenset({"hw_a", "gp_a", "command_x", "admin_a", "national", "insurer_a"})
 WRITE_A = frozenset({"hw_a", "gp_a", "admin_a", "national"})
 
 
 def _new_patient(w: World) -> dict[str, object]:
-    return {"national_id": f.national_id(), "given_name": "Matrix", "family_name": "Case",
-            "date_of_birth": "1970-01-01", "sex": "male", "home_facility": w.facility_a.code}
+    return {
+        "national_id": f.national_id(),
+        "given_name": "Matrix",
+        "family_name": "Case",
+        "date_of_birth": "1970-01-01",
+        "sex": "male",
+        "home_facility": w.facility_a.code,
+    }
 
 
 # A patient of facility A nobody requests consults for (a consult would let its specialist in).
@@ -36,30 +54,54 @@ def _pa(w: World) -> str:
 
 
 def rules(consent_id: int) -> list[Rule]:
-    return [*RULES, Rule(
-        "POST", "/api/v1/patients/{patient_id}/consents/{consent_id}/withdraw",
-        # The first allowed persona withdraws it; the rest get 409, which is not a refusal.
-        lambda w: f"{_pa(w)}/consents/{consent_id}/withdraw", WRITE_A)]
+    return [
+        *RULES,
+        Rule(
+            "POST",
+            "/api/v1/patients/{patient_id}/consents/{consent_id}/withdraw",
+            # The first allowed persona withdraws it; the rest get 409, which is not a refusal.
+            lambda w: f"{_pa(w)}/consents/{consent_id}/withdraw",
+            WRITE_A,
+        ),
+    ]
 
 
 RULES = [
     Rule("GET", "/api/v1/me", lambda w: "/api/v1/me", EVERYONE),
     # Listing is open to every role; what each sees is filtered (test_patients_api).
     Rule("GET", "/api/v1/patients", lambda w: "/api/v1/patients", EVERYONE),
-    Rule("POST", "/api/v1/patients", lambda w: "/api/v1/patients",
-         frozenset({"hw_a", "gp_a", "admin_a", "national"}), _new_patient),
+    Rule(
+        "POST",
+        "/api/v1/patients",
+        lambda w: "/api/v1/patients",
+        frozenset({"hw_a", "gp_a", "admin_a", "national"}),
+        _new_patient,
+    ),
     Rule("GET", "/api/v1/patients/{patient_id}", _pa, SEE_A),
-    Rule("PATCH", "/api/v1/patients/{patient_id}", _pa, WRITE_A,
-         lambda w: {"address": "Village road 1"}),
-    Rule("POST", "/api/v1/patients/{patient_id}/merge", lambda w: _pa(w) + "/merge",
-         frozenset({"admin_a", "national"}),
-         # Merging a patient into itself is refused by validation (422) after the permission
-         # checks pass, so allowed personas never change data here.
-         lambda w: {"duplicate_id": _probe["patient"], "reason": "matrix probe"}),
-    Rule("POST", "/api/v1/patients/{patient_id}/consents", lambda w: _pa(w) + "/consents",
-         WRITE_A, lambda w: {"scopes": ["data_sharing"]}),
-    Rule("GET", "/api/v1/patients/{patient_id}/consents", lambda w: _pa(w) + "/consents",
-         SEE_A),
+    Rule(
+        "PATCH",
+        "/api/v1/patients/{patient_id}",
+        _pa,
+        WRITE_A,
+        lambda w: {"address": "Village road 1"},
+    ),
+    Rule(
+        "POST",
+        "/api/v1/patients/{patient_id}/merge",
+        lambda w: _pa(w) + "/merge",
+        frozenset({"admin_a", "national"}),
+        # Merging a patient into itself is refused by validation (422) after the permission
+        # checks pass, so allowed personas never change data here.
+        lambda w: {"duplicate_id": _probe["patient"], "reason": "matrix probe"},
+    ),
+    Rule(
+        "POST",
+        "/api/v1/patients/{patient_id}/consents",
+        lambda w: _pa(w) + "/consents",
+        WRITE_A,
+        lambda w: {"scopes": ["data_sharing"]},
+    ),
+    Rule("GET", "/api/v1/patients/{patient_id}/consents", lambda w: _pa(w) + "/consents", SEE_A),
 ]
 
 
@@ -70,19 +112,29 @@ def test_every_operation_has_a_rule() -> None:
     from tests.imaging.test_permissions import Probe
     from tests.imaging.test_permissions import rules as imaging_rules
 
-    every = (rules(0) + consult_rules(Consults(0, 0, 0, 0, 0, 0)) + signing_rules(0)
-             + imaging_rules(Probe("", 0, 0)))
+    every = (
+        rules(0)
+        + consult_rules(Consults(0, 0, 0, 0, 0, 0))
+        + signing_rules(0)
+        + imaging_rules(Probe("", 0, 0))
+    )
     assert uncovered_operations(every) == []
 
 
-def test_refusals_hold_and_are_audited(app: Flask, client: FlaskClient, world: World,
-                                       session: Session) -> None:
+def test_refusals_hold_and_are_audited(
+    app: Flask, client: FlaskClient, world: World, session: Session
+) -> None:
     patient = f.patient(session, world.facility_a, member_of=world.insurer_a)
     session.commit()
     _probe["patient"] = patient.id
-    consent = Consent(patient_id=patient.id, scope=ConsentScope.RECORDING,
-                      method=ConsentMethod.WRITTEN, given_by_name="Probe", given_at=utcnow(),
-                      recorded_by_id=1)
+    consent = Consent(
+        patient_id=patient.id,
+        scope=ConsentScope.RECORDING,
+        method=ConsentMethod.WRITTEN,
+        given_by_name="Probe",
+        given_at=utcnow(),
+        recorded_by_id=1,
+    )
     session.add(consent)
     session.commit()
     assert run_matrix(app, client, world, rules(consent.id)) == []

@@ -44,8 +44,7 @@ def test_init_creates_an_encrypted_ca_once(database_url: str, tmp_path: Path) ->
     issuing.verify_directly_issued_by(root)
     again = runner.invoke(args=["pki", "init"])
     assert again.exit_code != 0 and "never overwritten" in again.output
-    assert (directory / ca.ROOT_CERT).read_bytes() == root.public_bytes(
-        serialization.Encoding.PEM)
+    assert (directory / ca.ROOT_CERT).read_bytes() == root.public_bytes(serialization.Encoding.PEM)
 
 
 def test_init_needs_a_passphrase(database_url: str, tmp_path: Path) -> None:
@@ -55,13 +54,14 @@ def test_init_needs_a_passphrase(database_url: str, tmp_path: Path) -> None:
     assert not (tmp_path / "pki" / ca.ROOT_CERT).exists()
 
 
-def test_issue_binds_licence_role_facility_and_revoke_publishes(app: Flask, client: FlaskClient,
-                                                                session: Session,
-                                                                pki: ca.Authority) -> None:
+def test_issue_binds_licence_role_facility_and_revoke_publishes(
+    app: Flask, client: FlaskClient, session: Session, pki: ca.Authority
+) -> None:
     site_uni = f.university(session, f.region(session))
     hospital = f.facility(session, site_uni)
-    doctor = clinician(session, Role.SPECIALIST, at=hospital, specialty="pulmonology",
-                       licence=False)
+    doctor = clinician(
+        session, Role.SPECIALIST, at=hospital, specialty="pulmonology", licence=False
+    )
     session.commit()
     runner = app.test_cli_runner()
     missing = runner.invoke(args=["pki", "issue", doctor.username])
@@ -69,8 +69,9 @@ def test_issue_binds_licence_role_facility_and_revoke_publishes(app: Flask, clie
     issued = runner.invoke(args=["pki", "issue", doctor.username, "--licence", "MC-98765"])
     assert issued.exit_code == 0, issued.output
     with app.app_context(), db.transaction() as sess:
-        row = sess.scalars(select(SigningCertificate).where(
-            SigningCertificate.user_id == doctor.id)).one()
+        row = sess.scalars(
+            select(SigningCertificate).where(SigningCertificate.user_id == doctor.id)
+        ).one()
         serial, der, key_pem = row.serial, row.certificate_der, row.key_pem
     assert key_pem is not None and key_pem.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY")
     cert = x509.load_der_x509_certificate(der)
@@ -80,8 +81,10 @@ def test_issue_binds_licence_role_facility_and_revoke_publishes(app: Flask, clie
     subject = cert.subject
     assert subject.get_attributes_for_oid(x509.NameOID.SERIAL_NUMBER)[0].value == "MC-98765"
     assert subject.get_attributes_for_oid(x509.NameOID.TITLE)[0].value == "specialist"
-    assert subject.get_attributes_for_oid(
-        x509.NameOID.ORGANIZATIONAL_UNIT_NAME)[0].value == hospital.code
+    assert (
+        subject.get_attributes_for_oid(x509.NameOID.ORGANIZATIONAL_UNIT_NAME)[0].value
+        == hospital.code
+    )
     points = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
     assert points[0].full_name[0].value.endswith("/pki/issuing.crl")
 
@@ -106,8 +109,8 @@ def _signed_pdf(app: Flask, client: FlaskClient, session: Session) -> bytes:
 
 
 def test_verify_pdf_cli_rejects_changed_bytes_and_appended_updates(
-        app: Flask, client: FlaskClient, session: Session, pki: ca.Authority,
-        tmp_path: Path) -> None:
+    app: Flask, client: FlaskClient, session: Session, pki: ca.Authority, tmp_path: Path
+) -> None:
     pdf = _signed_pdf(app, client, session)
     runner = app.test_cli_runner()
 
@@ -146,15 +149,22 @@ def test_verify_pdf_cli_rejects_changed_bytes_and_appended_updates(
     assert runner.invoke(args=["verify-pdf", str(tail)]).exit_code == 1
 
 
-@pytest.mark.parametrize(("content", "status"), [
-    (b"hello, not a pdf", "not_signed"),
-    (b"%PDF-1.7\n% truncated garbage\n", "invalid"),
-])
-def test_bad_files_are_a_result_not_an_error(app: Flask, client: FlaskClient, content: bytes,
-                                             status: str, tmp_path: Path) -> None:
-    resp = client.post("/verify", data={"file": (io.BytesIO(content), "x.pdf")},
-                       headers={"Accept": "application/json"},
-                       content_type="multipart/form-data")
+@pytest.mark.parametrize(
+    ("content", "status"),
+    [
+        (b"hello, not a pdf", "not_signed"),
+        (b"%PDF-1.7\n% truncated garbage\n", "invalid"),
+    ],
+)
+def test_bad_files_are_a_result_not_an_error(
+    app: Flask, client: FlaskClient, content: bytes, status: str, tmp_path: Path
+) -> None:
+    resp = client.post(
+        "/verify",
+        data={"file": (io.BytesIO(content), "x.pdf")},
+        headers={"Accept": "application/json"},
+        content_type="multipart/form-data",
+    )
     assert resp.status_code == 200
     assert resp.get_json()["status"] in (status, "not_signed")
     path = tmp_path / "x.pdf"
@@ -165,20 +175,27 @@ def test_bad_files_are_a_result_not_an_error(app: Flask, client: FlaskClient, co
     assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
-def test_unsigned_pdf_is_not_signed(app: Flask, client: FlaskClient, session: Session,
-                                    pki: ca.Authority, tmp_path: Path) -> None:
+def test_unsigned_pdf_is_not_signed(
+    app: Flask, client: FlaskClient, session: Session, pki: ca.Authority, tmp_path: Path
+) -> None:
     case = answered_consult(app, client, session)
-    draft = client.get(f"/api/v1/consults/{case.consult_id}/outcome.pdf",
-                       headers=case.requester_headers).data
+    draft = client.get(
+        f"/api/v1/consults/{case.consult_id}/outcome.pdf", headers=case.requester_headers
+    ).data
     path = tmp_path / "draft.pdf"
     path.write_bytes(draft)
     result = app.test_cli_runner().invoke(args=["verify-pdf", str(path)])
     assert result.exit_code == 2 and "NOT SIGNED" in result.output
-    page = client.post("/verify", data={"file": (io.BytesIO(draft), "draft.pdf")},
-                       content_type="multipart/form-data")
+    page = client.post(
+        "/verify",
+        data={"file": (io.BytesIO(draft), "draft.pdf")},
+        content_type="multipart/form-data",
+    )
     assert page.status_code == 200 and b"Not signed" in page.data
-    assert app.test_cli_runner().invoke(
-        args=["verify-pdf", str(tmp_path / "missing.pdf")]).exit_code == 2
+    assert (
+        app.test_cli_runner().invoke(args=["verify-pdf", str(tmp_path / "missing.pdf")]).exit_code
+        == 2
+    )
 
 
 def test_verify_page_without_file_or_unknown_id(client: FlaskClient) -> None:
@@ -190,17 +207,27 @@ def test_verify_page_without_file_or_unknown_id(client: FlaskClient) -> None:
 def test_time_stamp_authority_endpoint(client: FlaskClient, pki: ca.Authority) -> None:
     digest = hashes.Hash(hashes.SHA256())
     digest.update(b"document")
-    request = tsp.TimeStampReq({
-        "version": 1,
-        "message_imprint": tsp.MessageImprint({
-            "hash_algorithm": algos.DigestAlgorithm({"algorithm": "sha256"}),
-            "hashed_message": digest.finalize()}),
-        "nonce": 12345, "cert_req": True})
-    resp = client.post("/pki/tsa", data=request.dump(),
-                       content_type="application/timestamp-query")
+    request = tsp.TimeStampReq(
+        {
+            "version": 1,
+            "message_imprint": tsp.MessageImprint(
+                {
+                    "hash_algorithm": algos.DigestAlgorithm({"algorithm": "sha256"}),
+                    "hashed_message": digest.finalize(),
+                }
+            ),
+            "nonce": 12345,
+            "cert_req": True,
+        }
+    )
+    resp = client.post("/pki/tsa", data=request.dump(), content_type="application/timestamp-query")
     assert resp.status_code == 200
     reply = tsp.TimeStampResp.load(resp.data)
     assert reply["status"]["status"].native == "granted"
-    assert client.post("/pki/tsa", data=b"junk",
-                       content_type="application/timestamp-query").status_code == 400
+    assert (
+        client.post(
+            "/pki/tsa", data=b"junk", content_type="application/timestamp-query"
+        ).status_code
+        == 400
+    )
     assert client.post("/pki/tsa", data=b"junk", content_type="text/plain").status_code == 415

@@ -52,8 +52,10 @@ def _seed(url: str) -> dict[str, str]:
             chw_a = f.user(sess, Role.CHW, at=facility_a)
             chw_b = f.user(sess, Role.CHW, at=facility_b)
             seeded = {
-                "facility_a": facility_a.code, "facility_b": facility_b.code,
-                "token_a": f.personal_token(sess, chw_a), "token_b": f.personal_token(sess, chw_b),
+                "facility_a": facility_a.code,
+                "facility_b": facility_b.code,
+                "token_a": f.personal_token(sess, chw_a),
+                "token_b": f.personal_token(sess, chw_b),
                 "expired_token": f.personal_token(sess, chw_a, ttl=-60),
             }
             sess.commit()
@@ -72,10 +74,15 @@ def webs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoWebs]:
         for n in (1, 2):
             port = free_port()
             env = hub_env(
-                HUB_HTTP_PORT=str(port), HUB_DATABASE_URL=url, HUB_REDIS_URL=REDIS_URL,
-                HUB_SOCKETIO_CHANNEL=channel, HUB_SECRET_KEY=TEST_SECRET,
-                HUB_DATA_DIR=str(tmp / f"data{n}"), HUB_BROKER_URL="memory://",
-                HUB_RESULT_BACKEND="cache+memory://", HUB_WEB_THREADS="8",
+                HUB_HTTP_PORT=str(port),
+                HUB_DATABASE_URL=url,
+                HUB_REDIS_URL=REDIS_URL,
+                HUB_SOCKETIO_CHANNEL=channel,
+                HUB_SECRET_KEY=TEST_SECRET,
+                HUB_DATA_DIR=str(tmp / f"data{n}"),
+                HUB_BROKER_URL="memory://",
+                HUB_RESULT_BACKEND="cache+memory://",
+                HUB_WEB_THREADS="8",
             )
             proc = start_hub("web", env=env, log_dir=tmp / "logs", port=port)
             stack.callback(proc.cleanup)  # stopped before the database is dropped
@@ -136,10 +143,19 @@ def wait_until_subscribed(channel: str, timeout: float = 10.0) -> None:
 
 
 def register_patient(web: HubProcess, token: str) -> int:
-    body = {"national_id": f.national_id(), "given_name": "Leila", "family_name": "Sadeghi",
-            "date_of_birth": "1991-04-05", "sex": "female"}
-    resp = requests.post(f"{web.base_url}/api/v1/patients", json=body, timeout=10,
-                         headers={"Authorization": f"Bearer {token}"})
+    body = {
+        "national_id": f.national_id(),
+        "given_name": "Leila",
+        "family_name": "Sadeghi",
+        "date_of_birth": "1991-04-05",
+        "sex": "female",
+    }
+    resp = requests.post(
+        f"{web.base_url}/api/v1/patients",
+        json=body,
+        timeout=10,
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert resp.status_code == 201, resp.text
     return int(resp.json()["id"])
 
@@ -148,7 +164,8 @@ def register_patient(web: HubProcess, token: str) -> int:
 @pytest.mark.redis
 @pytest.mark.postgres
 def test_patient_registered_on_one_process_reaches_a_client_of_another(
-        webs: TwoWebs, listeners: list[Listener]) -> None:
+    webs: TwoWebs, listeners: list[Listener]
+) -> None:
     listener = connect(listeners, webs.web1, webs.token_a)
     wait_until_subscribed(webs.channel)
     patient_id = register_patient(webs.web2, webs.token_a)
@@ -158,8 +175,7 @@ def test_patient_registered_on_one_process_reaches_a_client_of_another(
 @pytest.mark.slow
 @pytest.mark.redis
 @pytest.mark.postgres
-def test_users_of_another_facility_do_not_hear_it(webs: TwoWebs,
-                                                  listeners: list[Listener]) -> None:
+def test_users_of_another_facility_do_not_hear_it(webs: TwoWebs, listeners: list[Listener]) -> None:
     at_a = connect(listeners, webs.web1, webs.token_a)
     at_b = connect(listeners, webs.web1, webs.token_b)
     wait_until_subscribed(webs.channel)
@@ -177,11 +193,14 @@ def test_users_of_another_facility_do_not_hear_it(webs: TwoWebs,
 @pytest.mark.slow
 @pytest.mark.redis
 @pytest.mark.postgres
-@pytest.mark.parametrize("auth", [None, {}, {"token": "hubpat_not-a-real-token"},
-                                  {"token": "garbage"}, {"token": "expired"}],
-                         ids=["no-auth", "no-token", "unknown-token", "garbage", "expired"])
-def test_connection_without_a_valid_token_is_refused(webs: TwoWebs, listeners: list[Listener],
-                                                     auth: dict[str, str] | None) -> None:
+@pytest.mark.parametrize(
+    "auth",
+    [None, {}, {"token": "hubpat_not-a-real-token"}, {"token": "garbage"}, {"token": "expired"}],
+    ids=["no-auth", "no-token", "unknown-token", "garbage", "expired"],
+)
+def test_connection_without_a_valid_token_is_refused(
+    webs: TwoWebs, listeners: list[Listener], auth: dict[str, str] | None
+) -> None:
     if auth == {"token": "expired"}:
         auth = {"token": webs.expired_token}
     listener = Listener()
@@ -209,14 +228,17 @@ def emitted(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any, str]]:
 
 
 def test_events_are_emitted_after_commit_and_dropped_on_rollback(
-        session: Session, emitted: list[tuple[str, Any, str]]) -> None:
+    session: Session, emitted: list[tuple[str, Any, str]]
+) -> None:
     f.region(session)
     realtime.emit_after_commit(session, "thing.changed", {"id": 1}, ["user:1", "facility:2"])
     session.flush()
     assert emitted == []
     session.commit()
-    assert emitted == [("thing.changed", {"id": 1}, "user:1"),
-                       ("thing.changed", {"id": 1}, "facility:2")]
+    assert emitted == [
+        ("thing.changed", {"id": 1}, "user:1"),
+        ("thing.changed", {"id": 1}, "facility:2"),
+    ]
     emitted.clear()
 
     f.region(session)
@@ -227,7 +249,8 @@ def test_events_are_emitted_after_commit_and_dropped_on_rollback(
 
 
 def test_events_inside_a_savepoint_wait_for_the_outer_commit(
-        session: Session, emitted: list[tuple[str, Any, str]]) -> None:
+    session: Session, emitted: list[tuple[str, Any, str]]
+) -> None:
     f.region(session)
     realtime.emit_after_commit(session, "thing.changed", {"id": "outer"}, ["user:1"])
     with session.begin_nested():
@@ -243,8 +266,9 @@ def test_events_inside_a_savepoint_wait_for_the_outer_commit(
     assert [data["id"] for _, data, _ in emitted] == ["outer", "kept"]
 
 
-def test_a_failing_emit_does_not_fail_the_commit(session: Session,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failing_emit_does_not_fail_the_commit(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
     calls: list[str] = []
 
     def broken(event: str, data: Any, to: str) -> None:

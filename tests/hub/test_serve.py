@@ -34,8 +34,12 @@ READY_TIMEOUT = 90.0
 def _serve(data_dir: Path, log_dir: Path) -> HubProcess:
     port = free_port()
     # Other listeners (the DICOM node) get free ports too, so parallel runs cannot collide.
-    env = hub_env(HUB_DATA_DIR=str(data_dir), HUB_HTTP_PORT=str(port),
-                  HUB_DEMO_PASSWORD=DEMO_PASSWORD, HUB_DICOM_PORT=str(free_port()))
+    env = hub_env(
+        HUB_DATA_DIR=str(data_dir),
+        HUB_HTTP_PORT=str(port),
+        HUB_DEMO_PASSWORD=DEMO_PASSWORD,
+        HUB_DICOM_PORT=str(free_port()),
+    )
     return start_hub("serve", env=env, log_dir=log_dir, port=port)
 
 
@@ -71,15 +75,19 @@ def test_serve_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
         first.wait_http("/healthz", READY_TIMEOUT)
         healthy = time.monotonic() - first.started_at
         ready = first.wait_http("/readyz", READY_TIMEOUT - healthy)
-        timings.append(f"first start: /healthz after {healthy:.1f}s, "
-                       f"/readyz after {time.monotonic() - first.started_at:.1f}s")
+        timings.append(
+            f"first start: /healthz after {healthy:.1f}s, "
+            f"/readyz after {time.monotonic() - first.started_at:.1f}s"
+        )
         assert ready.json() == {"status": "ok", "checks": {"database": "ok", "broker": "ok"}}
 
         output = first.output()
         assert "Demo logins:" in output
         for account in ACCOUNTS:
-            line = rf"^\s+{re.escape(account.username)}\s+{account.role.value}\s+\S+\s+" \
-                   rf"{re.escape(DEMO_PASSWORD)}$"
+            line = (
+                rf"^\s+{re.escape(account.username)}\s+{account.role.value}\s+\S+\s+"
+                rf"{re.escape(DEMO_PASSWORD)}$"
+            )
             assert re.search(line, output, re.MULTILINE), f"no login line for {account.username}"
         assert (data_dir / "hub.sqlite").exists()  # the embedded database, in the data dir
 

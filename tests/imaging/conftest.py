@@ -32,15 +32,19 @@ def new_title(prefix: str) -> str:
 def titles(app: Flask, world: World) -> Titles:
     found = Titles(new_title("MODA"), new_title("MODB"), new_title("MODC"))
     with app.app_context(), db.transaction() as sess:
-        for title, facility in ((found.a, world.facility_a), (found.b, world.facility_b),
-                                (found.c, world.facility_c)):
+        for title, facility in (
+            (found.a, world.facility_a),
+            (found.b, world.facility_b),
+            (found.c, world.facility_c),
+        ):
             sess.add(CallingAe(ae_title=title, facility_id=facility.id, kind=AeKind.MODALITY))
     return found
 
 
 @pytest.fixture(scope="session")
-def node(database_url: str, titles: Titles,
-         tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+def node(
+    database_url: str, titles: Titles, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Node]:
     with running_node(database_url, tmp_path_factory.mktemp("node")) as running:
         yield running
 

@@ -28,8 +28,16 @@ def _meta(sop_class: UID, sop_uid: UID, syntax: UID) -> FileMetaDataset:
     return meta
 
 
-def patient_study(ds: Dataset, *, patient_id: str, study_uid: str, series_uid: str,
-                  study_date: date, modality: str = "CT", name: str = "TEST^PATIENT") -> None:
+def patient_study(
+    ds: Dataset,
+    *,
+    patient_id: str,
+    study_uid: str,
+    series_uid: str,
+    study_date: date,
+    modality: str = "CT",
+    name: str = "TEST^PATIENT",
+) -> None:
     ds.SpecificCharacterSet = "ISO_IR 192"
     ds.PatientName = name
     ds.PatientID = patient_id
@@ -47,17 +55,31 @@ def patient_study(ds: Dataset, *, patient_id: str, study_uid: str, series_uid: s
     ds.SeriesNumber = 1
 
 
-def ct_instance(*, patient_id: str, study_uid: str, series_uid: str, number: int,
-                size: int = 512, study_date: date = date(2024, 5, 1),
-                syntax: UID = ExplicitVRLittleEndian, name: str = "TEST^PATIENT") -> Dataset:
+def ct_instance(
+    *,
+    patient_id: str,
+    study_uid: str,
+    series_uid: str,
+    number: int,
+    size: int = 512,
+    study_date: date = date(2024, 5, 1),
+    syntax: UID = ExplicitVRLittleEndian,
+    name: str = "TEST^PATIENT",
+) -> Dataset:
     """One CT slice: ``size``² 16-bit pixels (512: ~0.5 MB), a gradient that changes per slice."""
     sop_uid = generate_uid()
     ds = Dataset()
     ds.file_meta = _meta(CT_IMAGE, sop_uid, syntax)
     ds.SOPClassUID = CT_IMAGE
     ds.SOPInstanceUID = sop_uid
-    patient_study(ds, patient_id=patient_id, study_uid=study_uid, series_uid=series_uid,
-                  study_date=study_date, name=name)
+    patient_study(
+        ds,
+        patient_id=patient_id,
+        study_uid=study_uid,
+        series_uid=series_uid,
+        study_date=study_date,
+        name=name,
+    )
     ds.InstanceNumber = number
     ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
     ds.SamplesPerPixel = 1
@@ -83,16 +105,28 @@ def ct_instance(*, patient_id: str, study_uid: str, series_uid: str, number: int
     return ds
 
 
-def sr_instance(*, patient_id: str, study_uid: str, series_uid: str,
-                sop_class: UID = BASIC_TEXT_SR, study_date: date = date(2024, 5, 1)) -> Dataset:
+def sr_instance(
+    *,
+    patient_id: str,
+    study_uid: str,
+    series_uid: str,
+    sop_class: UID = BASIC_TEXT_SR,
+    study_date: date = date(2024, 5, 1),
+) -> Dataset:
     """A minimal report (SR) or key object selection document."""
     sop_uid = generate_uid()
     ds = Dataset()
     ds.file_meta = _meta(sop_class, sop_uid, ExplicitVRLittleEndian)
     ds.SOPClassUID = sop_class
     ds.SOPInstanceUID = sop_uid
-    patient_study(ds, patient_id=patient_id, study_uid=study_uid, series_uid=series_uid,
-                  study_date=study_date, modality="SR" if sop_class == BASIC_TEXT_SR else "KO")
+    patient_study(
+        ds,
+        patient_id=patient_id,
+        study_uid=study_uid,
+        series_uid=series_uid,
+        study_date=study_date,
+        modality="SR" if sop_class == BASIC_TEXT_SR else "KO",
+    )
     ds.InstanceNumber = 1
     ds.ValueType = "CONTAINER"
     ds.ContinuityOfContent = "SEPARATE"
@@ -111,17 +145,31 @@ def sr_instance(*, patient_id: str, study_uid: str, series_uid: str,
     return ds
 
 
-def write_study(directory: Path, *, patient_id: str, count: int, size: int = 512,
-                study_date: date = date(2024, 5, 1), syntax: UID = ExplicitVRLittleEndian,
-                study_uid: str | None = None) -> tuple[str, list[Path]]:
+def write_study(
+    directory: Path,
+    *,
+    patient_id: str,
+    count: int,
+    size: int = 512,
+    study_date: date = date(2024, 5, 1),
+    syntax: UID = ExplicitVRLittleEndian,
+    study_uid: str | None = None,
+) -> tuple[str, list[Path]]:
     """``count`` CT slices of one new study written as Part 10 files; (study UID, paths)."""
     directory.mkdir(parents=True, exist_ok=True)
     study_uid = study_uid or generate_uid()
     series_uid = generate_uid()
     paths = []
     for n in range(1, count + 1):
-        ds = ct_instance(patient_id=patient_id, study_uid=study_uid, series_uid=series_uid,
-                         number=n, size=size, study_date=study_date, syntax=syntax)
+        ds = ct_instance(
+            patient_id=patient_id,
+            study_uid=study_uid,
+            series_uid=series_uid,
+            number=n,
+            size=size,
+            study_date=study_date,
+            syntax=syntax,
+        )
         path = directory / f"{n:05d}.dcm"
         ds.save_as(path, enforce_file_format=True)
         paths.append(path)

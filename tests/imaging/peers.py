@@ -32,18 +32,21 @@ def dcmtk_env() -> dict[str, str]:
 
 def dcmtk(*args: str, timeout: float = 300.0) -> subprocess.CompletedProcess[str]:
     """Run a dcmtk tool with Nagle off; never raises on a non-zero exit."""
-    return subprocess.run(list(args), env=dcmtk_env(), capture_output=True, text=True,
-                          timeout=timeout, check=False)
+    return subprocess.run(
+        list(args), env=dcmtk_env(), capture_output=True, text=True, timeout=timeout, check=False
+    )
 
 
-def wait_port(port: int, timeout: float, proc: subprocess.Popen[bytes] | None = None,
-              log: Path | None = None) -> None:
+def wait_port(
+    port: int, timeout: float, proc: subprocess.Popen[bytes] | None = None, log: Path | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             text = log.read_text(errors="replace")[-3000:] if log else ""
-            raise AssertionError(f"process exited ({proc.returncode}) before port {port} "
-                                 f"opened:\n{text}")
+            raise AssertionError(
+                f"process exited ({proc.returncode}) before port {port} opened:\n{text}"
+            )
         with socket.socket() as sock:
             sock.settimeout(1)
             if sock.connect_ex(("127.0.0.1", port)) == 0:
@@ -83,22 +86,38 @@ class Orthanc:
 
     def config(self) -> Path:
         path = self.directory / "orthanc.json"
-        path.write_text(json.dumps({
-            "Name": "test-archive", "StorageDirectory": str(self.directory / "storage"),
-            "IndexDirectory": str(self.directory / "index"), "DicomAet": self.aet,
-            "DicomPort": self.dicom_port, "HttpPort": self.http_port,
-            "RemoteAccessAllowed": False, "AuthenticationEnabled": False,
-            "DicomCheckCalledAet": False, "HttpServerEnabled": True, "Plugins": [],
-            "ConcurrentJobs": 2, "StableAge": 1,
-        }))
+        path.write_text(
+            json.dumps(
+                {
+                    "Name": "test-archive",
+                    "StorageDirectory": str(self.directory / "storage"),
+                    "IndexDirectory": str(self.directory / "index"),
+                    "DicomAet": self.aet,
+                    "DicomPort": self.dicom_port,
+                    "HttpPort": self.http_port,
+                    "RemoteAccessAllowed": False,
+                    "AuthenticationEnabled": False,
+                    "DicomCheckCalledAet": False,
+                    "HttpServerEnabled": True,
+                    "Plugins": [],
+                    "ConcurrentJobs": 2,
+                    "StableAge": 1,
+                }
+            )
+        )
         return path
 
     def start(self) -> None:
         log = self.directory / "orthanc.log"
         with log.open("ab") as out:
-            self.proc = subprocess.Popen([ORTHANC, str(self.config())], env=dcmtk_env(),
-                                         stdout=out, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, start_new_session=True)
+            self.proc = subprocess.Popen(
+                [ORTHANC, str(self.config())],
+                env=dcmtk_env(),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         wait_port(self.http_port, START_TIMEOUT, self.proc, log)
         wait_port(self.dicom_port, START_TIMEOUT, self.proc, log)
 
@@ -116,8 +135,11 @@ class Orthanc:
             self.proc = None
 
     def instances_of(self, study_uid: str) -> list[str]:
-        resp = requests.post(f"{self.url}/tools/find", json={
-            "Level": "Instance", "Query": {"StudyInstanceUID": study_uid}}, timeout=30)
+        resp = requests.post(
+            f"{self.url}/tools/find",
+            json={"Level": "Instance", "Query": {"StudyInstanceUID": study_uid}},
+            timeout=30,
+        )
         resp.raise_for_status()
         return list(resp.json())
 
@@ -148,10 +170,14 @@ class Node:
 
 
 def node_env(database_url: str, data_dir: Path, port: int, **extra: str) -> dict[str, str]:
-    values = {"HUB_DATABASE_URL": database_url, "HUB_DATA_DIR": str(data_dir),
-              "HUB_DICOM_PORT": str(port), "HUB_BROKER_URL": "memory://",
-              "HUB_RESULT_BACKEND": "cache+memory://",
-              "HUB_SECRET_KEY": "test-secret-key-that-is-long-enough-for-the-hub"}
+    values = {
+        "HUB_DATABASE_URL": database_url,
+        "HUB_DATA_DIR": str(data_dir),
+        "HUB_DICOM_PORT": str(port),
+        "HUB_BROKER_URL": "memory://",
+        "HUB_RESULT_BACKEND": "cache+memory://",
+        "HUB_SECRET_KEY": "test-secret-key-that-is-long-enough-for-the-hub",
+    }
     return hub_env(**{**values, **extra})
 
 
@@ -163,9 +189,15 @@ def running_node(database_url: str, data_dir: Path, **extra: str) -> Iterator[No
     data_dir.mkdir(parents=True, exist_ok=True)
     log = data_dir / f"node-{port}.log"
     with log.open("ab") as out:
-        proc = subprocess.Popen([PYTHON, "-m", "hub", "dicom"], env=env, cwd=ROOT,
-                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [PYTHON, "-m", "hub", "dicom"],
+            env=env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     try:
         wait_port(port, START_TIMEOUT, proc, log)
         yield Node(port, env, proc, log)

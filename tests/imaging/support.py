@@ -40,31 +40,56 @@ def storage(app: Flask) -> Storage:
     return Storage(Path(root))
 
 
-def ingest(app: Flask, facility: Facility, patient_id: str, *, images: int = 3,
-           reports: int = 0, size: int = 32, study_date: date = date(2024, 5, 1),
-           forward: bool = False, calling_ae: str = "TESTMOD") -> Ingested:
+def ingest(
+    app: Flask,
+    facility: Facility,
+    patient_id: str,
+    *,
+    images: int = 3,
+    reports: int = 0,
+    size: int = 32,
+    study_date: date = date(2024, 5, 1),
+    forward: bool = False,
+    calling_ae: str = "TESTMOD",
+) -> Ingested:
     """Store and index a new study exactly as the node does on C-STORE."""
     factory = db.get_db(app).session_factory
     assert factory is not None
     indexer = Indexer(factory, forward=forward)
     files = storage(app)
     study_uid, series_uid = generate_uid(), generate_uid()
-    datasets = [ct_instance(patient_id=patient_id, study_uid=study_uid, series_uid=series_uid,
-                            number=n, size=size, study_date=study_date)
-                for n in range(1, images + 1)]
+    datasets = [
+        ct_instance(
+            patient_id=patient_id,
+            study_uid=study_uid,
+            series_uid=series_uid,
+            number=n,
+            size=size,
+            study_date=study_date,
+        )
+        for n in range(1, images + 1)
+    ]
     report_series = generate_uid()
-    datasets += [sr_instance(patient_id=patient_id, study_uid=study_uid,
-                             series_uid=report_series, study_date=study_date)
-                 for _ in range(reports)]
+    datasets += [
+        sr_instance(
+            patient_id=patient_id,
+            study_uid=study_uid,
+            series_uid=report_series,
+            study_date=study_date,
+        )
+        for _ in range(reports)
+    ]
     uids = []
     for ds in datasets:
         data = _encode(ds)
         syntax = str(ds.file_meta.TransferSyntaxUID)
-        parsed = parse(data, syntax, sop_class_uid=str(ds.SOPClassUID),
-                       sop_instance_uid=str(ds.SOPInstanceUID))
+        parsed = parse(
+            data, syntax, sop_class_uid=str(ds.SOPClassUID), sop_instance_uid=str(ds.SOPInstanceUID)
+        )
         relative = relative_path(study_uid, parsed.sop_instance_uid)
-        size_written = files.write(relative, [
-            file_meta(str(ds.SOPClassUID), str(ds.SOPInstanceUID), syntax), data])
+        size_written = files.write(
+            relative, [file_meta(str(ds.SOPClassUID), str(ds.SOPInstanceUID), syntax), data]
+        )
         indexer.add(parsed, relative, size_written, calling_ae, facility.id)
         uids.append(str(ds.SOPInstanceUID))
     return Ingested(study_uid, uids)

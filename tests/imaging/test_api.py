@@ -20,12 +20,12 @@ def _patient(app: Flask, world: World) -> Patient:
     return patient
 
 
-def test_list_by_national_id_and_get_one(app: Flask, client: FlaskClient,
-                                         world: World) -> None:
+def test_list_by_national_id_and_get_one(app: Flask, client: FlaskClient, world: World) -> None:
     patient = _patient(app, world)
     study = ingest(app, world.facility_a, patient.national_id, images=4, reports=1)
-    resp = client.get(f"/api/v1/studies?patient_national_id={patient.national_id}",
-                      headers=world["hw_a"].headers)
+    resp = client.get(
+        f"/api/v1/studies?patient_national_id={patient.national_id}", headers=world["hw_a"].headers
+    )
     assert resp.status_code == 200, resp.get_json()
     items = resp.get_json()["items"]
     assert [i["study_instance_uid"] for i in items] == [study.study_uid]
@@ -43,14 +43,18 @@ def test_list_by_national_id_and_get_one(app: Flask, client: FlaskClient,
     assert body["images_kept_until"] == "2029-05-01"
     assert body["reports_kept_until"] == "2034-05-01"
     with app.app_context(), db.transaction() as sess:
-        viewed = sess.scalar(select(AuditEvent).where(
-            AuditEvent.action == "imaging:study:viewed",
-            AuditEvent.request_id == resp.headers["X-Request-ID"]))
+        viewed = sess.scalar(
+            select(AuditEvent).where(
+                AuditEvent.action == "imaging:study:viewed",
+                AuditEvent.request_id == resp.headers["X-Request-ID"],
+            )
+        )
         assert viewed is not None and viewed.actor_type == "user"
 
 
 def test_other_facilities_see_nothing_and_insurers_are_refused(
-        app: Flask, client: FlaskClient, world: World) -> None:
+    app: Flask, client: FlaskClient, world: World
+) -> None:
     patient = _patient(app, world)
     study = ingest(app, world.facility_a, patient.national_id, images=1)
     query = f"/api/v1/studies?patient_national_id={patient.national_id}"
@@ -64,16 +68,23 @@ def test_other_facilities_see_nothing_and_insurers_are_refused(
 
 
 def test_unlinked_study_is_seen_by_the_sending_facility_and_can_be_linked(
-        app: Flask, client: FlaskClient, world: World) -> None:
+    app: Flask, client: FlaskClient, world: World
+) -> None:
     patient = _patient(app, world)
     study = ingest(app, world.facility_a, "MRN-4711", images=2)
     resp = client.get(f"/api/v1/studies/{study.study_uid}", headers=world["hw_a"].headers)
     assert resp.status_code == 200 and resp.get_json()["patient_id"] is None
-    refused = client.put(f"/api/v1/studies/{study.study_uid}/patient",
-                         json={"patient_id": patient.id}, headers=world["hw_a"].headers)
+    refused = client.put(
+        f"/api/v1/studies/{study.study_uid}/patient",
+        json={"patient_id": patient.id},
+        headers=world["hw_a"].headers,
+    )
     assert refused.status_code == 403
-    linked = client.put(f"/api/v1/studies/{study.study_uid}/patient",
-                        json={"patient_id": patient.id}, headers=world["admin_a"].headers)
+    linked = client.put(
+        f"/api/v1/studies/{study.study_uid}/patient",
+        json={"patient_id": patient.id},
+        headers=world["admin_a"].headers,
+    )
     assert linked.status_code == 200, linked.get_json()
     assert linked.get_json()["patient_national_id"] == patient.national_id
     # The facility's later studies under the same PatientID are linked on arrival.
@@ -84,22 +95,34 @@ def test_unlinked_study_is_seen_by_the_sending_facility_and_can_be_linked(
 
 def test_bad_input_never_errors(app: Flask, client: FlaskClient, world: World) -> None:
     headers = world["hw_a"].headers
-    for path in ("/api/v1/studies/not-a-uid", "/api/v1/studies/1.2.3",
-                 "/api/v1/studies/" + "1." * 40 + "1",
-                 "/api/v1/studies/1.2.3/links/999999/revoke"):
+    for path in (
+        "/api/v1/studies/not-a-uid",
+        "/api/v1/studies/1.2.3",
+        "/api/v1/studies/" + "1." * 40 + "1",
+        "/api/v1/studies/1.2.3/links/999999/revoke",
+    ):
         method = "POST" if path.endswith("revoke") else "GET"
         resp = client.open(path, method=method, headers=headers)
         assert resp.status_code == 404, (path, resp.status_code)
-    for query in ("limit=0", "limit=x", "cursor=-1", "patient_national_id=1", "foo=bar",
-                  "id_country=IRN"):
+    for query in (
+        "limit=0",
+        "limit=x",
+        "cursor=-1",
+        "patient_national_id=1",
+        "foo=bar",
+        "id_country=IRN",
+    ):
         resp = client.get(f"/api/v1/studies?{query}", headers=headers)
         assert resp.status_code == 422, (query, resp.status_code)
     patient = _patient(app, world)
     study = ingest(app, world.facility_a, patient.national_id, images=1)
     for body in ({"ttl_hours": 0}, {"ttl_hours": 10**6}, {"ttl_hours": "x"}, {"x": 1}, []):
-        resp = client.post(f"/api/v1/studies/{study.study_uid}/links", json=body,
-                           headers=headers)
+        resp = client.post(f"/api/v1/studies/{study.study_uid}/links", json=body, headers=headers)
         assert resp.status_code == 422, (body, resp.status_code)
-    resp = client.post(f"/api/v1/studies/{study.study_uid}/links", data="{",
-                       content_type="application/json", headers=headers)
+    resp = client.post(
+        f"/api/v1/studies/{study.study_uid}/links",
+        data="{",
+        content_type="application/json",
+        headers=headers,
+    )
     assert resp.status_code == 400

@@ -37,16 +37,30 @@ def test_attach_and_list(app: Flask, client: FlaskClient, world: World) -> None:
     assert resp.status_code == 201, resp.get_json()
     again = client.post(url, json={"consult_id": consult_id}, headers=world["gp_a"].headers)
     assert again.status_code == 201  # idempotent
-    assert client.post(f"/api/v1/studies/{other.study_uid}/consults",
-                       json={"consult_id": consult_id},
-                       headers=world["hw_a"].headers).status_code == 409
-    assert client.post(url, json={"consult_id": consult_id},
-                       headers=world["hw_b"].headers).status_code == 404
-    assert client.post(url, json={"consult_id": 10**8},
-                       headers=world["hw_a"].headers).status_code == 404
-    listed = client.get(f"/api/v1/consults/{consult_id}/studies",
-                        headers=world["specialist"].headers)
+    assert (
+        client.post(
+            f"/api/v1/studies/{other.study_uid}/consults",
+            json={"consult_id": consult_id},
+            headers=world["hw_a"].headers,
+        ).status_code
+        == 409
+    )
+    assert (
+        client.post(url, json={"consult_id": consult_id}, headers=world["hw_b"].headers).status_code
+        == 404
+    )
+    assert (
+        client.post(url, json={"consult_id": 10**8}, headers=world["hw_a"].headers).status_code
+        == 404
+    )
+    listed = client.get(
+        f"/api/v1/consults/{consult_id}/studies", headers=world["specialist"].headers
+    )
     assert listed.status_code == 200, listed.get_json()
     assert [s["study_instance_uid"] for s in listed.get_json()["items"]] == [study.study_uid]
-    assert client.get(f"/api/v1/consults/{consult_id}/studies",
-                      headers=world["hw_b"].headers).status_code == 404
+    assert (
+        client.get(
+            f"/api/v1/consults/{consult_id}/studies", headers=world["hw_b"].headers
+        ).status_code
+        == 404
+    )

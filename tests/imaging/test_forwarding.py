@@ -33,36 +33,39 @@ def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Orthanc]:
 
 
 @pytest.fixture(scope="module")
-def fwd_node(database_url: str, titles: Titles, orthanc: Orthanc,
-             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
-    with running_node(database_url, tmp_path_factory.mktemp("fwdnode"),
-                      HUB_CENTRAL_PACS=orthanc.peer) as running:
+def fwd_node(
+    database_url: str, titles: Titles, orthanc: Orthanc, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Node]:
+    with running_node(
+        database_url, tmp_path_factory.mktemp("fwdnode"), HUB_CENTRAL_PACS=orthanc.peer
+    ) as running:
         yield running
 
 
 @pytest.fixture(scope="module")
 def fwd_app(app: Flask, database_url: str, fwd_node: Node, orthanc: Orthanc) -> Flask:
     """An app configured like the node: same database, storage and central archive."""
-    made = make_app(database_url, Path(fwd_node.env["HUB_DATA_DIR"]),
-                    HUB_CENTRAL_PACS=orthanc.peer)
+    made = make_app(database_url, Path(fwd_node.env["HUB_DATA_DIR"]), HUB_CENTRAL_PACS=orthanc.peer)
     # Building an app makes its Celery the default; give it back to the session's app.
     app.extensions["celery"].set_default()
     return made
 
 
 def _store(node: Node, title: str, paths: list[Path]) -> None:
-    result = dcmtk("storescu", "-aet", title, "-aec", "HUB", "127.0.0.1", str(node.port),
-                   *map(str, paths))
+    result = dcmtk(
+        "storescu", "-aet", title, "-aec", "HUB", "127.0.0.1", str(node.port), *map(str, paths)
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def _rows(app: Flask, study_uid: str) -> dict[str, int]:
     with app.app_context(), db.transaction() as sess:
         study_id = sess.scalar(select(Study.id).where(Study.study_instance_uid == study_uid))
-        rows = sess.execute(select(ForwardItem.state, func.count(ForwardItem.id),
-                                   func.sum(ForwardItem.resent))
-                            .where(ForwardItem.study_id == study_id)
-                            .group_by(ForwardItem.state)).all()
+        rows = sess.execute(
+            select(ForwardItem.state, func.count(ForwardItem.id), func.sum(ForwardItem.resent))
+            .where(ForwardItem.study_id == study_id)
+            .group_by(ForwardItem.state)
+        ).all()
     out = {state.value: int(n) for state, n, _ in rows}
     out["resent"] = sum(int(r or 0) for _, _, r in rows)
     return out
@@ -71,8 +74,11 @@ def _rows(app: Flask, study_uid: str) -> dict[str, int]:
 def _due_now(app: Flask) -> None:
     """Skip the backoff wait (the retry itself is what is tested)."""
     with app.app_context(), db.transaction() as sess:
-        sess.execute(update(ForwardItem).where(ForwardItem.state == ForwardState.PENDING)
-                     .values(available_at=utcnow()))
+        sess.execute(
+            update(ForwardItem)
+            .where(ForwardItem.state == ForwardState.PENDING)
+            .values(available_at=utcnow())
+        )
 
 
 def _drain(app: Flask) -> int:
@@ -86,11 +92,12 @@ def _status(app: Flask, study_uid: str) -> forwarding.StudyForwarding:
         return forwarding.study_status(sess, study_id, True)
 
 
-def test_received_instances_reach_orthanc_once(fwd_app: Flask, fwd_node: Node,
-                                               orthanc: Orthanc, titles: Titles,
-                                               world: World, tmp_path: Path) -> None:
-    study_uid, paths = write_study(tmp_path, patient_id=world.patient_a.national_id,
-                                   count=12, size=128)
+def test_received_instances_reach_orthanc_once(
+    fwd_app: Flask, fwd_node: Node, orthanc: Orthanc, titles: Titles, world: World, tmp_path: Path
+) -> None:
+    study_uid, paths = write_study(
+        tmp_path, patient_id=world.patient_a.national_id, count=12, size=128
+    )
     _store(fwd_node, titles.a, paths)
     assert _status(fwd_app, study_uid).status == "received"
     assert _drain(fwd_app) >= 12
@@ -101,13 +108,14 @@ def test_received_instances_reach_orthanc_once(fwd_app: Flask, fwd_node: Node,
     assert _drain(fwd_app) == 0  # nothing left; nothing sent twice
 
 
-def test_archive_down_loses_nothing_and_drains_after(fwd_app: Flask, fwd_node: Node,
-                                                     orthanc: Orthanc, titles: Titles,
-                                                     world: World, tmp_path: Path) -> None:
+def test_archive_down_loses_nothing_and_drains_after(
+    fwd_app: Flask, fwd_node: Node, orthanc: Orthanc, titles: Titles, world: World, tmp_path: Path
+) -> None:
     orthanc.stop()
     try:
-        study_uid, paths = write_study(tmp_path, patient_id=world.patient_a.national_id,
-                                       count=8, size=64)
+        study_uid, paths = write_study(
+            tmp_path, patient_id=world.patient_a.national_id, count=8, size=64
+        )
         _store(fwd_node, titles.a, paths)  # the hub keeps receiving while the archive is down
         assert _drain(fwd_app) == 0
         status = _status(fwd_app, study_uid)
@@ -122,11 +130,12 @@ def test_archive_down_loses_nothing_and_drains_after(fwd_app: Flask, fwd_node: N
 
 
 def test_archive_stopped_mid_transfer_then_restarted_gets_each_instance_once(
-        fwd_app: Flask, fwd_node: Node, orthanc: Orthanc, titles: Titles, world: World,
-        tmp_path: Path) -> None:
+    fwd_app: Flask, fwd_node: Node, orthanc: Orthanc, titles: Titles, world: World, tmp_path: Path
+) -> None:
     count = 150
-    study_uid, paths = write_study(tmp_path, patient_id=world.patient_a.national_id,
-                                   count=count, size=256)
+    study_uid, paths = write_study(
+        tmp_path, patient_id=world.patient_a.national_id, count=count, size=256
+    )
     _store(fwd_node, titles.a, paths)
     sender = threading.Thread(target=_drain, args=(fwd_app,))
     sender.start()
@@ -149,10 +158,11 @@ def test_archive_stopped_mid_transfer_then_restarted_gets_each_instance_once(
 
 
 def test_worker_lost_mid_batch_resends_harmlessly_and_counts_it(
-        fwd_app: Flask, fwd_node: Node, orthanc: Orthanc, titles: Titles, world: World,
-        tmp_path: Path) -> None:
-    study_uid, paths = write_study(tmp_path, patient_id=world.patient_a.national_id,
-                                   count=6, size=64)
+    fwd_app: Flask, fwd_node: Node, orthanc: Orthanc, titles: Titles, world: World, tmp_path: Path
+) -> None:
+    study_uid, paths = write_study(
+        tmp_path, patient_id=world.patient_a.national_id, count=6, size=64
+    )
     _store(fwd_node, titles.a, paths)
     factory = db.get_db(fwd_app).session_factory
     assert factory is not None
@@ -170,8 +180,11 @@ def test_worker_lost_mid_batch_resends_harmlessly_and_counts_it(
     assert len(orthanc.instances_of(study_uid)) <= 6
     # Its leases run out; the next worker sends them again.
     with fwd_app.app_context(), db.transaction() as sess:
-        sess.execute(update(ForwardItem).where(ForwardItem.lease_token == token)
-                     .values(leased_until=utcnow()))
+        sess.execute(
+            update(ForwardItem)
+            .where(ForwardItem.lease_token == token)
+            .values(leased_until=utcnow())
+        )
     assert _drain(fwd_app) >= 6
     assert _rows(fwd_app, study_uid) == {"sent": 6, "resent": 6}
     # Orthanc ignored the duplicates: still one copy of each.

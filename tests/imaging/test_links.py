@@ -33,16 +33,25 @@ def _path(url: str) -> str:
 
 def _opens(app: Flask, link_id: int) -> int:
     with app.app_context(), db.transaction() as sess:
-        return int(sess.scalar(select(func.count(AuditEvent.id)).where(
-            AuditEvent.action == "imaging:link:opened", AuditEvent.outcome == "ok",
-            AuditEvent.object_id == str(link_id))) or 0)
+        return int(
+            sess.scalar(
+                select(func.count(AuditEvent.id)).where(
+                    AuditEvent.action == "imaging:link:opened",
+                    AuditEvent.outcome == "ok",
+                    AuditEvent.object_id == str(link_id),
+                )
+            )
+            or 0
+        )
 
 
-def test_link_opens_a_viewer_without_an_account(app: Flask, client: FlaskClient,
-                                                world: World) -> None:
+def test_link_opens_a_viewer_without_an_account(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
     _patient, uid = _study(app, world, images=3, size=64)
-    resp = client.post(f"/api/v1/studies/{uid}/links", json={"ttl_hours": 2},
-                       headers=world["gp_a"].headers)
+    resp = client.post(
+        f"/api/v1/studies/{uid}/links", json={"ttl_hours": 2}, headers=world["gp_a"].headers
+    )
     assert resp.status_code == 201, resp.get_json()
     created = resp.get_json()
     assert set(created) == {"id", "url", "expires_at"}
@@ -61,9 +70,14 @@ def test_link_opens_a_viewer_without_an_account(app: Flask, client: FlaskClient,
     assert _opens(app, created["id"]) == 2
 
     with app.app_context(), db.transaction() as sess:
-        instance_ids = list(sess.scalars(
-            select(Instance.id).join(ImageLink, ImageLink.study_id == Instance.study_id)
-            .where(ImageLink.id == created["id"]).order_by(Instance.instance_number)))
+        instance_ids = list(
+            sess.scalars(
+                select(Instance.id)
+                .join(ImageLink, ImageLink.study_id == Instance.study_id)
+                .where(ImageLink.id == created["id"])
+                .order_by(Instance.instance_number)
+            )
+        )
     frame = anonymous.get(f"{path}/frames/{instance_ids[0]}/0.png")
     assert frame.status_code == 200 and frame.mimetype == "image/png"
     image = Image.open(io.BytesIO(frame.data))
@@ -80,8 +94,9 @@ def test_link_opens_a_viewer_without_an_account(app: Flask, client: FlaskClient,
     assert anonymous.get(f"{path}/frames/{foreign}/0.png").status_code == 404
 
 
-def test_revoked_expired_and_forged_links_are_refused(app: Flask, client: FlaskClient,
-                                                      world: World) -> None:
+def test_revoked_expired_and_forged_links_are_refused(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
     _patient, uid = _study(app, world, images=1)
     headers = world["hw_a"].headers
     first = client.post(f"/api/v1/studies/{uid}/links", json={}, headers=headers).get_json()
@@ -90,23 +105,33 @@ def test_revoked_expired_and_forged_links_are_refused(app: Flask, client: FlaskC
     # No `with`: a preserved request context would keep SQLite's lock.
     anonymous = app.test_client()
     assert anonymous.get(path1).status_code == 200
-    revoke = client.post(f"/api/v1/studies/{uid}/links/{first['id']}/revoke",
-                         headers=headers)
+    revoke = client.post(f"/api/v1/studies/{uid}/links/{first['id']}/revoke", headers=headers)
     assert revoke.status_code == 200 and revoke.get_json()["live"] is False
-    assert client.post(f"/api/v1/studies/{uid}/links/{first['id']}/revoke",
-                       headers=headers).status_code == 409
+    assert (
+        client.post(
+            f"/api/v1/studies/{uid}/links/{first['id']}/revoke", headers=headers
+        ).status_code
+        == 409
+    )
     assert anonymous.get(path1).status_code == 404
     with app.app_context(), db.transaction() as sess:
-        sess.execute(update(ImageLink).where(ImageLink.id == second["id"]).values(
-            expires_at=utcnow() - timedelta(seconds=1)))
+        sess.execute(
+            update(ImageLink)
+            .where(ImageLink.id == second["id"])
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
     assert anonymous.get(path2).status_code == 404
     # Tampered or invented tokens: refused, and the page says nothing more.
     assert anonymous.get(path2[:-3] + "xyz").status_code == 404
     assert anonymous.get("/imaging/links/invented").status_code == 404
     with app.app_context(), db.transaction() as sess:
-        denied = sess.scalars(select(AuditEvent.details).where(
-            AuditEvent.action == "imaging:link:opened", AuditEvent.outcome == "denied",
-            AuditEvent.object_id.in_([str(first["id"]), str(second["id"])]))).all()
+        denied = sess.scalars(
+            select(AuditEvent.details).where(
+                AuditEvent.action == "imaging:link:opened",
+                AuditEvent.outcome == "denied",
+                AuditEvent.object_id.in_([str(first["id"]), str(second["id"])]),
+            )
+        ).all()
     assert sorted(d["reason"] for d in denied) == ["expired", "revoked"]
     listing = client.get(f"/api/v1/studies/{uid}/links", headers=headers).get_json()["items"]
     assert [item["live"] for item in listing] == [False, False]
@@ -114,11 +139,24 @@ def test_revoked_expired_and_forged_links_are_refused(app: Flask, client: FlaskC
 
 
 def test_only_clinicians_and_admins_who_see_the_study_create_links(
-        app: Flask, client: FlaskClient, world: World) -> None:
+    app: Flask, client: FlaskClient, world: World
+) -> None:
     _patient, uid = _study(app, world, images=1)
-    assert client.post(f"/api/v1/studies/{uid}/links", json={},
-                       headers=world["command_x"].headers).status_code == 403
-    assert client.post(f"/api/v1/studies/{uid}/links", json={},
-                       headers=world["hw_b"].headers).status_code == 404
-    assert client.post(f"/api/v1/studies/{uid}/links", json={},
-                       headers=world["admin_a"].headers).status_code == 201
+    assert (
+        client.post(
+            f"/api/v1/studies/{uid}/links", json={}, headers=world["command_x"].headers
+        ).status_code
+        == 403
+    )
+    assert (
+        client.post(
+            f"/api/v1/studies/{uid}/links", json={}, headers=world["hw_b"].headers
+        ).status_code
+        == 404
+    )
+    assert (
+        client.post(
+            f"/api/v1/studies/{uid}/links", json={}, headers=world["admin_a"].headers
+        ).status_code
+        == 201
+    )

@@ -36,15 +36,25 @@ pytestmark = pytest.mark.slow
 
 
 def store(node: Node, title: str, *paths: Path) -> str:
-    result = dcmtk("storescu", "-aet", title, "-aec", "HUB", "127.0.0.1", str(node.port),
-                   *map(str, paths))
+    result = dcmtk(
+        "storescu", "-aet", title, "-aec", "HUB", "127.0.0.1", str(node.port), *map(str, paths)
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout + result.stderr
 
 
 def find(node: Node, title: str, level: str, *keys: str) -> list[dict[str, str]]:
-    args = ["findscu", "-v", "-aet", title, "-aec", "HUB", "-S", "-k",
-            f"QueryRetrieveLevel={level}"]
+    args = [
+        "findscu",
+        "-v",
+        "-aet",
+        title,
+        "-aec",
+        "HUB",
+        "-S",
+        "-k",
+        f"QueryRetrieveLevel={level}",
+    ]
     for key in keys:
         args += ["-k", key]
     result = dcmtk(*args, "127.0.0.1", str(node.port))
@@ -80,19 +90,37 @@ def test_echo_from_registered_and_unknown_titles(node: Node, titles: Titles) -> 
 
 
 def test_store_indexes_every_class_and_keeps_transfer_syntax(
-        app: Flask, node: Node, titles: Titles, world: World, tmp_path: Path) -> None:
-    study_uid, slices = write_study(tmp_path / "ct", patient_id=world.patient_a.national_id,
-                                    count=4)
+    app: Flask, node: Node, titles: Titles, world: World, tmp_path: Path
+) -> None:
+    study_uid, slices = write_study(
+        tmp_path / "ct", patient_id=world.patient_a.national_id, count=4
+    )
     series_uid = dcmread(slices[0]).SeriesInstanceUID
-    rle = ct_instance(patient_id=world.patient_a.national_id, study_uid=study_uid,
-                      series_uid=series_uid, number=5, size=64, syntax=RLELossless)
-    implicit = ct_instance(patient_id=world.patient_a.national_id, study_uid=study_uid,
-                           series_uid=series_uid, number=6, size=64,
-                           syntax=ImplicitVRLittleEndian)
-    sr = sr_instance(patient_id=world.patient_a.national_id, study_uid=study_uid,
-                     series_uid=generate_uid())
-    kos = sr_instance(patient_id=world.patient_a.national_id, study_uid=study_uid,
-                      series_uid=generate_uid(), sop_class=KEY_OBJECT_SELECTION)
+    rle = ct_instance(
+        patient_id=world.patient_a.national_id,
+        study_uid=study_uid,
+        series_uid=series_uid,
+        number=5,
+        size=64,
+        syntax=RLELossless,
+    )
+    implicit = ct_instance(
+        patient_id=world.patient_a.national_id,
+        study_uid=study_uid,
+        series_uid=series_uid,
+        number=6,
+        size=64,
+        syntax=ImplicitVRLittleEndian,
+    )
+    sr = sr_instance(
+        patient_id=world.patient_a.national_id, study_uid=study_uid, series_uid=generate_uid()
+    )
+    kos = sr_instance(
+        patient_id=world.patient_a.national_id,
+        study_uid=study_uid,
+        series_uid=generate_uid(),
+        sop_class=KEY_OBJECT_SELECTION,
+    )
     extra = []
     for name, ds in (("rle", rle), ("implicit", implicit), ("sr", sr), ("kos", kos)):
         path = tmp_path / f"{name}.dcm"
@@ -101,8 +129,17 @@ def test_store_indexes_every_class_and_keeps_transfer_syntax(
     store(node, titles.a, *slices, *extra[2:])
     # -xr proposes RLE Lossless and -xi implicit VR only, so each file travels as it is.
     for option, path in (("-xr", extra[0]), ("-xi", extra[1])):
-        result = dcmtk("storescu", option, "-aet", titles.a, "-aec", "HUB", "127.0.0.1",
-                       str(node.port), str(path))
+        result = dcmtk(
+            "storescu",
+            option,
+            "-aet",
+            titles.a,
+            "-aec",
+            "HUB",
+            "127.0.0.1",
+            str(node.port),
+            str(path),
+        )
         assert result.returncode == 0, result.stdout + result.stderr
 
     instances, series, paths = counts(app, study_uid)
@@ -113,25 +150,34 @@ def test_store_indexes_every_class_and_keeps_transfer_syntax(
         # PatientID is patient A's national id: linked to the real-name patient.
         assert study.patient_id == world.patient_a.id
         assert study.facility_id == world.facility_a.id
-        kinds = dict(sess.execute(select(Instance.sop_instance_uid, Instance.kind)
-                                  .where(Instance.study_id == study.id)).all())
-        syntaxes = dict(sess.execute(select(Instance.sop_instance_uid,
-                                            Instance.transfer_syntax_uid)
-                                     .where(Instance.study_id == study.id)).all())
+        kinds = dict(
+            sess.execute(
+                select(Instance.sop_instance_uid, Instance.kind).where(
+                    Instance.study_id == study.id
+                )
+            ).all()
+        )
+        syntaxes = dict(
+            sess.execute(
+                select(Instance.sop_instance_uid, Instance.transfer_syntax_uid).where(
+                    Instance.study_id == study.id
+                )
+            ).all()
+        )
     assert kinds[sr.SOPInstanceUID] == InstanceKind.REPORT
     assert kinds[kos.SOPInstanceUID] == InstanceKind.REPORT
     assert kinds[rle.SOPInstanceUID] == InstanceKind.IMAGE
     assert syntaxes[rle.SOPInstanceUID] == RLELossless
     assert syntaxes[implicit.SOPInstanceUID] == ImplicitVRLittleEndian
-    stored = {dcmread(storage_dir(node) / p).SOPInstanceUID: storage_dir(node) / p
-              for p in paths}
+    stored = {dcmread(storage_dir(node) / p).SOPInstanceUID: storage_dir(node) / p for p in paths}
     assert dcmread(stored[rle.SOPInstanceUID]).file_meta.TransferSyntaxUID == RLELossless
     # The stored pixel data are the bytes sent, unchanged.
     assert dcmread(stored[rle.SOPInstanceUID]).PixelData == rle.PixelData
 
 
 def test_duplicate_sop_instance_is_acknowledged_but_not_stored_twice(
-        app: Flask, node: Node, titles: Titles, world: World, tmp_path: Path) -> None:
+    app: Flask, node: Node, titles: Titles, world: World, tmp_path: Path
+) -> None:
     study_uid, slices = write_study(tmp_path, patient_id="LOCAL-77", count=3, size=64)
     store(node, titles.a, *slices)
     before = counts(app, study_uid)
@@ -141,19 +187,23 @@ def test_duplicate_sop_instance_is_acknowledged_but_not_stored_twice(
     assert sorted(p.name for p in storage_dir(node).rglob("*.dcm")) == files_before
     # A PatientID that is no national id leaves the study unlinked.
     with app.app_context(), db.transaction() as sess:
-        assert sess.scalar(select(Study.patient_id).where(
-            Study.study_instance_uid == study_uid)) is None
+        assert (
+            sess.scalar(select(Study.patient_id).where(Study.study_instance_uid == study_uid))
+            is None
+        )
 
 
-def _raw_send(node: Node, title: str, path: Path, sop_class: str,
-              syntax: str = ExplicitVRLittleEndian) -> int | None:
+def _raw_send(
+    node: Node, title: str, path: Path, sop_class: str, syntax: str = ExplicitVRLittleEndian
+) -> int | None:
     """Stream a file's bytes as they are (pynetdicom never checks them when chunked)."""
     _config.STORE_SEND_CHUNKED_DATASET = True
     try:
         ae = AE(ae_title=title)
         ae.add_requested_context(sop_class, syntax)
-        assoc = ae.associate("127.0.0.1", node.port, ae_title="HUB",
-                             evt_handlers=[(evt.EVT_CONN_OPEN, set_nodelay)])
+        assoc = ae.associate(
+            "127.0.0.1", node.port, ae_title="HUB", evt_handlers=[(evt.EVT_CONN_OPEN, set_nodelay)]
+        )
         assert assoc.is_established
         try:
             status = assoc.send_c_store(path)
@@ -184,9 +234,15 @@ def _even(uid: str) -> bytes:
 
 
 def test_malformed_datasets_fail_and_leave_the_node_unharmed(
-        app: Flask, node: Node, titles: Titles, tmp_path: Path) -> None:
-    good = ct_instance(patient_id="MALF-1", study_uid="1.2.826.0.1.3680043.10.1408.99.1",
-                       series_uid="1.2.826.0.1.3680043.10.1408.99.1.1", number=1, size=64)
+    app: Flask, node: Node, titles: Titles, tmp_path: Path
+) -> None:
+    good = ct_instance(
+        patient_id="MALF-1",
+        study_uid="1.2.826.0.1.3680043.10.1408.99.1",
+        series_uid="1.2.826.0.1.3680043.10.1408.99.1.1",
+        number=1,
+        size=64,
+    )
     good.save_as(tmp_path / "good.dcm", enforce_file_format=True)
     whole = (tmp_path / "good.dcm").read_bytes()
     meta_end = 132 + 12 + struct.unpack("<I", whole[140:144])[0]
@@ -194,8 +250,10 @@ def test_malformed_datasets_fail_and_leave_the_node_unharmed(
     ct, uid = str(good.SOPClassUID), str(good.SOPInstanceUID)
     cases = {
         "truncated": body[:-1000],
-        "bad_length": body[:200] + _element(0x0040, 0x0001, b"LO", b"x" * 8)[:-8]
-        + b"\xff\xff" + b"x" * 8,
+        "bad_length": body[:200]
+        + _element(0x0040, 0x0001, b"LO", b"x" * 8)[:-8]
+        + b"\xff\xff"
+        + b"x" * 8,
         # Everything a CT has except its SOP Instance UID.
         "missing_sop_uid": _element(0x0008, 0x0016, b"UI", _even(ct))
         + _element(0x0020, 0x000D, b"UI", b"1.2.3.4\0"),
@@ -218,27 +276,53 @@ def test_malformed_datasets_fail_and_leave_the_node_unharmed(
 
 
 def test_find_at_patient_study_and_series_level_within_the_facility(
-        node: Node, titles: Titles, world: World, tmp_path: Path) -> None:
+    node: Node, titles: Titles, world: World, tmp_path: Path
+) -> None:
     pid = f"FIND-{world.facility_a.code}"
-    study_uid, slices = write_study(tmp_path, patient_id=pid, count=3, size=64,
-                                    study_date=date(2023, 2, 3))
+    study_uid, slices = write_study(
+        tmp_path, patient_id=pid, count=3, size=64, study_date=date(2023, 2, 3)
+    )
     store(node, titles.a, *slices)
-    studies = find(node, titles.a, "STUDY", f"PatientID={pid}", "StudyInstanceUID",
-                   "StudyDate", "NumberOfStudyRelatedInstances", "ModalitiesInStudy")
+    studies = find(
+        node,
+        titles.a,
+        "STUDY",
+        f"PatientID={pid}",
+        "StudyInstanceUID",
+        "StudyDate",
+        "NumberOfStudyRelatedInstances",
+        "ModalitiesInStudy",
+    )
     assert len(studies) == 1
     assert studies[0]["StudyInstanceUID"] == study_uid
     assert studies[0]["NumberOfStudyRelatedInstances"] == "3"
     assert studies[0]["ModalitiesInStudy"] == "CT"
-    ranged = find(node, titles.a, "STUDY", f"PatientID={pid}", "StudyDate=20230101-20230301",
-                  "StudyInstanceUID")
+    ranged = find(
+        node,
+        titles.a,
+        "STUDY",
+        f"PatientID={pid}",
+        "StudyDate=20230101-20230301",
+        "StudyInstanceUID",
+    )
     assert [s["StudyInstanceUID"] for s in ranged] == [study_uid]
-    assert find(node, titles.a, "STUDY", f"PatientID={pid}", "StudyDate=20240101-",
-                "StudyInstanceUID") == []
-    patients = find(node, titles.a, "PATIENT", f"PatientID={pid[:6]}*",
-                    "NumberOfPatientRelatedInstances")
+    assert (
+        find(node, titles.a, "STUDY", f"PatientID={pid}", "StudyDate=20240101-", "StudyInstanceUID")
+        == []
+    )
+    patients = find(
+        node, titles.a, "PATIENT", f"PatientID={pid[:6]}*", "NumberOfPatientRelatedInstances"
+    )
     assert patients and patients[0]["NumberOfPatientRelatedInstances"] == "3"
-    series = find(node, titles.a, "SERIES", f"StudyInstanceUID={study_uid}",
-                  "SeriesInstanceUID", "Modality", "NumberOfSeriesRelatedInstances")
+    series = find(
+        node,
+        titles.a,
+        "SERIES",
+        f"StudyInstanceUID={study_uid}",
+        "SeriesInstanceUID",
+        "Modality",
+        "NumberOfSeriesRelatedInstances",
+    )
     assert len(series) == 1 and series[0]["NumberOfSeriesRelatedInstances"] == "3"
     # Another facility's modality does not see facility A's studies.
     assert find(node, titles.c, "STUDY", f"PatientID={pid}", "StudyInstanceUID") == []

@@ -17,8 +17,9 @@ from tests.support.matrix import Rule, run_matrix
 from tests.support.personas import World
 
 # Everyone whose role carries imaging:read (insurers do not).
-READERS = frozenset({"hw_a", "hw_b", "gp_a", "specialist", "command_x", "command_y", "admin_a",
-                     "national"})
+READERS = frozenset(
+    {"hw_a", "hw_b", "gp_a", "specialist", "command_x", "command_y", "admin_a", "national"}
+)
 # Who sees a study of a facility-A patient with a consult offered to the specialist.
 SEE = frozenset({"hw_a", "gp_a", "specialist", "command_x", "admin_a", "national"})
 SHARE = frozenset({"hw_a", "gp_a", "specialist", "admin_a", "national"})
@@ -41,23 +42,49 @@ def rules(p: Probe) -> list[Rule]:
     return [
         Rule("GET", "/api/v1/studies", lambda w: "/api/v1/studies", READERS),
         Rule("GET", "/api/v1/studies/{study_instance_uid}", lambda w: study, SEE),
-        Rule("POST", "/api/v1/studies/{study_instance_uid}/links",
-             lambda w: f"{study}/links", SHARE, lambda w: {"ttl_hours": 1}),
-        Rule("GET", "/api/v1/studies/{study_instance_uid}/links",
-             lambda w: f"{study}/links", SEE),
+        Rule(
+            "POST",
+            "/api/v1/studies/{study_instance_uid}/links",
+            lambda w: f"{study}/links",
+            SHARE,
+            lambda w: {"ttl_hours": 1},
+        ),
+        Rule("GET", "/api/v1/studies/{study_instance_uid}/links", lambda w: f"{study}/links", SEE),
         # The first allowed persona revokes it; the rest get 409, which is not a refusal.
-        Rule("POST", "/api/v1/studies/{study_instance_uid}/links/{link_id}/revoke",
-             lambda w: f"{study}/links/{p.link_id}/revoke", SHARE),
-        Rule("PUT", "/api/v1/studies/{study_instance_uid}/legal-hold",
-             lambda w: f"{study}/legal-hold", ADMINS, lambda w: {"hold": False}),
-        Rule("PUT", "/api/v1/studies/{study_instance_uid}/patient",
-             lambda w: f"{study}/patient", ADMINS, lambda w: {"patient_id": p.patient_id}),
+        Rule(
+            "POST",
+            "/api/v1/studies/{study_instance_uid}/links/{link_id}/revoke",
+            lambda w: f"{study}/links/{p.link_id}/revoke",
+            SHARE,
+        ),
+        Rule(
+            "PUT",
+            "/api/v1/studies/{study_instance_uid}/legal-hold",
+            lambda w: f"{study}/legal-hold",
+            ADMINS,
+            lambda w: {"hold": False},
+        ),
+        Rule(
+            "PUT",
+            "/api/v1/studies/{study_instance_uid}/patient",
+            lambda w: f"{study}/patient",
+            ADMINS,
+            lambda w: {"patient_id": p.patient_id},
+        ),
         # The consult's specialist sees its patient's studies; command staff cannot write.
-        Rule("POST", "/api/v1/studies/{study_instance_uid}/consults",
-             lambda w: f"{study}/consults", ATTACH, lambda w: {"consult_id": p.consult_id}),
-        Rule("GET", "/api/v1/consults/{consult_id}/studies",
-             lambda w: f"/api/v1/consults/{p.consult_id}/studies",
-             frozenset({"hw_a", "gp_a", "specialist", "command_x", "admin_a", "national"})),
+        Rule(
+            "POST",
+            "/api/v1/studies/{study_instance_uid}/consults",
+            lambda w: f"{study}/consults",
+            ATTACH,
+            lambda w: {"consult_id": p.consult_id},
+        ),
+        Rule(
+            "GET",
+            "/api/v1/consults/{consult_id}/studies",
+            lambda w: f"/api/v1/consults/{p.consult_id}/studies",
+            frozenset({"hw_a", "gp_a", "specialist", "command_x", "admin_a", "national"}),
+        ),
         # A JSON body is no upload: permitted callers get 422 (no file), others refusals.
         Rule("POST", "/api/v1/studies/upload", lambda w: "/api/v1/studies/upload", UPLOADERS),
     ]
@@ -72,12 +99,14 @@ def probe(app: Flask, world: World) -> Probe:
         assert patient_id is not None
     study = ingest(app, world.facility_a, national_id, images=1)
     with app.test_client() as client:
-        resp = client.post(f"/api/v1/studies/{study.study_uid}/links", json={},
-                           headers=world["national"].headers)
+        resp = client.post(
+            f"/api/v1/studies/{study.study_uid}/links", json={}, headers=world["national"].headers
+        )
         assert resp.status_code == 201
     return Probe(study.study_uid, patient_id, resp.get_json()["id"], consult_id)
 
 
-def test_imaging_refusals_hold_and_are_audited(app: Flask, client: FlaskClient, world: World,
-                                               probe: Probe) -> None:
+def test_imaging_refusals_hold_and_are_audited(
+    app: Flask, client: FlaskClient, world: World, probe: Probe
+) -> None:
     assert run_matrix(app, client, world, rules(probe)) == []

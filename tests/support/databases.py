@@ -48,5 +48,6 @@ def temporary_database(kind: str, directory: Path, migrate: bool = True) -> Iter
         yield url
     finally:
         with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-                         .format(sql.Identifier(name)))
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )

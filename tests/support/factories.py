@@ -48,8 +48,12 @@ def country(session: Session, code: str = "IR") -> Country:
 
 
 def region(session: Session, country_code: str = "IR") -> MacroRegion:
-    row = MacroRegion(code=unique("MR"), number=next(_counter) % 10 + 1, name="Region",
-                      country_id=country(session, country_code).id)
+    row = MacroRegion(
+        code=unique("MR"),
+        number=next(_counter) % 10 + 1,
+        name="Region",
+        country_id=country(session, country_code).id,
+    )
     session.add(row)
     session.flush()
     return row
@@ -62,10 +66,17 @@ def university(session: Session, in_region: MacroRegion) -> University:
     return row
 
 
-def facility(session: Session, uni: University, kind: FacilityKind = FacilityKind.HEALTH_POST,
-             level: int = 1) -> Facility:
-    row = Facility(code=unique("FAC"), name="Facility", kind=kind, level=level,
-                   university_id=uni.id, region_id=uni.region_id)
+def facility(
+    session: Session, uni: University, kind: FacilityKind = FacilityKind.HEALTH_POST, level: int = 1
+) -> Facility:
+    row = Facility(
+        code=unique("FAC"),
+        name="Facility",
+        kind=kind,
+        level=level,
+        university_id=uni.id,
+        region_id=uni.region_id,
+    )
     session.add(row)
     session.flush()
     return row
@@ -78,14 +89,25 @@ def insurer(session: Session) -> Insurer:
     return row
 
 
-def user(session: Session, role: Role, *, at: Facility | None = None,
-         region_of: MacroRegion | None = None, insurer_of: Insurer | None = None,
-         specialty: str | None = None) -> User:
+def user(
+    session: Session,
+    role: Role,
+    *,
+    at: Facility | None = None,
+    region_of: MacroRegion | None = None,
+    insurer_of: Insurer | None = None,
+    specialty: str | None = None,
+) -> User:
     return create_user(
-        session, f"u{uuid.uuid4().hex[:10]}", full_name=f"Test {role.value}", role=role,
-        facility_code=at.code if at else None, region_code=region_of.code if region_of else None,
+        session,
+        f"u{uuid.uuid4().hex[:10]}",
+        full_name=f"Test {role.value}",
+        role=role,
+        facility_code=at.code if at else None,
+        region_code=region_of.code if region_of else None,
         insurer_code=insurer_of.code if insurer_of else None,
-        specialty_codes=(specialty,) if specialty else (), password=PASSWORD,
+        specialty_codes=(specialty,) if specialty else (),
+        password=PASSWORD,
     )
 
 
@@ -98,14 +120,26 @@ def national_id() -> str:
 
 
 def patient(session: Session, home: Facility, *, member_of: Insurer | None = None) -> Patient:
-    row = Patient(id_country="IR", national_id=national_id(), given_name="Given",
-                  family_name=f"Family{next(_counter)}", date_of_birth=date(1980, 1, 1)
-                  + timedelta(days=next(_counter)), sex=Sex.FEMALE, home_facility_id=home.id)
+    row = Patient(
+        id_country="IR",
+        national_id=national_id(),
+        given_name="Given",
+        family_name=f"Family{next(_counter)}",
+        date_of_birth=date(1980, 1, 1) + timedelta(days=next(_counter)),
+        sex=Sex.FEMALE,
+        home_facility_id=home.id,
+    )
     session.add(row)
     session.flush()
     if member_of is not None:
-        session.add(Membership(patient_id=row.id, insurer_id=member_of.id,
-                               member_id=unique("M"), valid_from=date(2020, 1, 1)))
+        session.add(
+            Membership(
+                patient_id=row.id,
+                insurer_id=member_of.id,
+                member_id=unique("M"),
+                valid_from=date(2020, 1, 1),
+            )
+        )
         session.flush()
     return row
 

@@ -16,9 +16,14 @@ from tests.support.processes import PYTHON, ROOT, HubProcess, free_port, hub_env
 
 DEMO_PASSWORD = "e2e-demo-password"
 SECRET_KEY = "e2e-secret-key-that-is-long-enough-for-the-hub-server"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 COMMAND_TIMEOUT = 180.0
 
 
@@ -40,12 +45,20 @@ def demo_env(directory: Path, port: int) -> dict[str, str]:
 
 def run_hub_command(*args: str, env: dict[str, str]) -> str:
     """Run ``python -m hub *args`` to completion; its output, or a failure that shows it."""
-    result = subprocess.run([PYTHON, "-m", "hub", *args], env=env, cwd=ROOT,
-                            stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                            timeout=COMMAND_TIMEOUT, check=False)
+    result = subprocess.run(
+        [PYTHON, "-m", "hub", *args],
+        env=env,
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT,
+        check=False,
+    )
     output = result.stdout + result.stderr
-    assert result.returncode == 0, f"`hub {' '.join(args)}` failed ({result.returncode}):\n" \
-                                   + output[-4000:]
+    assert result.returncode == 0, (
+        f"`hub {' '.join(args)}` failed ({result.returncode}):\n" + output[-4000:]
+    )
     return output
 
 

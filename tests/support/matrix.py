@@ -42,26 +42,36 @@ class Outcome:
 
 def uncovered_operations(rules: Iterable[Rule]) -> list[str]:
     covered = {(r.method.lower(), r.template) for r in rules}
-    return sorted(f"{op.method.upper()} {op.path}" for op in OPERATIONS
-                  if (op.method, op.path) not in covered)
+    return sorted(
+        f"{op.method.upper()} {op.path}" for op in OPERATIONS if (op.method, op.path) not in covered
+    )
 
 
 def _denial_audited(app: Flask, request_id: str) -> bool:
     with app.app_context(), db.transaction() as sess:
-        return sess.scalar(select(AuditEvent.id).where(
-            AuditEvent.request_id == request_id, AuditEvent.outcome == "denied")) is not None
+        return (
+            sess.scalar(
+                select(AuditEvent.id).where(
+                    AuditEvent.request_id == request_id, AuditEvent.outcome == "denied"
+                )
+            )
+            is not None
+        )
 
 
-def run_matrix(app: Flask, client: FlaskClient, world: World,
-               rules: Iterable[Rule]) -> list[str]:
+def run_matrix(app: Flask, client: FlaskClient, world: World, rules: Iterable[Rule]) -> list[str]:
     """Call every rule as every persona; return a list of violations (empty when all hold)."""
     problems: list[str] = []
     for rule in rules:
         for name, persona in world.personas.items():
             path = rule.path(world)
             body = rule.body(world)
-            resp = client.open(path, method=rule.method, headers=persona.headers,
-                               json=body if body is not None else None)
+            resp = client.open(
+                path,
+                method=rule.method,
+                headers=persona.headers,
+                json=body if body is not None else None,
+            )
             where = f"{rule.method} {path} as {name}"
             expected = dict(rule.expect).get(name)
             if resp.status_code >= 500:

@@ -47,23 +47,35 @@ class World:
 
 def _oauth_token(client: FlaskClient, client_id: str, secret: str) -> str:
     basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
-    resp = client.post("/oauth/token", data={"grant_type": "client_credentials"},
-                       headers={"Authorization": f"Basic {basic}"})
+    resp = client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        headers={"Authorization": f"Basic {basic}"},
+    )
     assert resp.status_code == 200, resp.get_data(as_text=True)
     return str(resp.get_json()["access_token"])
 
 
 def build_world(app: Flask, session: Session) -> World:
     region_x, region_y = f.region(session), f.region(session)
-    uni_x1, uni_x2, uni_y = (f.university(session, region_x), f.university(session, region_x),
-                             f.university(session, region_y))
+    uni_x1, uni_x2, uni_y = (
+        f.university(session, region_x),
+        f.university(session, region_x),
+        f.university(session, region_y),
+    )
     facility_a, facility_b = f.facility(session, uni_x1), f.facility(session, uni_x2)
     facility_c = f.facility(session, uni_y)
     hospital_x = f.facility(session, uni_x1, FacilityKind.HOSPITAL, 2)
     insurer_a, insurer_b = f.insurer(session), f.insurer(session)
     world = World(
-        region_x=region_x, region_y=region_y, facility_a=facility_a, facility_b=facility_b,
-        facility_c=facility_c, hospital_x=hospital_x, insurer_a=insurer_a, insurer_b=insurer_b,
+        region_x=region_x,
+        region_y=region_y,
+        facility_a=facility_a,
+        facility_b=facility_b,
+        facility_c=facility_c,
+        hospital_x=hospital_x,
+        insurer_a=insurer_a,
+        insurer_b=insurer_b,
         patient_a=f.patient(session, facility_a, member_of=insurer_a),
         patient_b=f.patient(session, facility_b, member_of=insurer_b),
         patient_c=f.patient(session, facility_c),
@@ -79,13 +91,17 @@ def build_world(app: Flask, session: Session) -> World:
         "national": f.user(session, Role.NATIONAL_ADMIN),
     }
     for name, person in people.items():
-        world.personas[name] = Persona(name, f.personal_token(session, person),
-                                       next(iter(person.role_set)))
-    clients = {"insurer_a": f.insurer_client(session, insurer_a),
-               "insurer_b": f.insurer_client(session, insurer_b)}
+        world.personas[name] = Persona(
+            name, f.personal_token(session, person), next(iter(person.role_set))
+        )
+    clients = {
+        "insurer_a": f.insurer_client(session, insurer_a),
+        "insurer_b": f.insurer_client(session, insurer_b),
+    }
     session.commit()
     with app.test_client() as client:
         for name, (client_id, secret) in clients.items():
-            world.personas[name] = Persona(name, _oauth_token(client, client_id, secret),
-                                           Role.INSURER)
+            world.personas[name] = Persona(
+                name, _oauth_token(client, client_id, secret), Role.INSURER
+            )
     return world

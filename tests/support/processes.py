@@ -125,16 +125,18 @@ class HubProcess:
     def _describe(self, tail: int = 4000) -> str:
         return f"`hub {' '.join(self.args)}` (pid {self.pid}); output:\n{self.output()[-tail:]}"
 
-    def wait_http(self, path: str = "/healthz", timeout: float = 60.0,
-                  status: int = 200) -> requests.Response:
+    def wait_http(
+        self, path: str = "/healthz", timeout: float = 60.0, status: int = 200
+    ) -> requests.Response:
         """Poll ``path`` until it answers ``status``; fail early if the process exits."""
         deadline = time.monotonic() + timeout
         last = "no answer"
         while True:
             code = self.popen.poll()
             if code is not None:
-                raise AssertionError(f"exited with status {code} before {path} answered: "
-                                     + self._describe())
+                raise AssertionError(
+                    f"exited with status {code} before {path} answered: " + self._describe()
+                )
             try:
                 resp = requests.get(self.base_url + path, timeout=5)
             except requests.RequestException as exc:
@@ -144,8 +146,10 @@ class HubProcess:
                     return resp
                 last = f"{resp.status_code} {resp.text[:500]}"
             if time.monotonic() > deadline:
-                raise AssertionError(f"{path} did not answer {status} within {timeout:.0f}s "
-                                     f"(last: {last}): " + self._describe())
+                raise AssertionError(
+                    f"{path} did not answer {status} within {timeout:.0f}s "
+                    f"(last: {last}): " + self._describe()
+                )
             time.sleep(0.1)
 
     def terminate(self, timeout: float = STOP_TIMEOUT) -> int:
@@ -155,8 +159,9 @@ class HubProcess:
         try:
             return self.popen.wait(timeout)
         except subprocess.TimeoutExpired:
-            raise AssertionError(f"did not exit within {timeout:.0f}s of SIGTERM: "
-                                 + self._describe()) from None
+            raise AssertionError(
+                f"did not exit within {timeout:.0f}s of SIGTERM: " + self._describe()
+            ) from None
 
     def cleanup(self) -> None:
         """Stop the process and everything in its process group, however the test went."""
@@ -179,22 +184,36 @@ class HubProcess:
             self.popen.wait()
 
 
-def start_hub(*args: str, env: dict[str, str], log_dir: Path,
-              port: int | None = None) -> HubProcess:
+def start_hub(
+    *args: str, env: dict[str, str], log_dir: Path, port: int | None = None
+) -> HubProcess:
     """Start ``python -m hub *args``; the caller must call :meth:`HubProcess.cleanup`."""
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"hub-{'-'.join(args)}-{uuid.uuid4().hex[:6]}.log"
     with log_path.open("wb") as log:
-        popen = subprocess.Popen([PYTHON, "-m", "hub", *args], env=env, cwd=ROOT,
-                                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                 start_new_session=True)
-    return HubProcess(args=args, popen=popen, port=port, log_path=log_path,
-                      started_at=time.monotonic())
+        popen = subprocess.Popen(
+            [PYTHON, "-m", "hub", *args],
+            env=env,
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return HubProcess(
+        args=args, popen=popen, port=port, log_path=log_path, started_at=time.monotonic()
+    )
 
 
 @contextlib.contextmanager
-def running_hub(*args: str, env: dict[str, str], log_dir: Path, port: int,
-                ready_path: str = "/healthz", timeout: float = 60.0) -> Iterator[HubProcess]:
+def running_hub(
+    *args: str,
+    env: dict[str, str],
+    log_dir: Path,
+    port: int,
+    ready_path: str = "/healthz",
+    timeout: float = 60.0,
+) -> Iterator[HubProcess]:
     """A started hub process that answers ``ready_path``; stopped and cleaned up on exit.
 
     ``env`` must set ``HUB_HTTP_PORT`` to ``port``.
