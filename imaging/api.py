@@ -3,7 +3,7 @@ links, legal hold and patient linking."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, Response, current_app, request
 from sqlalchemy import select
 
 from hub import db
@@ -356,3 +356,34 @@ def consult_studies(principal: Principal, consult_id: int) -> StudyList:
         for s in found
     ]
     return StudyList(items=items, next_cursor=None)
+
+
+def package_response(study: Study) -> Response:
+    """The study's CD/download package as a zip attachment."""
+    import tempfile
+    from pathlib import Path
+
+    from flask import send_file
+
+    from imaging.package import write_package
+
+    settings = _imaging()
+    assert settings.storage_dir is not None
+    paths = services.stored_paths(db.session(), study.id)
+    db.session().commit()  # the audit of the export is kept even if the download breaks off
+    # Closed (and so deleted) by Werkzeug once the response is sent.
+    spool = tempfile.TemporaryFile()  # noqa: SIM115
+    write_package(Path(settings.storage_dir), paths, spool)
+    spool.seek(0)
+    name = f"study-{study.study_date or study.id}.zip"
+    resp = send_file(spool, mimetype="application/zip", as_attachment=True,
+                     download_name=name)
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@api_route(bp, "/studies/<study_instance_uid>/package", summary="The study as a CD/download "
+           "package (zip with DICOMDIR)", scope="imaging:read", tag="imaging", errors=(404,))
+def study_package(principal: Principal, study_instance_uid: str) -> Response:
+    study = services.export_package(db.session(), principal, _checked_uid(study_instance_uid))
+    return package_response(study)

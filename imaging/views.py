@@ -144,6 +144,20 @@ def frame_png(token: str, instance_id: int, frame: int) -> ResponseReturnValue:
     return _private(resp)
 
 
+@bp.get("/links/<token>/package.zip")
+def link_package(token: str) -> ResponseReturnValue:
+    """The CD/download package through a link; audited like an open."""
+    from imaging.api import package_response
+
+    sess = db.session()
+    try:
+        _link, study = links.open_link(sess, token, secret_key=_secret(), what="exported",
+                                       count=False)
+    except links.LinkRefused:
+        return _refused()
+    return package_response(study)
+
+
 @bp.get("/studies/<study_instance_uid>")
 @login_required
 def study_page(study_instance_uid: str) -> ResponseReturnValue:
