@@ -376,14 +376,19 @@ def package_response(study: Study) -> Response:
     write_package(Path(settings.storage_dir), paths, spool)
     spool.seek(0)
     name = f"study-{study.study_date or study.id}.zip"
-    resp = send_file(spool, mimetype="application/zip", as_attachment=True,
-                     download_name=name)
+    resp = send_file(spool, mimetype="application/zip", as_attachment=True, download_name=name)
     resp.headers["Cache-Control"] = "no-store"
     return resp
 
 
-@api_route(bp, "/studies/<study_instance_uid>/package", summary="The study as a CD/download "
-           "package (zip with DICOMDIR)", scope="imaging:read", tag="imaging", errors=(404,))
+@api_route(
+    bp,
+    "/studies/<study_instance_uid>/package",
+    summary="The study as a CD/download package (zip with DICOMDIR)",
+    scope="imaging:read",
+    tag="imaging",
+    errors=(404,),
+)
 def study_package(principal: Principal, study_instance_uid: str) -> Response:
     study = services.export_package(db.session(), principal, _checked_uid(study_instance_uid))
     return package_response(study)

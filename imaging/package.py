@@ -14,8 +14,10 @@ from typing import IO
 
 from pydicom.fileset import FileSet
 
-README = (b"This package holds one imaging study in DICOM format. Open DICOMDIR with any DICOM\r\n"
-          b"viewer; the images are in the DICOM folder.\r\n")
+README = (
+    b"This package holds one imaging study in DICOM format. Open DICOMDIR with any DICOM\r\n"
+    b"viewer; the images are in the DICOM folder.\r\n"
+)
 
 
 def write_package(storage_root: Path, relative_paths: list[str], out: IO[bytes]) -> int:

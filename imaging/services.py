@@ -283,11 +283,14 @@ def _add_years(start: date, years: int) -> date:
 
 def stored_paths(session: Session, study_id: int) -> list[str]:
     """Relative paths of the study's stored files, in series and instance order."""
-    rows = session.execute(select(Instance.path).join(Series, Series.id == Instance.series_id)
-                           .where(Instance.study_id == study_id, Instance.deleted_at.is_(None),
-                                  Instance.path.is_not(None))
-                           .order_by(Series.series_number, Series.id, Instance.instance_number,
-                                     Instance.id)).all()
+    rows = session.execute(
+        select(Instance.path)
+        .join(Series, Series.id == Instance.series_id)
+        .where(
+            Instance.study_id == study_id, Instance.deleted_at.is_(None), Instance.path.is_not(None)
+        )
+        .order_by(Series.series_number, Series.id, Instance.instance_number, Instance.id)
+    ).all()
     return [str(r[0]) for r in rows]
 
 

@@ -151,8 +151,9 @@ def link_package(token: str) -> ResponseReturnValue:
 
     sess = db.session()
     try:
-        _link, study = links.open_link(sess, token, secret_key=_secret(), what="exported",
-                                       count=False)
+        _link, study = links.open_link(
+            sess, token, secret_key=_secret(), what="exported", count=False
+        )
     except links.LinkRefused:
         return _refused()
     return package_response(study)

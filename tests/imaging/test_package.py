@@ -33,20 +33,25 @@ def _check_zip(data: bytes, tmp_path: Path, images: int, others: int) -> None:
     assert len([n for n in names if n.startswith("OTHER/")]) == others
 
 
-def test_package_through_the_api_and_a_link(app: Flask, client: FlaskClient, world: World,
-                                            tmp_path: Path) -> None:
+def test_package_through_the_api_and_a_link(
+    app: Flask, client: FlaskClient, world: World, tmp_path: Path
+) -> None:
     with app.app_context(), db.transaction() as sess:
         patient = f.patient(sess, world.facility_a)
         national_id = patient.national_id
     study = ingest(app, world.facility_a, national_id, images=3, reports=1, size=32)
-    resp = client.get(f"/api/v1/studies/{study.study_uid}/package",
-                      headers=world["gp_a"].headers)
+    resp = client.get(f"/api/v1/studies/{study.study_uid}/package", headers=world["gp_a"].headers)
     assert resp.status_code == 200 and resp.mimetype == "application/zip"
     _check_zip(resp.data, tmp_path / "api", 3, 1)
-    assert client.get(f"/api/v1/studies/{study.study_uid}/package",
-                      headers=world["hw_b"].headers).status_code == 404
-    link = client.post(f"/api/v1/studies/{study.study_uid}/links", json={},
-                       headers=world["gp_a"].headers).get_json()
+    assert (
+        client.get(
+            f"/api/v1/studies/{study.study_uid}/package", headers=world["hw_b"].headers
+        ).status_code
+        == 404
+    )
+    link = client.post(
+        f"/api/v1/studies/{study.study_uid}/links", json={}, headers=world["gp_a"].headers
+    ).get_json()
     path = "/" + link["url"].split("://", 1)[1].split("/", 1)[1]
     anonymous = app.test_client()
     got = anonymous.get(f"{path}/package.zip")
@@ -54,6 +59,11 @@ def test_package_through_the_api_and_a_link(app: Flask, client: FlaskClient, wor
     _check_zip(got.data, tmp_path / "link", 3, 1)
     assert anonymous.get("/imaging/links/forged/package.zip").status_code == 404
     with app.app_context(), db.transaction() as sess:
-        actions = set(sess.scalars(select(AuditEvent.action).where(
-            AuditEvent.action.in_(["imaging:study:exported", "imaging:link:exported"]))))
+        actions = set(
+            sess.scalars(
+                select(AuditEvent.action).where(
+                    AuditEvent.action.in_(["imaging:study:exported", "imaging:link:exported"])
+                )
+            )
+        )
     assert actions == {"imaging:study:exported", "imaging:link:exported"}

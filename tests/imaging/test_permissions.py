@@ -85,8 +85,9 @@ def rules(p: Probe) -> list[Rule]:
             lambda w: f"/api/v1/consults/{p.consult_id}/studies",
             frozenset({"hw_a", "gp_a", "specialist", "command_x", "admin_a", "national"}),
         ),
-        Rule("GET", "/api/v1/studies/{study_instance_uid}/package",
-             lambda w: f"{study}/package", SEE),
+        Rule(
+            "GET", "/api/v1/studies/{study_instance_uid}/package", lambda w: f"{study}/package", SEE
+        ),
         # A JSON body is no upload: permitted callers get 422 (no file), others refusals.
         Rule("POST", "/api/v1/studies/upload", lambda w: "/api/v1/studies/upload", UPLOADERS),
     ]

@@ -26,41 +26,71 @@ PROXY_AE = "PROXYSEGA"
 
 
 def _hub(env: dict[str, str], *args: str) -> None:
-    result = subprocess.run([PYTHON, "-m", "hub", *args], env=env, cwd=ROOT, text=True,
-                            capture_output=True, timeout=300, check=False)
+    result = subprocess.run(
+        [PYTHON, "-m", "hub", *args],
+        env=env,
+        cwd=ROOT,
+        text=True,
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_proxy_keeps_a_local_archive_and_forwards_urgent_first(
-        app: Flask, node: Node, world: World, tmp_path: Path) -> None:
+    app: Flask, node: Node, world: World, tmp_path: Path
+) -> None:
     # The central hub knows the proxy as facility A's PACS proxy.
     with app.app_context(), db.transaction() as sess:
         if sess.scalar(select(CallingAe.id).where(CallingAe.ae_title == PROXY_AE)) is None:
-            sess.add(CallingAe(ae_title=PROXY_AE, facility_id=world.facility_a.id,
-                               kind=AeKind.PACS_PROXY))
+            sess.add(
+                CallingAe(
+                    ae_title=PROXY_AE, facility_id=world.facility_a.id, kind=AeKind.PACS_PROXY
+                )
+            )
     central = f"dicom://HUB@127.0.0.1:{node.port}"
     proxy_db = f"sqlite:///{tmp_path / 'proxy.sqlite'}"
-    extra = {"HUB_CENTRAL_PACS": central, "HUB_DICOM_AE_TITLE": PROXY_AE,
-             "HUB_DEMO_PASSWORD": "proxy-demo-password"}
+    extra = {
+        "HUB_CENTRAL_PACS": central,
+        "HUB_DICOM_AE_TITLE": PROXY_AE,
+        "HUB_DEMO_PASSWORD": "proxy-demo-password",
+    }
     with running_node(proxy_db, tmp_path / "proxy", **extra) as proxy:
         _hub(proxy.env, "db", "upgrade")
         _hub(proxy.env, "seed-demo")  # registers DEMOPOST for the proxy's health post HP-A
-        routine_uid, routine = write_study(tmp_path / "routine", patient_id="PX-1", count=5,
-                                           size=32)
-        urgent_uid, urgent = write_study(tmp_path / "urgent", patient_id="PX-2", count=3,
-                                         size=32)
+        routine_uid, routine = write_study(
+            tmp_path / "routine", patient_id="PX-1", count=5, size=32
+        )
+        urgent_uid, urgent = write_study(tmp_path / "urgent", patient_id="PX-2", count=3, size=32)
         for path in urgent:
             ds = dcmread(path)
             ds.StudyPriorityID = "HIGH"
             ds.save_as(path)
         for files in (routine, urgent):  # the urgent study arrives last
-            done = dcmtk("storescu", "-aet", "DEMOPOST", "-aec", PROXY_AE, "127.0.0.1",
-                         str(proxy.port), *map(str, files))
+            done = dcmtk(
+                "storescu",
+                "-aet",
+                "DEMOPOST",
+                "-aec",
+                PROXY_AE,
+                "127.0.0.1",
+                str(proxy.port),
+                *map(str, files),
+            )
             # The registry is re-read every few seconds: retry once after the seed.
             if done.returncode != 0:
                 time.sleep(6)
-                done = dcmtk("storescu", "-aet", "DEMOPOST", "-aec", PROXY_AE, "127.0.0.1",
-                             str(proxy.port), *map(str, files))
+                done = dcmtk(
+                    "storescu",
+                    "-aet",
+                    "DEMOPOST",
+                    "-aec",
+                    PROXY_AE,
+                    "127.0.0.1",
+                    str(proxy.port),
+                    *map(str, files),
+                )
             assert done.returncode == 0, done.stdout + done.stderr
         proxy_app = make_app(proxy_db, Path(proxy.env["HUB_DATA_DIR"]), **extra)
         app.extensions["celery"].set_default()
@@ -68,16 +98,17 @@ def test_proxy_keeps_a_local_archive_and_forwards_urgent_first(
         assert forwarding.drain(proxy_app, settings, budget_seconds=120) == 8
         with proxy_app.app_context(), db.transaction() as sess:
             # The local segment keeps its own archive and index.
-            assert sess.scalar(select(Study.id).where(
-                Study.study_instance_uid == routine_uid)) is not None
-            assert sess.scalar(select(ForwardItem.id).where(
-                ForwardItem.sent_at.is_(None))) is None
+            assert (
+                sess.scalar(select(Study.id).where(Study.study_instance_uid == routine_uid))
+                is not None
+            )
+            assert sess.scalar(select(ForwardItem.id).where(ForwardItem.sent_at.is_(None))) is None
     with app.app_context(), db.transaction() as sess:
-        rows = sess.execute(select(Study.study_instance_uid, Study.facility_id,
-                                   Instance.calling_ae, Instance.id)
-                            .join(Instance, Instance.study_id == Study.id)
-                            .where(Study.study_instance_uid.in_([routine_uid, urgent_uid])
-                                   )).all()
+        rows = sess.execute(
+            select(Study.study_instance_uid, Study.facility_id, Instance.calling_ae, Instance.id)
+            .join(Instance, Instance.study_id == Study.id)
+            .where(Study.study_instance_uid.in_([routine_uid, urgent_uid]))
+        ).all()
     assert len(rows) == 8
     assert {(r[1], r[2]) for r in rows} == {(world.facility_a.id, PROXY_AE)}
     # The central hub received the urgent study first although it reached the proxy last.
