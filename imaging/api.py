@@ -25,6 +25,9 @@ from imaging.schemas import (
     LinkList,
     LinkOut,
     PatientLinkIn,
+    PriorList,
+    PriorOut,
+    PriorQuery,
     RefusedFile,
     SeriesOut,
     StudyList,
@@ -155,6 +158,38 @@ def list_studies(principal: Principal, query: StudyQuery) -> StudyList:
         items.append(_summary(study, modalities))
     next_cursor = str(found[-1].id) if len(found) == query.limit else None
     return StudyList(items=items, next_cursor=next_cursor)
+
+
+@api_route(
+    bp,
+    "/studies/priors",
+    summary="A patient's earlier studies in the central archive (C-FIND)",
+    scope="imaging:read",
+    tag="imaging",
+    query=PriorQuery,
+    response=PriorList,
+    errors=(503,),
+)
+def list_priors(principal: Principal, query: PriorQuery) -> PriorList:
+    from imaging import priors
+
+    found = priors.priors(
+        db.session(), principal, _imaging(), query.patient_national_id, query.id_country
+    )
+    return PriorList(
+        configured=found is not None,
+        items=[
+            PriorOut(
+                study_instance_uid=p.study_instance_uid,
+                study_date=p.study_date,
+                description=p.description,
+                modalities=p.modalities,
+                instances=p.instances,
+                held_by_hub=p.held_by_hub,
+            )
+            for p in found or []
+        ],
+    )
 
 
 @api_route(

@@ -131,3 +131,22 @@ class AttachedOut(BaseModel):
     study_instance_uid: str
     consult_id: int
     attached_at: datetime
+
+
+class PriorQuery(Strict):
+    patient_national_id: str = Field(min_length=5, max_length=32)
+    id_country: str | None = Field(default=None, min_length=2, max_length=2)
+
+
+class PriorOut(BaseModel):
+    study_instance_uid: str
+    study_date: date | None
+    description: str
+    modalities: list[str]
+    instances: int | None
+    held_by_hub: bool
+
+
+class PriorList(BaseModel):
+    configured: bool = Field(description="False when no central archive is configured")
+    items: list[PriorOut]

@@ -75,6 +75,8 @@ class Orthanc:
     http_port: int
     aet: str = "ORTHANC"
     proc: subprocess.Popen[bytes] | None = None
+    # Orthanc answers C-FIND only from AEs it knows, unless this is set (priors tests).
+    allow_find: bool = False
 
     @property
     def url(self) -> str:
@@ -102,6 +104,7 @@ class Orthanc:
                     "Plugins": [],
                     "ConcurrentJobs": 2,
                     "StableAge": 1,
+                    **({"DicomAlwaysAllowFind": True} if self.allow_find else {}),
                 }
             )
         )
@@ -148,9 +151,9 @@ class Orthanc:
 
 
 @contextlib.contextmanager
-def running_orthanc(directory: Path) -> Iterator[Orthanc]:
+def running_orthanc(directory: Path, allow_find: bool = False) -> Iterator[Orthanc]:
     directory.mkdir(parents=True, exist_ok=True)
-    orthanc = Orthanc(directory, free_port(), free_port())
+    orthanc = Orthanc(directory, free_port(), free_port(), allow_find=allow_find)
     orthanc.start()
     try:
         yield orthanc

@@ -7,6 +7,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Orthanc]:
-    with running_orthanc(tmp_path_factory.mktemp("orthanc")) as running:
+    with running_orthanc(tmp_path_factory.mktemp("orthanc"), allow_find=True) as running:
         yield running
 
 
@@ -191,3 +192,45 @@ def test_worker_lost_mid_batch_resends_harmlessly_and_counts_it(
     assert len(orthanc.instances_of(study_uid)) == 6
     assert orthanc.statistics()["CountInstances"] >= 6
     assert _status(fwd_app, study_uid).resent == 6
+
+
+def test_priors_come_from_the_central_archive(
+    fwd_app: Flask, orthanc: Orthanc, world: World, tmp_path: Path
+) -> None:
+    national_id = world.patient_a.national_id
+    # A study the archive got from elsewhere, never seen by the hub.
+    elsewhere, paths = write_study(
+        tmp_path, patient_id=national_id, count=2, size=32, study_date=date(2019, 1, 2)
+    )
+    sent = dcmtk(
+        "storescu",
+        "-aet",
+        "ELSEWHERE",
+        "-aec",
+        orthanc.aet,
+        "127.0.0.1",
+        str(orthanc.dicom_port),
+        *map(str, paths),
+    )
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    client = fwd_app.test_client()
+    url = f"/api/v1/studies/priors?patient_national_id={national_id}"
+    resp = client.get(url, headers=world["hw_a"].headers)
+    assert resp.status_code == 200, resp.get_json()
+    body = resp.get_json()
+    assert body["configured"] is True
+    by_uid = {p["study_instance_uid"]: p for p in body["items"]}
+    assert by_uid[elsewhere]["held_by_hub"] is False
+    assert by_uid[elsewhere]["study_date"] == "2019-01-02"
+    assert by_uid[elsewhere]["modalities"] == ["CT"]
+    # The studies this module forwarded earlier are there too, and the hub holds them.
+    assert any(p["held_by_hub"] for p in body["items"])
+    hidden = client.get(url, headers=world["hw_b"].headers)
+    assert hidden.status_code == 200 and hidden.get_json()["items"] == []
+    orthanc.stop()
+    try:
+        down = client.get(url, headers=world["hw_a"].headers)
+        assert down.status_code == 503
+        assert down.get_json()["error"]["code"] == "archive_unavailable"
+    finally:
+        orthanc.start()

@@ -35,6 +35,7 @@ class Probe:
     patient_id: int
     link_id: int
     consult_id: int = 0
+    national_id: str = ""
 
 
 def rules(p: Probe) -> list[Rule]:
@@ -88,6 +89,13 @@ def rules(p: Probe) -> list[Rule]:
         Rule(
             "GET", "/api/v1/studies/{study_instance_uid}/package", lambda w: f"{study}/package", SEE
         ),
+        # Without a central archive (this app) the answer is empty, but still filtered.
+        Rule(
+            "GET",
+            "/api/v1/studies/priors",
+            lambda w: f"/api/v1/studies/priors?patient_national_id={p.national_id}",
+            READERS,
+        ),
         # A JSON body is no upload: permitted callers get 422 (no file), others refusals.
         Rule("POST", "/api/v1/studies/upload", lambda w: "/api/v1/studies/upload", UPLOADERS),
     ]
@@ -106,7 +114,7 @@ def probe(app: Flask, world: World) -> Probe:
             f"/api/v1/studies/{study.study_uid}/links", json={}, headers=world["national"].headers
         )
         assert resp.status_code == 201
-    return Probe(study.study_uid, patient_id, resp.get_json()["id"], consult_id)
+    return Probe(study.study_uid, patient_id, resp.get_json()["id"], consult_id, national_id)
 
 
 def test_imaging_refusals_hold_and_are_audited(
