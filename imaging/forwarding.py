@@ -20,13 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from pynetdicom import AE, _config, evt
+from pynetdicom import AE, evt
 from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub import db
 from hub.config import DicomPeer, ImagingSettings
 from hub.models import utcnow
+from imaging import sender
 from imaging.models import ForwardItem, ForwardState, Instance
 from imaging.node import set_nodelay
 from imaging.storage import IMPLEMENTATION_CLASS_UID
@@ -51,6 +52,8 @@ class _Item:
     path: str | None
     sop_class: str
     transfer_syntax: str
+    sop_uid: str
+    urgent: bool
 
 
 def backoff(attempts: int) -> timedelta:
@@ -94,7 +97,12 @@ def _claim(factory: sessionmaker[Session], limit: int) -> tuple[str, list[_Item]
             )
         details = session.execute(
             select(
-                ForwardItem.id, Instance.path, Instance.sop_class_uid, Instance.transfer_syntax_uid
+                ForwardItem.id,
+                Instance.path,
+                Instance.sop_class_uid,
+                Instance.transfer_syntax_uid,
+                Instance.sop_instance_uid,
+                ForwardItem.urgent,
             )
             .join(Instance, Instance.id == ForwardItem.instance_id)
             .where(ForwardItem.id.in_(ids))
@@ -164,8 +172,7 @@ def send_batch(
 ) -> None:
     """Send ``items`` over one association; every item ends sent, failed or to retry."""
     assert settings.storage_dir is not None
-    # Stream each file's dataset exactly as stored: same bytes, same transfer syntax.
-    _config.STORE_SEND_CHUNKED_DATASET = True
+    # Each file's dataset is sent exactly as stored: same bytes, same transfer syntax.
     tune_transport()
     ae = AE(ae_title=settings.ae_title)
     ae.implementation_class_uid = IMPLEMENTATION_CLASS_UID
@@ -189,7 +196,8 @@ def send_batch(
         recorder.flush()
         raise Retryable(reason)
     accepted = {
-        (str(cx.abstract_syntax), str(cx.transfer_syntax[0])) for cx in assoc.accepted_contexts
+        (str(cx.abstract_syntax), str(cx.transfer_syntax[0])): int(cx.context_id or 0)
+        for cx in assoc.accepted_contexts
     }
     try:
         for index, item in enumerate(items):
@@ -213,7 +221,15 @@ def send_batch(
                     )
                 )
                 continue
-            result = assoc.send_c_store(path)
+            result = sender.store_file(
+                assoc,
+                path,
+                accepted[(item.sop_class, item.transfer_syntax)],
+                item.sop_class,
+                item.sop_uid,
+                index + 1,
+                sender.PRIORITY_HIGH if item.urgent else sender.PRIORITY_MEDIUM,
+            )
             status = _status_of(result)
             if status is None:
                 # No answer: timeout or aborted association. Resend later (idempotent).

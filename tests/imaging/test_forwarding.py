@@ -4,6 +4,7 @@ when the archive is down, stopped mid-transfer, or a worker vanishes mid-batch."
 from __future__ import annotations
 
 import contextlib
+import io
 import threading
 import time
 from collections.abc import Iterator
@@ -11,7 +12,9 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+import requests
 from flask import Flask
+from pydicom import dcmread
 from sqlalchemy import func, select, update
 
 from hub import db
@@ -107,6 +110,21 @@ def test_received_instances_reach_orthanc_once(
     status = _status(fwd_app, study_uid)
     assert (status.status, status.sent, status.pending) == ("forwarded", 12, 0)
     assert _drain(fwd_app) == 0  # nothing left; nothing sent twice
+    # What the archive holds is what the modality sent: same syntax, same pixel bytes.
+    sent = dcmread(paths[0])
+    [orthanc_id] = [
+        i
+        for i in orthanc.instances_of(study_uid)
+        if requests.get(f"{orthanc.url}/instances/{i}/simplified-tags", timeout=30).json()[
+            "SOPInstanceUID"
+        ]
+        == sent.SOPInstanceUID
+    ]
+    held = dcmread(
+        io.BytesIO(requests.get(f"{orthanc.url}/instances/{orthanc_id}/file", timeout=30).content)
+    )
+    assert held.file_meta.TransferSyntaxUID == sent.file_meta.TransferSyntaxUID
+    assert held.PixelData == sent.PixelData
 
 
 def test_archive_down_loses_nothing_and_drains_after(
