@@ -200,56 +200,57 @@ def send_batch(
         for cx in assoc.accepted_contexts
     }
     try:
-        for index, item in enumerate(items):
-            if not assoc.is_established:
-                for rest in items[index:]:
-                    recorder.retry.append((rest.forward_id, "connection lost"))
-                raise Retryable("connection lost")
-            if item.path is None:
-                recorder.failed.append((item.forward_id, "the file was deleted (retention)"))
-                continue
-            path = Path(settings.storage_dir) / item.path
-            if not path.exists():
-                recorder.failed.append((item.forward_id, "the stored file is missing"))
-                continue
-            if (item.sop_class, item.transfer_syntax) not in accepted:
-                recorder.failed.append(
-                    (
-                        item.forward_id,
-                        "the archive accepts no context for "
-                        f"{item.sop_class} in {item.transfer_syntax}",
+        with sender.reactor_paused(assoc):
+            for index, item in enumerate(items):
+                if not assoc.is_established:
+                    for rest in items[index:]:
+                        recorder.retry.append((rest.forward_id, "connection lost"))
+                    raise Retryable("connection lost")
+                if item.path is None:
+                    recorder.failed.append((item.forward_id, "the file was deleted (retention)"))
+                    continue
+                path = Path(settings.storage_dir) / item.path
+                if not path.exists():
+                    recorder.failed.append((item.forward_id, "the stored file is missing"))
+                    continue
+                if (item.sop_class, item.transfer_syntax) not in accepted:
+                    recorder.failed.append(
+                        (
+                            item.forward_id,
+                            "the archive accepts no context for "
+                            f"{item.sop_class} in {item.transfer_syntax}",
+                        )
                     )
+                    continue
+                result = sender.store_file(
+                    assoc,
+                    path,
+                    accepted[(item.sop_class, item.transfer_syntax)],
+                    item.sop_class,
+                    item.sop_uid,
+                    index + 1,
+                    sender.PRIORITY_HIGH if item.urgent else sender.PRIORITY_MEDIUM,
                 )
-                continue
-            result = sender.store_file(
-                assoc,
-                path,
-                accepted[(item.sop_class, item.transfer_syntax)],
-                item.sop_class,
-                item.sop_uid,
-                index + 1,
-                sender.PRIORITY_HIGH if item.urgent else sender.PRIORITY_MEDIUM,
-            )
-            status = _status_of(result)
-            if status is None:
-                # No answer: timeout or aborted association. Resend later (idempotent).
-                for rest in items[index:]:
-                    recorder.retry.append((rest.forward_id, "no response from the archive"))
-                raise Retryable("no response")
-            if status == 0 or status in _WARNINGS:
-                recorder.sent.append(item.forward_id)
-            elif _RETRYABLE_STATUS[0] <= status <= _RETRYABLE_STATUS[1]:
-                recorder.retry.append((item.forward_id, f"archive status 0x{status:04X}"))
-            else:
-                comment = str(getattr(result, "ErrorComment", "") or "")
-                recorder.failed.append(
-                    (
-                        item.forward_id,
-                        f"archive refused it: status 0x{status:04X} {comment}".strip(),
+                status = _status_of(result)
+                if status is None:
+                    # No answer: timeout or aborted association. Resend later (idempotent).
+                    for rest in items[index:]:
+                        recorder.retry.append((rest.forward_id, "no response from the archive"))
+                    raise Retryable("no response")
+                if status == 0 or status in _WARNINGS:
+                    recorder.sent.append(item.forward_id)
+                elif _RETRYABLE_STATUS[0] <= status <= _RETRYABLE_STATUS[1]:
+                    recorder.retry.append((item.forward_id, f"archive status 0x{status:04X}"))
+                else:
+                    comment = str(getattr(result, "ErrorComment", "") or "")
+                    recorder.failed.append(
+                        (
+                            item.forward_id,
+                            f"archive refused it: status 0x{status:04X} {comment}".strip(),
+                        )
                     )
-                )
-            if len(recorder.sent) + len(recorder.failed) + len(recorder.retry) >= RECORD_EVERY:
-                recorder.flush()
+                if len(recorder.sent) + len(recorder.failed) + len(recorder.retry) >= RECORD_EVERY:
+                    recorder.flush()
     finally:
         recorder.flush()
         if assoc.is_established:

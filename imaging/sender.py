@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import struct
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ DATA = 0x00
 DATA_LAST = 0x02
 PRIORITY_MEDIUM, PRIORITY_HIGH = 0x0000, 0x0001
 UNLIMITED_FRAGMENT = 1 << 20
+SETTLE_SECONDS = 0.01
 
 
 def _element(elem: int, value: bytes) -> bytes:
@@ -75,14 +78,32 @@ def store_file(
     for start in range(0, len(view), fragment):
         last = start + fragment >= len(view)
         parts.append(_pdu(context_id, DATA_LAST if last else DATA, view[start : start + fragment]))
-    # As pynetdicom's own send_c_store does: pause the reactor so it leaves the answer to us.
+    socket: Any = assoc.dul.socket.socket  # type: ignore[union-attr]
+    socket.sendall(b"".join(parts))
+    _context, response = assoc.dimse.get_msg(block=True)
+    return response
+
+
+@contextmanager
+def reactor_paused(assoc: Association) -> Iterator[None]:
+    """Keep the association's reactor from taking responses meant for :func:`store_file`.
+
+    pynetdicom's own send_c_store pauses it per message and can lose that race: the reactor may
+    have passed its checkpoint just before the pause and take the response ("Received
+    unexpected C-STORE service message", then a DIMSE timeout). Here it is paused once per
+    batch, and only trusted to be paused once it was seen paused after a full loop of its own.
+    """
     assoc._reactor_checkpoint.clear()
     try:
-        while not assoc._is_paused:
-            time.sleep(0.0001)
-        socket: Any = assoc.dul.socket.socket  # type: ignore[union-attr]
-        socket.sendall(b"".join(parts))
-        _context, response = assoc.dimse.get_msg(block=True)
+        _wait_paused(assoc)
+        time.sleep(SETTLE_SECONDS)  # longer than one reactor loop: now it waits at the checkpoint
+        _wait_paused(assoc)
+        yield
     finally:
         assoc._reactor_checkpoint.set()
-    return response
+
+
+def _wait_paused(assoc: Association) -> None:
+    deadline = time.monotonic() + 10
+    while not assoc._is_paused and assoc.is_established and time.monotonic() < deadline:
+        time.sleep(0.0001)

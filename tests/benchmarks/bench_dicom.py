@@ -177,7 +177,8 @@ def hub_node(
     hub_command(env, "db", "upgrade")
     hub_command(env, "seed-demo")
     hub_command(env, "dicom", "ae", "add", CALLING, "--facility", "HP-A")
-    commands = ["dicom"] + (["worker"] if with_worker else [])
+    # The beat's periodic drain retries what a failed send left behind.
+    commands = ["dicom"] + (["worker", "beat"] if with_worker else [])
     with hub_processes(env, data, *commands) as procs:
         wait_port(port, 180, procs[0], data / "dicom.log")
         yield port, procs, env
