@@ -194,6 +194,16 @@ def seed_patients(session: Session, recorder: User) -> None:
             )
 
 
+CLINICAL = frozenset({Role.CHW, Role.NURSE, Role.GP, Role.SPECIALIST, Role.RADIOLOGIST})
+
+
+def demo_licence(account: DemoAccount) -> str | None:
+    """Clinicians sign documents, and their certificates name a licence number."""
+    if account.role not in CLINICAL:
+        return None
+    return "DEMO-" + account.username.replace(".demo", "").replace(".", "-").upper()
+
+
 def seed_demo(session: Session, password: str | None) -> list[tuple[DemoAccount, str | None]]:
     """Create what is missing; returns each account with the password set now (or None)."""
     seed_organisation(session)
@@ -212,9 +222,11 @@ def seed_demo(session: Session, password: str | None) -> list[tuple[DemoAccount,
                 insurer_code=account.insurer,
                 specialty_codes=(account.specialty,) if account.specialty else (),
                 password=new_password,
+                licence_number=demo_licence(account),
             )
             result.append((account, new_password))
         elif password is not None:
+            user.licence_number = user.licence_number or demo_licence(account)
             set_password(session, user, password)
             result.append((account, password))
         else:
