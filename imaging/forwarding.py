@@ -279,10 +279,10 @@ def drain(app: Flask, settings: ImagingSettings, budget_seconds: float = RUN_BUD
             delivered += recorder.delivered
             log.warning("forwarding to %s paused: %s", peer, exc)
             break
-        except Exception:
+        except Exception as exc:
             # Unknown trouble: leases expire and the rows are retried; never lose them.
             delivered += recorder.delivered
-            log.exception("forwarding to %s failed", peer)
+            log.error("forwarding to %s failed: %s", peer, type(exc).__name__)
             break
         delivered += recorder.delivered
     return delivered

@@ -31,7 +31,7 @@ from pynetdicom.presentation import (
 )
 from pynetdicom.transport import AssociationServer, ThreadedAssociationServer
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 
 from hub import audit, db
 from hub.config import ImagingSettings
@@ -154,7 +154,9 @@ class Node:
         calling = str(primitive.calling_ae_title).strip()
         try:
             facility_id = self.registry.facility_of(calling)
-        except OperationalError:
+        except Exception:
+            # pynetdicom would carry on after a failing handler: without a registry answer the
+            # association must be refused, not let through unchecked.
             log.exception("cannot read the AE registry; refusing the association")
             event.assoc.acse.send_reject(0x02, 0x03, 0x01)  # transient: temporary congestion
             event.assoc.kill()
@@ -250,8 +252,11 @@ class Node:
                 log.error("cannot store an instance from %s: %s", state.calling_ae, exc.strerror)
                 outcome = _failure(OUT_OF_RESOURCES, "the instance could not be written")
                 break
-            except Exception:
-                log.exception("cannot index an instance from %s", state.calling_ae)
+            except Exception as exc:
+                # Only the type: a database error's text carries the row's values (names, ids).
+                log.error(
+                    "cannot index an instance from %s: %s", state.calling_ae, type(exc).__name__
+                )
                 break
             state.stored += 1
             state.studies.add(indexed.study_id)
@@ -287,8 +292,8 @@ class Node:
             log.warning("refused a C-FIND from %s: %s", state.calling_ae, exc)
             yield FIND_FAILED, None
             return
-        except Exception:
-            log.exception("C-FIND from %s failed", state.calling_ae)
+        except Exception as exc:
+            log.error("C-FIND from %s failed: %s", state.calling_ae, type(exc).__name__)
             yield FIND_FAILED, None
             return
         for match in matches:
