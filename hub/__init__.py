@@ -15,6 +15,8 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     """Build the Flask app; ``settings`` default to the ``HUB_*`` environment."""
     import consult
     import imaging
+    import insurance
+    import video
     from hub import api, db, documents, health, http, i18n, jobs, outbox, pki, realtime, web
     from hub.auth import login, oauth, oauth_views
 
@@ -49,6 +51,8 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     documents.init_app(app)  # signed documents: /verify, `hub verify-pdf`
     consult.init_app(app)  # tiered consultations
     imaging.init_app(app)  # DICOM node, study index, forwarding, image links, retention
+    video.init_app(app)  # video sessions: signalling, TURN credentials, recordings
+    insurance.init_app(app)  # tariffs, coverage, claims, insurer exports
     jobs.add_periodic(app, "outbox-drain", outbox.drain_task.name, outbox.POLL_EVERY)
 
     from hub import cli

@@ -11,10 +11,12 @@ from alembic.script import ScriptDirectory
 import consult.models
 import hub.models
 import imaging.models
+import insurance.models
+import video.models
 from hub.models.base import Model
 
 # Every domain package's models must be imported here so autogenerate sees their tables.
-_ = (hub.models, consult.models, imaging.models)
+_ = (hub.models, consult.models, imaging.models, video.models, insurance.models)
 target_metadata = Model.metadata
 
 ROOT = Path(__file__).resolve().parent.parent

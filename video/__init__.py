@@ -1,1 +1,11 @@
-"""Video consultations: signalling, TURN, media worker, recordings (not built yet)."""
+"""Video consultations: sessions, signalling, TURN credentials, media worker, recordings."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from video import models as models  # registers the tables
+
+
+def init_app(app: Flask) -> None:
+    """Register the video blueprints, Socket.IO handlers and CLI commands."""

@@ -1,0 +1,3 @@
+"""Insurance tables."""
+
+from __future__ import annotations

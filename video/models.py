@@ -1,0 +1,3 @@
+"""Video session tables."""
+
+from __future__ import annotations
