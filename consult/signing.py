@@ -1,5 +1,6 @@
-"""Signed consult documents: the outcome and the e-prescription, certified by the consultant and
-countersigned by the requesting health worker (SEEDS 001: "signed by both sides").
+"""Signed consult documents: the outcome, the e-prescription and the referral letter, certified by
+the consultant and countersigned by the requesting health worker (SEEDS 001: "signed by both
+sides").
 
 The hub core renders, signs and verifies (hub.documents); this module decides who signs what,
 builds each document's content, moves the consult to ``signed`` and audits every step.
@@ -19,7 +20,7 @@ from consult import lifecycle, services
 from consult.assignment import add_event, move
 from consult.document_text import TEXT, VITAL_NAMES
 from consult.events import consult_changed
-from consult.models import Consult, ConsultStatus, OutcomeStatus
+from consult.models import Consult, ConsultStatus, Disposition, Outcome, OutcomeStatus
 from hub import audit, db
 from hub.api.core import API_PREFIX, api_route
 from hub.auth.principal import Principal
@@ -48,8 +49,18 @@ PRESCRIPTION = DocumentKind(
     author=SignatureSlot("Prescriber", "sig-author"),
     countersigner=SignatureSlot("Requester", "sig-counter"),
 )
+# SEEDS 001: a referral to level 2/3 goes with a letter signed by both sides.
+REFERRAL = DocumentKind(
+    code="referral_letter",
+    subject_type="consult",
+    template="documents/referral_letter.html",
+    attachment_name="referral-letter.json",
+    author=SignatureSlot("Consultant", "sig-author"),
+    countersigner=SignatureSlot("Requester", "sig-counter"),
+)
 # The word used in audit actions and file names for each kind.
-NOUNS = {OUTCOME.code: "outcome", PRESCRIPTION.code: "prescription"}
+NOUNS = {OUTCOME.code: "outcome", PRESCRIPTION.code: "prescription", REFERRAL.code: "referral"}
+REFERRING = frozenset({Disposition.REFER, Disposition.TRANSFER_URGENTLY})
 Locale = Literal["en", "fa", "ru", "tr", "zh"]
 
 
@@ -64,6 +75,15 @@ def document_locale(consult: Consult, requested: str | None, default: str) -> st
         if candidate in SUPPORTED_LOCALES:
             return str(candidate)
     return "en"
+
+
+def _not_applicable(outcome: Outcome, kind: DocumentKind) -> tuple[str, str] | None:
+    """(code, message) when the outcome gives this kind nothing to say, else None."""
+    if kind is PRESCRIPTION and not outcome.prescription:
+        return "no_prescription", "The outcome prescribes nothing."
+    if kind is REFERRAL and outcome.disposition not in REFERRING:
+        return "no_referral", "The outcome does not refer the patient."
+    return None
 
 
 def _person(user: User | None) -> dict[str, Any]:
@@ -119,6 +139,10 @@ def content(consult: Consult, kind: DocumentKind, locale: str) -> documents.Cont
             "prescription": lines,
             "tasks": [{"description": t.description, "due_on": t.due_on} for t in outcome.tasks],
         },
+        "referral": {
+            "to": labels.referred_to_value.format(specialty=consult.specialty.name),
+            "kind": labels[f"disposition_{outcome.disposition.value}"],
+        },
         "signers": {"author": author, "counter": requester},
         "signature_roles": {
             "author": labels.prescriber if kind is PRESCRIPTION else labels.consultant,
@@ -133,6 +157,14 @@ def content(consult: Consult, kind: DocumentKind, locale: str) -> documents.Cont
     }
     if kind is PRESCRIPTION:
         payload["prescription"] = {"lines": lines}
+    elif kind is REFERRAL:
+        payload["referral"] = {
+            "to": {"specialty": consult.specialty.code, "levels": [2, 3]},
+            "urgent": outcome.disposition is Disposition.TRANSFER_URGENTLY,
+            "disposition": outcome.disposition.value,
+            "reason": outcome.assessment,
+            "recommendation": outcome.recommendation,
+        }
     else:
         payload["outcome"] = {
             "assessment": outcome.assessment,
@@ -181,8 +213,8 @@ def sign(
             code="already_signed",
             details={"kind": kind.code},
         )
-    if kind is PRESCRIPTION and not consult.outcome.prescription:
-        raise Conflict("The outcome prescribes nothing.", code="no_prescription")
+    if (absent := _not_applicable(consult.outcome, kind)) is not None:
+        raise Conflict(absent[1], code=absent[0])
     if kind is OUTCOME:
         lifecycle.check(consult.status, ConsultStatus.SIGNED)  # before the costly rendering
     chosen = document_locale(consult, locale, settings.default_locale)
@@ -212,7 +244,7 @@ def sign(
         add_event(
             session,
             consult,
-            "prescription_signed",
+            f"{NOUNS[kind.code]}_signed",
             actor_id=principal.user_id,
             document=doc.public_id,
         )
@@ -285,8 +317,8 @@ def pdf(
     else:
         if consult.outcome is None:
             raise NotFound("This consult has no outcome yet.", code="no_outcome")
-        if kind is PRESCRIPTION and not consult.outcome.prescription:
-            raise NotFound("The outcome prescribes nothing.", code="no_prescription")
+        if (absent := _not_applicable(consult.outcome, kind)) is not None:
+            raise NotFound(absent[1], code=absent[0])
         chosen = document_locale(consult, locale, settings.default_locale)
         data = documents.render_draft(kind, content(consult, kind, chosen), chosen)
     audit.record(
@@ -446,9 +478,10 @@ def _register_kind_routes(kind: DocumentKind, base: str) -> None:
 
 
 # The outcome's routes are /consults/{id}/sign and /countersign (the issue's API); the
-# prescription's sit under /consults/{id}/prescription/.
+# prescription's and the referral letter's sit under /consults/{id}/prescription/ and /referral/.
 _register_kind_routes(OUTCOME, "")
 _register_kind_routes(PRESCRIPTION, "/prescription")
+_register_kind_routes(REFERRAL, "/referral")
 
 
 @api_route(
@@ -468,5 +501,6 @@ def list_consult_documents(principal: Principal, consult_id: int) -> DocumentLis
 def init_app(app: Flask) -> None:
     registry.register(OUTCOME)
     registry.register(PRESCRIPTION)
+    registry.register(REFERRAL)
     app.register_blueprint(bp)
     app.extensions["csrf"].exempt(bp)

@@ -251,6 +251,46 @@ def test_prescription_is_signed_and_countersigned(
     assert [d["kind"] for d in listed["items"]] == ["e_prescription"]
 
 
+def test_referral_letter_is_signed_by_both_sides(
+    app: Flask, client: FlaskClient, session: Session, pki: ca.Authority, tmp_path: Path
+) -> None:
+    from tests.support.pki import OUTCOME_BODY
+
+    body = {**OUTCOME_BODY, "disposition": "transfer_urgently"}
+    case = answered_consult(app, client, session, outcome=body, requester_locale="fa")
+    base = f"/api/v1/consults/{case.consult_id}"
+    draft = client.get(f"{base}/referral.pdf", headers=case.requester_headers)
+    assert draft.status_code == 200 and draft.headers["X-Document-Status"] == "draft"
+    signed = client.post(f"{base}/referral/sign", headers=case.specialist_headers)
+    assert signed.status_code == 201, signed.get_json()
+    letter = signed.get_json()
+    assert letter["kind"] == "referral_letter" and letter["locale"] == "fa"
+    assert letter["payload"]["referral"]["urgent"] is True
+    assert letter["payload"]["referral"]["reason"] == OUTCOME_BODY["assessment"]
+    again = client.post(f"{base}/referral/sign", headers=case.specialist_headers)
+    assert again.status_code == 409 and again.get_json()["error"]["code"] == "already_signed"
+    counter = client.post(f"{base}/referral/countersign", headers=case.requester_headers)
+    assert counter.status_code == 200, counter.get_json()
+    path = tmp_path / "referral.pdf"
+    path.write_bytes(client.get(f"{base}/referral.pdf", headers=case.requester_headers).data)
+    assert pdfsig(str(path)).count("Signature is Valid") == 2
+    text = pdftotext(str(path))
+    assert "نامه ارجاع" in text and "انتقال فوری" in text
+    # The letter does not sign the outcome: the consult is still answered.
+    assert client.get(base, headers=case.requester_headers).get_json()["status"] == "answered"
+
+
+def test_no_referral_letter_without_a_referral(
+    app: Flask, client: FlaskClient, session: Session, pki: ca.Authority
+) -> None:
+    case = answered_consult(app, client, session)  # disposition: manage locally
+    base = f"/api/v1/consults/{case.consult_id}"
+    resp = client.post(f"{base}/referral/sign", headers=case.specialist_headers)
+    assert resp.status_code == 409 and resp.get_json()["error"]["code"] == "no_referral"
+    missing = client.get(f"{base}/referral.pdf", headers=case.requester_headers)
+    assert missing.status_code == 404 and missing.get_json()["error"]["code"] == "no_referral"
+
+
 def test_nothing_to_prescribe_and_no_outcome(
     app: Flask, client: FlaskClient, session: Session, pki: ca.Authority
 ) -> None:

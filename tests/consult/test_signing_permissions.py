@@ -51,13 +51,31 @@ def rules(consult_id: int) -> list[Rule]:
             lambda w: at("/prescription/countersign"),
             REQUESTER,
         ),
+        Rule(
+            "GET",
+            "/api/v1/consults/{consult_id}/referral.pdf",
+            lambda w: at("/referral.pdf"),
+            SEE,
+        ),
+        Rule(
+            "POST",
+            "/api/v1/consults/{consult_id}/referral/sign",
+            lambda w: at("/referral/sign"),
+            SPECIALIST,
+        ),
+        Rule(
+            "POST",
+            "/api/v1/consults/{consult_id}/referral/countersign",
+            lambda w: at("/referral/countersign"),
+            REQUESTER,
+        ),
         Rule("GET", "/api/v1/consults/{consult_id}/documents", lambda w: at("/documents"), SEE),
     ]
 
 
 @pytest.fixture(scope="session")
 def answered(app: Flask, world: World, pki: object) -> int:
-    """A consult of patient A requested by hw_a and answered by the world's specialist."""
+    """A consult of patient A requested by hw_a, answered with a referral by the specialist."""
     with app.app_context(), db.transaction() as sess:
         doctor = sess.scalar(select(User).where(User.facility_id == world.hospital_x.id))
         assert doctor is not None
@@ -74,7 +92,9 @@ def answered(app: Flask, world: World, pki: object) -> int:
         assert claimed.status_code == 200
         assert (
             client.post(
-                f"/api/v1/consults/{consult_id}/outcome", headers=spec, json=OUTCOME_BODY
+                f"/api/v1/consults/{consult_id}/outcome",
+                headers=spec,
+                json={**OUTCOME_BODY, "disposition": "refer"},  # so a referral letter exists
             ).status_code
             == 201
         )
