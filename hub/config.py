@@ -219,6 +219,66 @@ def load_pki(env: Mapping[str, str], data_dir: Path) -> PkiSettings:
     )
 
 
+def env_ice_urls(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> tuple[str, ...]:
+    """Comma-separated ICE server URLs (``turn:host:3478?transport=udp``, ``stun:host:3478``)."""
+    value = _raw(env, name)
+    if value is None:
+        return ()
+    urls = tuple(part.strip() for part in value.split(",") if part.strip())
+    for url in urls:
+        if not url.startswith(schemes) or len(url) > 300:
+            raise ConfigError(f"{name}: {url!r} must start with one of {list(schemes)}")
+    return urls
+
+
+@dataclass(frozen=True)
+class VideoSettings:
+    """Video sessions: TURN (coturn REST credentials), sender bitrate cap, guest links, recordings."""
+
+    turn_secret: str | None = None  # coturn's static-auth-secret (use-auth-secret)
+    turn_urls: tuple[str, ...] = ()
+    stun_urls: tuple[str, ...] = ()
+    turn_ttl: int = 3600
+    relay_only: bool = False  # iceTransportPolicy "relay": media only through TURN
+    max_bitrate: int = 800_000  # bits/s per video sender: two of them fit a 2 Mbit/s link
+    guest_link_hours: int = 24
+    recording_dir: Path | None = None  # default: $HUB_DATA_DIR/recordings
+    recording_retention_years: int = 10
+    media_enabled: bool = True  # `hub serve` starts the media worker (`hub media`)
+    media_max_sessions: int = 2  # recordings one media worker process takes at a time
+
+
+def load_video(env: Mapping[str, str], data_dir: Path) -> VideoSettings:
+    """The ``HUB_TURN_*``, ``HUB_STUN_URLS``, ``HUB_VIDEO_*`` and ``HUB_MEDIA_*`` settings."""
+    secret = env_secret(env, "HUB_TURN_SECRET")
+    if secret is not None and len(secret) < 16:
+        raise ConfigError("HUB_TURN_SECRET must be at least 16 characters")
+    turn_urls = env_ice_urls(env, "HUB_TURN_URLS", ("turn:", "turns:"))
+    if turn_urls and secret is None:
+        raise ConfigError("HUB_TURN_URLS needs HUB_TURN_SECRET (or HUB_TURN_SECRET_FILE)")
+    relay_only = env_bool(env, "HUB_VIDEO_RELAY_ONLY", False)
+    if relay_only and not turn_urls:
+        raise ConfigError("HUB_VIDEO_RELAY_ONLY needs HUB_TURN_URLS")
+    recordings = env_str(env, "HUB_RECORDING_DIR")
+    return VideoSettings(
+        turn_secret=secret,
+        turn_urls=turn_urls,
+        stun_urls=env_ice_urls(env, "HUB_STUN_URLS", ("stun:",)),
+        turn_ttl=env_int(env, "HUB_TURN_TTL", 3600, minimum=60, maximum=86400),
+        relay_only=relay_only,
+        max_bitrate=env_int(
+            env, "HUB_VIDEO_MAX_BITRATE", 800_000, minimum=50_000, maximum=10_000_000
+        ),
+        guest_link_hours=env_int(env, "HUB_VIDEO_GUEST_LINK_HOURS", 24, minimum=1, maximum=24 * 14),
+        recording_dir=Path(recordings).resolve() if recordings else data_dir / "recordings",
+        recording_retention_years=env_int(
+            env, "HUB_RECORDING_RETENTION_YEARS", 10, minimum=10, maximum=100
+        ),
+        media_enabled=env_bool(env, "HUB_MEDIA_ENABLED", True),
+        media_max_sessions=env_int(env, "HUB_MEDIA_MAX_SESSIONS", 2, minimum=1, maximum=64),
+    )
+
+
 SUPPORTED_LOCALES = ("en", "fa", "ru", "tr", "zh")
 
 
@@ -249,6 +309,7 @@ class Settings:
     extra: dict[str, str] = field(default_factory=dict)
     pki: PkiSettings = field(default_factory=PkiSettings)
     imaging: ImagingSettings = field(default_factory=ImagingSettings)
+    video: VideoSettings = field(default_factory=VideoSettings)
 
     @property
     def is_sqlite(self) -> bool:
@@ -325,6 +386,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         or f"http://{http_host}:{http_port}",
         pki=load_pki(env, data_dir),
         imaging=load_imaging(env, data_dir),
+        video=load_video(env, data_dir),
     )
 
 

@@ -9,3 +9,8 @@ from video import models as models  # registers the tables
 
 def init_app(app: Flask) -> None:
     """Register the video blueprints, Socket.IO handlers and CLI commands."""
+    from video import api
+
+    app.register_blueprint(api.bp)
+    # Bearer tokens or the X-CSRFToken header authorise API writes (hub.auth.current).
+    app.extensions["csrf"].exempt(api.bp)

@@ -2,12 +2,443 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from consult.models import Consult
+from consult import services as consults
+from consult.models import Consult, ConsultStatus, Mode
+from hub import audit, db
+from hub.auth.principal import Principal
+from hub.config import VideoSettings
+from hub.errors import AccessDenied, Conflict, NotFound, ValidationFailed
+from hub.models import ConsentScope, Role, User, utcnow
+from hub.permissions import REQUESTER_ROLES, require
+from hub.services.patients import has_active_consent
 from video import timeline
-from video.models import VideoSession
+from video.models import (
+    ParticipantRole,
+    SessionKind,
+    SessionStatus,
+    VideoParticipant,
+    VideoRecording,
+    VideoSession,
+)
+
+# Consults whose specialist is known and whose conversation is still going.
+LIVE_STATUSES = frozenset({ConsultStatus.ACCEPTED, ConsultStatus.ANSWERED})
+# Who waits in the waiting room until the specialist's side admits them.
+HOSTS = frozenset({ParticipantRole.SPECIALIST, ParticipantRole.SECOND_SPECIALIST})
+PEOPLE = frozenset(ParticipantRole) - {ParticipantRole.RECORDER}
+
+
+def _zone(name: str | None) -> str:
+    if not name:
+        return "UTC"
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return "UTC"
+    return name
+
+
+def _user_zone(user: User) -> str:
+    if user.timezone:
+        return _zone(user.timezone)
+    return _zone(user.facility.timezone if user.facility is not None else None)
+
+
+def _on_requester_side(consult: Consult, principal: Principal) -> bool:
+    return principal.facility_id == consult.requester_facility_id and bool(
+        principal.roles & REQUESTER_ROLES
+    )
+
+
+def _load(session: Session, principal: Principal, session_id: int, purpose: str) -> VideoSession:
+    """The session, if the caller may see its consult (checked and audited by the consult)."""
+    video = session.get(VideoSession, session_id)
+    if video is None:
+        raise NotFound("Not found.")
+    try:
+        consults.get(session, principal, video.consult_id, purpose="viewed")
+    except NotFound:
+        raise NotFound("Not found.") from None
+    except AccessDenied as exc:
+        raise AccessDenied(
+            action=f"video:session:{purpose}",
+            object_type="video_session",
+            object_id=session_id,
+            hide=True,
+            details=exc.details,
+        ) from None
+    return video
+
+
+def participant_of(video: VideoSession, principal: Principal) -> VideoParticipant | None:
+    if principal.user_id is None:
+        return None
+    for person in video.participants:
+        if person.user_id == principal.user_id:
+            return person
+    return None
+
+
+def create(
+    session: Session,
+    principal: Principal,
+    consult_id: int,
+    *,
+    kind: SessionKind,
+    scheduled_at: datetime | None,
+    record: bool,
+) -> VideoSession:
+    """Open the video session of a video-mode consult; the requester and specialist are in it."""
+    action = "video:session:created"
+    require(principal, "consults:write", action=action)
+    consult = consults.get(session, principal, consult_id, purpose="viewed")
+    if not (_on_requester_side(consult, principal) or consult.assigned_to_id == principal.user_id):
+        raise AccessDenied(
+            "Only the requester's side and the assigned specialist open video sessions.",
+            action=action,
+            object_type="consult",
+            object_id=consult.id,
+        )
+    if consult.mode is not Mode.VIDEO:
+        raise Conflict("This consult is not in video mode.", code="not_video_mode")
+    if consult.assigned_to_id is None or consult.status not in LIVE_STATUSES:
+        raise Conflict(
+            "A video session needs a specialist who accepted the consult.",
+            code="not_accepted",
+            details={"status": consult.status.value},
+        )
+    if kind is SessionKind.SCHEDULED:
+        if scheduled_at is None:
+            raise ValidationFailed("A scheduled session needs scheduled_at.")
+        if scheduled_at.tzinfo is None:
+            raise ValidationFailed("scheduled_at needs a time zone offset (e.g. Z or +03:30).")
+    elif scheduled_at is not None:
+        raise ValidationFailed("Only a scheduled session has scheduled_at.")
+    existing = session.scalar(
+        select(VideoSession.id).where(
+            VideoSession.consult_id == consult.id, VideoSession.status == SessionStatus.OPEN
+        )
+    )
+    if existing is not None:
+        raise Conflict(
+            "This consult already has an open video session.",
+            code="session_open",
+            details={"session_id": existing},
+        )
+    assert principal.user_id is not None
+    now = utcnow()
+    video = VideoSession(
+        consult_id=consult.id,
+        kind=kind,
+        status=SessionStatus.OPEN,
+        scheduled_at=scheduled_at,
+        created_by_id=principal.user_id,
+        record=record,
+    )
+    session.add(video)
+    session.flush()
+    invited = [(consult.requester, ParticipantRole.REQUESTER)]
+    if principal.user_id not in (consult.requester_id, consult.assigned_to_id):
+        caller = session.get_one(User, principal.user_id)
+        invited.append((caller, ParticipantRole.REQUESTER))
+    assert consult.assigned_to is not None
+    invited.append((consult.assigned_to, ParticipantRole.SPECIALIST))
+    for user, role in invited:
+        session.add(
+            VideoParticipant(
+                session_id=video.id,
+                user_id=user.id,
+                role=role,
+                time_zone=_user_zone(user),
+                admitted_at=now if role in HOSTS else None,
+            )
+        )
+    session.flush()
+    session.refresh(video)
+    timeline.add(session, video, "created", session_kind=kind.value, record=record)
+    from consult.assignment import add_event
+
+    add_event(session, consult, "video_session", actor_id=principal.user_id, session_id=video.id)
+    audit.record(
+        session,
+        principal,
+        action,
+        object_type="video_session",
+        object_id=video.id,
+        details={"consult_id": consult.id, "kind": kind.value, "record": record},
+    )
+    return video
+
+
+def get(session: Session, principal: Principal, session_id: int) -> VideoSession:
+    """A session whose consult the caller may see (participants, timeline, recordings)."""
+    video = _load(session, principal, session_id, "viewed")
+    audit.record(
+        session, principal, "video:session:viewed", object_type="video_session", object_id=video.id
+    )
+    return video
+
+
+def of_consult(session: Session, principal: Principal, consult_id: int) -> list[VideoSession]:
+    consult = consults.get(session, principal, consult_id, purpose="viewed")
+    return list(
+        session.scalars(
+            select(VideoSession)
+            .where(VideoSession.consult_id == consult.id)
+            .order_by(VideoSession.id)
+        )
+    )
+
+
+def _host_or_requester(
+    session: Session, principal: Principal, session_id: int, action: str
+) -> tuple[VideoSession, VideoParticipant]:
+    require(principal, "consults:write", action=action)
+    video = _load(session, principal, session_id, action.rsplit(":", 1)[1])
+    me = participant_of(video, principal)
+    if me is None or me.role not in HOSTS | {ParticipantRole.REQUESTER}:
+        raise AccessDenied(
+            "Only the session's requester and specialist can do this.",
+            action=action,
+            object_type="video_session",
+            object_id=video.id,
+        )
+    if video.status is not SessionStatus.OPEN:
+        raise Conflict("This video session has ended.", code="session_ended")
+    return video, me
+
+
+@dataclass(frozen=True)
+class Invitation:
+    participant: VideoParticipant
+    guest_token: str | None  # shown once; only its hash is kept
+
+
+def invite(
+    session: Session,
+    principal: Principal,
+    session_id: int,
+    *,
+    role: ParticipantRole,
+    username: str | None,
+    settings: VideoSettings,
+) -> Invitation:
+    """Add an interpreter or second specialist (accounts), or the patient (a guest link)."""
+    action = "video:participant:invited"
+    video, _me = _host_or_requester(session, principal, session_id, action)
+    consult = session.get_one(Consult, video.consult_id)
+    token: str | None = None
+    if role is ParticipantRole.PATIENT:
+        if username:
+            raise ValidationFailed("The patient joins through a guest link, without a username.")
+        token = secrets.token_urlsafe(32)
+        facility_zone = consult.requester_facility.timezone
+        person = VideoParticipant(
+            session_id=video.id,
+            role=role,
+            guest_token_hash=hash_token(token),
+            guest_expires_at=utcnow() + timedelta(hours=settings.guest_link_hours),
+            time_zone=_zone(facility_zone),
+        )
+    elif role in (ParticipantRole.INTERPRETER, ParticipantRole.SECOND_SPECIALIST):
+        user = session.scalar(select(User).where(User.username == (username or "")))
+        if user is None or not user.is_active:
+            raise ValidationFailed("Unknown user.", details={"username": username})
+        if role is ParticipantRole.SECOND_SPECIALIST and Role.SPECIALIST not in user.role_set:
+            raise ValidationFailed("A second specialist must have the specialist role.")
+        if any(p.user_id == user.id for p in video.participants):
+            raise Conflict("This person is already a participant.", code="already_participant")
+        person = VideoParticipant(
+            session_id=video.id, user_id=user.id, role=role, time_zone=_user_zone(user)
+        )
+    else:
+        raise ValidationFailed(
+            "Invite an interpreter, a second specialist or the patient.",
+            details={"role": role.value},
+        )
+    session.add(person)
+    session.flush()
+    session.refresh(video)
+    timeline.add(session, video, "invited", person, role=role.value)
+    audit.record(
+        session,
+        principal,
+        action,
+        object_type="video_session",
+        object_id=video.id,
+        details={"participant_id": person.id, "role": role.value},
+    )
+    return Invitation(person, token)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def consent_to_recording(
+    session: Session, principal: Principal, session_id: int, consent: bool
+) -> VideoParticipant:
+    """A participant states (or withdraws) their own consent to the session being recorded."""
+    action = "video:recording:consented"
+    video = _load(session, principal, session_id, "consented")
+    me = participant_of(video, principal)
+    if me is None:
+        raise AccessDenied(
+            "Only participants consent to their own recording.",
+            action=action,
+            object_type="video_session",
+            object_id=video.id,
+        )
+    me.recording_consent_at = utcnow() if consent else None
+    timeline.add(session, video, "recording_consent", me, given=consent)
+    audit.record(
+        session,
+        principal,
+        action,
+        object_type="video_session",
+        object_id=video.id,
+        details={"participant_id": me.id, "given": consent},
+    )
+    return me
+
+
+def guest_consent_to_recording(session: Session, person: VideoParticipant, consent: bool) -> None:
+    person.recording_consent_at = utcnow() if consent else None
+    timeline.add(session, person.session, "recording_consent", person, given=consent)
+    audit.record(
+        session,
+        guest_principal(person),
+        "video:recording:consented",
+        object_type="video_session",
+        object_id=person.session_id,
+        details={"participant_id": person.id, "given": consent},
+    )
+
+
+def recording_allowed(session: Session, video: VideoSession) -> bool:
+    """Recording needs the session's request, every invited person's consent and, when the
+    patient is not a participant, the patient's recorded consent (ConsentScope.RECORDING)."""
+    if not video.record or video.status is not SessionStatus.OPEN:
+        return False
+    people = [p for p in video.participants if p.role in PEOPLE]
+    if not people or any(p.recording_consent_at is None for p in people):
+        return False
+    consult = session.get_one(Consult, video.consult_id)
+    return has_active_consent(session, consult.patient_id, ConsentScope.RECORDING)
+
+
+def end(session: Session, principal: Principal, session_id: int) -> VideoSession:
+    """The specialist's side ends the session; everyone still connected is disconnected."""
+    action = "video:session:ended"
+    video, me = _host_or_requester(session, principal, session_id, action)
+    now = utcnow()
+    for iv in timeline.intervals(session, video, now=now):
+        if iv.end >= now:
+            person = session.get_one(VideoParticipant, iv.participant_id)
+            timeline.add(session, video, "left", person, at=now, reason="ended")
+    video.status, video.ended_at = SessionStatus.ENDED, now
+    timeline.add(session, video, "ended", me, at=now)
+    audit.record(session, principal, action, object_type="video_session", object_id=video.id)
+    return video
+
+
+def recordings(session: Session, video: VideoSession) -> list[VideoRecording]:
+    return list(
+        session.scalars(
+            select(VideoRecording)
+            .where(VideoRecording.session_id == video.id)
+            .order_by(VideoRecording.id)
+        )
+    )
+
+
+def recording_for_download(
+    session: Session, principal: Principal, recording_id: int
+) -> VideoRecording:
+    row = session.get(VideoRecording, recording_id)
+    if row is None:
+        raise NotFound("Not found.")
+    _load(session, principal, row.session_id, "viewed")
+    audit.record(
+        session,
+        principal,
+        "video:recording:downloaded",
+        object_type="video_recording",
+        object_id=row.id,
+        details={"session_id": row.session_id},
+    )
+    return row
+
+
+# --- Joining (signalling) -----------------------------------------------------------------
+
+
+def guest_principal(person: VideoParticipant) -> Principal:
+    """The patient joining through a guest link acts as this principal in the audit log."""
+    return Principal(kind="guest", via="guest_link", client_id=f"video-participant:{person.id}")
+
+
+def guest_by_token(session: Session, token: str) -> VideoParticipant | None:
+    """The participant a guest link belongs to, if it is still valid."""
+    if not token or len(token) > 200:
+        return None
+    person = session.scalar(
+        select(VideoParticipant).where(VideoParticipant.guest_token_hash == hash_token(token))
+    )
+    if person is None or person.guest_expires_at is None or person.guest_expires_at < utcnow():
+        return None
+    return person
+
+
+def refuse(principal: Principal, session_id: object, reason: str) -> None:
+    """Audit a refused join in its own transaction (the socket's work is not committed)."""
+    with db.transaction() as sess:
+        audit.record(
+            sess,
+            principal,
+            "video:session:joined",
+            object_type="video_session",
+            object_id=session_id,
+            outcome="denied",
+            details={"reason": reason},
+        )
+
+
+def joinable(session: Session, principal: Principal, session_id: int) -> VideoParticipant:
+    """The caller's place in an open session, or AccessDenied/NotFound/Conflict."""
+    action = "video:session:joined"
+    video = session.get(VideoSession, session_id)
+    if video is None:
+        raise NotFound("Not found.")
+    person = participant_of(video, principal)
+    if person is None:
+        raise AccessDenied(
+            "Only the session's participants can join.",
+            action=action,
+            object_type="video_session",
+            object_id=session_id,
+            hide=True,
+        )
+    if video.status is not SessionStatus.OPEN:
+        raise Conflict("This video session has ended.", code="session_ended")
+    return person
+
+
+def connected(session: Session, video: VideoSession) -> set[int]:
+    """Participant ids connected now according to the timeline."""
+    now = utcnow()
+    return {
+        iv.participant_id for iv in timeline.intervals(session, video, now=now) if iv.end >= now
+    }
 
 
 def billable_seconds(session: Session, consult_id: int) -> int:

@@ -111,12 +111,15 @@ def test_every_operation_has_a_rule() -> None:
     from tests.consult.test_signing_permissions import rules as signing_rules
     from tests.imaging.test_permissions import Probe
     from tests.imaging.test_permissions import rules as imaging_rules
+    from tests.video.test_permissions import Probe as VideoProbe
+    from tests.video.test_permissions import rules as video_rules
 
     every = (
         rules(0)
         + consult_rules(Consults(0, 0, 0, 0, 0, 0))
         + signing_rules(0)
         + imaging_rules(Probe("", 0, 0))
+        + video_rules(VideoProbe(0, 0, 0, 0))
     )
     assert uncovered_operations(every) == []
 

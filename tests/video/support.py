@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -16,9 +18,11 @@ from consult.models import (
     TechLevel,
     Urgency,
 )
+from hub import db
 from hub.models import ConsentScope, Facility, Role, Specialty, User, utcnow
 from tests.consult.support import consent
 from tests.support import factories as f
+from tests.support.personas import World
 
 
 @dataclass
@@ -82,3 +86,39 @@ def new_site(session: Session) -> VideoConsult:
     specialist = f.user(session, Role.SPECIALIST, at=hospital, specialty="pulmonology")
     consult = video_consult(session, post, requester, specialist)
     return VideoConsult(consult, requester, specialist, post, hospital)
+
+
+def persona_user(app: Flask, world: World, name: str) -> int:
+    """The user id behind a persona's token."""
+    with app.test_client() as client:
+        username = client.get("/api/v1/me", headers=world[name].headers).get_json()["username"]
+    with app.app_context(), db.transaction() as sess:
+        user_id = sess.scalar(select(User.id).where(User.username == username))
+    assert user_id is not None
+    return int(user_id)
+
+
+def world_video_consult(app: Flask, world: World, *, recording_consent: bool = False) -> int:
+    """An accepted video consult of a new facility-A patient requested by hw_a, answered by the
+    world's specialist."""
+    hw_a, specialist = persona_user(app, world, "hw_a"), persona_user(app, world, "specialist")
+    with app.app_context(), db.transaction() as sess:
+        consult = video_consult(
+            sess,
+            world.facility_a,
+            sess.get_one(User, hw_a),
+            sess.get_one(User, specialist),
+            recording_consent=recording_consent,
+        )
+        return consult.id
+
+
+def open_session(app: Flask, world: World, consult_id: int, **body: Any) -> dict[str, Any]:
+    with app.test_client() as client:
+        resp = client.post(
+            f"/api/v1/consults/{consult_id}/video-sessions",
+            json=body,
+            headers=world["hw_a"].headers,
+        )
+    assert resp.status_code == 201, resp.get_json()
+    return dict(resp.get_json())

@@ -1,0 +1,271 @@
+"""Video sessions under /api/v1: open, read, invite, consent to recording, ICE config, end."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Response, current_app, send_file
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub import audit, db
+from hub.api.core import API_PREFIX, api_route
+from hub.auth.principal import Principal
+from hub.config import VideoSettings
+from hub.errors import AccessDenied, NotFound
+from hub.models import User
+from video import services, storage, timeline, turn
+from video.models import VideoEvent, VideoParticipant, VideoSession
+from video.schemas import (
+    ConsentIn,
+    EventOut,
+    IceConfigOut,
+    IceServerOut,
+    InvitationOut,
+    InviteIn,
+    ParticipantOut,
+    RecordingOut,
+    SessionIn,
+    SessionList,
+    SessionOut,
+)
+
+bp = Blueprint("video_api", __name__, url_prefix=API_PREFIX)
+
+
+def _video() -> VideoSettings:
+    return current_app.config["HUB_SETTINGS"].video
+
+
+def local_time(at: datetime | None, zone: str) -> str | None:
+    if at is None:
+        return None
+    return at.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def participant_out(
+    sess: Session, video: VideoSession, person: VideoParticipant, live: set[int]
+) -> ParticipantOut:
+    user = sess.get(User, person.user_id) if person.user_id else None
+    return ParticipantOut(
+        id=person.id,
+        role=person.role,
+        user_id=person.user_id,
+        username=user.username if user else None,
+        admitted=person.admitted_at is not None,
+        recording_consent=person.recording_consent_at is not None,
+        connected=person.id in live,
+        time_zone=person.time_zone,
+        scheduled_local=local_time(video.scheduled_at, person.time_zone),
+        guest_expires_at=person.guest_expires_at,
+    )
+
+
+def session_out(sess: Session, video: VideoSession) -> SessionOut:
+    live = services.connected(sess, video)
+    events = sess.scalars(
+        select(VideoEvent).where(VideoEvent.session_id == video.id).order_by(VideoEvent.id)
+    ).all()
+    from consult.models import Consult
+
+    consult = sess.get_one(Consult, video.consult_id)
+    return SessionOut(
+        id=video.id,
+        consult_id=video.consult_id,
+        kind=video.kind,
+        status=video.status,
+        scheduled_at=video.scheduled_at,
+        created_at=video.created_at,
+        ended_at=video.ended_at,
+        record=video.record,
+        recording_allowed=services.recording_allowed(sess, video),
+        billable_seconds=timeline.billable_seconds_of(sess, video, consult.assigned_to_id),
+        join_url=f"/video/sessions/{video.id}",
+        participants=[participant_out(sess, video, p, live) for p in video.participants],
+        timeline=[
+            EventOut(at=e.at, kind=e.kind, participant_id=e.participant_id, details=e.details)
+            for e in events
+        ],
+        recordings=[
+            RecordingOut.model_validate(r, from_attributes=True)
+            for r in services.recordings(sess, video)
+        ],
+    )
+
+
+@api_route(
+    bp,
+    "/consults/<int:consult_id>/video-sessions",
+    "POST",
+    summary="Open the video session of a video-mode consult (instant or scheduled)",
+    scope="consults:write",
+    tag="video",
+    body=SessionIn,
+    response=SessionOut,
+    status=201,
+    errors=(404, 409),
+)
+def create_video_session(principal: Principal, consult_id: int, body: SessionIn) -> SessionOut:
+    sess = db.session()
+    video = services.create(
+        sess,
+        principal,
+        consult_id,
+        kind=body.kind,
+        scheduled_at=body.scheduled_at,
+        record=body.record,
+    )
+    return session_out(sess, video)
+
+
+@api_route(
+    bp,
+    "/consults/<int:consult_id>/video-sessions",
+    summary="The video sessions of a consult",
+    scope="consults:read",
+    tag="video",
+    response=SessionList,
+    errors=(404,),
+)
+def list_video_sessions(principal: Principal, consult_id: int) -> SessionList:
+    sess = db.session()
+    return SessionList(
+        items=[session_out(sess, v) for v in services.of_consult(sess, principal, consult_id)]
+    )
+
+
+@api_route(
+    bp,
+    "/video-sessions/<int:session_id>",
+    summary="One video session: participants, timeline, recordings, billable seconds",
+    scope="consults:read",
+    tag="video",
+    response=SessionOut,
+    errors=(404,),
+)
+def get_video_session(principal: Principal, session_id: int) -> SessionOut:
+    sess = db.session()
+    return session_out(sess, services.get(sess, principal, session_id))
+
+
+@api_route(
+    bp,
+    "/video-sessions/<int:session_id>/participants",
+    "POST",
+    summary="Invite an interpreter, a second specialist, or the patient (time-limited guest link)",
+    scope="consults:write",
+    tag="video",
+    body=InviteIn,
+    response=InvitationOut,
+    status=201,
+    errors=(404, 409),
+)
+def invite_video_participant(
+    principal: Principal, session_id: int, body: InviteIn
+) -> InvitationOut:
+    sess = db.session()
+    invitation = services.invite(
+        sess, principal, session_id, role=body.role, username=body.username, settings=_video()
+    )
+    video = invitation.participant.session
+    guest_url = None
+    if invitation.guest_token is not None:
+        base = current_app.config["HUB_SETTINGS"].base_url.rstrip("/")
+        guest_url = f"{base}/video/guest/{invitation.guest_token}"
+    return InvitationOut(
+        participant=participant_out(sess, video, invitation.participant, set()),
+        guest_url=guest_url,
+    )
+
+
+@api_route(
+    bp,
+    "/video-sessions/<int:session_id>/recording-consent",
+    "PUT",
+    summary="Give or withdraw your own consent to the session being recorded",
+    scope="consults:read",
+    tag="video",
+    body=ConsentIn,
+    response=ParticipantOut,
+    errors=(404,),
+)
+def consent_video_recording(
+    principal: Principal, session_id: int, body: ConsentIn
+) -> ParticipantOut:
+    sess = db.session()
+    person = services.consent_to_recording(sess, principal, session_id, body.consent)
+    return participant_out(sess, person.session, person, set())
+
+
+@api_route(
+    bp,
+    "/video-sessions/<int:session_id>/ice",
+    summary="Your ICE configuration for the session (short-lived TURN credentials)",
+    scope="consults:read",
+    tag="video",
+    response=IceConfigOut,
+    errors=(404, 409),
+)
+def video_ice_config(principal: Principal, session_id: int) -> IceConfigOut:
+    sess = db.session()
+    video = services._load(sess, principal, session_id, "joined")
+    person = services.participant_of(video, principal)
+    if person is None:
+        raise AccessDenied(
+            "Only the session's participants get its ICE configuration.",
+            action="video:ice:issued",
+            object_type="video_session",
+            object_id=session_id,
+        )
+    audit.record(
+        sess, principal, "video:ice:issued", object_type="video_session", object_id=video.id
+    )
+    return ice_out(video, person, _video())
+
+
+def ice_out(video: VideoSession, person: VideoParticipant, settings: VideoSettings) -> IceConfigOut:
+    config = turn.ice_config(settings, f"p{person.id}")
+    return IceConfigOut(
+        session_id=video.id,
+        participant_id=person.id,
+        ice_servers=[IceServerOut(**server) for server in config["iceServers"]],
+        ice_transport_policy=config["iceTransportPolicy"],
+        expires_at=config["expiresAt"],
+        max_bitrate=settings.max_bitrate,
+    )
+
+
+@api_route(
+    bp,
+    "/video-sessions/<int:session_id>/end",
+    "POST",
+    summary="End the session (its requester or specialist)",
+    scope="consults:write",
+    tag="video",
+    response=SessionOut,
+    errors=(404, 409),
+)
+def end_video_session(principal: Principal, session_id: int) -> SessionOut:
+    sess = db.session()
+    return session_out(sess, services.end(sess, principal, session_id))
+
+
+@api_route(
+    bp,
+    "/video-recordings/<int:recording_id>/file",
+    summary="Download a recording (Matroska: the participant's audio and video)",
+    scope="consults:read",
+    tag="video",
+    errors=(404,),
+)
+def download_video_recording(principal: Principal, recording_id: int) -> Response:
+    sess = db.session()
+    row = services.recording_for_download(sess, principal, recording_id)
+    path = storage.path_of(_video(), row)
+    if not path.is_file():
+        raise NotFound("The file of this recording is missing.", code="file_missing")
+    sess.commit()
+    return send_file(
+        path, mimetype=row.content_type, as_attachment=True, download_name=f"recording-{row.id}.mkv"
+    )
