@@ -8,11 +8,9 @@ builds each document's content, moves the consult to ``signed`` and audits every
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app
-from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -28,6 +26,13 @@ from hub.config import SUPPORTED_LOCALES, Settings
 from hub.documents import registry
 from hub.documents import services as documents
 from hub.documents.registry import DocumentKind, SignatureSlot
+from hub.documents.schemas import (
+    DocumentList,
+    DocumentOut,
+    LocaleQuery,
+    document_out,
+    pdf_response,
+)
 from hub.documents.text import Labels
 from hub.errors import AccessDenied, Conflict, NotFound
 from hub.models import Role, SignedDocument, User
@@ -61,7 +66,6 @@ REFERRAL = DocumentKind(
 # The word used in audit actions and file names for each kind.
 NOUNS = {OUTCOME.code: "outcome", PRESCRIPTION.code: "prescription", REFERRAL.code: "referral"}
 REFERRING = frozenset({Disposition.REFER, Disposition.TRANSFER_URGENTLY})
-Locale = Literal["en", "fa", "ru", "tr", "zh"]
 
 
 def _settings() -> Settings:
@@ -361,67 +365,6 @@ def signed_documents(
 bp = Blueprint("consult_documents_api", __name__, url_prefix=API_PREFIX)
 
 
-class LocaleQuery(BaseModel):
-    locale: Locale | None = Field(
-        default=None, description="Language of the document; default the requesting health worker's"
-    )
-
-
-class DocumentOut(BaseModel):
-    id: str = Field(description="Public id, as in the verification URL")
-    kind: str
-    status: str
-    locale: str
-    verify_url: str
-    pdf_sha256: str
-    revisions: int
-    certified_by: int
-    certified_at: datetime
-    countersigned_by: int | None
-    countersigned_at: datetime | None
-    retain_until: datetime
-    payload_sha256: str
-    jws: str = Field(
-        description="Detached compact JWS (RFC 7515 appendix F) of the payload's "
-        "canonical JSON: sorted keys, no spaces, UTF-8"
-    )
-    payload: dict[str, Any]
-
-
-class DocumentList(BaseModel):
-    items: list[DocumentOut]
-
-
-def document_out(session: Session, doc: SignedDocument) -> DocumentOut:
-    latest = documents.latest_revision(session, doc)
-    return DocumentOut(
-        id=doc.public_id,
-        kind=doc.kind,
-        status=doc.status.value,
-        locale=doc.locale,
-        verify_url=documents.verify_url(_settings(), doc.public_id),
-        pdf_sha256=latest.sha256,
-        revisions=latest.seq,
-        certified_by=doc.certified_by_id,
-        certified_at=doc.certified_at,
-        countersigned_by=doc.countersigned_by_id,
-        countersigned_at=doc.countersigned_at,
-        retain_until=doc.retain_until,
-        payload_sha256=doc.payload_sha256,
-        jws=doc.jws,
-        payload=doc.payload,
-    )
-
-
-def _pdf_response(data: bytes, signed: bool, consult_id: int, noun: str) -> Response:
-    resp = Response(data, mimetype="application/pdf")
-    name = f"consult-{consult_id}-{noun}{'' if signed else '-draft'}.pdf"
-    resp.headers["Content-Disposition"] = f'attachment; filename="{name}"'
-    resp.headers["Cache-Control"] = "private, no-store"
-    resp.headers["X-Document-Status"] = "signed" if signed else "draft"
-    return resp
-
-
 def _register_kind_routes(kind: DocumentKind, base: str) -> None:
     noun = NOUNS[kind.code]
     pdf_rule = f"/consults/<int:consult_id>/{noun}.pdf"
@@ -430,15 +373,15 @@ def _register_kind_routes(kind: DocumentKind, base: str) -> None:
 
     def get_pdf(principal: Principal, consult_id: int, query: LocaleQuery) -> Response:
         data, signed = pdf(db.session(), _settings(), principal, consult_id, kind, query.locale)
-        return _pdf_response(data, signed, consult_id, noun)
+        return pdf_response(data, signed, f"consult-{consult_id}-{noun}")
 
     def sign_document(principal: Principal, consult_id: int, query: LocaleQuery) -> DocumentOut:
         doc = sign(db.session(), _settings(), principal, consult_id, kind, query.locale)
-        return document_out(db.session(), doc)
+        return document_out(db.session(), _settings(), doc)
 
     def countersign_document(principal: Principal, consult_id: int) -> DocumentOut:
         doc = countersign(db.session(), _settings(), principal, consult_id, kind)
-        return document_out(db.session(), doc)
+        return document_out(db.session(), _settings(), doc)
 
     # Endpoint names come from the function names, so each kind gets its own.
     get_pdf.__name__ = f"get_{noun}_pdf"
@@ -495,7 +438,7 @@ _register_kind_routes(REFERRAL, "/referral")
 )
 def list_consult_documents(principal: Principal, consult_id: int) -> DocumentList:
     rows = signed_documents(db.session(), principal, consult_id)
-    return DocumentList(items=[document_out(db.session(), d) for d in rows])
+    return DocumentList(items=[document_out(db.session(), _settings(), d) for d in rows])
 
 
 def init_app(app: Flask) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, Response, current_app
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub import db
 from hub.api.core import api_route
 from hub.auth.principal import Principal
+from hub.config import Settings
+from hub.documents.schemas import DocumentOut, LocaleQuery, document_out, pdf_response
 from hub.models import Consent, Patient
 from hub.schemas import (
     ConsentIn,
@@ -19,6 +21,7 @@ from hub.schemas import (
     PatientOut,
     PatientPatch,
 )
+from hub.services import consent_forms
 from hub.services import patients as svc
 
 
@@ -177,3 +180,45 @@ def register(bp: Blueprint) -> None:
     )
     def withdraw_consent(principal: Principal, patient_id: int, consent_id: int) -> ConsentOut:
         return consent_out(svc.withdraw_consent(db.session(), principal, patient_id, consent_id))
+
+    @api_route(
+        bp,
+        "/patients/<int:patient_id>/consents/<int:consent_id>/form.pdf",
+        summary="The consent form as a PDF: the signed one as stored, or an unsigned draft",
+        scope="patients:read",
+        tag="consents",
+        query=LocaleQuery,
+        errors=(404,),
+    )
+    def get_consent_form(
+        principal: Principal, patient_id: int, consent_id: int, query: LocaleQuery
+    ) -> Response:
+        data, signed = consent_forms.pdf(
+            db.session(), _settings(), principal, patient_id, consent_id, query.locale
+        )
+        return pdf_response(data, signed, f"consent-{consent_id}")
+
+    @api_route(
+        bp,
+        "/patients/<int:patient_id>/consents/<int:consent_id>/form/sign",
+        "POST",
+        summary="Sign the consent form (the health worker who recorded the consent, as witness)",
+        scope="patients:write",
+        tag="consents",
+        query=LocaleQuery,
+        response=DocumentOut,
+        status=201,
+        errors=(404, 409, 503),
+    )
+    def sign_consent_form(
+        principal: Principal, patient_id: int, consent_id: int, query: LocaleQuery
+    ) -> DocumentOut:
+        doc = consent_forms.sign(
+            db.session(), _settings(), principal, patient_id, consent_id, query.locale
+        )
+        return document_out(db.session(), _settings(), doc)
+
+
+def _settings() -> Settings:
+    settings: Settings = current_app.config["HUB_SETTINGS"]
+    return settings

@@ -6,6 +6,8 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from hub.documents import views
+    from hub.documents import registry, views
+    from hub.services.consent_forms import CONSENT_FORM
 
+    registry.register(CONSENT_FORM)  # the core's own document kind
     views.init_app(app)

@@ -63,6 +63,19 @@ def rules(consent_id: int) -> list[Rule]:
             lambda w: f"{_pa(w)}/consents/{consent_id}/withdraw",
             WRITE_A,
         ),
+        Rule(
+            "GET",
+            "/api/v1/patients/{patient_id}/consents/{consent_id}/form.pdf",
+            lambda w: f"{_pa(w)}/consents/{consent_id}/form.pdf",
+            SEE_A,
+        ),
+        Rule(
+            "POST",
+            "/api/v1/patients/{patient_id}/consents/{consent_id}/form/sign",
+            # Withdrawn by the rule above, so the recorder gets 409: no document is signed.
+            lambda w: f"{_pa(w)}/consents/{consent_id}/form/sign",
+            RECORDER,
+        ),
     ]
 
 
@@ -103,6 +116,8 @@ RULES = [
     ),
     Rule("GET", "/api/v1/patients/{patient_id}/consents", lambda w: _pa(w) + "/consents", SEE_A),
 ]
+# The probe consent is recorded by hw_a: only its recorder signs the form.
+RECORDER = frozenset({"hw_a"})
 
 
 def test_every_operation_has_a_rule() -> None:
@@ -136,7 +151,7 @@ def test_refusals_hold_and_are_audited(
         method=ConsentMethod.WRITTEN,
         given_by_name="Probe",
         given_at=utcnow(),
-        recorded_by_id=1,
+        recorded_by_id=world["hw_a"].user_id,
     )
     session.add(consent)
     session.commit()

@@ -18,6 +18,7 @@ class Persona:
     name: str
     token: str
     role: Role | None
+    user_id: int | None = None  # None for machine clients (insurers)
 
     @property
     def headers(self) -> dict[str, str]:
@@ -92,7 +93,7 @@ def build_world(app: Flask, session: Session) -> World:
     }
     for name, person in people.items():
         world.personas[name] = Persona(
-            name, f.personal_token(session, person), next(iter(person.role_set))
+            name, f.personal_token(session, person), next(iter(person.role_set)), person.id
         )
     clients = {
         "insurer_a": f.insurer_client(session, insurer_a),

@@ -1,0 +1,165 @@
+"""The telemedicine consent form: a signed PDF of one recorded consent.
+
+The health worker who recorded the consent signs the form as its witness; the patient's own
+signature, where given in writing, is on the paper kept at the facility (SEEDS 001 consent rule).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub import audit
+from hub.auth.principal import Principal
+from hub.config import SUPPORTED_LOCALES, Settings
+from hub.documents import services as documents
+from hub.documents.consent_text import TEXT
+from hub.documents.registry import DocumentKind, SignatureSlot
+from hub.documents.text import Labels
+from hub.errors import AccessDenied, Conflict, NotFound
+from hub.models import Consent, SignedDocument, User
+from hub.permissions import PATIENT_WRITERS, require
+from hub.services.patients import get_patient
+
+CONSENT_FORM = DocumentKind(
+    code="telemedicine_consent",
+    subject_type="consent",
+    template="documents/consent_form.html",
+    attachment_name="consent.json",
+    author=SignatureSlot("Witness", "sig-author"),
+)
+
+
+def _consent(session: Session, principal: Principal, patient_id: int, consent_id: int) -> Consent:
+    patient = get_patient(session, principal, patient_id)
+    consent = session.scalar(
+        select(Consent).where(Consent.id == consent_id, Consent.patient_id == patient.id)
+    )
+    if consent is None:
+        raise NotFound("Not found.")
+    return consent
+
+
+def _locale(requested: str | None, recorder: User, default: str) -> str:
+    for candidate in (requested, recorder.locale, default):
+        if candidate in SUPPORTED_LOCALES:
+            return str(candidate)
+    return "en"
+
+
+def content(session: Session, consent: Consent, locale: str) -> documents.Content:
+    """Template context and machine-readable data of the form."""
+    patient = consent.patient
+    recorder = session.get_one(User, consent.recorded_by_id)
+    facility = recorder.facility.name if recorder.facility else ""
+    witness = {
+        "id": recorder.id,
+        "name": recorder.full_name,
+        "licence": recorder.licence_number,
+        "facility": facility,
+    }
+    patient_data = {
+        "id": patient.id,
+        "national_id": patient.national_id,
+        "id_country": patient.id_country,
+        "name": f"{patient.given_name} {patient.family_name}",
+        "date_of_birth": patient.date_of_birth.isoformat(),
+    }
+    consent_data = {
+        "id": consent.id,
+        "scope": consent.scope.value,
+        "method": consent.method.value,
+        "given_by": consent.given_by_name,
+        "relationship": consent.relationship_to_patient,
+        "given_at": consent.given_at.isoformat(),
+    }
+    labels = Labels(locale, TEXT)
+    context: dict[str, Any] = {
+        "hub_name": labels.hub_name,
+        "patient": patient_data,
+        "consent": {**consent_data, "given_at": f"{consent.given_at:%Y-%m-%d %H:%M} UTC"},
+        "signers": {"author": witness},
+        "signature_roles": {"author": labels.witness},
+    }
+    payload = {"patient": patient_data, "consent": consent_data, "witness": witness}
+    return documents.Content(
+        context=context,
+        payload=payload,
+        labels=labels,
+        patient_id=patient.id,
+        location=facility,
+    )
+
+
+def sign(
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    patient_id: int,
+    consent_id: int,
+    locale: str | None = None,
+) -> SignedDocument:
+    """The health worker who recorded the consent signs its form (once)."""
+    action = "hub:consent_form:signed"
+    require(principal, "patients:write", roles=PATIENT_WRITERS, action=action)
+    consent = _consent(session, principal, patient_id, consent_id)
+    if consent.recorded_by_id != principal.user_id:
+        raise AccessDenied(
+            "Only the health worker who recorded this consent signs its form.",
+            action=action,
+            object_type="consent",
+            object_id=consent.id,
+        )
+    if consent.withdrawn_at is not None:
+        raise Conflict("This consent was withdrawn; its form is not signed.", code="withdrawn")
+    author = session.get_one(User, principal.user_id)
+    chosen = _locale(locale, author, settings.default_locale)
+    doc = documents.certify(
+        session,
+        settings,
+        principal,
+        CONSENT_FORM,
+        consent.id,
+        author=author,
+        content=content(session, consent, chosen),
+        locale=chosen,
+    )
+    audit.record(
+        session,
+        principal,
+        action,
+        object_type="consent",
+        object_id=consent.id,
+        details={"document": doc.public_id, "patient_id": consent.patient_id},
+    )
+    return doc
+
+
+def pdf(
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    patient_id: int,
+    consent_id: int,
+    locale: str | None = None,
+) -> tuple[bytes, bool]:
+    """The signed form as stored, or an unsigned draft; (bytes, signed)."""
+    consent = _consent(session, principal, patient_id, consent_id)
+    doc = documents.find(session, CONSENT_FORM, consent.id)
+    if doc is not None:
+        data = documents.latest_revision(session, doc).pdf
+    else:
+        recorder = session.get_one(User, consent.recorded_by_id)
+        chosen = _locale(locale, recorder, settings.default_locale)
+        data = documents.render_draft(CONSENT_FORM, content(session, consent, chosen), chosen)
+    audit.record(
+        session,
+        principal,
+        "hub:consent_form:downloaded",
+        object_type="consent",
+        object_id=consent.id,
+        details={"document": doc.public_id if doc else None, "draft": doc is None},
+    )
+    return data, doc is not None
