@@ -20,8 +20,10 @@ COMPONENTS = ("web", "worker", "beat")
 STOP_TIMEOUT = 30.0
 
 
-def prepare(app: Flask, *, migrate: bool, demo: bool) -> None:
+def prepare(app: Flask, *, migrate: bool, demo: bool) -> dict[str, str]:
+    """Migrate and seed the demo; returns environment the children need (the demo CA's)."""
     settings = app.config["HUB_SETTINGS"]
+    env: dict[str, str] = {}
     if migrate:
         from hub.migrate import upgrade
 
@@ -33,11 +35,15 @@ def prepare(app: Flask, *, migrate: bool, demo: bool) -> None:
             created = seed_demo(sess, settings.demo_password)
         print_logins(created, settings.demo_password)
         sys.stdout.flush()  # the logins must show before the children's output
+        from hub.pki import demo as demo_pki
+
+        env.update(demo_pki.ensure(settings))
+    return env
 
 
 def run_all(app: Flask, *, migrate: bool = True, demo: bool = True) -> int:
     settings = app.config["HUB_SETTINGS"]
-    prepare(app, migrate=migrate, demo=demo)
+    prepared_env = prepare(app, migrate=migrate, demo=demo)
     stopping = False
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
@@ -50,6 +56,7 @@ def run_all(app: Flask, *, migrate: bool = True, demo: bool = True) -> int:
     env = dict(os.environ)
     # Children must share the generated secret and data directory of this process.
     env["HUB_DATA_DIR"] = str(settings.data_dir)
+    env.update(prepared_env)
     children: dict[str, subprocess.Popen[bytes]] = {}
     # The DICOM node (`hub dicom`) runs beside them unless HUB_DICOM_ENABLED=false.
     components = COMPONENTS + (("dicom",) if settings.imaging.enabled else ())

@@ -209,6 +209,10 @@ def load(settings: PkiSettings) -> Authority:
         return found
 
 
+# The longest common name is the issuing CA's; X.509 allows 64 characters.
+MAX_NAME = 64 - len(" Clinician Signing CA")
+
+
 def initialise(settings: PkiSettings, base_url: str, *, name: str, country: str) -> Authority:
     """Create the root CA, the issuing CA and the TSA certificate; never overwrites."""
     if not settings.passphrase:

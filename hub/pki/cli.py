@@ -37,6 +37,8 @@ def pki_init(name: str, country: str) -> None:
 
     if len(country) != 2 or not country.isalpha():
         raise click.BadParameter("a two-letter country code", param_hint="--country")
+    if not 1 <= len(name) <= ca.MAX_NAME:
+        raise click.BadParameter(f"1 to {ca.MAX_NAME} characters", param_hint="--name")
     try:
         authority = ca.initialise(
             _settings().pki, _settings().base_url, name=name, country=country.upper()

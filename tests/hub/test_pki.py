@@ -47,11 +47,53 @@ def test_init_creates_an_encrypted_ca_once(database_url: str, tmp_path: Path) ->
     assert (directory / ca.ROOT_CERT).read_bytes() == root.public_bytes(serialization.Encoding.PEM)
 
 
+def test_init_refuses_a_name_too_long_for_a_certificate(database_url: str, tmp_path: Path) -> None:
+    app = make_app(database_url, tmp_path)
+    result = app.test_cli_runner().invoke(args=["pki", "init", "--name", "N" * (ca.MAX_NAME + 1)])
+    assert result.exit_code == 2 and "--name" in result.output
+    assert not (tmp_path / "pki" / ca.ROOT_CERT).exists()
+
+
 def test_init_needs_a_passphrase(database_url: str, tmp_path: Path) -> None:
     app = make_app(database_url, tmp_path, HUB_PKI_PASSPHRASE="")
     result = app.test_cli_runner().invoke(args=["pki", "init"])
     assert result.exit_code != 0 and "HUB_PKI_PASSPHRASE" in result.output
     assert not (tmp_path / "pki" / ca.ROOT_CERT).exists()
+
+
+def test_demo_creates_its_own_ca_once_and_its_processes_can_open_it(tmp_path: Path) -> None:
+    from hub.config import load_settings
+    from hub.pki import demo
+
+    env = {"HUB_DATA_DIR": str(tmp_path), "HUB_DATABASE_URL": f"sqlite:///{tmp_path}/d.sqlite"}
+    settings = load_settings(env)
+    assert settings.pki.passphrase is None
+    extra = demo.ensure(settings)
+    secret = tmp_path / demo.PASSPHRASE_FILE
+    assert extra == {"HUB_PKI_PASSPHRASE_FILE": str(secret)}
+    assert stat.S_IMODE(os.stat(secret).st_mode) == 0o600
+    root = (tmp_path / "pki" / ca.ROOT_CERT).read_bytes()
+    # What the children load: the passphrase file opens the issuing key.
+    authority = ca.load(load_settings({**env, **extra}).pki)
+    assert authority.issuing_key().public_key() == authority.issuing.public_key()
+    assert "not for clinical use" in authority.root.subject.rfc4514_string()
+    # A second start keeps the same CA and hands out the same file.
+    assert demo.ensure(settings) == extra
+    assert (tmp_path / "pki" / ca.ROOT_CERT).read_bytes() == root
+
+
+def test_demo_leaves_an_operators_ca_alone(tmp_path: Path) -> None:
+    from hub.config import load_settings
+    from hub.pki import demo
+
+    env = {"HUB_DATA_DIR": str(tmp_path), "HUB_PKI_PASSPHRASE": "operator-passphrase-1"}
+    settings = load_settings(env)
+    ca.initialise(settings.pki, settings.base_url, name="Operator CA", country="TR")
+    assert demo.ensure(settings) == {}
+    # Started later without the passphrase: no generated one replaces the operator's.
+    assert demo.ensure(load_settings({"HUB_DATA_DIR": str(tmp_path)})) == {}
+    assert not (tmp_path / demo.PASSPHRASE_FILE).exists()
+    assert "Operator CA" in ca.load(settings.pki).root.subject.rfc4514_string()
 
 
 def test_issue_binds_licence_role_facility_and_revoke_publishes(

@@ -4,13 +4,17 @@ second start on the same data directory."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from pathlib import Path
 
 import pytest
+import requests
+from asn1crypto import algos, tsp
 
 from hub.demo import ACCOUNTS
+from hub.pki import ca
 from hub.supervisor import STOP_TIMEOUT
 from tests.support.processes import (
     HubProcess,
@@ -41,6 +45,16 @@ def _serve(data_dir: Path, log_dir: Path) -> HubProcess:
         HUB_DICOM_PORT=str(free_port()),
     )
     return start_hub("serve", env=env, log_dir=log_dir, port=port)
+
+
+def _time_stamp_request() -> bytes:
+    imprint = tsp.MessageImprint(
+        {
+            "hash_algorithm": algos.DigestAlgorithm({"algorithm": "sha256"}),
+            "hashed_message": hashlib.sha256(b"demo").digest(),
+        }
+    )
+    return bytes(tsp.TimeStampReq({"version": 1, "message_imprint": imprint}).dump())
 
 
 def _components(proc: HubProcess) -> dict[str, int]:
@@ -90,6 +104,17 @@ def test_serve_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
             )
             assert re.search(line, output, re.MULTILINE), f"no login line for {account.username}"
         assert (data_dir / "hub.sqlite").exists()  # the embedded database, in the data dir
+        # The demo signs out of the box: it made its own CA, and the web child opens its keys
+        # (the time-stamp authority signs with one).
+        assert (data_dir / "pki" / ca.ROOT_CERT).exists()
+        stamp = requests.post(
+            f"http://127.0.0.1:{first.port}/pki/tsa",
+            data=_time_stamp_request(),
+            headers={"Content-Type": "application/timestamp-query"},
+            timeout=30,
+        )
+        assert stamp.status_code == 200, stamp.text[:500]
+        assert tsp.TimeStampResp.load(stamp.content)["status"]["status"].native == "granted"
 
         components = _components(first)
         assert {"web", "worker", "beat"} <= set(components), components
