@@ -18,6 +18,7 @@ from consult import lifecycle, services
 from consult.assignment import add_event, move
 from consult.document_text import TEXT, VITAL_NAMES
 from consult.events import consult_changed
+from consult.hooks import document_signed
 from consult.models import Consult, ConsultStatus, Disposition, Outcome, OutcomeStatus
 from hub import audit, db
 from hub.api.core import API_PREFIX, api_route
@@ -252,6 +253,8 @@ def sign(
             actor_id=principal.user_id,
             document=doc.public_id,
         )
+    # Billing (insurance) and other packages act in this same transaction.
+    document_signed(session, principal, consult, kind.code, doc.public_id)
     audit.record(
         session,
         principal,

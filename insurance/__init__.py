@@ -8,4 +8,15 @@ from insurance import models as models  # registers the tables
 
 
 def init_app(app: Flask) -> None:
-    """Register the insurance blueprints, CLI commands and jobs."""
+    """Register the insurance blueprints, CLI commands, the signing hook and demo data."""
+    from consult.hooks import register_signed_hook
+    from hub.demo import register_demo_seeder
+    from insurance import api, cli, demo, services, views
+
+    app.register_blueprint(api.bp)
+    # Bearer tokens or the X-CSRFToken header authorise API writes (hub.auth.current).
+    app.extensions["csrf"].exempt(api.bp)
+    views.init_app(app)
+    app.cli.add_command(cli.insurance_group)
+    register_signed_hook(services.on_document_signed)
+    register_demo_seeder(demo.seed_insurance)

@@ -126,6 +126,8 @@ def test_every_operation_has_a_rule() -> None:
     from tests.consult.test_signing_permissions import rules as signing_rules
     from tests.imaging.test_permissions import Probe
     from tests.imaging.test_permissions import rules as imaging_rules
+    from tests.insurance.test_permissions import Probe as InsuranceProbe
+    from tests.insurance.test_permissions import rules as insurance_rules
     from tests.video.test_permissions import Probe as VideoProbe
     from tests.video.test_permissions import rules as video_rules
 
@@ -134,6 +136,7 @@ def test_every_operation_has_a_rule() -> None:
         + consult_rules(Consults(0, 0, 0, 0, 0, 0))
         + signing_rules(0)
         + imaging_rules(Probe("", 0, 0))
+        + insurance_rules(InsuranceProbe(0))
         + video_rules(VideoProbe(0, 0, 0, 0))
     )
     assert uncovered_operations(every) == []
