@@ -9,8 +9,10 @@ from video import models as models  # registers the tables
 
 def init_app(app: Flask) -> None:
     """Register the video blueprints, Socket.IO handlers and CLI commands."""
-    from video import api
+    from video import api, signalling, views
 
     app.register_blueprint(api.bp)
+    views.init_app(app)
+    signalling.init_app()
     # Bearer tokens or the X-CSRFToken header authorise API writes (hub.auth.current).
     app.extensions["csrf"].exempt(api.bp)

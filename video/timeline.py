@@ -54,28 +54,86 @@ def intervals(
     session: Session, video: VideoSession, *, now: datetime | None = None
 ) -> list[Interval]:
     """Connected intervals per participant; an interval still open ends when the session ended
-    (or now, for a session still running)."""
+    (or now, for a session still running).
+
+    A participant may be connected through several sockets at once (a reload overlapping the old
+    page, two tabs, two web processes): each event names its socket, and the interval ends only
+    when the last socket is gone. An event without a socket stands for all of them.
+    """
     cutoff = video.ended_at or now or utcnow()
     events = session.scalars(
         select(VideoEvent)
-        .where(VideoEvent.session_id == video.id, VideoEvent.participant_id.is_not(None))
+        .where(
+            VideoEvent.session_id == video.id,
+            VideoEvent.participant_id.is_not(None),
+            VideoEvent.kind.in_([JOINED, *ENDS]),
+        )
         .order_by(VideoEvent.at, VideoEvent.id)
     ).all()
     open_since: dict[int, datetime] = {}
+    sockets: dict[int, set[str]] = {}
     found: list[Interval] = []
     for event in events:
         pid = event.participant_id
         assert pid is not None
+        sid = str(event.details.get("sid") or "*")
+        live = sockets.setdefault(pid, set())
         if event.kind == JOINED:
-            # A second join without a leave (another tab, a reconnect) continues the interval.
+            live.add(sid)
             open_since.setdefault(pid, event.at)
-        elif event.kind in ENDS and pid in open_since:
+            continue
+        if sid == "*":
+            live.clear()
+        else:
+            live.discard(sid)
+        if not live and pid in open_since:
             start = open_since.pop(pid)
             found.append(Interval(pid, start, min(event.at, cutoff)))
     for pid, start in open_since.items():
         if start < cutoff:
             found.append(Interval(pid, start, cutoff))
     return found
+
+
+def has_joined(session: Session, video: VideoSession, participant_id: int) -> bool:
+    """Whether the participant was in the session before (a rejoin keeps their place)."""
+    return (
+        session.scalar(
+            select(VideoEvent.id)
+            .where(
+                VideoEvent.session_id == video.id,
+                VideoEvent.participant_id == participant_id,
+                VideoEvent.kind == JOINED,
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def waiting(session: Session, video: VideoSession) -> set[int]:
+    """Participants with a socket in the waiting room now."""
+    events = session.scalars(
+        select(VideoEvent)
+        .where(
+            VideoEvent.session_id == video.id,
+            VideoEvent.kind.in_(["waiting", *ENDS]),
+        )
+        .order_by(VideoEvent.at, VideoEvent.id)
+    ).all()
+    sockets: dict[int, set[str]] = {}
+    for event in events:
+        if event.participant_id is None:
+            continue
+        live = sockets.setdefault(event.participant_id, set())
+        sid = str(event.details.get("sid") or "*")
+        if event.kind == "waiting":
+            live.add(sid)
+        elif sid == "*":
+            live.clear()
+        else:
+            live.discard(sid)
+    return {pid for pid, live in sockets.items() if live}
 
 
 def overlap_seconds(anchor: list[Interval], others: list[Interval]) -> int:

@@ -1,0 +1,124 @@
+"""A live hub for video browser tests, with a video consult between the demo health worker and
+the demo pulmonologist, and Chromium's WebRTC settings (fake camera/microphone, loopback ICE)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from playwright.sync_api import Page
+from sqlalchemy import select
+
+from hub.db import make_engine
+from hub.models import User
+from tests.support.live import CHROMIUM_ARGS, DEMO_PASSWORD, demo_env, run_hub_command
+from tests.support.processes import HubProcess, free_port, running_hub
+
+WEBRTC_ARGS = [
+    *CHROMIUM_ARGS,
+    "--headless",
+    "--use-fake-device-for-media-stream=fps=30",
+    "--use-fake-ui-for-media-stream",
+    "--allow-loopback-in-peer-connection",
+    # Keep WebRTC on the loopback interface only (no mDNS names for host candidates).
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+]
+REQUESTER = "chw.demo"
+SPECIALIST = "specialist.demo"
+OUTSIDER = "gp.demo"  # another facility's GP: not a participant
+
+
+@dataclass
+class VideoHub:
+    proc: HubProcess
+    env: dict[str, str]
+
+    @property
+    def base_url(self) -> str:
+        return self.proc.base_url
+
+    def audited(self, action: str, outcome: str) -> int:
+        """How many audit events of this action and outcome the hub wrote."""
+        from sqlalchemy import func
+
+        from hub.models import AuditEvent
+
+        engine = make_engine(self.env["HUB_DATABASE_URL"])
+        try:
+            with engine.connect() as conn:
+                return int(
+                    conn.scalar(
+                        select(func.count(AuditEvent.id)).where(
+                            AuditEvent.action == action, AuditEvent.outcome == outcome
+                        )
+                    )
+                    or 0
+                )
+        finally:
+            engine.dispose()
+
+    def new_session(self, *, record: bool = False) -> int:
+        """A new accepted video consult of the demo pair with an open session; its id."""
+        from sqlalchemy.orm import Session
+
+        from hub.auth.principal import user_principal
+        from tests.video.support import video_consult
+        from video import services
+        from video.models import SessionKind
+
+        engine = make_engine(self.env["HUB_DATABASE_URL"])
+        try:
+            with Session(engine, expire_on_commit=False) as sess:
+                chw = sess.scalar(select(User).where(User.username == REQUESTER))
+                doc = sess.scalar(select(User).where(User.username == SPECIALIST))
+                assert chw is not None and doc is not None and chw.facility is not None
+                consult = video_consult(sess, chw.facility, chw, doc, recording_consent=record)
+                video = services.create(
+                    sess,
+                    user_principal(chw, "session"),
+                    consult.id,
+                    kind=SessionKind.INSTANT,
+                    scheduled_at=None,
+                    record=record,
+                )
+                sess.commit()
+                return video.id
+        finally:
+            engine.dispose()
+
+
+@contextmanager
+def video_hub(directory: Path, **extra: str) -> Iterator[VideoHub]:
+    port = free_port()
+    env = {**demo_env(directory, port), "HUB_WEB_THREADS": "32", **extra}
+    run_hub_command("db", "upgrade", env=env)
+    run_hub_command("seed-demo", env=env)
+    with running_hub("web", env=env, log_dir=directory / "logs", port=port) as proc:
+        yield VideoHub(proc, env)
+
+
+def log_in(page: Page, base_url: str, username: str) -> None:
+    page.goto(base_url + "/login")
+    page.fill("#username", username)
+    page.fill("#password", DEMO_PASSWORD)
+    page.click("form[action^='/login'] button[type=submit]")
+    page.wait_for_url(base_url + "/home")
+
+
+# Connection state and decoded inbound video frames per peer, from getStats().
+STATS_JS = """async () => {
+  const v = window.hubVideo;
+  if (!v) return null;
+  const out = {joined: v.joined, me: v.me, refused: v.refused || null, peers: {}};
+  const stats = await window.hubVideoStats();
+  for (const s of stats) {
+    const peer = v.peers[s.peer];
+    out.peers[s.peer] = {
+      state: peer ? peer.pc.connectionState : null, role: peer ? peer.role : null,
+      frames: s.frames, width: s.width, height: s.height, localType: s.localType || null,
+      bytes: s.bytes, bytesSent: s.bytesSent, freezes: s.freezes || 0};
+  }
+  return out;
+}"""

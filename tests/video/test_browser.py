@@ -1,0 +1,135 @@
+"""Two real browsers in one video session through the hub's signalling: both connect and decode
+video, a non-participant is refused, a reload puts the participant back into the same session."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.support.live import browser_env
+from tests.video.live import (
+    OUTSIDER,
+    REQUESTER,
+    SPECIALIST,
+    STATS_JS,
+    WEBRTC_ARGS,
+    VideoHub,
+    log_in,
+    video_hub,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+TIMEOUT_MS = 30_000
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VideoHub]:
+    with video_hub(tmp_path_factory.mktemp("video-hub")) as live:
+        yield live
+
+
+@pytest.fixture(scope="module")
+def browser(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    home = tmp_path_factory.mktemp("chromium")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=chromium, headless=True, args=WEBRTC_ARGS, env=browser_env(home)
+        )
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def page_of(browser: Browser, hub: VideoHub, username: str) -> Page:
+    context = browser.new_context(locale="en-US")
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    log_in(page, hub.base_url, username)
+    return page
+
+
+def wait_connected(
+    page: Page, peers: int = 1, frames: int = 10, timeout: float = 30
+) -> dict[str, Any]:
+    """Until ``peers`` peers are connected with ``frames`` inbound video frames decoded each."""
+    deadline = time.monotonic() + timeout
+    last: dict[str, Any] | None = None
+    while time.monotonic() < deadline:
+        last = page.evaluate(STATS_JS)
+        if last:
+            good = [
+                p
+                for p in last["peers"].values()
+                if p["state"] == "connected" and p["frames"] >= frames
+            ]
+            if len(good) >= peers:
+                return last
+        time.sleep(0.25)
+    raise AssertionError(f"not connected: {last}")
+
+
+def test_two_browsers_connect_and_a_reload_rejoins(
+    browser: Browser, hub: VideoHub, tmp_path: Path
+) -> None:
+    session_id = hub.new_session()
+    url = f"{hub.base_url}/video/sessions/{session_id}?autojoin=1"
+    doc = page_of(browser, hub, SPECIALIST)
+    chw = page_of(browser, hub, REQUESTER)
+    doc.goto(url)
+    doc.wait_for_function("window.hubVideo && window.hubVideo.joined === true")
+    chw.goto(url)
+    # The health worker waits until the specialist admits them.
+    chw.wait_for_function("window.hubVideo && window.hubVideo.me !== null")
+    assert chw.evaluate("window.hubVideo.joined") is False
+    doc.click("#waiting button[data-admit]")
+    chw_stats = wait_connected(chw)
+    doc_stats = wait_connected(doc)
+    me_chw = chw_stats["me"]
+    for stats in (chw_stats, doc_stats):
+        peer = next(iter(stats["peers"].values()))
+        assert peer["frames"] >= 10 and peer["width"] > 0
+
+    # A reload: admitted already, so straight back into the same session (no waiting room).
+    chw.reload()
+    after = wait_connected(chw)
+    assert after["me"] == me_chw
+    assert "same session" in chw.inner_text("#video-status").lower() or chw.evaluate(
+        "window.hubVideo.joined"
+    )
+    wait_connected(doc)
+
+    # Someone who is not a participant is refused, by the page and by the signalling, and
+    # the refusal is audited.
+    joins, views = (hub.audited(f"video:session:{a}", "denied") for a in ("joined", "viewed"))
+    outsider = page_of(browser, hub, OUTSIDER)
+    resp = outsider.goto(url)
+    assert resp is not None and resp.status in (403, 404)
+    outsider.add_script_tag(url=f"{hub.base_url}/static/vendor/socket.io.min.js")
+    refused = outsider.evaluate(
+        """(sid) => new Promise(resolve => {
+            const s = io('/video', {transports: ['websocket']});
+            s.on('connect', () => s.emit('join', {session_id: sid}, ack => resolve(ack)));
+            s.on('connect_error', () => resolve({ok: false, error: {code: 'connect_error'}}));
+        })""",
+        session_id,
+    )
+    assert refused["ok"] is False and refused["error"]["code"] == "not_found", refused
+    # A signal from a socket that has not joined is not relayed either.
+    relayed = outsider.evaluate(
+        """(pid) => new Promise(resolve => {
+            const s = io('/video', {transports: ['websocket']});
+            s.on('connect', () => s.emit('signal', {to: pid, candidate: null}, resolve));
+        })""",
+        me_chw,
+    )
+    assert relayed["ok"] is False
+    assert hub.audited("video:session:viewed", "denied") == views + 1  # the page
+    assert hub.audited("video:session:joined", "denied") == joins + 1  # the socket
+    for page in (doc, chw, outsider):
+        page.context.close()
