@@ -11,13 +11,14 @@ def init_app(app: Flask) -> None:
     from hub.demo import register_demo_seeder
     from hub.jobs import add_periodic
     from hub.services.patients import register_merge_hook
-    from imaging import api, cli, services, tasks, views
+    from imaging import api, cli, reports, services, tasks, views
     from imaging.demo import seed_titles
 
     app.register_blueprint(api.bp)
     # Bearer tokens or the X-CSRFToken header authorise API writes (hub.auth.current).
     app.extensions["csrf"].exempt(api.bp)
     views.init_app(app)
+    reports.init_app(app)  # the radiologist's signed report
     app.cli.add_command(cli.dicom_group)
     register_merge_hook(services.move_studies)
     register_demo_seeder(seed_titles)

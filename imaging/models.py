@@ -170,3 +170,25 @@ class StudyConsult(Model):
     consult_id: Mapped[int] = mapped_column(ForeignKey("consult.id"), index=True)
     attached_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     attached_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReportStatus(enum.Enum):
+    DRAFT = "draft"
+    SIGNED = "signed"
+
+
+class ImagingReport(Model):
+    """The radiologist's report of a study; signed once, then never changed (kept 10 years)."""
+
+    __tablename__ = "imaging_report"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("dicom_study.id"), unique=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    findings: Mapped[str] = mapped_column(Text)
+    impression: Mapped[str] = mapped_column(Text)
+    critical: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[ReportStatus] = mapped_column(value_enum(ReportStatus))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    signed_at: Mapped[datetime | None]
+    study: Mapped[Study] = relationship()

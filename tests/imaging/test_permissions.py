@@ -10,9 +10,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from hub import db
-from hub.models import Patient
+from hub.models import Patient, Role
 from tests.imaging.support import ingest
 from tests.imaging.test_consults import consult_of_new_patient
+from tests.support import factories as f
 from tests.support.matrix import Rule, run_matrix
 from tests.support.personas import World
 
@@ -40,6 +41,7 @@ class Probe:
 
 def rules(p: Probe) -> list[Rule]:
     study = f"/api/v1/studies/{p.study_uid}"
+    report = f"{study}/report"
     return [
         Rule("GET", "/api/v1/studies", lambda w: "/api/v1/studies", READERS),
         Rule("GET", "/api/v1/studies/{study_instance_uid}", lambda w: study, SEE),
@@ -96,6 +98,32 @@ def rules(p: Probe) -> list[Rule]:
             lambda w: f"/api/v1/studies/priors?patient_national_id={p.national_id}",
             READERS,
         ),
+        # The probe study has a draft report by a radiologist outside the world's personas, who
+        # alone may change or sign it; its facility's health workers receive it (409 here: it
+        # is not signed yet, which is not a refusal).
+        Rule("GET", "/api/v1/studies/{study_instance_uid}/report", lambda w: report, SEE),
+        Rule(
+            "PUT",
+            "/api/v1/studies/{study_instance_uid}/report",
+            lambda w: report,
+            frozenset(),
+            lambda w: {"findings": "Matrix", "impression": "Matrix"},
+        ),
+        Rule(
+            "GET", "/api/v1/studies/{study_instance_uid}/report.pdf", lambda w: f"{report}.pdf", SEE
+        ),
+        Rule(
+            "POST",
+            "/api/v1/studies/{study_instance_uid}/report/sign",
+            lambda w: f"{report}/sign",
+            frozenset(),
+        ),
+        Rule(
+            "POST",
+            "/api/v1/studies/{study_instance_uid}/report/countersign",
+            lambda w: f"{report}/countersign",
+            frozenset({"hw_a", "gp_a"}),
+        ),
         # A JSON body is no upload: permitted callers get 422 (no file), others refusals.
         Rule("POST", "/api/v1/studies/upload", lambda w: "/api/v1/studies/upload", UPLOADERS),
     ]
@@ -114,6 +142,13 @@ def probe(app: Flask, world: World) -> Probe:
             f"/api/v1/studies/{study.study_uid}/links", json={}, headers=world["national"].headers
         )
         assert resp.status_code == 201
+    with app.app_context(), db.transaction() as sess:
+        radiologist = f.user(sess, Role.RADIOLOGIST, at=world.facility_a)
+        headers = {"Authorization": f"Bearer {f.personal_token(sess, radiologist)}"}
+    with app.test_client() as client:
+        body = {"findings": "Probe findings", "impression": "Probe impression"}
+        wrote = client.put(f"/api/v1/studies/{study.study_uid}/report", json=body, headers=headers)
+        assert wrote.status_code == 200, wrote.get_json()
     return Probe(study.study_uid, patient_id, resp.get_json()["id"], consult_id, national_id)
 
 

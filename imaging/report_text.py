@@ -1,0 +1,67 @@
+# Translations legitimately mix scripts (Turkish dotless i, Cyrillic, CJK punctuation).
+# ruff: noqa: RUF001
+"""Wording of the imaging report in each language (see hub.documents.text for why documents
+carry their own wording)."""
+
+from __future__ import annotations
+
+_LOCALES = ("en", "fa", "ru", "tr", "zh")
+_ROWS: dict[str, tuple[str, str, str, str, str]] = {
+    "hub_name": (
+        "National Telemedicine Hub",
+        "سامانه ملی پزشکی از راه دور",
+        "Национальный центр телемедицины",
+        "Ulusal Teletıp Merkezi",
+        "国家远程医疗平台",
+    ),
+    "report_title": (
+        "Imaging report",
+        "گزارش تصویربرداری",
+        "Заключение по результатам визуализации",
+        "Görüntüleme raporu",
+        "影像诊断报告",
+    ),
+    "patient": ("Patient", "بیمار", "Пациент", "Hasta", "患者"),
+    "name": ("Name", "نام", "ФИО", "Ad soyad", "姓名"),
+    "national_id": (
+        "National ID",
+        "کد ملی",
+        "Идентификационный номер",
+        "Kimlik numarası",
+        "身份证号",
+    ),
+    "date_of_birth": ("Date of birth", "تاریخ تولد", "Дата рождения", "Doğum tarihi", "出生日期"),
+    "study": ("Study", "مطالعه", "Исследование", "Tetkik", "检查"),
+    "study_date": ("Study date", "تاریخ مطالعه", "Дата исследования", "Tetkik tarihi", "检查日期"),
+    "modalities": ("Modality", "روش تصویربرداری", "Модальность", "Modalite", "检查设备类型"),
+    "description": ("Description", "شرح", "Описание", "Açıklama", "描述"),
+    "accession": (
+        "Accession number",
+        "شماره پذیرش",
+        "Номер направления",
+        "Kabul numarası",
+        "检查申请号",
+    ),
+    "sent_by": ("Sent by", "ارسال‌کننده", "Отправитель", "Gönderen", "发送机构"),
+    "findings": ("Findings", "یافته‌ها", "Описание находок", "Bulgular", "影像所见"),
+    "impression": ("Impression", "نتیجه‌گیری", "Заключение", "Sonuç", "诊断意见"),
+    "critical": (
+        "Critical finding: the sending facility was to be told at once.",
+        "یافته بحرانی: مرکز ارسال‌کننده باید فوراً مطلع شود.",
+        "Критическая находка: отправившее учреждение должно быть извещено немедленно.",
+        "Kritik bulgu: gönderen kuruma hemen bildirilmelidir.",
+        "危急值：应立即通知送检机构。",
+    ),
+    "radiologist": ("Radiologist", "رادیولوژیست", "Врач-рентгенолог", "Radyolog", "放射科医生"),
+    "receiver": (
+        "Received by (sending facility)",
+        "دریافت‌کننده (مرکز ارسال‌کننده)",
+        "Получил (направившее учреждение)",
+        "Teslim alan (gönderen kurum)",
+        "接收人（送检机构）",
+    ),
+}
+
+TEXT: dict[str, dict[str, str]] = {
+    key: dict(zip(_LOCALES, row, strict=True)) for key, row in _ROWS.items()
+}

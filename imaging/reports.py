@@ -1,0 +1,423 @@
+"""The radiologist's imaging report: written as a draft, signed (PAdES) by its author, received
+(countersigned) by a clinician of the facility that sent the study; kept 10 years (SEEDS 000).
+
+The hub core renders, signs and verifies (hub.documents); this module decides who writes and
+signs which report, and audits every step.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from hub import audit, db
+from hub.api.core import API_PREFIX, api_route
+from hub.auth.principal import Principal
+from hub.config import SUPPORTED_LOCALES, Settings
+from hub.documents import registry
+from hub.documents import services as documents
+from hub.documents.registry import DocumentKind, SignatureSlot
+from hub.documents.schemas import DocumentOut, LocaleQuery, document_out, pdf_response
+from hub.documents.text import Labels
+from hub.errors import AccessDenied, Conflict, NotFound
+from hub.models import Role, SignedDocument, User, utcnow
+from hub.permissions import REQUESTER_ROLES, require
+from imaging import services
+from imaging.models import ImagingReport, ReportStatus, Study
+from imaging.parse import UID_PATTERN
+from imaging.report_text import TEXT
+
+REPORT = DocumentKind(
+    code="imaging_report",
+    subject_type="study",
+    template="documents/imaging_report.html",
+    attachment_name="imaging-report.json",
+    author=SignatureSlot("Radiologist", "sig-author"),
+    countersigner=SignatureSlot("Receiver", "sig-counter"),
+)
+AUTHORS = frozenset({Role.RADIOLOGIST})
+# Who receives the report for the sending facility: its health workers, as for consults.
+RECEIVERS = REQUESTER_ROLES
+
+
+class ReportIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    findings: str = Field(min_length=1, max_length=20_000)
+    impression: str = Field(min_length=1, max_length=5_000)
+    critical: bool = Field(default=False, description="A critical finding (urgent communication)")
+
+
+class ReportOut(BaseModel):
+    study_instance_uid: str
+    author_id: int
+    findings: str
+    impression: str
+    critical: bool
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    signed_at: datetime | None
+
+
+def _report_of(session: Session, study: Study) -> ImagingReport | None:
+    return session.scalar(select(ImagingReport).where(ImagingReport.study_id == study.id))
+
+
+def get(session: Session, principal: Principal, study_uid: str) -> ImagingReport:
+    """The report of a study the caller may see; audited."""
+    study = services.get_study(session, principal, study_uid, purpose="viewed", audited=False)
+    report = _report_of(session, study)
+    if report is None:
+        raise NotFound("This study has no report yet.", code="no_report")
+    audit.record(
+        session,
+        principal,
+        "imaging:report:viewed",
+        object_type="study",
+        object_id=study.id,
+        details={"patient_id": study.patient_id},
+    )
+    return report
+
+
+def write(
+    session: Session, principal: Principal, study_uid: str, data: ReportIn
+) -> tuple[ImagingReport, bool]:
+    """Create or change the draft; only its author changes it, and never once signed."""
+    action = "imaging:report:written"
+    require(principal, "imaging:write", roles=AUTHORS, action=action)
+    study = services.get_study(session, principal, study_uid, purpose="viewed", audited=False)
+    report = _report_of(session, study)
+    created = report is None
+    if report is None:
+        report = ImagingReport(
+            study_id=study.id, author_id=principal.user_id, status=ReportStatus.DRAFT
+        )
+        session.add(report)
+    elif report.author_id != principal.user_id:
+        raise AccessDenied(
+            "Another radiologist is writing this study's report.",
+            action=action,
+            object_type="study",
+            object_id=study.id,
+        )
+    elif report.status is ReportStatus.SIGNED:
+        raise Conflict("This report is signed; a signed report never changes.", code="signed")
+    report.findings, report.impression, report.critical = (
+        data.findings,
+        data.impression,
+        data.critical,
+    )
+    report.updated_at = utcnow()
+    try:
+        session.flush()
+    except IntegrityError:
+        # Two radiologists started the same study's report at once; the first one has it.
+        raise Conflict("This study's report was just started by someone else.") from None
+    audit.record(
+        session,
+        principal,
+        action,
+        object_type="study",
+        object_id=study.id,
+        details={"patient_id": study.patient_id, "created": created, "critical": data.critical},
+    )
+    return report, created
+
+
+def _locale(requested: str | None, reader: User | None, default: str) -> str:
+    for candidate in (requested, reader.locale if reader else None, default):
+        if candidate in SUPPORTED_LOCALES:
+            return str(candidate)
+    return "en"
+
+
+def _person(user: User | None) -> dict[str, Any]:
+    if user is None:
+        return {"id": None, "name": "", "licence": None, "facility": ""}
+    return {
+        "id": user.id,
+        "name": user.full_name,
+        "licence": user.licence_number,
+        "facility": user.facility.name if user.facility else "",
+    }
+
+
+def content(session: Session, report: ImagingReport, locale: str) -> documents.Content:
+    """Template context and machine-readable data of the report."""
+    study = report.study
+    patient = study.patient
+    if patient is None:
+        raise Conflict(
+            "Link the study to a registered patient before its report is signed.",
+            code="no_patient",
+        )
+    author = session.get_one(User, report.author_id)
+    modalities = sorted({s.modality for s in study.series if s.modality})
+    patient_data = {
+        "id": patient.id,
+        "national_id": patient.national_id,
+        "id_country": patient.id_country,
+        "name": f"{patient.given_name} {patient.family_name}",
+        "date_of_birth": patient.date_of_birth.isoformat(),
+    }
+    study_data = {
+        "uid": study.study_instance_uid,
+        "date": study.study_date.isoformat() if study.study_date else None,
+        "modalities": modalities,
+        "description": study.description,
+        "accession": study.accession_number,
+        "facility": study.facility.name,
+    }
+    report_data = {
+        "findings": report.findings,
+        "impression": report.impression,
+        "critical": report.critical,
+    }
+    labels = Labels(locale, TEXT)
+    context: dict[str, Any] = {
+        "hub_name": labels.hub_name,
+        "patient": patient_data,
+        "study": study_data,
+        "report": report_data,
+        # The receiver is known only when they countersign; the slot names the facility.
+        "signers": {
+            "author": _person(author),
+            "counter": {"name": "", "licence": None, "facility": study.facility.name},
+        },
+        "signature_roles": {"author": labels.radiologist, "counter": labels.receiver},
+    }
+    payload = {
+        "patient": patient_data,
+        "study": study_data,
+        "report": report_data,
+        "radiologist": _person(author),
+    }
+    location = author.facility.name if author.facility else ""
+    return documents.Content(
+        context=context, payload=payload, labels=labels, patient_id=patient.id, location=location
+    )
+
+
+def sign(
+    session: Session, settings: Settings, principal: Principal, study_uid: str, locale: str | None
+) -> SignedDocument:
+    """The report's author signs it; from then on it never changes."""
+    action = "imaging:report:signed"
+    require(principal, "imaging:write", roles=AUTHORS, action=action)
+    study = services.get_study(session, principal, study_uid, purpose="viewed", audited=False)
+    report = _report_of(session, study)
+    if report is None:
+        raise Conflict("Write the report before signing it.", code="no_report")
+    if report.author_id != principal.user_id:
+        raise AccessDenied(
+            "Only the radiologist who wrote this report signs it.",
+            action=action,
+            object_type="study",
+            object_id=study.id,
+        )
+    author = session.get_one(User, principal.user_id)
+    chosen = _locale(locale, author, settings.default_locale)
+    doc = documents.certify(
+        session,
+        settings,
+        principal,
+        REPORT,
+        study.id,
+        author=author,
+        content=content(session, report, chosen),
+        locale=chosen,
+    )
+    report.status = ReportStatus.SIGNED
+    report.signed_at = doc.certified_at
+    audit.record(
+        session,
+        principal,
+        action,
+        object_type="study",
+        object_id=study.id,
+        details={"document": doc.public_id, "patient_id": study.patient_id},
+    )
+    return doc
+
+
+def countersign(
+    session: Session, settings: Settings, principal: Principal, study_uid: str
+) -> SignedDocument:
+    """A clinician of the facility that sent the study acknowledges the signed report."""
+    action = "imaging:report:countersigned"
+    require(principal, "imaging:write", roles=RECEIVERS, action=action)
+    study = services.get_study(session, principal, study_uid, purpose="viewed", audited=False)
+    if principal.facility_id != study.facility_id:
+        raise AccessDenied(
+            "Only a clinician of the facility that sent the study receives its report.",
+            action=action,
+            object_type="study",
+            object_id=study.id,
+        )
+    doc = documents.find(session, REPORT, study.id)
+    if doc is None:
+        raise Conflict("The radiologist has not signed this report yet.", code="not_signed")
+    signer = session.get_one(User, principal.user_id)
+    documents.countersign(
+        session,
+        settings,
+        principal,
+        REPORT,
+        doc,
+        signer_user=signer,
+        location=study.facility.name,
+    )
+    audit.record(
+        session,
+        principal,
+        action,
+        object_type="study",
+        object_id=study.id,
+        details={"document": doc.public_id, "patient_id": study.patient_id},
+    )
+    return doc
+
+
+def pdf(
+    session: Session, settings: Settings, principal: Principal, study_uid: str, locale: str | None
+) -> tuple[bytes, bool]:
+    """The signed report as stored, or an unsigned draft; (bytes, signed)."""
+    report = get(session, principal, study_uid)
+    doc = documents.find(session, REPORT, report.study_id)
+    if doc is not None:
+        data = documents.latest_revision(session, doc).pdf
+    else:
+        reader = session.get(User, principal.user_id) if principal.user_id else None
+        chosen = _locale(locale, reader, settings.default_locale)
+        data = documents.render_draft(REPORT, content(session, report, chosen), chosen)
+    audit.record(
+        session,
+        principal,
+        "imaging:report:downloaded",
+        object_type="study",
+        object_id=report.study_id,
+        details={"document": doc.public_id if doc else None, "draft": doc is None},
+    )
+    return data, doc is not None
+
+
+# --- API ----------------------------------------------------------------------------------------
+
+bp = Blueprint("imaging_reports_api", __name__, url_prefix=API_PREFIX)
+BASE = "/studies/<study_instance_uid>/report"
+
+
+def _settings() -> Settings:
+    settings: Settings = current_app.config["HUB_SETTINGS"]
+    return settings
+
+
+def _uid(uid: str) -> str:
+    # A malformed UID can match nothing; answer as for any unknown study.
+    if len(uid) > 64 or not UID_PATTERN.match(uid):
+        raise NotFound("Not found.")
+    return uid
+
+
+def report_out(report: ImagingReport) -> ReportOut:
+    return ReportOut(
+        study_instance_uid=report.study.study_instance_uid,
+        author_id=report.author_id,
+        findings=report.findings,
+        impression=report.impression,
+        critical=report.critical,
+        status=report.status.value,
+        created_at=report.created_at,
+        updated_at=report.updated_at,
+        signed_at=report.signed_at,
+    )
+
+
+@api_route(
+    bp,
+    BASE,
+    summary="The study's report (draft or signed)",
+    scope="imaging:read",
+    tag="imaging",
+    response=ReportOut,
+    errors=(404,),
+)
+def get_report(principal: Principal, study_instance_uid: str) -> ReportOut:
+    return report_out(get(db.session(), principal, _uid(study_instance_uid)))
+
+
+@api_route(
+    bp,
+    BASE,
+    "PUT",
+    summary="Write or change the report's draft (the radiologist who writes it)",
+    scope="imaging:write",
+    tag="imaging",
+    body=ReportIn,
+    response=ReportOut,
+    errors=(404, 409),
+)
+def put_report(principal: Principal, study_instance_uid: str, body: ReportIn) -> ReportOut:
+    report, _created = write(db.session(), principal, _uid(study_instance_uid), body)
+    return report_out(report)
+
+
+@api_route(
+    bp,
+    BASE + ".pdf",
+    summary="The report as a PDF: the signed one as stored, or an unsigned draft",
+    scope="imaging:read",
+    tag="imaging",
+    query=LocaleQuery,
+    errors=(404, 409),
+)
+def get_report_pdf(principal: Principal, study_instance_uid: str, query: LocaleQuery) -> Response:
+    uid = _uid(study_instance_uid)
+    data, signed = pdf(db.session(), _settings(), principal, uid, query.locale)
+    return pdf_response(data, signed, "imaging-report")
+
+
+@api_route(
+    bp,
+    BASE + "/sign",
+    "POST",
+    summary="Sign the report (its radiologist; PAdES certification with a time-stamp)",
+    scope="imaging:write",
+    tag="imaging",
+    query=LocaleQuery,
+    response=DocumentOut,
+    status=201,
+    errors=(404, 409, 503),
+)
+def sign_report(principal: Principal, study_instance_uid: str, query: LocaleQuery) -> DocumentOut:
+    uid = _uid(study_instance_uid)
+    doc = sign(db.session(), _settings(), principal, uid, query.locale)
+    return document_out(db.session(), _settings(), doc)
+
+
+@api_route(
+    bp,
+    BASE + "/countersign",
+    "POST",
+    summary="Countersign the signed report (a health worker of the sending facility)",
+    scope="imaging:write",
+    tag="imaging",
+    response=DocumentOut,
+    errors=(404, 409, 503),
+)
+def countersign_report(principal: Principal, study_instance_uid: str) -> DocumentOut:
+    doc = countersign(db.session(), _settings(), principal, _uid(study_instance_uid))
+    return document_out(db.session(), _settings(), doc)
+
+
+def init_app(app: Flask) -> None:
+    registry.register(REPORT)
+    app.register_blueprint(bp)
+    app.extensions["csrf"].exempt(bp)  # bearer tokens or the X-CSRFToken header (hub.auth)
