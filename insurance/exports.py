@@ -222,7 +222,12 @@ def stream_csv(engine: Engine, pull: Pull) -> Iterator[bytes]:
     yield _csv_header()
     if engine.dialect.name == "postgresql":
         yield from _copy_csv(engine, pull)
-        return
+    else:
+        yield from _python_csv(engine, pull)
+
+
+def _python_csv(engine: Engine, pull: Pull) -> Iterator[bytes]:
+    """CSV written row by row in Python (SQLite; and PostgreSQL's reference in the benchmark)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     for n, cells in enumerate(_rows(engine, pull), start=1):

@@ -348,3 +348,19 @@ def test_facility_billing_list(
     )
     assert resp.status_code == 200
     assert all(c["facility_id"] == world.facility_b.id for c in resp.get_json()["items"])
+
+
+def test_copy_and_python_csv_write_the_same_bytes(
+    app: Flask, client: FlaskClient, session: Session, world: World
+) -> None:
+    a = insurer_with_contract(app, client, session)
+    s = insurer_with_contract(app, client, session, kind=InsurerKind.SUPPLEMENTARY)
+    make_claim(app, world, a)
+    make_claim(app, world, a, s)
+    engine = db.get_db(app).engine
+    assert engine is not None
+    p = exports.Pull(0, a.insurer_id, a.code, "csv", 0, 2**62, 2, "")
+    streamed = b"".join(exports.stream_csv(engine, p))  # COPY on PostgreSQL
+    written = exports._csv_header() + b"".join(exports._python_csv(engine, p))
+    assert streamed == written
+    assert streamed.count(b"\n") == 3
