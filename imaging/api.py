@@ -401,14 +401,16 @@ def package_response(study: Study) -> Response:
     from flask import send_file
 
     from imaging.package import write_package
+    from imaging.reports import signed_pdf
 
     settings = _imaging()
     assert settings.storage_dir is not None
     paths = services.stored_paths(db.session(), study.id)
+    report = signed_pdf(db.session(), study.id)
     db.session().commit()  # the audit of the export is kept even if the download breaks off
     # Closed (and so deleted) by Werkzeug once the response is sent.
     spool = tempfile.TemporaryFile()  # noqa: SIM115
-    write_package(Path(settings.storage_dir), paths, spool)
+    write_package(Path(settings.storage_dir), paths, spool, report)
     spool.seek(0)
     name = f"study-{study.study_date or study.id}.zip"
     resp = send_file(spool, mimetype="application/zip", as_attachment=True, download_name=name)

@@ -285,6 +285,14 @@ def countersign(
     return doc
 
 
+def signed_pdf(session: Session, study_id: int) -> bytes | None:
+    """The study's signed report as stored (latest revision), for its CD package; None if none.
+
+    The caller has checked access to the study and audited the export."""
+    doc = documents.find(session, REPORT, study_id)
+    return documents.latest_revision(session, doc).pdf if doc is not None else None
+
+
 def pdf(
     session: Session, settings: Settings, principal: Principal, study_uid: str, locale: str | None
 ) -> tuple[bytes, bool]:

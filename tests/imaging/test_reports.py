@@ -3,6 +3,8 @@ sending facility, verification; and the refusals, each leaving nothing signed.""
 
 from __future__ import annotations
 
+import io
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,6 +110,13 @@ def test_report_is_written_signed_received_and_verifiable(
     assert pdfsig(str(path)).count("Signature is Valid") == 2
     text = pdftotext(str(path))
     assert "گزارش تصویربرداری" in text and "Right lower lobe pneumonia." in text
+    # The CD/download package carries the signed report, byte for byte.
+    study_url = case.url.rsplit("/", 1)[0]
+    package = client.get(f"{study_url}/package", headers=case.receiver)
+    assert package.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(package.data)) as archive:
+        assert archive.read("REPORT.PDF") == path.read_bytes()
+        assert "DICOMDIR" in archive.namelist()
 
 
 def test_who_may_write_sign_and_receive(
