@@ -246,6 +246,7 @@ class VideoSettings:
     recording_retention_years: int = 10
     media_enabled: bool = True  # `hub serve` starts the media worker (`hub media`)
     media_max_sessions: int = 2  # recordings one media worker process takes at a time
+    media_allow_loopback: bool = False  # offer 127.0.0.1 as an ICE host candidate (tests)
 
 
 def load_video(env: Mapping[str, str], data_dir: Path) -> VideoSettings:
@@ -276,6 +277,7 @@ def load_video(env: Mapping[str, str], data_dir: Path) -> VideoSettings:
         ),
         media_enabled=env_bool(env, "HUB_MEDIA_ENABLED", True),
         media_max_sessions=env_int(env, "HUB_MEDIA_MAX_SESSIONS", 2, minimum=1, maximum=64),
+        media_allow_loopback=env_bool(env, "HUB_MEDIA_ALLOW_LOOPBACK", False),
     )
 
 

@@ -9,10 +9,11 @@ from video import models as models  # registers the tables
 
 def init_app(app: Flask) -> None:
     """Register the video blueprints, Socket.IO handlers and CLI commands."""
-    from video import api, signalling, views
+    from video import api, cli, signalling, views
 
     app.register_blueprint(api.bp)
     views.init_app(app)
     signalling.init_app()
+    app.cli.add_command(cli.media_command)
     # Bearer tokens or the X-CSRFToken header authorise API writes (hub.auth.current).
     app.extensions["csrf"].exempt(api.bp)

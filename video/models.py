@@ -51,6 +51,10 @@ class VideoSession(Model):
     ended_at: Mapped[datetime | None]
     # Whether the session is to be recorded; it is only when every participant consented.
     record: Mapped[bool] = mapped_column(default=False)
+    # The media worker process recording it, and until when its claim holds (renewed while it
+    # records, so a crashed worker's session is taken over by another).
+    recorder_worker: Mapped[str | None] = mapped_column(String(64))
+    recorder_lease_until: Mapped[datetime | None]
 
     participants: Mapped[list[VideoParticipant]] = relationship(
         back_populates="session", order_by="VideoParticipant.id"

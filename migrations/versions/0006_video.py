@@ -50,6 +50,8 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("record", sa.Boolean(), nullable=False),
+        sa.Column("recorder_worker", sa.String(length=64), nullable=True),
+        sa.Column("recorder_lease_until", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["consult_id"], ["consult.id"], name=op.f("fk_video_session_consult_id_consult")
         ),

@@ -12,9 +12,9 @@ from playwright.sync_api import Page
 from sqlalchemy import select
 
 from hub.db import make_engine
-from hub.models import User
+from hub.models import User, utcnow
 from tests.support.live import CHROMIUM_ARGS, DEMO_PASSWORD, demo_env, run_hub_command
-from tests.support.processes import HubProcess, free_port, running_hub
+from tests.support.processes import HubProcess, free_port, running_hub, start_hub
 
 WEBRTC_ARGS = [
     *CHROMIUM_ARGS,
@@ -83,6 +83,9 @@ class VideoHub:
                     scheduled_at=None,
                     record=record,
                 )
+                if record:  # both participants agreed (the page's checkbox does the same)
+                    for person in video.participants:
+                        person.recording_consent_at = utcnow()
                 sess.commit()
                 return video.id
         finally:
@@ -97,6 +100,34 @@ def video_hub(directory: Path, **extra: str) -> Iterator[VideoHub]:
     run_hub_command("seed-demo", env=env)
     with running_hub("web", env=env, log_dir=directory / "logs", port=port) as proc:
         yield VideoHub(proc, env)
+
+
+@contextmanager
+def media_worker(hub: VideoHub, directory: Path) -> Iterator[HubProcess]:
+    """``hub media`` against the live hub, until the block ends."""
+    env = {**hub.env, "HUB_MEDIA_ALLOW_LOOPBACK": "true", "HUB_BASE_URL": hub.base_url}
+    proc = start_hub("media", env=env, log_dir=directory)
+    try:
+        yield proc
+    finally:
+        proc.cleanup()
+
+
+def recordings(hub: VideoHub, session_id: int) -> list[dict[str, object]]:
+    from video.models import VideoRecording
+
+    engine = make_engine(hub.env["HUB_DATABASE_URL"])
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(VideoRecording.__table__).where(VideoRecording.session_id == session_id)
+            ).mappings()
+            found = [dict(r) for r in rows]
+    finally:
+        engine.dispose()
+    for row in found:
+        row["status"] = getattr(row["status"], "value", row["status"])
+    return found
 
 
 def log_in(page: Page, base_url: str, username: str) -> None:
