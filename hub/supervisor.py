@@ -1,5 +1,5 @@
-"""``hub serve``: prepare the database, then run web, worker and beat as child processes and stop
-them all on Ctrl-C / SIGTERM, or when any of them dies."""
+"""``hub serve``: prepare the database, then run web, worker and beat (plus the DICOM node and the
+media worker) as child processes and stop them all on Ctrl-C / SIGTERM, or when any of them dies."""
 
 from __future__ import annotations
 
@@ -60,6 +60,8 @@ def run_all(app: Flask, *, migrate: bool = True, demo: bool = True) -> int:
     children: dict[str, subprocess.Popen[bytes]] = {}
     # The DICOM node (`hub dicom`) runs beside them unless HUB_DICOM_ENABLED=false.
     components = COMPONENTS + (("dicom",) if settings.imaging.enabled else ())
+    # The recording media worker (`hub media`) likewise, unless HUB_MEDIA_ENABLED=false.
+    components += ("media",) if settings.video.media_enabled else ()
     for name in components:
         children[name] = subprocess.Popen([sys.executable, "-m", "hub", name], env=env)
     click.echo(

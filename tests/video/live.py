@@ -59,6 +59,38 @@ class VideoHub:
         finally:
             engine.dispose()
 
+    def guest_link(self, session_id: int, *, hours_valid: int = 24) -> str:
+        """Invite the patient (as the requester does); the guest page's URL."""
+        from datetime import timedelta
+
+        from sqlalchemy.orm import Session
+
+        from hub.auth.principal import user_principal
+        from hub.config import VideoSettings
+        from video import services
+        from video.models import ParticipantRole, VideoParticipant
+
+        engine = make_engine(self.env["HUB_DATABASE_URL"])
+        try:
+            with Session(engine, expire_on_commit=False) as sess:
+                chw = sess.scalar(select(User).where(User.username == REQUESTER))
+                assert chw is not None
+                invitation = services.invite(
+                    sess,
+                    user_principal(chw, "session"),
+                    session_id,
+                    role=ParticipantRole.PATIENT,
+                    username=None,
+                    settings=VideoSettings(guest_link_hours=24),
+                )
+                if hours_valid <= 0:
+                    person = sess.get_one(VideoParticipant, invitation.participant.id)
+                    person.guest_expires_at = utcnow() - timedelta(hours=1)
+                sess.commit()
+        finally:
+            engine.dispose()
+        return f"{self.base_url}/video/guest/{invitation.guest_token}"
+
     def new_session(self, *, record: bool = False) -> int:
         """A new accepted video consult of the demo pair with an open session; its id."""
         from sqlalchemy.orm import Session

@@ -133,3 +133,33 @@ def test_two_browsers_connect_and_a_reload_rejoins(
     assert hub.audited("video:session:joined", "denied") == joins + 1  # the socket
     for page in (doc, chw, outsider):
         page.context.close()
+
+
+def test_patient_joins_by_guest_link_and_the_page_is_right_to_left_in_persian(
+    browser: Browser, hub: VideoHub
+) -> None:
+    session_id = hub.new_session()
+    guest_url = hub.guest_link(session_id)
+    expired_url = hub.guest_link(session_id, hours_valid=0)
+    doc = page_of(browser, hub, SPECIALIST)
+    doc.goto(f"{hub.base_url}/video/sessions/{session_id}?autojoin=1")
+    doc.wait_for_function("window.hubVideo && window.hubVideo.joined === true")
+
+    # The patient has no account: the link alone opens the page, in Persian, right to left.
+    patient = browser.new_context(locale="fa-IR")
+    patient.set_default_timeout(TIMEOUT_MS)
+    page = patient.new_page()
+    page.goto(guest_url + "?autojoin=1")
+    assert page.get_attribute("html", "dir") == "rtl"
+    assert page.inner_text("#join-button").strip() == "پیوستن"
+    page.wait_for_function("window.hubVideo && window.hubVideo.me !== null")
+    assert page.evaluate("window.hubVideo.joined") is False  # in the waiting room
+    doc.click("#waiting button[data-admit]")
+    stats = wait_connected(page)
+    assert any(p["role"] == "specialist" for p in stats["peers"].values())
+    wait_connected(doc)
+
+    # An expired link opens nothing.
+    assert page.goto(expired_url).status == 404  # type: ignore[union-attr]
+    patient.close()
+    doc.context.close()
