@@ -32,9 +32,9 @@ HOME_SECTIONS: dict[Role, tuple[str, ...]] = {
     Role.RADIOLOGIST: ("reading_worklist", "critical_results"),
     Role.COMMAND: ("live_queues", "sla_breaches", "transfers"),
     Role.INSURER: ("claims_exports", "reconciliation"),
-    Role.FACILITY_ADMIN: ("staff", "rosters", "ae_titles"),
+    Role.FACILITY_ADMIN: ("staff", "rosters", "ae_titles", "billing"),
     Role.QA_PHYSICIAN: ("quality_reviews", "audit"),
-    Role.NATIONAL_ADMIN: ("facilities", "tariffs", "audit"),
+    Role.NATIONAL_ADMIN: ("facilities", "tariffs", "billing", "audit"),
 }
 
 
@@ -72,11 +72,15 @@ SECTION_LABELS = {
     "audit": _l("Audit log"),
     "facilities": _l("Facilities"),
     "tariffs": _l("Tariffs"),
+    "billing": _l("Billing"),
 }
 # Sections that already have a page, by endpoint; domain packages register the blueprints.
 SECTION_URLS = {
     "consult_requests": "consult_pages.my_consults",
     "worklist": "consult_pages.worklist",
+    "claims_exports": "insurance_pages.analyst",
+    "reconciliation": "insurance_pages.analyst",
+    "billing": "insurance_pages.billing",
 }
 
 
