@@ -8,7 +8,7 @@ import io
 import threading
 import time
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -26,6 +26,7 @@ from tests.imaging.dicomdata import write_study
 from tests.imaging.peers import Node, Orthanc, dcmtk, running_node, running_orthanc
 from tests.support.apps import make_app
 from tests.support.personas import World
+from tests.support.throttle import throttled_relay
 
 pytestmark = pytest.mark.slow
 
@@ -220,6 +221,49 @@ def test_worker_lost_mid_batch_resends_harmlessly_and_counts_it(
     assert len(orthanc.instances_of(study_uid)) == 6
     assert orthanc.statistics()["CountInstances"] >= 6
     assert _status(fwd_app, study_uid).resent == 6
+
+
+def test_two_megabit_link_sends_each_instance_once_though_the_batch_outlasts_its_lease(
+    app: Flask,
+    database_url: str,
+    fwd_node: Node,
+    orthanc: Orthanc,
+    titles: Titles,
+    world: World,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SEEDS 002: a facility's segment on a 2 Mbit/s link. Two workers drain side by side; the
+    first one's batch takes longer than a lease, which it renews, so the second never sends the
+    same instances again."""
+    count = 24
+    study_uid, paths = write_study(
+        tmp_path, patient_id=world.patient_a.national_id, count=count, size=160
+    )
+    _store(fwd_node, titles.a, paths)
+    payload = sum(p.stat().st_size for p in paths)
+    link_seconds = payload * 8 / 2_000_000  # ~5 s for these ~1.2 MB
+    # The lease lasts a third of the transfer: without renewal the second worker takes over.
+    monkeypatch.setattr(forwarding, "LEASE", timedelta(seconds=link_seconds / 3))
+    monkeypatch.setattr(forwarding, "RENEW_EVERY", timedelta(seconds=link_seconds / 12))
+    with throttled_relay(orthanc.dicom_port, 2_000_000) as relay:
+        peer = f"dicom://{orthanc.aet}@127.0.0.1:{relay.port}"
+        slow = make_app(database_url, Path(fwd_node.env["HUB_DATA_DIR"]), HUB_CENTRAL_PACS=peer)
+        app.extensions["celery"].set_default()
+        started = time.monotonic()
+        first = threading.Thread(target=_drain, args=(slow,))
+        first.start()
+        time.sleep(link_seconds / 2)  # past the first lease's end, mid-transfer
+        _drain(slow)
+        first.join(120)
+        took = time.monotonic() - started
+    assert not first.is_alive()
+    assert len(orthanc.instances_of(study_uid)) == count
+    assert _rows(slow, study_uid) == {"sent": count, "resent": 0}
+    # The link really was that slow: every byte went through the relay at 2 Mbit/s (the files
+    # hold a few hundred bytes of Part 10 header that are not sent).
+    assert relay.forwarded["up"] >= 0.99 * payload
+    assert took >= payload * 8 / 2_000_000 * 0.9
 
 
 def test_priors_come_from_the_central_archive(
