@@ -29,6 +29,7 @@ from hub.errors import AccessDenied, Conflict, NotFound
 from hub.models import Role, SignedDocument, User, utcnow
 from hub.permissions import REQUESTER_ROLES, require
 from imaging import services
+from imaging.hooks import report_signed
 from imaging.models import ImagingReport, ReportStatus, Study
 from imaging.parse import UID_PATTERN
 from imaging.report_text import TEXT
@@ -236,6 +237,8 @@ def sign(
     )
     report.status = ReportStatus.SIGNED
     report.signed_at = doc.certified_at
+    # Billing (insurance) and other packages act in this same transaction.
+    report_signed(session, principal, study.id, doc.public_id)
     audit.record(
         session,
         principal,

@@ -11,6 +11,7 @@ def init_app(app: Flask) -> None:
     """Register the insurance blueprints, CLI commands, the signing hook and demo data."""
     from consult.hooks import register_signed_hook
     from hub.demo import register_demo_seeder
+    from imaging.hooks import register_report_signed_hook
     from insurance import api, cli, demo, services, views
 
     app.register_blueprint(api.bp)
@@ -19,4 +20,5 @@ def init_app(app: Flask) -> None:
     views.init_app(app)
     app.cli.add_command(cli.insurance_group)
     register_signed_hook(services.on_document_signed)
+    register_report_signed_hook(services.on_report_signed)
     register_demo_seeder(demo.seed_insurance)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -21,7 +22,16 @@ from sqlalchemy.orm import Session
 from hub import audit, outbox
 from hub.auth.principal import SYSTEM, Principal
 from hub.errors import AccessDenied, Conflict, ValidationFailed
-from hub.models import Facility, Insurer, InsurerKind, Membership, Role, SignedDocument, utcnow
+from hub.models import (
+    Facility,
+    Insurer,
+    InsurerKind,
+    Membership,
+    Role,
+    SignedDocument,
+    User,
+    utcnow,
+)
 from hub.permissions import require
 from insurance import tariffs
 from insurance.errors import CannotPrice, PrintNotBillable
@@ -44,6 +54,7 @@ log = logging.getLogger("insurance")
 # Signed document kinds that are billable services, and the component each adds.
 CONSULT_OUTCOME = "consult_outcome"
 SERVICE_TYPES = frozenset({CONSULT_OUTCOME, "e_prescription", "referral_letter"})
+IMAGING_REPORT = "imaging_report"
 CLAIM_TOPIC = "insurance.claim.create"
 BILLING_ADMINS = frozenset({Role.FACILITY_ADMIN, Role.NATIONAL_ADMIN})
 REASON_CODES = {
@@ -270,50 +281,29 @@ def release(session: Session, claim: Claim) -> None:
 # --- claims from signed services ----------------------------------------------------------------
 
 
-def bill_consult_document(
-    session: Session,
-    principal: Principal,
-    consult: Any,
-    service_type: str,
-    document_public_id: str | None,
-) -> Claim:
-    """The claim of a signed consult document; the existing one if it was billed already.
-
-    A service that cannot be priced gets a HELD claim naming why, never an exception.
-    """
-    existing = session.scalar(
+def _existing(session: Session, service_type: str, service_id: int) -> Claim | None:
+    return session.scalar(
         select(Claim).where(
             Claim.service_type == service_type,
-            Claim.service_id == consult.id,
+            Claim.service_id == service_id,
             Claim.kind == ClaimKind.ORIGINAL,
         )
     )
-    if existing is not None:
-        return existing
-    outcome = consult.outcome
-    if outcome is None or outcome.status.value != "signed":
-        raise Conflict("No claim without a signed outcome.", code="not_signed")
-    facility_id = (
-        consult.assigned_to.facility_id
-        if consult.assigned_to and consult.assigned_to.facility_id
-        else consult.requester_facility_id
-    )
-    service_at = consult.answered_at or outcome.signed_at or utcnow()
-    claim = Claim(
-        service_type=service_type,
-        service_id=consult.id,
-        consult_id=consult.id,
-        document_public_id=document_public_id,
-        kind=ClaimKind.ORIGINAL,
-        revision=0,
-        status=ClaimStatus.HELD,
-        patient_id=consult.patient_id,
-        facility_id=facility_id,
-        service_at=service_at,
-    )
+
+
+def _bill(
+    session: Session,
+    principal: Principal,
+    claim: Claim,
+    components: Callable[[], list[Component]],
+    details: dict[str, Any],
+) -> Claim:
+    """Price and store a new original claim (HELD with its reason when it cannot be priced)."""
     try:
-        components = consult_components(session, consult, service_type)
-        _apply(claim, price(session, consult.patient_id, facility_id, components, service_at))
+        _apply(
+            claim,
+            price(session, claim.patient_id, claim.facility_id, components(), claim.service_at),
+        )
     except CannotPrice as exc:
         _hold(claim, exc)
     session.add(claim)
@@ -327,13 +317,119 @@ def bill_consult_document(
         object_type="claim",
         object_id=claim.id,
         details={
-            "service_type": service_type,
-            "consult": consult.id,
+            **details,
+            "service_type": claim.service_type,
             "status": claim.status.value,
             "hold_reason": claim.hold_reason,
         },
     )
     return claim
+
+
+def bill_consult_document(
+    session: Session,
+    principal: Principal,
+    consult: Any,
+    service_type: str,
+    document_public_id: str | None,
+) -> Claim:
+    """The claim of a signed consult document; the existing one if it was billed already.
+
+    A service that cannot be priced gets a HELD claim naming why, never an exception.
+    """
+    existing = _existing(session, service_type, consult.id)
+    if existing is not None:
+        return existing
+    outcome = consult.outcome
+    if outcome is None or outcome.status.value != "signed":
+        raise Conflict("No claim without a signed outcome.", code="not_signed")
+    facility_id = (
+        consult.assigned_to.facility_id
+        if consult.assigned_to and consult.assigned_to.facility_id
+        else consult.requester_facility_id
+    )
+    claim = Claim(
+        service_type=service_type,
+        service_id=consult.id,
+        consult_id=consult.id,
+        document_public_id=document_public_id,
+        kind=ClaimKind.ORIGINAL,
+        revision=0,
+        status=ClaimStatus.HELD,
+        patient_id=consult.patient_id,
+        facility_id=facility_id,
+        service_at=consult.answered_at or outcome.signed_at or utcnow(),
+    )
+    return _bill(
+        session,
+        principal,
+        claim,
+        lambda: consult_components(session, consult, service_type),
+        {"consult": consult.id},
+    )
+
+
+def report_components(session: Session, study_id: int) -> list[Component]:
+    """A signed imaging report: one reading per modality of the study, and the report."""
+    from imaging.models import Series
+
+    modalities = sorted(
+        {
+            m.strip().lower()
+            for m in session.scalars(select(Series.modality).where(Series.study_id == study_id))
+            if m and m.strip()
+        }
+    )
+    parts = [Component(f"image_reading:{m}", 1) for m in modalities if m.isalnum()]
+    return [*parts, Component("report", 1)]
+
+
+def bill_imaging_report(
+    session: Session, principal: Principal, study_id: int, document_public_id: str | None
+) -> Claim:
+    """The claim of a signed imaging report (teleradiology); the existing one if billed."""
+    from imaging.models import ImagingReport, ReportStatus, Study
+
+    existing = _existing(session, IMAGING_REPORT, study_id)
+    if existing is not None:
+        return existing
+    study = session.get_one(Study, study_id)
+    report = session.scalar(select(ImagingReport).where(ImagingReport.study_id == study_id))
+    if report is None or report.status is not ReportStatus.SIGNED:
+        raise Conflict("No claim without a signed report.", code="not_signed")
+    if study.patient_id is None:
+        # Billed once the study is matched to a patient (the outbox retries until then).
+        raise CannotPrice("study_without_patient")
+    author = session.get(User, report.author_id)
+    claim = Claim(
+        service_type=IMAGING_REPORT,
+        service_id=study.id,
+        consult_id=None,
+        document_public_id=document_public_id,
+        kind=ClaimKind.ORIGINAL,
+        revision=0,
+        status=ClaimStatus.HELD,
+        patient_id=study.patient_id,
+        facility_id=author.facility_id if author and author.facility_id else study.facility_id,
+        service_at=report.signed_at or utcnow(),
+    )
+    return _bill(
+        session, principal, claim, lambda: report_components(session, study.id), {"study": study.id}
+    )
+
+
+def on_report_signed(session: Session, principal: Principal, study_id: int, public_id: str) -> None:
+    """Imaging signing hook: bill the signed report in the signing transaction (never fails it)."""
+    try:
+        with session.begin_nested():
+            bill_imaging_report(session, principal, study_id, public_id)
+    except Exception as exc:
+        log.warning("claim for study %s deferred to the outbox: %s", study_id, type(exc).__name__)
+        outbox.add(
+            session,
+            CLAIM_TOPIC,
+            {"service_type": IMAGING_REPORT, "study_id": study_id, "document": public_id},
+        )
 
 
 def on_document_signed(
@@ -380,6 +476,9 @@ def on_document_signed(
 def _deliver_claim(session: Session, payload: dict[str, Any]) -> None:
     from consult.models import Consult
 
+    if payload.get("service_type") == IMAGING_REPORT:
+        bill_imaging_report(session, SYSTEM, int(payload["study_id"]), payload.get("document"))
+        return
     consult = session.get(Consult, int(payload["consult_id"]))
     if consult is None:
         raise outbox.PermanentError("consult not found")
@@ -519,13 +618,16 @@ def correct(
             if tariffs.is_print_component(part.code):
                 raise PrintNotBillable(part.code)
     if components is None:
-        if claim.consult_id is None:
+        if claim.service_type == IMAGING_REPORT:
+            components = report_components(session, claim.service_id)
+        elif claim.consult_id is None:
             raise ValidationFailed("Give the components of this service.")
         from consult.models import Consult
 
-        consult = session.get_one(Consult, claim.consult_id)
         try:
-            components = consult_components(session, consult, claim.service_type)
+            if components is None:
+                consult = session.get_one(Consult, claim.consult_id)
+                components = consult_components(session, consult, claim.service_type)
         except CannotPrice as exc:
             raise ValidationFailed(
                 "The service cannot be priced.", code=exc.reason, details=exc.details

@@ -32,6 +32,8 @@ BASE_TARIFF = {
     "video_minute": 60_000,
     "prescription": 150_000,
     "referral": 250_000,
+    "image_reading:ct": 3_000_000,
+    "report": 400_000,
 }
 # No "phone_consult": a phone consult cannot be priced, which tests the held path.
 
