@@ -261,3 +261,53 @@ def test_share_rounding_is_integer_and_adds_up() -> None:
     assert services.share(100, cov) == 0  # never negative
     cov.coverage_bp, cov.copay_minor, cov.cap_minor = 10000, 0, 40
     assert services.share(100, cov) == 40
+
+
+def test_video_minutes_from_the_real_session_timeline(
+    app: Flask, client: FlaskClient, session: Session, pki: ca.Authority
+) -> None:
+    from datetime import timedelta
+
+    from video import timeline
+    from video.models import (
+        ParticipantRole,
+        SessionKind,
+        SessionStatus,
+        VideoParticipant,
+        VideoSession,
+    )
+
+    ins = insurer_with_contract(app, client, session)
+    case = answered(app, client, session, insurers=(ins.insurer_id,), mode="video")
+    start = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
+    with app.app_context(), db.transaction() as sess:
+        from consult.models import Consult
+
+        consult = sess.get_one(Consult, case.consult_id)
+        assert consult.assigned_to_id is not None
+        video = VideoSession(
+            consult_id=consult.id,
+            kind=SessionKind.INSTANT,
+            status=SessionStatus.ENDED,
+            created_by_id=consult.assigned_to_id,
+            ended_at=start + timedelta(minutes=30),
+        )
+        sess.add(video)
+        sess.flush()
+        spec = VideoParticipant(
+            session_id=video.id, user_id=consult.assigned_to_id, role=ParticipantRole.SPECIALIST
+        )
+        req = VideoParticipant(
+            session_id=video.id, user_id=consult.requester_id, role=ParticipantRole.REQUESTER
+        )
+        sess.add_all([spec, req])
+        sess.flush()
+        # Both connected from 9:01:00 to 9:08:30: 450 s, 8 started minutes.
+        timeline.add(sess, video, "joined", req, at=start)
+        timeline.add(sess, video, "joined", spec, at=start + timedelta(minutes=1))
+        timeline.add(sess, video, "left", req, at=start + timedelta(minutes=8, seconds=30))
+        timeline.add(sess, video, "left", spec, at=start + timedelta(minutes=9))
+    sign(client, case)
+    (claim,) = claims_of(app, case.consult_id)
+    video_line = next(ln for ln in claim.lines if ln["component"] == "video_minute")
+    assert video_line["quantity"] == 8 and video_line["amount_minor"] == 480_000
