@@ -14,6 +14,6 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(api.bp)
     views.init_app(app)
     signalling.init_app()
-    app.cli.add_command(cli.media_command)
+    app.cli.add_command(cli.media_group)
     # Bearer tokens or the X-CSRFToken header authorise API writes (hub.auth.current).
     app.extensions["csrf"].exempt(api.bp)

@@ -203,19 +203,40 @@ class Leg:
 
 
 class SessionRecorder:
-    """One session's recording peer: a Socket.IO client of the hub plus one aiortc peer
-    connection per participant."""
+    """One session's peer: a Socket.IO client of the hub plus one aiortc peer connection per
+    participant. As the recorder (``worker`` given) it receives and records; as the test peer
+    (``token`` of a participant) it sends synthetic 640x480 video and a tone instead."""
 
-    def __init__(self, app: Flask, worker: str, session_id: int, base_url: str) -> None:
+    def __init__(
+        self,
+        app: Flask,
+        worker: str | None,
+        session_id: int,
+        base_url: str,
+        *,
+        token: str | None = None,
+    ) -> None:
         self.app = app
         self.worker = worker
         self.session_id = session_id
         self.base_url = base_url
+        self.token = token
         self.legs: dict[int, Leg] = {}
         self.ice: dict[str, Any] = {}
         self.sio: Any = None
         self.stopping = asyncio.Event()
         self.results: list[bool] = []
+        self.received = {"audio": 0, "video": 0}
+        self.connected_at: float | None = None
+        self.tracks: list[Any] = []
+        if token is not None:
+            from video.testpeer import SyntheticAudio, SyntheticVideo
+
+            self.tracks = [SyntheticAudio(), SyntheticVideo()]
+
+    @property
+    def recording(self) -> bool:
+        return self.worker is not None
 
     async def _db(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(None, fn, self.app, *args)
@@ -243,12 +264,16 @@ class SessionRecorder:
         self.sio.on("peer-left", self._on_peer_left, namespace=NAMESPACE)
         self.sio.on("peer-joined", self._on_peer_joined, namespace=NAMESPACE)
         self.sio.on("connect", self._on_connect, namespace=NAMESPACE)
-        token = recorder_token(self.app.config["SECRET_KEY"], self.session_id)
+        self.sio.on("admitted", self._on_connect, namespace=NAMESPACE)
+        if self.recording:
+            auth = {"recorder": recorder_token(self.app.config["SECRET_KEY"], self.session_id)}
+        else:
+            auth = {"token": self.token or ""}
         try:
             await self.sio.connect(
                 self.base_url,
                 namespaces=[NAMESPACE],
-                auth={"recorder": token},
+                auth=auth,
                 transports=["websocket"],
                 wait_timeout=15,
             )
@@ -256,8 +281,9 @@ class SessionRecorder:
             while not self.stopping.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.stopping.wait(), 2.0)
-                if self.stopping.is_set():
-                    break
+                if self.stopping.is_set() or not self.recording:
+                    continue
+                assert self.worker is not None
                 if not await self._db(renew, self.worker, self.session_id):
                     break
                 if await self._db(people_connected, self.session_id) == 0:
@@ -271,10 +297,12 @@ class SessionRecorder:
         finally:
             await self._shutdown()
 
-    async def _on_connect(self) -> None:
+    async def _on_connect(self, _data: Any = None) -> None:
         from video.signalling import NAMESPACE
 
         ack = await self.sio.call("join", {"session_id": self.session_id}, namespace=NAMESPACE)
+        if ack and ack.get("ok") and ack.get("status") == "waiting":
+            return  # the "admitted" event calls this again
         if not ack or not ack.get("ok") or ack.get("status") != "joined":
             log.warning("media worker could not join session %s", self.session_id)
             self.stopping.set()
@@ -308,6 +336,8 @@ class SessionRecorder:
 
         @pc.on("connectionstatechange")
         async def _on_state() -> None:
+            if pc.connectionState == "connected" and self.connected_at is None:
+                self.connected_at = asyncio.get_running_loop().time()
             if pc.connectionState == "failed" and self.legs.get(participant_id) is leg:
                 self.legs.pop(participant_id, None)
                 await self._close_leg(leg)
@@ -317,6 +347,13 @@ class SessionRecorder:
     async def _consume(self, leg: Leg, track: Any) -> None:
         from aiortc.mediastreams import MediaStreamError
 
+        if not self.recording:
+            while True:
+                try:
+                    await track.recv()
+                except MediaStreamError:
+                    return
+                self.received[track.kind] += 1
         async with leg.starting:  # audio and video arrive together: one file per leg
             if leg.recorder is None:
                 leg.recording_id, path = await self._db(
@@ -342,8 +379,12 @@ class SessionRecorder:
         if old is not None:
             await self._close_leg(old)
         leg = self._new_leg(participant_id, offerer=True)
-        leg.pc.addTransceiver("audio", direction="recvonly")
-        leg.pc.addTransceiver("video", direction="recvonly")
+        if self.tracks:
+            for track in self.tracks:
+                leg.pc.addTrack(track)
+        else:
+            leg.pc.addTransceiver("audio", direction="recvonly")
+            leg.pc.addTransceiver("video", direction="recvonly")
         await leg.pc.setLocalDescription(await leg.pc.createOffer())
         await self._send(
             participant_id,
@@ -365,6 +406,9 @@ class SessionRecorder:
                 leg = self._new_leg(sender, offerer=False, pc_id=msg.get("pc"))
             await leg.pc.setRemoteDescription(RTCSessionDescription(**description))
             await self._apply_candidates(leg)
+            if self.tracks and not any(t.sender.track for t in leg.pc.getTransceivers()):
+                for track in self.tracks:
+                    leg.pc.addTrack(track)
             await leg.pc.setLocalDescription(await leg.pc.createAnswer())
             await self._send(
                 sender,
@@ -425,7 +469,8 @@ class SessionRecorder:
                 await self.sio.disconnect()
         except Exception:
             log.debug("socket already closed")
-        await self._db(release, self.worker, self.session_id)
+        if self.worker is not None:
+            await self._db(release, self.worker, self.session_id)
 
 
 class MediaWorker:

@@ -91,7 +91,24 @@ class VideoHub:
             engine.dispose()
         return f"{self.base_url}/video/guest/{invitation.guest_token}"
 
-    def new_session(self, *, record: bool = False) -> int:
+    def token(self, username: str) -> str:
+        """A personal token of a demo account (as `hub token create` makes)."""
+        from sqlalchemy.orm import Session
+
+        from tests.support import factories as f
+
+        engine = make_engine(self.env["HUB_DATABASE_URL"])
+        try:
+            with Session(engine) as sess:
+                user = sess.scalar(select(User).where(User.username == username))
+                assert user is not None
+                token = f.personal_token(sess, user)
+                sess.commit()
+                return token
+        finally:
+            engine.dispose()
+
+    def new_session(self, *, record: bool = False, admit_all: bool = False) -> int:
         """A new accepted video consult of the demo pair with an open session; its id."""
         from sqlalchemy.orm import Session
 
@@ -115,9 +132,11 @@ class VideoHub:
                     scheduled_at=None,
                     record=record,
                 )
-                if record:  # both participants agreed (the page's checkbox does the same)
-                    for person in video.participants:
+                for person in video.participants:
+                    if record:  # both agreed (the page's checkbox does the same)
                         person.recording_consent_at = utcnow()
+                    if admit_all:  # as if the specialist had admitted them earlier
+                        person.admitted_at = person.admitted_at or utcnow()
                 sess.commit()
                 return video.id
         finally:

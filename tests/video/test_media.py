@@ -128,3 +128,42 @@ def test_media_worker_records_a_consented_session(
         assert probed["video"] == row["video_frames"], (probed, row)
         assert probed["audio"] >= 100
         assert row["retain_until"] is not None
+
+
+def test_test_peers_send_synthetic_media_and_are_recorded(hub: VideoHub, tmp_path: Path) -> None:
+    """Two synthetic participants (no browser): they connect to each other, the recorder joins,
+    and both legs are recorded and valid."""
+    import asyncio
+
+    from video.media import allow_loopback_candidates
+    from video.testpeer import run_test_peer
+
+    allow_loopback_candidates()
+    session_id = hub.new_session(record=True, admit_all=True)
+    tokens = [hub.token(REQUESTER), hub.token(SPECIALIST)]
+
+    async def both() -> list[dict[str, object]]:
+        return list(
+            await asyncio.gather(
+                *(run_test_peer(None, hub.base_url, session_id, t, 14.0) for t in tokens)
+            )
+        )
+
+    with media_worker(hub, tmp_path / "media") as worker:
+        results = asyncio.run(both())
+        deadline = time.monotonic() + 60
+        rows: list[dict[str, object]] = []
+        while time.monotonic() < deadline:
+            rows = recordings(hub, session_id)
+            if len(rows) >= 2 and all(r["status"] != "recording" for r in rows):
+                break
+            time.sleep(0.5)
+        output = worker.output()[-3000:]
+    for result in results:
+        assert result["connected_after"] is not None, (results, output)
+        received = result["received"]
+        assert isinstance(received, dict) and received["video"] > 100, results
+    assert len(rows) == 2, (rows, output)
+    for row in rows:
+        assert row["status"] == "valid", row
+        assert int(row["video_frames"]) > 60, row
