@@ -403,3 +403,76 @@ def create_contract(principal: Principal, body: ContractIn) -> ContractOut:
         valid_from=contract.valid_from,
         valid_to=contract.valid_to,
     )
+
+
+# --- memberships ----------------------------------------------------------------------------------
+
+
+class MembershipIn(BaseModel):
+    insurer: str = Field(min_length=1, max_length=32, description="Insurer code")
+    member_id: str = Field(min_length=1, max_length=64)
+    valid_from: date
+    valid_to: date | None = None
+
+
+class MembershipOut(BaseModel):
+    id: int
+    patient_id: int
+    insurer_id: int
+    member_id: str
+    valid_from: date
+    valid_to: date | None
+
+
+class MembershipList(BaseModel):
+    items: list[MembershipOut]
+
+
+def _membership_out(row: Any) -> MembershipOut:
+    return MembershipOut(
+        id=row.id,
+        patient_id=row.patient_id,
+        insurer_id=row.insurer_id,
+        member_id=row.member_id,
+        valid_from=row.valid_from,
+        valid_to=row.valid_to,
+    )
+
+
+@api_route(
+    bp,
+    "/patients/<int:patient_id>/memberships",
+    summary="The patient's insurance memberships (an insurer sees only its own)",
+    scope="patients:read",
+    tag="insurance",
+    response=MembershipList,
+    errors=(404,),
+)
+def list_memberships(principal: Principal, patient_id: int) -> MembershipList:
+    rows = services.memberships_of(db.session(), principal, patient_id)
+    return MembershipList(items=[_membership_out(r) for r in rows])
+
+
+@api_route(
+    bp,
+    "/patients/<int:patient_id>/memberships",
+    "POST",
+    summary="Record the patient's membership of a basic or supplementary insurer",
+    scope="patients:write",
+    tag="insurance",
+    body=MembershipIn,
+    response=MembershipOut,
+    status=201,
+    errors=(404, 409),
+)
+def add_membership(principal: Principal, patient_id: int, body: MembershipIn) -> MembershipOut:
+    row = services.add_membership(
+        db.session(),
+        principal,
+        patient_id,
+        insurer_code=body.insurer,
+        member_id=body.member_id,
+        valid_from=body.valid_from,
+        valid_to=body.valid_to,
+    )
+    return _membership_out(row)

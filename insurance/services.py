@@ -32,7 +32,7 @@ from hub.models import (
     User,
     utcnow,
 )
-from hub.permissions import require
+from hub.permissions import PATIENT_WRITERS, can_see_patient, require
 from insurance import tariffs
 from insurance.errors import CannotPrice, PrintNotBillable
 from insurance.models import (
@@ -830,3 +830,70 @@ def add_contract(
     session.flush()
     audit.record(session, principal, action, object_type="contract", object_id=contract.id)
     return contract
+
+
+# --- memberships ----------------------------------------------------------------------------------
+
+
+def _visible_patient(session: Session, principal: Principal, patient_id: int, action: str) -> None:
+    if not can_see_patient(session, principal, patient_id):
+        raise AccessDenied(action=action, object_type="patient", object_id=patient_id, hide=True)
+
+
+def add_membership(
+    session: Session,
+    principal: Principal,
+    patient_id: int,
+    *,
+    insurer_code: str,
+    member_id: str,
+    valid_from: date,
+    valid_to: date | None,
+) -> Membership:
+    """Record a patient's membership of a basic or supplementary insurer."""
+    action = "insurance:membership:created"
+    require(principal, "patients:write", roles=PATIENT_WRITERS, action=action)
+    _visible_patient(session, principal, patient_id, action)
+    insurer = session.scalar(select(Insurer).where(Insurer.code == insurer_code))
+    if insurer is None:
+        raise ValidationFailed("Unknown insurer.", details={"insurer": insurer_code})
+    if valid_to is not None and valid_to < valid_from:
+        raise ValidationFailed("valid_to is before valid_from.", details={"valid_to": "early"})
+    taken = session.scalar(
+        select(Membership.id).where(
+            Membership.insurer_id == insurer.id, Membership.member_id == member_id
+        )
+    )
+    if taken is not None:
+        raise Conflict("This insurer already has this member id.", code="member_id_taken")
+    row = Membership(
+        patient_id=patient_id,
+        insurer_id=insurer.id,
+        member_id=member_id,
+        valid_from=valid_from,
+        valid_to=valid_to,
+    )
+    session.add(row)
+    session.flush()
+    audit.record(
+        session,
+        principal,
+        action,
+        object_type="patient",
+        object_id=patient_id,
+        details={"membership": row.id, "insurer": insurer.id},
+    )
+    return row
+
+
+def memberships_of(session: Session, principal: Principal, patient_id: int) -> list[Membership]:
+    """A patient's memberships; an insurer sees only its own."""
+    action = "insurance:membership:viewed"
+    require(principal, "patients:read", action=action)
+    _visible_patient(session, principal, patient_id, action)
+    stmt = select(Membership).where(Membership.patient_id == patient_id).order_by(Membership.id)
+    if principal.has_role(Role.INSURER) and not principal.has_role(Role.NATIONAL_ADMIN):
+        stmt = stmt.where(Membership.insurer_id == principal.insurer_id)
+    rows = list(session.scalars(stmt))
+    audit.record(session, principal, action, object_type="patient", object_id=patient_id)
+    return rows

@@ -186,7 +186,7 @@ def test_pull_by_cursor_in_three_formats_sees_only_own_members(
         audited = sess.scalars(
             select(AuditEvent.details).where(AuditEvent.action == "insurance:claims:exported")
         ).all()
-        assert {p.id for p in pulls} <= {d["pull"] for d in audited}
+        assert {p.id for p in pulls} <= {d.get("pull") for d in audited}
         assert services.is_exported(sess, first)
 
 
@@ -364,3 +364,32 @@ def test_copy_and_python_csv_write_the_same_bytes(
     written = exports._csv_header() + b"".join(exports._python_csv(engine, p))
     assert streamed == written
     assert streamed.count(b"\n") == 3
+
+
+def test_memberships(app: Flask, client: FlaskClient, session: Session, world: World) -> None:
+    a = insurer_with_contract(app, client, session)
+    s = insurer_with_contract(app, client, session, kind=InsurerKind.SUPPLEMENTARY)
+    patient = f.patient(session, world.facility_a)
+    session.commit()
+    codes = {}
+    with app.app_context(), db.transaction() as sess:
+        from hub.models import Insurer
+
+        codes = {c.insurer_id: sess.get_one(Insurer, c.insurer_id).code for c in (a, s)}
+    url = f"/api/v1/patients/{patient.id}/memberships"
+    hw = world["hw_a"].headers
+    body = {"insurer": codes[a.insurer_id], "member_id": "A-1", "valid_from": "2026-01-01"}
+    created = client.post(url, json=body, headers=hw)
+    assert created.status_code == 201, created.get_json()
+    assert client.post(url, json=body, headers=hw).status_code == 409  # the member id is taken
+    bad = {**body, "member_id": "A-2", "valid_to": "2025-01-01"}
+    assert client.post(url, json=bad, headers=hw).status_code == 422
+    unknown = {**body, "insurer": "NOPE", "member_id": "A-3"}
+    assert client.post(url, json=unknown, headers=hw).status_code == 422
+    supp = {"insurer": codes[s.insurer_id], "member_id": "S-1", "valid_from": "2026-01-01"}
+    assert client.post(url, json=supp, headers=hw).status_code == 201
+    assert client.post(url, json=supp, headers=world["hw_b"].headers).status_code == 404
+    assert len(client.get(url, headers=hw).get_json()["items"]) == 2
+    # Each insurer sees its own membership only (and only of its own members).
+    mine = client.get(url, headers=a.headers).get_json()["items"]
+    assert [m["member_id"] for m in mine] == ["A-1"]

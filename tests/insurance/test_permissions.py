@@ -34,6 +34,9 @@ EVERYONE = frozenset(
 INSURERS = frozenset({"insurer_a", "insurer_b"})
 NATIONAL = frozenset({"national"})
 BILLING_A = frozenset({"admin_a", "national"})  # the probe claim is billed by facility A
+# Who may see patient A (home: facility A in region X, member of insurer A) and write to it.
+SEE_A = frozenset({"hw_a", "gp_a", "command_x", "admin_a", "national", "insurer_a"})
+WRITE_A = frozenset({"hw_a", "gp_a", "admin_a", "national"})
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,23 @@ def rules(p: Probe) -> list[Rule]:
                 "insurer": w.insurer_a.code,
                 "valid_from": "2026-01-01",
                 "coverages": [{"component": "*", "coverage_bp": 5000}],
+            },
+        ),
+        Rule(
+            "GET",
+            "/api/v1/patients/{patient_id}/memberships",
+            lambda w: f"/api/v1/patients/{w.patient_a.id}/memberships",
+            SEE_A,
+        ),
+        Rule(
+            "POST",
+            "/api/v1/patients/{patient_id}/memberships",
+            lambda w: f"/api/v1/patients/{w.patient_a.id}/memberships",
+            WRITE_A,
+            lambda w: {
+                "insurer": w.insurer_b.code,
+                "member_id": f.unique("M"),
+                "valid_from": "2026-01-01",
             },
         ),
     ]
