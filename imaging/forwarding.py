@@ -2,11 +2,13 @@
 
 Each instance has a row in ``dicom_forward`` written in the same transaction as the instance.
 A worker leases a batch (urgent studies first), sends it over one association and records each
-outcome, renewing its lease while the batch is under way. A worker that dies mid-batch leaves
-leases that expire; the rows are sent again and counted in ``resent`` (the archive ignores a SOP
-Instance UID it already holds, so such a resend is a harmless duplicate). A refused association or a lost connection backs the rows off and
-retries them; a status that says the instance itself is unacceptable fails it permanently,
-with the reason kept for the study's page.
+outcome, renewing its lease while the batch is under way and handing unsent rows back after
+``BATCH_SECONDS`` so urgent studies never queue behind a long batch on a slow link. A worker that
+dies mid-batch leaves leases that expire; the rows are sent again and counted in ``resent`` (the
+archive ignores a SOP Instance UID it already holds, so such a resend is a harmless duplicate).
+A refused association or a lost connection backs the rows off and retries them; a status that
+says the instance itself is unacceptable fails it permanently, with the reason kept for the
+study's page.
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ LEASE = timedelta(minutes=5)
 # On a slow link (2 Mbit/s: a 200-instance CT batch takes ~7 minutes) a batch outlasts its
 # lease; the worker renews it while it makes progress, so no other worker sends those rows too.
 RENEW_EVERY = LEASE / 3
+# A batch gives its unsent rows back after this long, so an urgent study that arrives while a
+# long routine batch crawls over a slow link waits seconds for the next claim, not minutes.
+BATCH_SECONDS = 15.0
 MAX_BACKOFF = timedelta(minutes=5)
 RUN_BUDGET_SECONDS = 50.0
 RECORD_EVERY = 25
@@ -123,6 +128,7 @@ class _Recorder:
         self.sent: list[int] = []
         self.failed: list[tuple[int, str]] = []
         self.retry: list[tuple[int, str]] = []
+        self.returned: list[int] = []  # unsent, handed back for the next claim without delay
         self.delivered = 0
         self.renewed = time.monotonic()
 
@@ -140,7 +146,7 @@ class _Recorder:
         self.renewed = time.monotonic()
 
     def flush(self) -> None:
-        if not (self.sent or self.failed or self.retry):
+        if not (self.sent or self.failed or self.retry or self.returned):
             return
         with self.factory() as session, session.begin():
             now = utcnow()
@@ -168,6 +174,13 @@ class _Recorder:
                         last_error=reason[:2000],
                     )
                 )
+            if self.returned:
+                session.execute(
+                    update(ForwardItem)
+                    .where(ForwardItem.id.in_(self.returned), mine)
+                    # Not tried, so not an attempt (attempts set the backoff).
+                    .values(leased_until=None, lease_token=None, attempts=ForwardItem.attempts - 1)
+                )
             for forward_id, reason in self.retry:
                 row = session.get(ForwardItem, forward_id)
                 if row is None or row.lease_token != self.token:
@@ -176,7 +189,7 @@ class _Recorder:
                 row.leased_until, row.lease_token = None, None
                 row.last_error = reason[:2000]
         self.delivered += len(self.sent)
-        self.sent, self.failed, self.retry = [], [], []
+        self.sent, self.failed, self.retry, self.returned = [], [], [], []
 
 
 def _status_of(result: Any) -> int | None:
@@ -216,9 +229,13 @@ def send_batch(
         (str(cx.abstract_syntax), str(cx.transfer_syntax[0])): int(cx.context_id or 0)
         for cx in assoc.accepted_contexts
     }
+    ends_at = time.monotonic() + BATCH_SECONDS
     try:
         with sender.reactor_paused(assoc):
             for index, item in enumerate(items):
+                if index and time.monotonic() > ends_at:
+                    recorder.returned.extend(rest.forward_id for rest in items[index:])
+                    break
                 if not assoc.is_established:
                     for rest in items[index:]:
                         recorder.retry.append((rest.forward_id, "connection lost"))

@@ -8,7 +8,7 @@ import io
 import threading
 import time
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -264,6 +264,56 @@ def test_two_megabit_link_sends_each_instance_once_though_the_batch_outlasts_its
     # hold a few hundred bytes of Part 10 header that are not sent).
     assert relay.forwarded["up"] >= 0.99 * payload
     assert took >= payload * 8 / 2_000_000 * 0.9
+
+
+def test_on_a_slow_link_an_urgent_study_does_not_wait_for_a_routine_batch(
+    app: Flask,
+    database_url: str,
+    fwd_node: Node,
+    orthanc: Orthanc,
+    titles: Titles,
+    world: World,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    routine_uid, routine = write_study(
+        tmp_path / "routine", patient_id=world.patient_a.national_id, count=24, size=160
+    )
+    urgent_uid, urgent = write_study(
+        tmp_path / "urgent", patient_id=world.patient_a.national_id, count=3, size=160
+    )
+    for path in urgent:
+        ds = dcmread(path)
+        ds.StudyPriorityID = "HIGH"
+        ds.save_as(path)
+    _store(fwd_node, titles.a, routine)
+    # The routine batch crawls for ~5 s; it hands its rows back every second.
+    monkeypatch.setattr(forwarding, "BATCH_SECONDS", 1.0)
+    with throttled_relay(orthanc.dicom_port, 2_000_000) as relay:
+        peer = f"dicom://{orthanc.aet}@127.0.0.1:{relay.port}"
+        slow = make_app(database_url, Path(fwd_node.env["HUB_DATA_DIR"]), HUB_CENTRAL_PACS=peer)
+        app.extensions["celery"].set_default()
+        worker = threading.Thread(target=_drain, args=(slow,))
+        worker.start()
+        time.sleep(1.0)
+        _store(fwd_node, titles.a, urgent)  # arrives while the routine study is under way
+        worker.join(120)
+    assert not worker.is_alive()
+    assert _rows(slow, routine_uid) == {"sent": 24, "resent": 0}
+    assert _rows(slow, urgent_uid) == {"sent": 3, "resent": 0}
+    with slow.app_context(), db.transaction() as sess:
+
+        def last_sent(uid: str) -> datetime:
+            found = sess.scalar(
+                select(func.max(ForwardItem.sent_at))
+                .join(Study, Study.id == ForwardItem.study_id)
+                .where(Study.study_instance_uid == uid)
+            )
+            assert found is not None
+            return found
+
+        assert last_sent(urgent_uid) < last_sent(routine_uid)
+    assert len(orthanc.instances_of(urgent_uid)) == 3
 
 
 def test_priors_come_from_the_central_archive(
