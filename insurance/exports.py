@@ -14,13 +14,12 @@ import csv
 import io
 import json
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, Select, and_, case, func, literal, select, text
+from sqlalchemy import Engine, Select, String, and_, case, func, literal, select, text, type_coerce
 from sqlalchemy.orm import Session
 
 from hub import audit
@@ -65,7 +64,6 @@ BUNDLE_SIZE = 100
 CLAIM_SYSTEM = "urn:telemedicine-hub:claim"
 COMPONENT_SYSTEM = "urn:telemedicine-hub:tariff-component"
 FACILITY_SYSTEM = "urn:telemedicine-hub:facility"
-_TS = "%Y-%m-%dT%H:%M:%SZ"
 
 
 @dataclass(frozen=True)
@@ -146,13 +144,26 @@ def start_pull(
     return Pull(row.id, insurer.id, insurer.code, fmt, after, upto, count, row.cursor)
 
 
-def export_query(pull: Pull) -> Select[Any]:
-    """One row per claim released to the insurer in the pull's range, in queue order."""
+def _stamp_sql(column: Any, dialect: str | None) -> Any:
+    """A UTC timestamp column as ``YYYY-MM-DDTHH:MM:SSZ`` text, formatted by the database."""
+    if dialect == "postgresql":
+        return func.to_char(func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+    if dialect == "sqlite":  # stored as naive UTC text
+        return func.strftime("%Y-%m-%dT%H:%M:%SZ", column)
+    return column
+
+
+def export_query(pull: Pull, dialect: str | None = None) -> Select[Any]:
+    """One row per claim released to the insurer in the pull's range, in queue order.
+
+    With a dialect, the database formats the timestamps and the kind is read as plain text, so
+    rows need no per-value conversion in Python."""
     basic = Claim.basic_insurer_id == pull.insurer_id
+    kind = type_coerce(Claim.kind, String) if dialect else Claim.kind
     return (
         select(
             Claim.id,
-            Claim.kind,
+            kind.label("kind"),
             Claim.original_id,
             Claim.service_type,
             Claim.service_id,
@@ -164,8 +175,8 @@ def export_query(pull: Pull) -> Select[Any]:
                 "member_id"
             ),
             Facility.code.label("facility_code"),
-            Claim.service_at,
-            Claim.created_at,
+            _stamp_sql(Claim.service_at, dialect).label("service_at"),
+            _stamp_sql(Claim.created_at, dialect).label("created_at"),
             Claim.currency,
             TariffSchedule.minor_unit,
             Claim.total_minor,
@@ -192,26 +203,13 @@ def export_query(pull: Pull) -> Select[Any]:
     )
 
 
-def _stamp(value: datetime) -> str:
-    return value.strftime(_TS)
-
-
-def _plain(row: Any) -> list[Any]:
-    """A result row as CSV cells (timestamps in UTC, enums by value)."""
-    cells = list(row)
-    cells[1] = cells[1].value if hasattr(cells[1], "value") else cells[1]
-    cells[11] = _stamp(cells[11])
-    cells[12] = _stamp(cells[12])
-    return cells
-
-
-def _rows(engine: Engine, pull: Pull) -> Iterator[list[Any]]:
+def _rows(engine: Engine, pull: Pull) -> Iterator[tuple[Any, ...]]:
     """Rows in chunks of ``YIELD_PER`` through a server-side cursor (flat memory)."""
+    query = export_query(pull, engine.dialect.name)
     with engine.connect() as conn:
-        result = conn.execution_options(yield_per=YIELD_PER).execute(export_query(pull))
+        result = conn.execution_options(yield_per=YIELD_PER).execute(query)
         for partition in result.partitions():
-            for row in partition:
-                yield _plain(row)
+            yield from partition
 
 
 def _csv_header() -> bytes:
@@ -242,18 +240,8 @@ def _python_csv(engine: Engine, pull: Pull) -> Iterator[bytes]:
 
 def _copy_csv(engine: Engine, pull: Pull) -> Iterator[bytes]:
     """The same query through ``COPY ... TO STDOUT (FORMAT csv)``, streamed as it arrives."""
-    query = export_query(pull)
-    cols = query.selected_columns
-    # Timestamps rendered exactly as the Python path does; enums are stored by value already.
-    fmt = 'YYYY-MM-DD"T"HH24:MI:SS"Z"'
-    stamped = [
-        func.to_char(func.timezone("UTC", c), fmt).label(c.key)
-        if c.key in ("service_at", "created_at")
-        else c
-        for c in cols
-    ]
     sql = str(
-        query.with_only_columns(*stamped).compile(
+        export_query(pull, engine.dialect.name).compile(
             dialect=engine.dialect, compile_kwargs={"literal_binds": True}
         )
     )
@@ -276,7 +264,7 @@ def _copy_csv(engine: Engine, pull: Pull) -> Iterator[bytes]:
         raw.close()
 
 
-def _record(cells: list[Any]) -> dict[str, Any]:
+def _record(cells: Sequence[Any]) -> dict[str, Any]:
     return dict(zip(CSV_COLUMNS, cells, strict=True))
 
 

@@ -178,7 +178,7 @@ def _measure(mode: str, url: str, insurer_id: int, limit: int | None) -> dict[st
     headers = {"Authorization": f"Bearer {token}"}
     pull = exports.Pull(0, insurer_id, code, "csv", 0, 2**62, 0, "")
     sql = str(
-        exports.export_query(pull).compile(
+        exports.export_query(pull, engine.dialect.name).compile(
             dialect=engine.dialect, compile_kwargs={"literal_binds": True}
         )
     )
