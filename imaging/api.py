@@ -29,6 +29,8 @@ from imaging.schemas import (
     PriorOut,
     PriorQuery,
     RefusedFile,
+    RetrievedOut,
+    RetrieveIn,
     SeriesOut,
     StudyList,
     StudyOut,
@@ -189,6 +191,37 @@ def list_priors(principal: Principal, query: PriorQuery) -> PriorList:
             )
             for p in found or []
         ],
+    )
+
+
+@api_route(
+    bp,
+    "/studies/priors/retrieve",
+    "POST",
+    summary="Fetch a patient's earlier study from the central archive into the hub (C-GET)",
+    scope="imaging:read",
+    tag="imaging",
+    body=RetrieveIn,
+    response=RetrievedOut,
+    errors=(404, 409, 503),
+)
+def retrieve_prior(principal: Principal, body: RetrieveIn) -> RetrievedOut:
+    from imaging import retrieve
+
+    done = retrieve.retrieve_prior(
+        current_app._get_current_object(),  # type: ignore[attr-defined]
+        db.session(),
+        principal,
+        _imaging(),
+        body.study_instance_uid,
+        body.patient_national_id,
+        body.id_country,
+    )
+    return RetrievedOut(
+        study_instance_uid=done.study_instance_uid,
+        instances=done.instances,
+        failed=done.failed,
+        already_held=done.already_held,
     )
 
 

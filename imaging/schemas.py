@@ -147,6 +147,17 @@ class PriorOut(BaseModel):
     held_by_hub: bool
 
 
+class RetrieveIn(PriorQuery):
+    study_instance_uid: str = Field(min_length=1, max_length=64, pattern=r"^[0-9]+(\.[0-9]+)*$")
+
+
+class RetrievedOut(BaseModel):
+    study_instance_uid: str
+    instances: int = Field(description="Instances stored by this retrieval")
+    failed: int = Field(description="Instances the archive could not send or the hub keep")
+    already_held: bool = Field(description="The hub held the study already; nothing fetched")
+
+
 class PriorList(BaseModel):
     configured: bool = Field(description="False when no central archive is configured")
     items: list[PriorOut]

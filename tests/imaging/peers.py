@@ -75,7 +75,7 @@ class Orthanc:
     http_port: int
     aet: str = "ORTHANC"
     proc: subprocess.Popen[bytes] | None = None
-    # Orthanc answers C-FIND only from AEs it knows, unless this is set (priors tests).
+    # Orthanc answers C-FIND and C-GET only from AEs it knows, unless this is set (priors).
     allow_find: bool = False
 
     @property
@@ -104,7 +104,11 @@ class Orthanc:
                     "Plugins": [],
                     "ConcurrentJobs": 2,
                     "StableAge": 1,
-                    **({"DicomAlwaysAllowFind": True} if self.allow_find else {}),
+                    **(
+                        {"DicomAlwaysAllowFind": True, "DicomAlwaysAllowGet": True}
+                        if self.allow_find
+                        else {}
+                    ),
                 }
             )
         )

@@ -51,6 +51,7 @@ def ingest(
     study_date: date = date(2024, 5, 1),
     forward: bool = False,
     calling_ae: str = "TESTMOD",
+    urgent: bool = False,
 ) -> Ingested:
     """Store and index a new study exactly as the node does on C-STORE."""
     factory = db.get_db(app).session_factory
@@ -81,6 +82,8 @@ def ingest(
     ]
     uids = []
     for ds in datasets:
+        if urgent:
+            ds.StudyPriorityID = "HIGH"
         data = _encode(ds)
         syntax = str(ds.file_meta.TransferSyntaxUID)
         parsed = parse(

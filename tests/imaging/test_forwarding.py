@@ -356,3 +356,58 @@ def test_priors_come_from_the_central_archive(
         assert down.get_json()["error"]["code"] == "archive_unavailable"
     finally:
         orthanc.start()
+
+
+def test_a_prior_is_fetched_into_the_hub_and_linked_to_its_patient(
+    fwd_app: Flask, orthanc: Orthanc, world: World, tmp_path: Path
+) -> None:
+    national_id = world.patient_a.national_id
+    prior, paths = write_study(
+        tmp_path, patient_id=national_id, count=3, size=32, study_date=date(2018, 3, 4)
+    )
+    stranger, other = write_study(tmp_path / "other", patient_id="SOMEONE-ELSE", count=1, size=32)
+    sent = dcmtk(
+        "storescu",
+        "-aet",
+        "ELSEWHERE",
+        "-aec",
+        orthanc.aet,
+        "127.0.0.1",
+        str(orthanc.dicom_port),
+        *map(str, paths + other),
+    )
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    client = fwd_app.test_client()
+    body = {"study_instance_uid": prior, "patient_national_id": national_id}
+    url = "/api/v1/studies/priors/retrieve"
+    # Someone who may not see the patient learns nothing, and nothing is fetched.
+    assert client.post(url, json=body, headers=world["hw_b"].headers).status_code == 404
+    assert (
+        client.get(f"/api/v1/studies/{prior}", headers=world["national"].headers).status_code == 404
+    )
+
+    fetched = client.post(url, json=body, headers=world["hw_a"].headers)
+    assert fetched.status_code == 200, fetched.get_json()
+    assert fetched.get_json() == {
+        "study_instance_uid": prior,
+        "instances": 3,
+        "failed": 0,
+        "already_held": False,
+    }
+    study = client.get(f"/api/v1/studies/{prior}", headers=world["hw_a"].headers).get_json()
+    assert study["instances"] == 3 and study["patient_id"] == world.patient_a.id
+    # Fetched, not forwarded back where it came from.
+    assert _rows(fwd_app, prior) == {"resent": 0}
+    again = client.post(url, json=body, headers=world["hw_a"].headers).get_json()
+    assert again["already_held"] is True and again["instances"] == 0
+    # Another patient's study is not fetched under this patient's name.
+    wrong = {"study_instance_uid": stranger, "patient_national_id": national_id}
+    assert client.post(url, json=wrong, headers=world["hw_a"].headers).status_code == 404
+    assert (
+        client.get(f"/api/v1/studies/{stranger}", headers=world["national"].headers).status_code
+        == 404
+    )
+    bad = client.post(
+        url, json={**body, "study_instance_uid": "x.y"}, headers=world["hw_a"].headers
+    )
+    assert bad.status_code == 422

@@ -124,6 +124,14 @@ def rules(p: Probe) -> list[Rule]:
             lambda w: f"{report}/countersign",
             frozenset({"hw_a", "gp_a"}),
         ),
+        # Without a central archive (this app) permitted callers get 409, others refusals.
+        Rule(
+            "POST",
+            "/api/v1/studies/priors/retrieve",
+            lambda w: "/api/v1/studies/priors/retrieve",
+            READERS,
+            lambda w: {"study_instance_uid": "1.2.3", "patient_national_id": p.national_id},
+        ),
         # A JSON body is no upload: permitted callers get 422 (no file), others refusals.
         Rule("POST", "/api/v1/studies/upload", lambda w: "/api/v1/studies/upload", UPLOADERS),
     ]
