@@ -311,3 +311,30 @@ def test_video_minutes_from_the_real_session_timeline(
     (claim,) = claims_of(app, case.consult_id)
     video_line = next(ln for ln in claim.lines if ln["component"] == "video_minute")
     assert video_line["quantity"] == 8 and video_line["amount_minor"] == 480_000
+
+
+def test_a_facility_contract_beats_the_general_one(
+    app: Flask, client: FlaskClient, session: Session, pki: ca.Authority
+) -> None:
+    from datetime import date
+
+    from insurance.models import Contract
+    from tests.support import factories as f
+
+    ins = insurer_with_contract(app, client, session)  # every facility: 70 %
+    case = answered(app, client, session, insurers=(ins.insurer_id,))
+    own = Contract(
+        code=f.unique("CT"),
+        insurer_id=ins.insurer_id,
+        facility_id=case.facility_id,  # the specialist's hospital, which bills
+        valid_from=date(2000, 1, 1),
+    )
+    session.add(own)
+    session.flush()
+    session.add(Coverage(contract_id=own.id, component="consult:*", coverage_bp=9000))
+    session.commit()
+    sign(client, case)
+    (claim,) = claims_of(app, case.consult_id)
+    by_code = {ln["component"]: ln for ln in claim.lines}
+    assert by_code["consult:l2:pulmonology"]["basic_minor"] == 1_620_000  # 90 %
+    assert by_code["async_review"]["basic_minor"] == 0  # not in the facility's own contract
