@@ -209,7 +209,7 @@ def consent_video_recording(
 )
 def video_ice_config(principal: Principal, session_id: int) -> IceConfigOut:
     sess = db.session()
-    video = services._load(sess, principal, session_id, "joined")
+    video = services.visible_session(sess, principal, session_id, "joined")
     person = services.participant_of(video, principal)
     if person is None:
         raise AccessDenied(
@@ -247,8 +247,12 @@ def ice_out(video: VideoSession, person: VideoParticipant, settings: VideoSettin
     errors=(404, 409),
 )
 def end_video_session(principal: Principal, session_id: int) -> SessionOut:
+    from video.signalling import emit_after_commit
+
     sess = db.session()
-    return session_out(sess, services.end(sess, principal, session_id))
+    video = services.end(sess, principal, session_id)
+    emit_after_commit(sess, "ended", {"session_id": video.id}, video.id)
+    return session_out(sess, video)
 
 
 @api_route(

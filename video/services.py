@@ -59,7 +59,9 @@ def _on_requester_side(consult: Consult, principal: Principal) -> bool:
     )
 
 
-def _load(session: Session, principal: Principal, session_id: int, purpose: str) -> VideoSession:
+def visible_session(
+    session: Session, principal: Principal, session_id: int, purpose: str
+) -> VideoSession:
     """The session, if the caller may see its consult (checked and audited by the consult)."""
     video = session.get(VideoSession, session_id)
     if video is None:
@@ -181,7 +183,7 @@ def create(
 
 def get(session: Session, principal: Principal, session_id: int) -> VideoSession:
     """A session whose consult the caller may see (participants, timeline, recordings)."""
-    video = _load(session, principal, session_id, "viewed")
+    video = visible_session(session, principal, session_id, "viewed")
     audit.record(
         session, principal, "video:session:viewed", object_type="video_session", object_id=video.id
     )
@@ -203,7 +205,7 @@ def _host_or_requester(
     session: Session, principal: Principal, session_id: int, action: str
 ) -> tuple[VideoSession, VideoParticipant]:
     require(principal, "consults:write", action=action)
-    video = _load(session, principal, session_id, action.rsplit(":", 1)[1])
+    video = visible_session(session, principal, session_id, action.rsplit(":", 1)[1])
     me = participant_of(video, principal)
     if me is None or me.role not in HOSTS | {ParticipantRole.REQUESTER}:
         raise AccessDenied(
@@ -289,7 +291,7 @@ def consent_to_recording(
 ) -> VideoParticipant:
     """A participant states (or withdraws) their own consent to the session being recorded."""
     action = "video:recording:consented"
-    video = _load(session, principal, session_id, "consented")
+    video = visible_session(session, principal, session_id, "consented")
     me = participant_of(video, principal)
     if me is None:
         raise AccessDenied(
@@ -367,7 +369,7 @@ def recording_for_download(
     row = session.get(VideoRecording, recording_id)
     if row is None:
         raise NotFound("Not found.")
-    _load(session, principal, row.session_id, "viewed")
+    visible_session(session, principal, row.session_id, "viewed")
     audit.record(
         session,
         principal,

@@ -63,6 +63,24 @@ def _sid() -> str:
     return str(request.sid)  # type: ignore[attr-defined]
 
 
+def _deliver(events: list[tuple[str, dict[str, Any], str]]) -> None:
+    for name, data, room in events:
+        try:
+            socketio.emit(name, data, to=room, namespace=NAMESPACE)
+        except Exception:  # a realtime hiccup must never fail a committed request
+            log.exception("could not emit %s", name)
+
+
+_after_commit: db.AfterCommit[tuple[str, dict[str, Any], str]] = db.AfterCommit(
+    "video_signalling_pending", _deliver
+)
+
+
+def emit_after_commit(sess: Any, name: str, data: dict[str, Any], session_id: int) -> None:
+    """Tell a session's connected participants something once the transaction commits."""
+    _after_commit.add(sess, (name, data, session_room(session_id)))
+
+
 def recorder_token(secret_key: str, session_id: int) -> str:
     """A short-lived credential that lets the media worker join one session as its recorder."""
     return URLSafeTimedSerializer(secret_key, salt=RECORDER_SALT).dumps({"session": session_id})

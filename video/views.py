@@ -69,6 +69,7 @@ def _page(video: VideoSession, me: VideoParticipant, *, guest_token: str | None,
         guest_token=guest_token,
         chat=chat,
         role_labels=ROLE_LABELS,
+        roles=ParticipantRole,
         scheduled_local=local_time(video.scheduled_at, me.time_zone),
         participants=[p for p in video.participants if p.role is not ParticipantRole.RECORDER],
         js_text=_js_text(),
@@ -82,7 +83,7 @@ def _page(video: VideoSession, me: VideoParticipant, *, guest_token: str | None,
 def session_page(session_id: int) -> ResponseReturnValue:
     principal = user_principal(current_user.user, "session")
     sess = db.session()
-    video = services._load(sess, principal, session_id, "viewed")
+    video = services.visible_session(sess, principal, session_id, "viewed")
     me = services.participant_of(video, principal)
     if me is None:
         raise AccessDenied(

@@ -293,6 +293,13 @@
     socket.on("peer-joined", function (p) { ensureListed(p.participant_id, p.role); });
     socket.on("peer-left", function (p) { markPeer(p.participant_id, ""); closePeer(p.participant_id); });
     socket.on("signal", onSignal);
+    socket.on("ended", function () {
+      Object.keys(state.peers).forEach(closePeer);
+      state.joined = false;
+      status(T.ended);
+      socket.disconnect();
+      $("leave-button").disabled = true; $("join-button").disabled = true;
+    });
   }
   function leave() {
     if (state.socket) { state.socket.emit("leave"); state.socket.disconnect(); }
@@ -386,6 +393,34 @@
         headers: { "Content-Type": "application/json", "X-CSRFToken": CSRF },
         body: JSON.stringify({ consent: box.checked })
       }).then(function (r) { if (!r.ok) { box.checked = !box.checked; } });
+    });
+  }
+
+  /* --- Invitations: the patient's guest link, an interpreter or a second specialist ----- */
+  function invite(body) {
+    $("invite-error").textContent = "";
+    return fetch("/api/v1/video-sessions/" + SESSION + "/participants", {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": CSRF },
+      body: JSON.stringify(body)
+    }).then(function (r) {
+      return r.json().then(function (d) {
+        if (!r.ok) { $("invite-error").textContent = d.error.message; return null; }
+        ensureListed(d.participant.id, d.participant.role);
+        return d;
+      });
+    });
+  }
+  if ($("invite-patient")) {
+    $("invite-patient").addEventListener("click", function () {
+      invite({ role: "patient" }).then(function (d) {
+        if (d && d.guest_url) { var box = $("guest-url"); box.hidden = false; box.value = d.guest_url; box.select(); }
+      });
+    });
+    $("invite-form").addEventListener("submit", function (e) {
+      e.preventDefault();
+      invite({ role: $("invite-role").value, username: $("invite-username").value.trim() })
+        .then(function (d) { if (d) { $("invite-username").value = ""; } });
     });
   }
 

@@ -108,6 +108,24 @@ class VideoHub:
         finally:
             engine.dispose()
 
+    def new_consult(self) -> int:
+        """A new accepted video consult of the demo pair, without a session."""
+        from sqlalchemy.orm import Session
+
+        from tests.video.support import video_consult
+
+        engine = make_engine(self.env["HUB_DATABASE_URL"])
+        try:
+            with Session(engine, expire_on_commit=False) as sess:
+                chw = sess.scalar(select(User).where(User.username == REQUESTER))
+                doc = sess.scalar(select(User).where(User.username == SPECIALIST))
+                assert chw is not None and doc is not None and chw.facility is not None
+                consult = video_consult(sess, chw.facility, chw, doc)
+                sess.commit()
+                return consult.id
+        finally:
+            engine.dispose()
+
     def new_session(self, *, record: bool = False, admit_all: bool = False) -> int:
         """A new accepted video consult of the demo pair with an open session; its id."""
         from sqlalchemy.orm import Session

@@ -163,3 +163,28 @@ def test_patient_joins_by_guest_link_and_the_page_is_right_to_left_in_persian(
     assert page.goto(expired_url).status == 404  # type: ignore[union-attr]
     patient.close()
     doc.context.close()
+
+
+def test_the_consult_page_opens_the_session_and_the_requester_invites_the_patient(
+    browser: Browser, hub: VideoHub
+) -> None:
+    consult_id = hub.new_consult()
+    chw = page_of(browser, hub, REQUESTER)
+    chw.goto(f"{hub.base_url}/consults/{consult_id}")
+    chw.click("#video-open")  # no session yet: one is started
+    chw.wait_for_url(f"{hub.base_url}/video/sessions/*")
+    first = chw.url
+    chw.click("#invite-patient")
+    chw.wait_for_function("document.getElementById('guest-url').value.includes('/video/guest/')")
+    guest_url = chw.input_value("#guest-url")
+    assert guest_url.startswith(hub.base_url)
+    chw.fill("#invite-username", "nobody-by-that-name")
+    chw.click("#invite-form button[type=submit]")
+    chw.wait_for_function("document.getElementById('invite-error').textContent.length > 0")
+
+    doc = page_of(browser, hub, SPECIALIST)
+    doc.goto(f"{hub.base_url}/consults/{consult_id}")
+    doc.click("#video-open")  # the open session, not a second one
+    doc.wait_for_url(first)
+    for page in (chw, doc):
+        page.context.close()

@@ -154,6 +154,22 @@ def test_join_wait_admit_relay_and_leave(app: Flask, world: World) -> None:
         assert services.billable_seconds(sess, consult) >= 1
 
 
+def test_ending_tells_the_participants_and_closes_the_session(app: Flask, world: World) -> None:
+    consult = world_video_consult(app, world)
+    sid = open_session(app, world, consult)["id"]
+    doc = _client(app, world, "specialist")
+    assert doc.emit("join", {"session_id": sid}, namespace=NAMESPACE, callback=True)["ok"]
+    with app.test_client() as http:
+        ended = http.post(f"/api/v1/video-sessions/{sid}/end", headers=world["hw_a"].headers)
+    assert ended.status_code == 200
+    assert _events(doc, "ended") == [{"session_id": sid}]
+    late = _client(app, world, "hw_a")
+    answer = late.emit("join", {"session_id": sid}, namespace=NAMESPACE, callback=True)
+    assert answer["ok"] is False and answer["error"]["code"] == "session_ended"
+    for client in (doc, late):
+        client.disconnect(namespace=NAMESPACE)
+
+
 # --- two web processes sharing one database and one Redis channel ----------------------------
 
 
