@@ -152,6 +152,9 @@ class ImagingSettings:
     tls_cert: str | None = None
     tls_key: str | None = None
     central_pacs: DicomPeer | None = None
+    # The central archive's Orthanc-compatible REST API: when set, retention deletes expired
+    # images there too (DICOM itself has no way to delete).
+    central_archive_rest: str | None = None
     forward_batch: int = 200
     link_ttl_hours: int = 72
     link_max_ttl_hours: int = 24 * 30
@@ -178,6 +181,7 @@ def load_imaging(env: Mapping[str, str], data_dir: Path) -> ImagingSettings:
         tls_cert=cert,
         tls_key=key,
         central_pacs=env_dicom_peer(env, "HUB_CENTRAL_PACS"),
+        central_archive_rest=env_url(env, "HUB_CENTRAL_ARCHIVE_REST", None, ("http", "https")),
         forward_batch=env_int(env, "HUB_DICOM_FORWARD_BATCH", 200, minimum=1, maximum=10000),
         link_ttl_hours=env_int(env, "HUB_IMAGE_LINK_TTL_HOURS", 72, minimum=1),
         link_max_ttl_hours=env_int(env, "HUB_IMAGE_LINK_MAX_TTL_HOURS", 24 * 30, minimum=1),

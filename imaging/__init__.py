@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from imaging import archive as archive  # registers its outbox handler (central deletions)
 from imaging import models as models  # registers the tables
 
 

@@ -3,7 +3,9 @@
 A study under legal hold is never touched. Index rows stay (with ``deleted_at``) so the record
 of what existed survives; the files go. Each study's deletion is committed and audited before
 its files are removed: a crash in between leaves unreferenced files, which the orphan sweep
-deletes, never an index row pointing at nothing it does not know about.
+deletes, never an index row pointing at nothing it does not know about. With
+``HUB_CENTRAL_ARCHIVE_REST`` set, the same transaction queues the deletion of the central
+archive's copies (imaging.archive).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from hub import audit
 from hub.auth.principal import SYSTEM
 from hub.config import ImagingSettings
 from hub.models import utcnow
+from imaging import archive
 from imaging.models import ForwardItem, ForwardState, Instance, InstanceKind, Study
 from imaging.services import retention_dates
 from imaging.storage import Storage, sweep_orphans
@@ -105,7 +108,9 @@ def run(
             files: list[str] = []
             for kind, until in doomed:
                 rows = session.execute(
-                    select(Instance.id, Instance.path, Instance.size).where(
+                    select(
+                        Instance.id, Instance.path, Instance.size, Instance.sop_instance_uid
+                    ).where(
                         Instance.study_id == study.id,
                         Instance.kind == kind,
                         Instance.deleted_at.is_(None),
@@ -140,6 +145,8 @@ def run(
                     )
                     .values(state=ForwardState.FAILED, last_error="deleted by retention")
                 )
+                if settings.central_archive_rest:
+                    archive.queue_deletion(session, study.id, [str(r[3]) for r in rows])
                 audit.record(
                     session,
                     SYSTEM,

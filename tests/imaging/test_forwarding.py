@@ -17,10 +17,11 @@ from flask import Flask
 from pydicom import dcmread
 from sqlalchemy import func, select, update
 
-from hub import db
-from hub.models import utcnow
-from imaging import forwarding
+from hub import db, outbox
+from hub.models import AuditEvent, OutboxMessage, utcnow
+from imaging import archive, forwarding, retention
 from imaging.models import ForwardItem, ForwardState, Study
+from imaging.storage import Storage
 from tests.imaging.conftest import Titles
 from tests.imaging.dicomdata import write_study
 from tests.imaging.peers import Node, Orthanc, dcmtk, running_node, running_orthanc
@@ -411,3 +412,82 @@ def test_a_prior_is_fetched_into_the_hub_and_linked_to_its_patient(
         url, json={**body, "study_instance_uid": "x.y"}, headers=world["hw_a"].headers
     )
     assert bad.status_code == 422
+
+
+def test_retention_deletes_the_central_archive_copy_when_configured(
+    app: Flask,
+    database_url: str,
+    fwd_node: Node,
+    orthanc: Orthanc,
+    titles: Titles,
+    world: World,
+    tmp_path: Path,
+) -> None:
+    # So old that no other test's study expires on the day retention runs here.
+    study_uid, paths = write_study(
+        tmp_path,
+        patient_id=world.patient_a.national_id,
+        count=4,
+        size=32,
+        study_date=date(1990, 1, 2),
+    )
+    _store(fwd_node, titles.a, paths)
+    data_dir = Path(fwd_node.env["HUB_DATA_DIR"])
+    deleting = make_app(
+        database_url,
+        data_dir,
+        HUB_CENTRAL_PACS=orthanc.peer,
+        HUB_CENTRAL_ARCHIVE_REST=orthanc.url,
+    )
+    app.extensions["celery"].set_default()
+    assert _drain(deleting) >= 4
+    assert len(orthanc.instances_of(study_uid)) == 4
+    factory = db.get_db(deleting).session_factory
+    assert factory is not None
+    settings = deleting.config["HUB_SETTINGS"].imaging
+    store = Storage(Path(settings.storage_dir))
+    the_day = date(1995, 6, 1)  # five years after the study date, before every other study's
+
+    sops = {str(dcmread(p, stop_before_pixels=True).SOPInstanceUID) for p in paths}
+
+    def deletions() -> list[tuple[bool, str | None]]:
+        """(dispatched, last error) of the central deletions queued for this study."""
+        with deleting.app_context(), db.transaction() as sess:
+            outbox.drain(sess)
+        with deleting.app_context(), db.transaction() as sess:
+            rows = sess.scalars(select(OutboxMessage).where(OutboxMessage.topic == archive.TOPIC))
+            return [
+                (m.dispatched_at is not None, m.last_error)
+                for m in rows
+                if set(m.payload["sop_instance_uids"]) & sops
+            ]
+
+    with deleting.app_context():
+        listed = retention.run(factory, store, settings, today=the_day, dry_run=True, sweep=False)
+    assert [e.study_instance_uid for e in listed.expired] == [study_uid]
+    assert deletions() == []  # a dry run deletes nothing anywhere
+    assert len(orthanc.instances_of(study_uid)) == 4
+    orthanc.stop()
+    try:
+        with deleting.app_context():
+            retention.run(factory, store, settings, today=the_day, sweep=False)
+        # The archive is down: the deletion waits in the outbox, to be retried.
+        [(dispatched, error)] = deletions()
+        assert not dispatched and error is not None and "unreachable" in error
+    finally:
+        orthanc.start()
+    with deleting.app_context(), db.transaction() as sess:
+        sess.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.topic == archive.TOPIC)
+            .values(available_at=utcnow())
+        )
+    assert deletions() == [(True, None)]
+    assert orthanc.instances_of(study_uid) == []
+    with deleting.app_context(), db.transaction() as sess:
+        events = sess.scalars(
+            select(AuditEvent.details).where(
+                AuditEvent.action == "imaging:archive:instances_deleted"
+            )
+        ).all()
+    assert {"asked": 4, "deleted": 4} in [{k: d[k] for k in ("asked", "deleted")} for d in events]
