@@ -27,6 +27,12 @@
     joinedAt: null, connectedAt: null, lastStats: {}
   };
   window.hubVideo = state; /* read by the browser tests and the benchmark */
+  /* ICE restart on a connection this page offered (also done by itself after a network change). */
+  state.restartIce = function (pid) {
+    var peer = state.peers[pid];
+    if (peer && peer.offerer) { return offer(peer, true); }
+    return null;
+  };
 
   /* --- Local media: preview and device choice --------------------------------------- */
   function constraints() {

@@ -104,6 +104,23 @@ def test_two_browsers_connect_and_a_reload_rejoins(
     )
     wait_connected(doc)
 
+    # The signalling connection drops (network change) while the media keeps flowing: the
+    # socket reconnects and rejoins the same place; the peer connections are kept.
+    chw.evaluate("window.hubVideo.socket.io.engine.close()")
+    chw.wait_for_function(
+        "document.getElementById('video-status').textContent.includes('same session')"
+    )
+    frames_before = wait_connected(chw)["peers"]
+    # ICE restart on the same connection (what the page does when the network changes).
+    ufrag = "(() => { const p = Object.values(window.hubVideo.peers)[0];"
+    ufrag += " return p.pc.localDescription.sdp.match(/a=ice-ufrag:(\\S+)/)[1]; })()"
+    before_ufrag = chw.evaluate(ufrag)
+    assert chw.evaluate("Object.values(window.hubVideo.peers)[0].offerer") is True
+    chw.evaluate("window.hubVideo.restartIce(Object.keys(window.hubVideo.peers)[0])")
+    chw.wait_for_function(f"{ufrag} !== '{before_ufrag}'")
+    after = wait_connected(chw, frames=next(iter(frames_before.values()))["frames"] + 30)
+    assert next(iter(after["peers"].values()))["state"] == "connected"
+
     # Someone who is not a participant is refused, by the page and by the signalling, and
     # the refusal is audited.
     joins, views = (hub.audited(f"video:session:{a}", "denied") for a in ("joined", "viewed"))
