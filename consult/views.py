@@ -8,6 +8,7 @@ page can also render just its live part (``?part=...``) for the Socket.IO-driven
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -39,6 +40,24 @@ from hub.permissions import REQUESTER_ROLES, require
 from hub.services.patients import get_patient, list_patients
 
 bp = Blueprint("consult_pages", __name__)
+
+
+@dataclass(frozen=True)
+class PageSection:
+    """A part of the consult page another domain supplies (e.g. imaging's studies), so the
+    consult package never imports it: the template, and its context for this consult."""
+
+    template: str
+    context: Callable[[Session, Principal, Consult], dict[str, Any]]
+
+
+_sections: list[PageSection] = []
+
+
+def register_section(section: PageSection) -> None:
+    if section not in _sections:
+        _sections.append(section)
+
 
 PAGE_SIZE = 50
 PICKER_SIZE = 200
@@ -403,9 +422,11 @@ def show_consult(consult_id: int) -> ResponseReturnValue:
         return _render("consult/_live.html", **context)
     patient = _patients(session, principal, {consult.patient_id})[consult.patient_id]
     settings = current_app.config["HUB_SETTINGS"]
+    sections = [(s.template, s.context(session, principal, consult)) for s in _sections]
     return _render(
         "consult/show.html",
         patient=patient,
+        sections=sections,
         messages=services.messages_of(session, consult),
         dispositions=list(Disposition),
         kinds=list(AttachmentKind),

@@ -9,10 +9,11 @@ from imaging import models as models  # registers the tables
 
 
 def init_app(app: Flask) -> None:
+    from consult.views import PageSection, register_section
     from hub.demo import register_demo_seeder
     from hub.jobs import add_periodic
     from hub.services.patients import register_merge_hook
-    from imaging import api, cli, reports, services, tasks, views
+    from imaging import api, cli, consults, reports, services, tasks, views
     from imaging.demo import seed_titles
 
     app.register_blueprint(api.bp)
@@ -20,6 +21,7 @@ def init_app(app: Flask) -> None:
     app.extensions["csrf"].exempt(api.bp)
     views.init_app(app)
     reports.init_app(app)  # the radiologist's signed report
+    register_section(PageSection("imaging/_consult_section.html", consults.page_section))
     app.cli.add_command(cli.dicom_group)
     register_merge_hook(services.move_studies)
     register_demo_seeder(seed_titles)

@@ -3,10 +3,14 @@ caller may see the consult; imaging keeps the attachment rows."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consult import services as consult_services
+from consult.models import Consult
 from hub import audit
 from hub.auth.principal import Principal
 from hub.errors import Conflict
@@ -67,3 +71,27 @@ def studies_of(session: Session, principal: Principal, consult_id: int) -> list[
         details={"ids": [s.id for s in studies], "consult_id": consult.id},
     )
     return studies
+
+
+def page_section(session: Session, principal: Principal, consult: Consult) -> dict[str, Any]:
+    """The consult page's images: the studies attached to it, and what the page needs to ask
+    the central archive for the patient's earlier studies (fetched on request, not on load)."""
+    if "imaging:read" not in principal.scopes:
+        return {"shown": False}
+    studies = studies_of(session, principal, consult.id)
+    settings = current_app.config["HUB_SETTINGS"].imaging
+    return {
+        "shown": True,
+        "studies": [
+            {
+                "uid": s.study_instance_uid,
+                "date": s.study_date,
+                "description": s.description,
+                "modalities": sorted({x.modality for x in s.series if x.modality}),
+            }
+            for s in studies
+        ],
+        "archive": settings.central_pacs is not None,
+        "national_id": consult.patient.national_id,
+        "id_country": consult.patient.id_country,
+    }

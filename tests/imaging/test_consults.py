@@ -3,12 +3,17 @@ both; the consult's specialist then finds the study through the consult."""
 
 from __future__ import annotations
 
+import re
+import secrets
+from datetime import date
+
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from hub import db
-from hub.models import User
+from hub.models import Role, User
+from hub.services.users import create_user
 from tests.consult.support import consent, on_call, submit
 from tests.imaging.support import ingest
 from tests.support import factories as f
@@ -64,3 +69,35 @@ def test_attach_and_list(app: Flask, client: FlaskClient, world: World) -> None:
         ).status_code
         == 404
     )
+
+
+def test_the_consult_page_shows_its_studies(app: Flask, client: FlaskClient, world: World) -> None:
+    consult_id, national_id = consult_of_new_patient(app, client, world)
+    study = ingest(app, world.facility_a, national_id, images=1, study_date=date(2023, 7, 8))
+    url = f"/api/v1/studies/{study.study_uid}/consults"
+    assert (
+        client.post(url, json={"consult_id": consult_id}, headers=world["hw_a"].headers).status_code
+        == 201
+    )
+    with app.app_context(), db.transaction() as sess:
+        username = create_user(
+            sess,
+            f"img{secrets.token_hex(5)}",
+            full_name="Page Reader",
+            role=Role.GP,
+            facility_code=world.facility_a.code,
+            password=f.PASSWORD,
+        ).username
+    browser = app.test_client()
+    form = browser.get("/login").get_data(as_text=True)
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form)
+    assert match
+    logged_in = browser.post(
+        "/login", data={"csrf_token": match.group(1), "username": username, "password": f.PASSWORD}
+    )
+    assert logged_in.status_code == 302
+    page = browser.get(f"/consults/{consult_id}").get_data(as_text=True)
+    assert 'id="consult-images"' in page
+    assert f"/imaging/studies/{study.study_uid}" in page and "2023-07-08" in page
+    # This hub has no central archive: no button that could only fail.
+    assert 'id="priors"' not in page
