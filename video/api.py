@@ -45,9 +45,14 @@ def local_time(at: datetime | None, zone: str) -> str | None:
 
 
 def participant_out(
-    sess: Session, video: VideoSession, person: VideoParticipant, live: set[int]
+    sess: Session,
+    video: VideoSession,
+    person: VideoParticipant,
+    live: set[int],
+    spans: list[timeline.Interval] | None = None,
 ) -> ParticipantOut:
     user = sess.get(User, person.user_id) if person.user_id else None
+    seconds = sum(iv.seconds for iv in spans or [] if iv.participant_id == person.id)
     return ParticipantOut(
         id=person.id,
         role=person.role,
@@ -56,6 +61,7 @@ def participant_out(
         admitted=person.admitted_at is not None,
         recording_consent=person.recording_consent_at is not None,
         connected=person.id in live,
+        connected_seconds=int(seconds),
         time_zone=person.time_zone,
         scheduled_local=local_time(video.scheduled_at, person.time_zone),
         guest_expires_at=person.guest_expires_at,
@@ -64,6 +70,7 @@ def participant_out(
 
 def session_out(sess: Session, video: VideoSession) -> SessionOut:
     live = services.connected(sess, video)
+    spans = timeline.intervals(sess, video)
     events = sess.scalars(
         select(VideoEvent).where(VideoEvent.session_id == video.id).order_by(VideoEvent.id)
     ).all()
@@ -82,7 +89,7 @@ def session_out(sess: Session, video: VideoSession) -> SessionOut:
         recording_allowed=services.recording_allowed(sess, video),
         billable_seconds=timeline.billable_seconds_of(sess, video, consult.assigned_to_id),
         join_url=f"/video/sessions/{video.id}",
-        participants=[participant_out(sess, video, p, live) for p in video.participants],
+        participants=[participant_out(sess, video, p, live, spans) for p in video.participants],
         timeline=[
             EventOut(at=e.at, kind=e.kind, participant_id=e.participant_id, details=e.details)
             for e in events

@@ -36,6 +36,8 @@ class ParticipantOut(BaseModel):
     admitted: bool
     recording_consent: bool
     connected: bool
+    # Time connected so far (from the timeline), for the record.
+    connected_seconds: int
     time_zone: str
     # The appointment in this participant's time zone (scheduled sessions).
     scheduled_local: str | None

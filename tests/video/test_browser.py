@@ -205,3 +205,72 @@ def test_the_consult_page_opens_the_session_and_the_requester_invites_the_patien
     doc.wait_for_url(first)
     for page in (chw, doc):
         page.context.close()
+
+
+SENDER_JS = """() => {
+  const p = Object.values(window.hubVideo.peers)[0];
+  const s = p.pc.getSenders().find(x => x.track && x.track.kind === 'video');
+  return {maxBitrate: s ? (s.getParameters().encodings[0] || {}).maxBitrate : null,
+          hasVideo: !!(p.pc.getSenders().find(x => x.track && x.track.kind === 'video'))};
+}"""
+
+
+def test_low_bandwidth_controls_quality_and_chat(browser: Browser, hub: VideoHub) -> None:
+    session_id = hub.new_session(admit_all=True)
+    url = f"{hub.base_url}/video/sessions/{session_id}?autojoin=1"
+    doc, chw = page_of(browser, hub, SPECIALIST), page_of(browser, hub, REQUESTER)
+    doc.goto(url)
+    doc.wait_for_function("window.hubVideo && window.hubVideo.joined === true")
+    chw.goto(url)
+    wait_connected(chw)
+    wait_connected(doc)
+    # Every video sender is capped (HUB_VIDEO_MAX_BITRATE, 800 kbit/s by default).
+    for page in (doc, chw):
+        page.wait_for_function(f"({SENDER_JS})().maxBitrate === 800000")
+    # The quality indicator fills from getStats().
+    chw.wait_for_function("document.getElementById('quality').textContent.includes('kbit/s')")
+    assert chw.get_attribute("#quality", "data-level") in ("good", "fair", "poor")
+
+    # Audio only: the health worker stops sending video and asks the specialist to do the same;
+    # audio keeps flowing both ways.
+    chw.click("#audio-only-button")
+    assert chw.get_attribute("#audio-only-button", "aria-pressed") == "true"
+    for page in (chw, doc):
+        page.wait_for_function(f"!({SENDER_JS})().hasVideo")
+    frames = {
+        n: next(iter(p.evaluate(STATS_JS)["peers"].values()))["frames"]
+        for n, p in (("doc", doc), ("chw", chw))
+    }
+    time.sleep(2)
+    for name, page in (("doc", doc), ("chw", chw)):
+        peer = next(iter(page.evaluate(STATS_JS)["peers"].values()))
+        assert peer["frames"] - frames[name] <= 3, (name, peer)  # video stopped
+        assert peer["state"] == "connected"
+    chw.click("#audio-only-button")  # and back
+    for page in (chw, doc):
+        page.wait_for_function(f"({SENDER_JS})().hasVideo")
+    wait_connected(doc, frames=frames["doc"] + 30)
+
+    # Mute and camera toggles act on the local tracks.
+    chw.click("#mute-button")
+    chw.click("#camera-button")
+    assert (
+        chw.evaluate(
+            "window.hubVideo.local.getAudioTracks()[0].enabled"
+            " || window.hubVideo.local.getVideoTracks()[0].enabled"
+        )
+        is False
+    )
+
+    # The chat fallback is the consult's own conversation.
+    chw.fill("#chat-body", "The video is choppy, writing here instead.")
+    chw.click("#chat-form button[type=submit]")
+    chw.wait_for_function(
+        "document.getElementById('chat-messages').textContent.includes('writing here instead')"
+    )
+    doc.wait_for_function(
+        "document.getElementById('chat-messages').textContent.includes('writing here instead')",
+        timeout=20_000,
+    )
+    for page in (doc, chw):
+        page.context.close()

@@ -152,6 +152,12 @@ def test_join_wait_admit_relay_and_leave(app: Flask, world: World) -> None:
         assert sample == {"bitrate_kbps": 700.0, "packet_loss": 0.5, "rtt_ms": 12.0, "peer": 1.0}
         assert services.connected(sess, row) == set()
         assert services.billable_seconds(sess, consult) >= 1
+    with app.test_client() as http:
+        out = http.get(f"/api/v1/video-sessions/{sid}", headers=world["hw_a"].headers).get_json()
+    people = {p["role"]: p for p in out["participants"]}
+    assert people["specialist"]["connected_seconds"] >= 1 and not people["specialist"]["connected"]
+    assert out["billable_seconds"] >= 1
+    assert {"joined", "quality"} <= {e["kind"] for e in out["timeline"]}
 
 
 def test_ending_tells_the_participants_and_closes_the_session(app: Flask, world: World) -> None:
