@@ -19,7 +19,7 @@ from consult.models import (
     SlaPolicy,
     Urgency,
 )
-from consult.rosters import candidates, status_of
+from consult.rosters import candidates_for, status_of
 from consult.routing import Request, route, summarise
 from hub import audit
 from hub.auth.principal import SYSTEM, Principal
@@ -97,17 +97,15 @@ def offer(session: Session, consult: Consult, now: datetime, *, stage: int = 0) 
     """Route the consult and open offers; returns whether anybody was offered it."""
     facility = session.get_one(Facility, consult.requester_facility_id)
     already = {o.specialist_id for o in consult.offers}
-    decision = route(
-        Request(
-            urgency=consult.urgency.value,
-            university_id=facility.university_id,
-            region_id=facility.region_id,
-            now=now,
-            excluded=frozenset(already),
-            min_pool=STAGE_MIN_POOL.get(stage, 2),
-        ),
-        candidates(session, consult.specialty_id, now),
+    request = Request(
+        urgency=consult.urgency.value,
+        university_id=facility.university_id,
+        region_id=facility.region_id,
+        now=now,
+        excluded=frozenset(already),
+        min_pool=STAGE_MIN_POOL.get(stage, 2),
     )
+    decision = route(request, candidates_for(session, consult.specialty_id, request))
     header = f"[{now.isoformat(timespec='seconds')}] routing at stage {stage}"
     consult.routing_trace = [*consult.routing_trace, header, *summarise(decision.trace)]
     for specialist_id in decision.offer_to:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Row, Select, and_, case, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from consult.models import Consult, ConsultStatus, Shift, SpecialistState, SpecialistStatus
-from consult.routing import Candidate
+from consult.routing import LEVELS, Candidate, Request
 from hub import audit
 from hub.auth.principal import Principal
 from hub.errors import AccessDenied, NotFound, ValidationFailed
@@ -143,30 +144,64 @@ def shifts_of(
     return list(session.scalars(stmt.order_by(Shift.starts_at).limit(1000)))
 
 
-def candidates(session: Session, specialty_id: int, now: datetime) -> list[Candidate]:
-    """Everyone on call now for the specialty, with the facts routing needs."""
-    rows = session.execute(
-        select(
-            Shift.specialist_id,
-            User.username,
-            Facility.level,
-            Facility.university_id,
-            Facility.region_id,
-            SpecialistStatus.state,
-            SpecialistStatus.paused_until,
-            SpecialistStatus.max_concurrent,
-            SpecialistStatus.last_assigned_at,
-        )
-        .join(User, User.id == Shift.specialist_id)
+DEFAULT_MAX_CONCURRENT = 5
+
+
+def _max_concurrent() -> ColumnElement[int]:
+    # As routing reads it: no status row (or a zero) means the default limit.
+    limit = SpecialistStatus.max_concurrent
+    return case((or_(limit.is_(None), limit == 0), DEFAULT_MAX_CONCURRENT), else_=limit)
+
+
+def _on_call(specialty_id: int, now: datetime) -> list[ColumnElement[bool]]:
+    return [
+        Shift.specialty_id == specialty_id,
+        Shift.starts_at <= now,
+        Shift.ends_at > now,
+        User.is_active.is_(True),
+    ]
+
+
+def _candidate(r: Row[Any], active_cases: int) -> Candidate:
+    return Candidate(
+        user_id=r.specialist_id,
+        username=r.username,
+        level=r.level,
+        university_id=r.university_id,
+        region_id=r.region_id,
+        on_call=True,
+        state=(r.state or SpecialistState.AVAILABLE).value,
+        paused_until=r.paused_until,
+        active_cases=active_cases,
+        max_concurrent=r.max_concurrent or DEFAULT_MAX_CONCURRENT,
+        last_assigned_at=r.last_assigned_at,
+    )
+
+
+_COLUMNS = (
+    Shift.specialist_id,
+    User.username,
+    Facility.level,
+    Facility.university_id,
+    Facility.region_id,
+    SpecialistStatus.state,
+    SpecialistStatus.paused_until,
+    SpecialistStatus.max_concurrent,
+    SpecialistStatus.last_assigned_at,
+)
+
+
+def _roster(select_stmt: Select) -> Select:
+    return (
+        select_stmt.join(User, User.id == Shift.specialist_id)
         .join(Facility, Facility.id == Shift.facility_id)
         .outerjoin(SpecialistStatus, SpecialistStatus.user_id == Shift.specialist_id)
-        .where(
-            Shift.specialty_id == specialty_id,
-            Shift.starts_at <= now,
-            Shift.ends_at > now,
-            User.is_active.is_(True),
-        )
-    ).all()
+    )
+
+
+def candidates(session: Session, specialty_id: int, now: datetime) -> list[Candidate]:
+    """Everyone on call now for the specialty, with the facts routing needs."""
+    rows = session.execute(_roster(select(*_COLUMNS)).where(*_on_call(specialty_id, now))).all()
     # Open cases are counted for the people on call only, not for every specialist who ever
     # answered a consult (that count grew with the archive and dominated routing time).
     on_call_ids = {r.specialist_id for r in rows}
@@ -190,21 +225,79 @@ def candidates(session: Session, specialty_id: int, now: datetime) -> list[Candi
         if r.specialist_id in seen:  # overlapping shifts: count the person once
             continue
         seen.add(r.specialist_id)
-        found.append(
-            Candidate(
-                user_id=r.specialist_id,
-                username=r.username,
-                level=r.level,
-                university_id=r.university_id,
-                region_id=r.region_id,
-                on_call=True,
-                state=(r.state or SpecialistState.AVAILABLE).value,
-                paused_until=r.paused_until,
-                active_cases=active.get(r.specialist_id, 0),
-                max_concurrent=r.max_concurrent or 5,
-                last_assigned_at=r.last_assigned_at,
+        found.append(_candidate(r, active.get(r.specialist_id, 0)))
+    return found
+
+
+def candidates_for(session: Session, specialty_id: int, req: Request) -> list[Candidate]:
+    """What ``route(req, ...)`` needs of the roster, found by the database: the eligible of the
+    nearest tier (for an emergency, of the whole region) and, so the trace can say why they
+    were passed over, everyone on call in nearer tiers. Nobody eligible: everyone on call.
+
+    On a national roster a specialty has hundreds on call and routing needs a handful of them;
+    loading them all cost most of the routing time. The eligibility test mirrors
+    ``routing._ineligible_reason`` and the tiers ``routing.route``;
+    tests/consult/test_routing_db.py checks that both give the same decision.
+    """
+    active = (
+        select(func.count())
+        .where(
+            Consult.assigned_to_id == Shift.specialist_id,
+            Consult.status == ConsultStatus.ACCEPTED,
+        )
+        .correlate(Shift)
+        .scalar_subquery()
+    )
+    if req.university_id is not None:
+        pool = case(
+            (Facility.university_id == req.university_id, 0),
+            (Facility.region_id == req.region_id, 1),
+            else_=2,
+        )
+    else:
+        pool = case((Facility.region_id == req.region_id, 1), else_=2)
+    eligible = [
+        or_(SpecialistStatus.state.is_(None), SpecialistStatus.state == SpecialistState.AVAILABLE),
+        or_(SpecialistStatus.paused_until.is_(None), SpecialistStatus.paused_until <= req.now),
+        active < _max_concurrent(),
+    ]
+    if req.excluded:
+        eligible.append(Shift.specialist_id.not_in(req.excluded))
+    roster = (
+        _roster(
+            select(
+                *_COLUMNS,
+                active.label("active_cases"),
+                pool.label("pool"),
+                (pool * 10 + Facility.level).label("tier"),
+                case((and_(*eligible), 1), else_=0).label("ok"),
             )
         )
+        .where(*_on_call(specialty_id, req.now), Facility.level.in_(LEVELS))
+        .cte("roster")
+    )
+    # Computed once (as a scalar subquery used twice, PostgreSQL evaluated it twice).
+    nearest = (
+        select(func.min(roster.c.tier).label("tier"))
+        .where(roster.c.ok == 1, roster.c.pool >= req.min_pool)
+        .cte("nearest")
+    )
+    wanted = [nearest.c.tier.is_(None), roster.c.tier <= nearest.c.tier]
+    if req.urgency == "emergency" and req.min_pool <= 1:
+        wanted.append(roster.c.pool <= 1)  # offered to everyone eligible in the region at once
+    rows = session.execute(
+        select(roster)
+        .join(nearest, true())
+        .where(or_(*wanted))
+        .order_by(roster.c.tier, roster.c.specialist_id)
+    ).all()
+    seen: set[int] = set()
+    found = []
+    for r in rows:
+        if r.specialist_id in seen:  # overlapping shifts: the nearest one counts
+            continue
+        seen.add(r.specialist_id)
+        found.append(_candidate(r, r.active_cases))
     return found
 
 

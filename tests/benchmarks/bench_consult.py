@@ -6,7 +6,7 @@ Builds its own PostgreSQL database (dropped at the end), bulk-loads 10 macro-reg
 60 universities, 20,000 level-1 health posts (+ level-2/3 hospitals), 5,000 specialists on call
 now, requesters with personal tokens and patients with consult consent, then measures:
 
-  (a) the routing decision: ``consult.rosters.candidates()`` (the DB load) + ``route()``;
+  (a) the routing decision: ``consult.rosters.candidates_for()`` (the DB load) + ``route()``;
   (b) POST /api/v1/consults throughput and latency over HTTP, against the same server's bare
       /healthz at the same concurrency, as a ratio;
   (c) submit -> specialist's Socket.IO "consult.updated" latency at a paced 100 submissions/s;
@@ -528,7 +528,7 @@ def bench_routing(
     from sqlalchemy.orm import sessionmaker
 
     from consult.models import Consult, ConsultStatus
-    from consult.rosters import candidates
+    from consult.rosters import candidates_for
     from consult.routing import Request, route
     from hub.db import make_engine
 
@@ -570,11 +570,10 @@ def bench_routing(
                 session.connection()
                 sql_time[0] = 0.0
                 t0 = time.perf_counter()
-                found = candidates(session, spec, now)
+                req = Request(urgency=urgency, university_id=uni, region_id=region, now=now)
+                found = candidates_for(session, spec, req)
                 t1 = time.perf_counter()
-                decision = route(
-                    Request(urgency=urgency, university_id=uni, region_id=region, now=now), found
-                )
+                decision = route(req, found)
                 t2 = time.perf_counter()
                 session.rollback()  # end the read transaction as a request would
                 assert decision.trace
@@ -585,7 +584,13 @@ def bench_routing(
                     sql.append(sql_time[0])
                     sizes.append(len(found))
             # The candidates query's own execution time inside PostgreSQL, once.
-            candidates(session, specs[0], datetime.now(UTC))
+            _post, uni, region = roster.posts[0]
+            now = datetime.now(UTC)
+            candidates_for(
+                session,
+                specs[0],
+                Request(urgency="routine", university_id=uni, region_id=region, now=now),
+            )
             statement, params = last_stmt[0]
             explain_ms = None
             with engine.connect() as conn:
@@ -615,9 +620,9 @@ def report_routing(results: list[RoutingResult]) -> None:
     for r in results:
         rows += [
             [r.label, "route() only (pure)", ms(pct(r.route_only, 50)), ms(pct(r.route_only, 99))],
-            [r.label, "candidates() (DB load)", ms(pct(r.cands, 50)), ms(pct(r.cands, 99))],
+            [r.label, "candidates_for() (DB load)", ms(pct(r.cands, 50)), ms(pct(r.cands, 99))],
             [r.label, "  of which SQL round trips", ms(pct(r.sql, 50)), ms(pct(r.sql, 99))],
-            [r.label, "candidates() + route()", ms(pct(r.total, 50)), ms(pct(r.total, 99))],
+            [r.label, "candidates_for() + route()", ms(pct(r.total, 50)), ms(pct(r.total, 99))],
         ]
     table("(a) Routing decision", ["roster state", "step", "median", "p99"], rows)
     for r in results:
@@ -1480,7 +1485,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     report_routing(routing)
                     r = routing[0]
                     summary.add(
-                        "(a) routing p99, candidates() + route()",
+                        "(a) routing p99, candidates_for() + route()",
                         ms(pct(r.total, 99)),
                         "<= 5 ms",
                         pct(r.total, 99) <= 0.005,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import random
 import uuid
@@ -27,7 +28,7 @@ from hub.models import (
 )
 from hub.national_id import make_iranian
 from hub.services.tokens import create_personal_token
-from hub.services.users import create_user
+from hub.services.users import create_user, hash_password
 
 PASSWORD = "correct-horse-battery"
 _counter = itertools.count(1)
@@ -89,6 +90,12 @@ def insurer(session: Session) -> Insurer:
     return row
 
 
+@functools.cache
+def _password_hash() -> str:
+    # Hashing is slow on purpose (argon2id); every test user shares the one hash of PASSWORD.
+    return hash_password(PASSWORD)
+
+
 def user(
     session: Session,
     role: Role,
@@ -98,7 +105,8 @@ def user(
     insurer_of: Insurer | None = None,
     specialty: str | None = None,
 ) -> User:
-    return create_user(
+    """A user who logs in with PASSWORD."""
+    row = create_user(
         session,
         f"u{uuid.uuid4().hex[:10]}",
         full_name=f"Test {role.value}",
@@ -107,8 +115,10 @@ def user(
         region_code=region_of.code if region_of else None,
         insurer_code=insurer_of.code if insurer_of else None,
         specialty_codes=(specialty,) if specialty else (),
-        password=PASSWORD,
     )
+    row.password_hash = _password_hash()
+    session.flush()
+    return row
 
 
 def national_id() -> str:
