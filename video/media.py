@@ -265,10 +265,14 @@ class SessionRecorder:
         self.sio.on("peer-joined", self._on_peer_joined, namespace=NAMESPACE)
         self.sio.on("connect", self._on_connect, namespace=NAMESPACE)
         self.sio.on("admitted", self._on_connect, namespace=NAMESPACE)
-        if self.recording:
-            auth = {"recorder": recorder_token(self.app.config["SECRET_KEY"], self.session_id)}
-        else:
-            auth = {"token": self.token or ""}
+
+        def auth() -> dict[str, str]:
+            # Called on every (re)connection: the recorder's credential lives two minutes.
+            if self.recording:
+                secret = self.app.config["SECRET_KEY"]
+                return {"recorder": recorder_token(secret, self.session_id)}
+            return {"token": self.token or ""}
+
         try:
             await self.sio.connect(
                 self.base_url,

@@ -48,6 +48,7 @@ JS_TEXT = {
     "connected": _l("connected"),
     "reconnecting": _l("reconnecting…"),
     "you": _l("you"),
+    "join_first": _l("Join the session first."),
     "message_sent": _l("Message sent."),
     "failed": _l("Could not complete: {error}"),
     "roles": {role.value: str(label) for role, label in ROLE_LABELS.items()},

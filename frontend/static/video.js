@@ -391,7 +391,10 @@
     consent.addEventListener("change", function () {
       var box = this;
       if (GUEST) {
-        if (state.socket) { state.socket.emit("consent", { consent: box.checked }); }
+        if (!state.socket) { box.checked = !box.checked; status(T.join_first); return; }
+        state.socket.emit("consent", { consent: box.checked }, function (ack) {
+          if (!ack || !ack.ok) { box.checked = !box.checked; }
+        });
         return;
       }
       fetch("/api/v1/video-sessions/" + SESSION + "/recording-consent", {
