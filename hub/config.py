@@ -237,7 +237,7 @@ def env_ice_urls(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) ->
 
 @dataclass(frozen=True)
 class VideoSettings:
-    """Video sessions: TURN (coturn REST credentials), sender bitrate cap, guest links, recordings."""
+    """Video sessions: TURN (coturn REST credentials), bitrate cap, guest links, recordings."""
 
     turn_secret: str | None = None  # coturn's static-auth-secret (use-auth-secret)
     turn_urls: tuple[str, ...] = ()
