@@ -13,7 +13,7 @@ from hub import audit, db
 from hub.api.core import API_PREFIX, api_route
 from hub.auth.principal import Principal
 from hub.config import VideoSettings
-from hub.errors import AccessDenied, NotFound
+from hub.errors import NotFound
 from hub.models import User
 from video import services, storage, timeline, turn
 from video.models import VideoEvent, VideoParticipant, VideoSession
@@ -216,15 +216,7 @@ def consent_video_recording(
 )
 def video_ice_config(principal: Principal, session_id: int) -> IceConfigOut:
     sess = db.session()
-    video = services.visible_session(sess, principal, session_id, "joined")
-    person = services.participant_of(video, principal)
-    if person is None:
-        raise AccessDenied(
-            "Only the session's participants get its ICE configuration.",
-            action="video:ice:issued",
-            object_type="video_session",
-            object_id=session_id,
-        )
+    video, person = services.as_participant(sess, principal, session_id, "video:ice:issued")
     audit.record(
         sess, principal, "video:ice:issued", object_type="video_session", object_id=video.id
     )

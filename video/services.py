@@ -81,6 +81,25 @@ def visible_session(
     return video
 
 
+def as_participant(
+    session: Session, principal: Principal, session_id: int, action: str
+) -> tuple[VideoSession, VideoParticipant]:
+    """The session and the caller's place in it. Participants need not see the consult (an
+    interpreter or second specialist from elsewhere); anyone else is refused and audited, as
+    not found when they cannot see the consult either."""
+    video = session.get(VideoSession, session_id)
+    me = participant_of(video, principal) if video is not None else None
+    if video is None or me is None:
+        visible_session(session, principal, session_id, action.rsplit(":", 1)[1])
+        raise AccessDenied(
+            "Only the session's participants can do this.",
+            action=action,
+            object_type="video_session",
+            object_id=session_id,
+        )
+    return video, me
+
+
 def participant_of(video: VideoSession, principal: Principal) -> VideoParticipant | None:
     if principal.user_id is None:
         return None
@@ -291,15 +310,7 @@ def consent_to_recording(
 ) -> VideoParticipant:
     """A participant states (or withdraws) their own consent to the session being recorded."""
     action = "video:recording:consented"
-    video = visible_session(session, principal, session_id, "consented")
-    me = participant_of(video, principal)
-    if me is None:
-        raise AccessDenied(
-            "Only participants consent to their own recording.",
-            action=action,
-            object_type="video_session",
-            object_id=video.id,
-        )
+    video, me = as_participant(session, principal, session_id, action)
     me.recording_consent_at = utcnow() if consent else None
     timeline.add(session, video, "recording_consent", me, given=consent)
     audit.record(

@@ -13,7 +13,7 @@ from flask_login import current_user, login_required
 from consult import services as consults
 from hub import audit, db
 from hub.auth.principal import user_principal
-from hub.errors import AccessDenied, NotFound
+from hub.errors import NotFound
 from video import services
 from video.api import local_time
 from video.models import ParticipantRole, VideoParticipant, VideoSession
@@ -84,15 +84,7 @@ def _page(video: VideoSession, me: VideoParticipant, *, guest_token: str | None,
 def session_page(session_id: int) -> ResponseReturnValue:
     principal = user_principal(current_user.user, "session")
     sess = db.session()
-    video = services.visible_session(sess, principal, session_id, "viewed")
-    me = services.participant_of(video, principal)
-    if me is None:
-        raise AccessDenied(
-            "Only the session's participants can join.",
-            action="video:session:joined",
-            object_type="video_session",
-            object_id=session_id,
-        )
+    video, me = services.as_participant(sess, principal, session_id, "video:session:joined")
     consult = sess.get_one(consults.Consult, video.consult_id)
     audit.record(
         sess, principal, "video:session:viewed", object_type="video_session", object_id=video.id

@@ -104,3 +104,37 @@ def test_bad_input_is_a_clear_4xx(app: Flask, client: FlaskClient, world: World)
         {"role": "requester"},
     ):
         assert client.post(s, json=body, headers=h).status_code == 422, body
+
+
+def test_an_interpreter_from_elsewhere_takes_part_without_seeing_the_consult(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    consult = world_video_consult(app, world)
+    video = open_session(app, world, consult)
+    s = f"/api/v1/video-sessions/{video['id']}"
+    hw_b = world["hw_b"].headers  # a health worker of facility B: cannot see this consult
+    username = client.get("/api/v1/me", headers=hw_b).get_json()["username"]
+    assert client.get(f"{s}/ice", headers=hw_b).status_code == 404
+    invited = client.post(
+        f"{s}/participants",
+        json={"role": "interpreter", "username": username},
+        headers=world["specialist"].headers,
+    )
+    assert invited.status_code == 201, invited.get_json()
+    again = client.post(
+        f"{s}/participants",
+        json={"role": "interpreter", "username": username},
+        headers=world["hw_a"].headers,
+    )
+    assert again.status_code == 409
+    assert client.get(f"{s}/ice", headers=hw_b).status_code == 200
+    consent = client.put(f"{s}/recording-consent", json={"consent": True}, headers=hw_b)
+    assert consent.status_code == 200 and consent.get_json()["role"] == "interpreter"
+    assert client.get(s, headers=hw_b).status_code == 404  # the consult stays private
+    # A second specialist must be a specialist.
+    wrong = client.post(
+        f"{s}/participants",
+        json={"role": "second_specialist", "username": username},
+        headers=world["specialist"].headers,
+    )
+    assert wrong.status_code in (409, 422)
