@@ -144,6 +144,21 @@ class Sampler(threading.Thread):
             time.sleep(0.02)
 
 
+def oauth_token(client: Any, client_id: str, secret: str) -> str:
+    """A client-credentials access token, as an insurer's system takes one."""
+    import base64
+
+    basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    resp = client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        headers={"Authorization": f"Basic {basic}"},
+    )
+    if resp.status_code != 200:
+        raise RuntimeError(f"token refused: {resp.get_data(as_text=True)[:300]}")
+    return str(resp.get_json()["access_token"])
+
+
 def measure(mode: str, url: str, insurer_id: int, limit: int | None, queue: Any) -> None:
     """Run one export in this (fresh) process and report rows, bytes, seconds and memory."""
     try:
@@ -160,7 +175,6 @@ def _measure(mode: str, url: str, insurer_id: int, limit: int | None) -> dict[st
     from hub.auth.oauth import create_client
     from hub.models import Insurer
     from insurance import exports
-    from tests.insurance.support import oauth_token
     from tests.support.apps import make_app
 
     data = Path(tempfile.mkdtemp(prefix="bench-ins-"))
