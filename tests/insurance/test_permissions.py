@@ -42,6 +42,9 @@ WRITE_A = frozenset({"hw_a", "gp_a", "admin_a", "national"})
 @dataclass(frozen=True)
 class Probe:
     claim_id: int  # a claim of patient A billed by facility A, released to insurer A
+    # A patient of facility A, member of insurer A, for whom nobody ever requests a consult
+    # (patient A's consults, made by other modules' tests, let their specialists see A).
+    patient_id: int = 0
 
 
 def rules(p: Probe) -> list[Rule]:
@@ -89,13 +92,13 @@ def rules(p: Probe) -> list[Rule]:
         Rule(
             "GET",
             "/api/v1/patients/{patient_id}/memberships",
-            lambda w: f"/api/v1/patients/{w.patient_a.id}/memberships",
+            lambda w: f"/api/v1/patients/{p.patient_id}/memberships",
             SEE_A,
         ),
         Rule(
             "POST",
             "/api/v1/patients/{patient_id}/memberships",
-            lambda w: f"/api/v1/patients/{w.patient_a.id}/memberships",
+            lambda w: f"/api/v1/patients/{p.patient_id}/memberships",
             WRITE_A,
             lambda w: {
                 "insurer": w.insurer_b.code,
@@ -131,7 +134,8 @@ def probe(app: Flask, world: World) -> Probe:
         sess.flush()
         claim.components_text = services.components_text(claim.lines)
         sess.add(ClaimRelease(claim_id=claim.id, insurer_id=world.insurer_a.id))
-        return Probe(claim.id)
+        unconsulted = f.patient(sess, world.facility_a, member_of=world.insurer_a)
+        return Probe(claim.id, unconsulted.id)
 
 
 def test_insurance_refusals_hold_and_are_audited(
