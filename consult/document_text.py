@@ -7,13 +7,6 @@ from __future__ import annotations
 
 _LOCALES = ("en", "fa", "ru", "tr", "zh")
 _ROWS: dict[str, tuple[str, str, str, str, str]] = {
-    "hub_name": (
-        "National Telemedicine Hub",
-        "سامانه ملی پزشکی از راه دور",
-        "Национальный центр телемедицины",
-        "Ulusal Teletıp Merkezi",
-        "国家远程医疗平台",
-    ),
     "outcome_title": (
         "Specialist consultation outcome",
         "نتیجه مشاوره تخصصی",
@@ -60,16 +53,6 @@ _ROWS: dict[str, tuple[str, str, str, str, str]] = {
         "请将书面回复（回转单）发回申请医务人员。",
     ),
     "consult_number": ("Consultation", "شماره مشاوره", "Консультация", "Konsültasyon", "会诊编号"),
-    "patient": ("Patient", "بیمار", "Пациент", "Hasta", "患者"),
-    "name": ("Name", "نام", "ФИО", "Ad soyad", "姓名"),
-    "national_id": (
-        "National ID",
-        "کد ملی",
-        "Идентификационный номер",
-        "Kimlik numarası",
-        "身份证号",
-    ),
-    "date_of_birth": ("Date of birth", "تاریخ تولد", "Дата рождения", "Doğum tarihi", "出生日期"),
     "sex": ("Sex", "جنس", "Пол", "Cinsiyet", "性别"),
     "sex_female": ("Female", "زن", "Женский", "Kadın", "女"),
     "sex_male": ("Male", "مرد", "Мужской", "Erkek", "男"),

@@ -23,9 +23,10 @@ from consult.models import Consult, ConsultStatus, Disposition, Outcome, Outcome
 from hub import audit, db
 from hub.api.core import API_PREFIX, api_route
 from hub.auth.principal import Principal
-from hub.config import SUPPORTED_LOCALES, Settings
+from hub.config import Settings
 from hub.documents import registry
 from hub.documents import services as documents
+from hub.documents.facts import patient_facts, pick_locale, signer_facts
 from hub.documents.registry import DocumentKind, SignatureSlot
 from hub.documents.schemas import (
     DocumentList,
@@ -76,10 +77,7 @@ def _settings() -> Settings:
 
 def document_locale(consult: Consult, requested: str | None, default: str) -> str:
     """The reader's language: asked for, else the requesting health worker's, else the hub's."""
-    for candidate in (requested, consult.requester.locale, default):
-        if candidate in SUPPORTED_LOCALES:
-            return str(candidate)
-    return "en"
+    return pick_locale(requested, consult.requester.locale, default)
 
 
 def _not_applicable(outcome: Outcome, kind: DocumentKind) -> tuple[str, str] | None:
@@ -91,17 +89,6 @@ def _not_applicable(outcome: Outcome, kind: DocumentKind) -> tuple[str, str] | N
     return None
 
 
-def _person(user: User | None) -> dict[str, Any]:
-    if user is None:
-        return {"id": None, "name": "", "licence": None, "facility": ""}
-    return {
-        "id": user.id,
-        "name": user.full_name,
-        "licence": user.licence_number,
-        "facility": user.facility.name if user.facility else "",
-    }
-
-
 def content(consult: Consult, kind: DocumentKind, locale: str) -> documents.Content:
     """Template context and machine-readable data of ``kind`` for this consult."""
     outcome = consult.outcome
@@ -109,15 +96,8 @@ def content(consult: Consult, kind: DocumentKind, locale: str) -> documents.Cont
         raise NotFound("This consult has no outcome yet.", code="no_outcome")
     patient = consult.patient
     labels = Labels(locale, TEXT)
-    author, requester = _person(consult.assigned_to), _person(consult.requester)
-    patient_data = {
-        "id": patient.id,
-        "national_id": patient.national_id,
-        "id_country": patient.id_country,
-        "name": f"{patient.given_name} {patient.family_name}",
-        "date_of_birth": patient.date_of_birth.isoformat(),
-        "sex": patient.sex.value,
-    }
+    author, requester = signer_facts(consult.assigned_to), signer_facts(consult.requester)
+    patient_data = {**patient_facts(patient), "sex": patient.sex.value}
     consult_data = {
         "id": consult.id,
         "specialty": consult.specialty.code,

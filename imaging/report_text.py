@@ -7,13 +7,6 @@ from __future__ import annotations
 
 _LOCALES = ("en", "fa", "ru", "tr", "zh")
 _ROWS: dict[str, tuple[str, str, str, str, str]] = {
-    "hub_name": (
-        "National Telemedicine Hub",
-        "سامانه ملی پزشکی از راه دور",
-        "Национальный центр телемедицины",
-        "Ulusal Teletıp Merkezi",
-        "国家远程医疗平台",
-    ),
     "report_title": (
         "Imaging report",
         "گزارش تصویربرداری",
@@ -21,16 +14,6 @@ _ROWS: dict[str, tuple[str, str, str, str, str]] = {
         "Görüntüleme raporu",
         "影像诊断报告",
     ),
-    "patient": ("Patient", "بیمار", "Пациент", "Hasta", "患者"),
-    "name": ("Name", "نام", "ФИО", "Ad soyad", "姓名"),
-    "national_id": (
-        "National ID",
-        "کد ملی",
-        "Идентификационный номер",
-        "Kimlik numarası",
-        "身份证号",
-    ),
-    "date_of_birth": ("Date of birth", "تاریخ تولد", "Дата рождения", "Doğum tarihi", "出生日期"),
     "study": ("Study", "مطالعه", "Исследование", "Tetkik", "检查"),
     "study_date": ("Study date", "تاریخ مطالعه", "Дата исследования", "Tetkik tarihi", "检查日期"),
     "modalities": ("Modality", "روش تصویربرداری", "Модальность", "Modalite", "检查设备类型"),

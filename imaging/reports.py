@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 from hub import audit, db
 from hub.api.core import API_PREFIX, api_route
 from hub.auth.principal import Principal
-from hub.config import SUPPORTED_LOCALES, Settings
+from hub.config import Settings
 from hub.documents import registry
 from hub.documents import services as documents
+from hub.documents.facts import patient_facts, pick_locale, signer_facts
 from hub.documents.registry import DocumentKind, SignatureSlot
 from hub.documents.schemas import DocumentOut, LocaleQuery, document_out, pdf_response
 from hub.documents.text import Labels
@@ -132,24 +133,6 @@ def write(
     return report, created
 
 
-def _locale(requested: str | None, reader: User | None, default: str) -> str:
-    for candidate in (requested, reader.locale if reader else None, default):
-        if candidate in SUPPORTED_LOCALES:
-            return str(candidate)
-    return "en"
-
-
-def _person(user: User | None) -> dict[str, Any]:
-    if user is None:
-        return {"id": None, "name": "", "licence": None, "facility": ""}
-    return {
-        "id": user.id,
-        "name": user.full_name,
-        "licence": user.licence_number,
-        "facility": user.facility.name if user.facility else "",
-    }
-
-
 def content(session: Session, report: ImagingReport, locale: str) -> documents.Content:
     """Template context and machine-readable data of the report."""
     study = report.study
@@ -161,13 +144,7 @@ def content(session: Session, report: ImagingReport, locale: str) -> documents.C
         )
     author = session.get_one(User, report.author_id)
     modalities = sorted({s.modality for s in study.series if s.modality})
-    patient_data = {
-        "id": patient.id,
-        "national_id": patient.national_id,
-        "id_country": patient.id_country,
-        "name": f"{patient.given_name} {patient.family_name}",
-        "date_of_birth": patient.date_of_birth.isoformat(),
-    }
+    patient_data = patient_facts(patient)
     study_data = {
         "uid": study.study_instance_uid,
         "date": study.study_date.isoformat() if study.study_date else None,
@@ -189,7 +166,7 @@ def content(session: Session, report: ImagingReport, locale: str) -> documents.C
         "report": report_data,
         # The receiver is known only when they countersign; the slot names the facility.
         "signers": {
-            "author": _person(author),
+            "author": signer_facts(author),
             "counter": {"name": "", "licence": None, "facility": study.facility.name},
         },
         "signature_roles": {"author": labels.radiologist, "counter": labels.receiver},
@@ -198,7 +175,7 @@ def content(session: Session, report: ImagingReport, locale: str) -> documents.C
         "patient": patient_data,
         "study": study_data,
         "report": report_data,
-        "radiologist": _person(author),
+        "radiologist": signer_facts(author),
     }
     location = author.facility.name if author.facility else ""
     return documents.Content(
@@ -224,7 +201,7 @@ def sign(
             object_id=study.id,
         )
     author = session.get_one(User, principal.user_id)
-    chosen = _locale(locale, author, settings.default_locale)
+    chosen = pick_locale(locale, author.locale, settings.default_locale)
     doc = documents.certify(
         session,
         settings,
@@ -306,7 +283,7 @@ def pdf(
         data = documents.latest_revision(session, doc).pdf
     else:
         reader = session.get(User, principal.user_id) if principal.user_id else None
-        chosen = _locale(locale, reader, settings.default_locale)
+        chosen = pick_locale(locale, reader.locale if reader else None, settings.default_locale)
         data = documents.render_draft(REPORT, content(session, report, chosen), chosen)
     audit.record(
         session,

@@ -7,13 +7,6 @@ from __future__ import annotations
 
 _LOCALES = ("en", "fa", "ru", "tr", "zh")
 _ROWS: dict[str, tuple[str, str, str, str, str]] = {
-    "hub_name": (
-        "National Telemedicine Hub",
-        "سامانه ملی پزشکی از راه دور",
-        "Национальный центр телемедицины",
-        "Ulusal Teletıp Merkezi",
-        "国家远程医疗平台",
-    ),
     "consent_title": (
         "Telemedicine consent form",
         "فرم رضایت‌نامه پزشکی از راه دور",
@@ -21,16 +14,6 @@ _ROWS: dict[str, tuple[str, str, str, str, str]] = {
         "Teletıp onam formu",
         "远程医疗知情同意书",
     ),
-    "patient": ("Patient", "بیمار", "Пациент", "Hasta", "患者"),
-    "name": ("Name", "نام", "ФИО", "Ad soyad", "姓名"),
-    "national_id": (
-        "National ID",
-        "کد ملی",
-        "Идентификационный номер",
-        "Kimlik numarası",
-        "身份证号",
-    ),
-    "date_of_birth": ("Date of birth", "تاریخ تولد", "Дата рождения", "Doğum tarihi", "出生日期"),
     "consent": ("Consent", "رضایت", "Согласие", "Onam", "同意事项"),
     "scope": ("Covers", "موضوع", "Предмет", "Kapsam", "范围"),
     "scope_consult": (

@@ -12,6 +12,42 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 LAYOUT: dict[str, dict[str, str]] = {
+    # Who and what every document names, the same in every kind.
+    "hub_name": {
+        "en": "National Telemedicine Hub",
+        "fa": "سامانه ملی پزشکی از راه دور",
+        "ru": "Национальный центр телемедицины",
+        "tr": "Ulusal Teletıp Merkezi",
+        "zh": "国家远程医疗平台",
+    },
+    "patient": {
+        "en": "Patient",
+        "fa": "بیمار",
+        "ru": "Пациент",
+        "tr": "Hasta",
+        "zh": "患者",
+    },
+    "name": {
+        "en": "Name",
+        "fa": "نام",
+        "ru": "ФИО",
+        "tr": "Ad soyad",
+        "zh": "姓名",
+    },
+    "national_id": {
+        "en": "National ID",
+        "fa": "کد ملی",
+        "ru": "Идентификационный номер",
+        "tr": "Kimlik numarası",
+        "zh": "身份证号",
+    },
+    "date_of_birth": {
+        "en": "Date of birth",
+        "fa": "تاریخ تولد",
+        "ru": "Дата рождения",
+        "tr": "Doğum tarihi",
+        "zh": "出生日期",
+    },
     "document_number": {
         "en": "Document",
         "fa": "شماره سند",

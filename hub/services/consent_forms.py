@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session
 
 from hub import audit
 from hub.auth.principal import Principal
-from hub.config import SUPPORTED_LOCALES, Settings
+from hub.config import Settings
 from hub.documents import services as documents
 from hub.documents.consent_text import TEXT
+from hub.documents.facts import patient_facts, pick_locale, signer_facts
 from hub.documents.registry import DocumentKind, SignatureSlot
 from hub.documents.text import Labels
 from hub.errors import AccessDenied, Conflict, NotFound
@@ -42,31 +43,12 @@ def _consent(session: Session, principal: Principal, patient_id: int, consent_id
     return consent
 
 
-def _locale(requested: str | None, recorder: User, default: str) -> str:
-    for candidate in (requested, recorder.locale, default):
-        if candidate in SUPPORTED_LOCALES:
-            return str(candidate)
-    return "en"
-
-
 def content(session: Session, consent: Consent, locale: str) -> documents.Content:
     """Template context and machine-readable data of the form."""
     patient = consent.patient
     recorder = session.get_one(User, consent.recorded_by_id)
-    facility = recorder.facility.name if recorder.facility else ""
-    witness = {
-        "id": recorder.id,
-        "name": recorder.full_name,
-        "licence": recorder.licence_number,
-        "facility": facility,
-    }
-    patient_data = {
-        "id": patient.id,
-        "national_id": patient.national_id,
-        "id_country": patient.id_country,
-        "name": f"{patient.given_name} {patient.family_name}",
-        "date_of_birth": patient.date_of_birth.isoformat(),
-    }
+    witness = signer_facts(recorder)
+    patient_data = patient_facts(patient)
     consent_data = {
         "id": consent.id,
         "scope": consent.scope.value,
@@ -89,7 +71,7 @@ def content(session: Session, consent: Consent, locale: str) -> documents.Conten
         payload=payload,
         labels=labels,
         patient_id=patient.id,
-        location=facility,
+        location=witness["facility"],
     )
 
 
@@ -115,7 +97,7 @@ def sign(
     if consent.withdrawn_at is not None:
         raise Conflict("This consent was withdrawn; its form is not signed.", code="withdrawn")
     author = session.get_one(User, principal.user_id)
-    chosen = _locale(locale, author, settings.default_locale)
+    chosen = pick_locale(locale, author.locale, settings.default_locale)
     doc = documents.certify(
         session,
         settings,
@@ -152,7 +134,7 @@ def pdf(
         data = documents.latest_revision(session, doc).pdf
     else:
         recorder = session.get_one(User, consent.recorded_by_id)
-        chosen = _locale(locale, recorder, settings.default_locale)
+        chosen = pick_locale(locale, recorder.locale, settings.default_locale)
         data = documents.render_draft(CONSENT_FORM, content(session, consent, chosen), chosen)
     audit.record(
         session,
