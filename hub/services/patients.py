@@ -5,7 +5,6 @@ Every access is permission-checked and audited.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC
 
 from sqlalchemy import func, select, update
@@ -15,6 +14,7 @@ from sqlalchemy.orm import Session
 from hub import audit
 from hub.auth.principal import Principal
 from hub.errors import AccessDenied, Conflict, NotFound, ValidationFailed
+from hub.hooks import Hooks
 from hub.models import Consent, ConsentScope, Facility, Membership, Patient, Role, utcnow
 from hub.national_id import InvalidNationalId, normalise
 from hub.permissions import PATIENT_MERGERS, PATIENT_WRITERS, patient_visibility, require
@@ -22,13 +22,8 @@ from hub.realtime import emit_after_commit, facility_room
 from hub.schemas import ConsentIn, MergeIn, PatientIn, PatientPatch
 
 # Domain packages move their own records (consults, studies, claims) from a merged duplicate.
-MergeHook = Callable[[Session, Principal, Patient, Patient], None]
-_merge_hooks: list[MergeHook] = []
-
-
-def register_merge_hook(hook: MergeHook) -> None:
-    if hook not in _merge_hooks:
-        _merge_hooks.append(hook)
+merge_hooks: Hooks[[Session, Principal, Patient, Patient]] = Hooks()
+register_merge_hook = merge_hooks.register
 
 
 def _facility_by_code(session: Session, code: str) -> Facility:
@@ -206,8 +201,7 @@ def merge_patients(
         )
         if clash is None:
             membership.patient_id = survivor.id
-    for hook in _merge_hooks:
-        hook(session, principal, survivor, duplicate)
+    merge_hooks.run(session, principal, survivor, duplicate)
     duplicate.merged_into_id = survivor.id
     duplicate.merged_at = utcnow()
     session.flush()
