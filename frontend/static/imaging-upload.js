@@ -7,6 +7,10 @@
   const bar = document.getElementById("progress");
   const out = document.getElementById("result");
   const token = document.querySelector('meta[name="csrf-token"]').content;
+  // The page's language: the template gives each message with {placeholders}.
+  function say(template, values) {
+    return template.replace(/\{(\w+)\}/g, function (_m, key) { return String(values[key]); });
+  }
   form.addEventListener("submit", function (e) {
     e.preventDefault();
     const data = new FormData();
@@ -22,14 +26,14 @@
       let body = {};
       try { body = JSON.parse(xhr.responseText); } catch (err) { body = {}; }
       if (xhr.status === 200) {
-        out.textContent = body.stored + " stored, " + body.duplicates + " already there, " +
-          body.refused.length + " refused" +
-          (body.refused.length ? ": " + body.refused.map(function (r) { return r.file + " (" + r.reason + ")"; }).join("; ") : "");
+        out.textContent = say(form.dataset.textResult, {
+          stored: body.stored, duplicates: body.duplicates, refused: body.refused.length,
+        }) + (body.refused.length ? ": " + body.refused.map(function (r) { return r.file + " (" + r.reason + ")"; }).join("; ") : "");
       } else {
-        out.textContent = (body.error && body.error.message) || ("Error " + xhr.status);
+        out.textContent = (body.error && body.error.message) || say(form.dataset.textError, { status: xhr.status });
       }
     });
-    xhr.addEventListener("error", function () { out.textContent = "Network error"; });
+    xhr.addEventListener("error", function () { out.textContent = form.dataset.textNetwork; });
     xhr.send(data);
   });
 })();

@@ -3,8 +3,6 @@ both; the consult's specialist then finds the study through the consult."""
 
 from __future__ import annotations
 
-import re
-import secrets
 from datetime import date
 
 from flask import Flask
@@ -13,10 +11,10 @@ from sqlalchemy import select
 
 from hub import db
 from hub.models import Role, User
-from hub.services.users import create_user
 from tests.consult.support import consent, on_call, submit
 from tests.imaging.support import ingest
 from tests.support import factories as f
+from tests.support.pages import logged_in
 from tests.support.personas import World
 
 
@@ -79,23 +77,7 @@ def test_the_consult_page_shows_its_studies(app: Flask, client: FlaskClient, wor
         client.post(url, json={"consult_id": consult_id}, headers=world["hw_a"].headers).status_code
         == 201
     )
-    with app.app_context(), db.transaction() as sess:
-        username = create_user(
-            sess,
-            f"img{secrets.token_hex(5)}",
-            full_name="Page Reader",
-            role=Role.GP,
-            facility_code=world.facility_a.code,
-            password=f.PASSWORD,
-        ).username
-    browser = app.test_client()
-    form = browser.get("/login").get_data(as_text=True)
-    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form)
-    assert match
-    logged_in = browser.post(
-        "/login", data={"csrf_token": match.group(1), "username": username, "password": f.PASSWORD}
-    )
-    assert logged_in.status_code == 302
+    browser = logged_in(app, Role.GP, world.facility_a.code)
     page = browser.get(f"/consults/{consult_id}").get_data(as_text=True)
     assert 'id="consult-images"' in page
     assert f"/imaging/studies/{study.study_uid}" in page and "2023-07-08" in page

@@ -12,8 +12,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from hub import db
+from hub.models import Role
 from imaging.models import Instance, Study
 from tests.imaging.dicomdata import write_study
+from tests.support.pages import logged_in
 from tests.support.personas import World
 
 
@@ -108,3 +110,12 @@ def test_upload_refusals(client: FlaskClient, world: World, tmp_path: Path) -> N
         ).status_code
         == 422
     )
+
+
+def test_the_upload_page_speaks_the_readers_language(app: Flask, world: World) -> None:
+    browser = logged_in(app, Role.CHW, world.facility_a.code)
+    browser.get("/lang/fa")
+    page = browser.get("/imaging/upload").get_data(as_text=True)
+    # The script fills the numbers into the page's own wording.
+    assert 'data-text-result="{stored} ذخیره شد، {duplicates} از قبل موجود بود' in page
+    assert "data-text-network=" in page and "Network error" not in page
