@@ -40,6 +40,13 @@ class NotFound(HubError):
     code = "not_found"
 
 
+class Gone(HubError):
+    """It existed and was removed on purpose (e.g. by retention); it will not come back."""
+
+    status = 410
+    code = "gone"
+
+
 class Conflict(HubError):
     status = 409
     code = "conflict"

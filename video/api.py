@@ -260,7 +260,7 @@ def end_video_session(principal: Principal, session_id: int) -> SessionOut:
     summary="Download a recording (Matroska: the participant's audio and video)",
     scope="consults:read",
     tag="video",
-    errors=(404,),
+    errors=(404, 410),
 )
 def download_video_recording(principal: Principal, recording_id: int) -> Response:
     sess = db.session()

@@ -114,4 +114,6 @@ class VideoRecording(Model):
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None]
     # A conversation is part of the record (SEEDS 001); kept at least as long as reports.
-    retain_until: Mapped[datetime | None]
+    retain_until: Mapped[datetime | None] = mapped_column(index=True)
+    # Set when retention removed the file; the row stays as the record that it existed.
+    deleted_at: Mapped[datetime | None]

@@ -16,7 +16,7 @@ from consult.models import Consult, ConsultStatus, Mode
 from hub import audit, db
 from hub.auth.principal import Principal
 from hub.config import VideoSettings
-from hub.errors import AccessDenied, Conflict, NotFound, ValidationFailed
+from hub.errors import AccessDenied, Conflict, Gone, NotFound, ValidationFailed
 from hub.models import ConsentScope, Role, User, utcnow
 from hub.permissions import REQUESTER_ROLES, require
 from hub.services.patients import has_active_consent
@@ -381,6 +381,11 @@ def recording_for_download(
     if row is None:
         raise NotFound("Not found.")
     visible_session(session, principal, row.session_id, "viewed")
+    if row.deleted_at is not None:
+        raise Gone(
+            "This recording was deleted at the end of its retention period.",
+            code="deleted_by_retention",
+        )
     audit.record(
         session,
         principal,
