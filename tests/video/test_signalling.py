@@ -8,7 +8,6 @@ import queue
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +25,7 @@ from tests.support import factories as f
 from tests.support.apps import TEST_SECRET
 from tests.support.databases import temporary_database
 from tests.support.personas import World
-from tests.support.processes import HubProcess, free_port, hub_env, start_hub
+from tests.support.processes import HubProcess, web_processes
 from tests.video.support import open_session, video_consult, world_video_consult
 from video import services
 from video.models import VideoEvent, VideoSession
@@ -223,27 +222,11 @@ def _seed(url: str) -> dict[str, Any]:
 def webs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoWebs]:
     tmp = tmp_path_factory.mktemp("video-webs")
     channel = f"hub-test-video-{uuid.uuid4().hex}"
-    with temporary_database("postgresql", tmp) as url, ExitStack() as stack:
+    with (
+        temporary_database("postgresql", tmp) as url,
+        web_processes(url, tmp, redis_url=REDIS_URL, channel=channel, secret=TEST_SECRET) as procs,
+    ):
         seeded = _seed(url)
-        procs = []
-        for n in (1, 2):
-            port = free_port()
-            env = hub_env(
-                HUB_HTTP_PORT=str(port),
-                HUB_DATABASE_URL=url,
-                HUB_REDIS_URL=REDIS_URL,
-                HUB_SOCKETIO_CHANNEL=channel,
-                HUB_SECRET_KEY=TEST_SECRET,
-                HUB_DATA_DIR=str(tmp / f"data{n}"),
-                HUB_BROKER_URL="memory://",
-                HUB_RESULT_BACKEND="cache+memory://",
-                HUB_WEB_THREADS="8",
-            )
-            proc = start_hub("web", env=env, log_dir=tmp / "logs", port=port)
-            stack.callback(proc.cleanup)  # stopped before the database is dropped
-            procs.append(proc)
-        for proc in procs:
-            proc.wait_http("/healthz", timeout=120)
         yield TwoWebs(web1=procs[0], web2=procs[1], **seeded)
 
 
