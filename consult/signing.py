@@ -298,16 +298,16 @@ def pdf(
 ) -> tuple[bytes, bool]:
     """The signed PDF as stored (latest revision), or an unsigned draft; (bytes, signed)."""
     consult = services.get(session, principal, consult_id, purpose="viewed")
-    doc = documents.find(session, kind, consult.id)
-    if doc is not None:
-        data = documents.latest_revision(session, doc).pdf
-    else:
+
+    def draft() -> tuple[documents.Content, str]:
         if consult.outcome is None:
             raise NotFound("This consult has no outcome yet.", code="no_outcome")
         if (absent := _not_applicable(consult.outcome, kind)) is not None:
             raise NotFound(absent[1], code=absent[0])
         chosen = document_locale(consult, locale, settings.default_locale)
-        data = documents.render_draft(kind, content(consult, kind, chosen), chosen)
+        return content(consult, kind, chosen), chosen
+
+    data, doc = documents.stored_or_draft(session, kind, consult.id, draft)
     audit.record(
         session,
         principal,

@@ -278,13 +278,13 @@ def pdf(
 ) -> tuple[bytes, bool]:
     """The signed report as stored, or an unsigned draft; (bytes, signed)."""
     report = get(session, principal, study_uid)
-    doc = documents.find(session, REPORT, report.study_id)
-    if doc is not None:
-        data = documents.latest_revision(session, doc).pdf
-    else:
+
+    def draft() -> tuple[documents.Content, str]:
         reader = session.get(User, principal.user_id) if principal.user_id else None
         chosen = pick_locale(locale, reader.locale if reader else None, settings.default_locale)
-        data = documents.render_draft(REPORT, content(session, report, chosen), chosen)
+        return content(session, report, chosen), chosen
+
+    data, doc = documents.stored_or_draft(session, REPORT, report.study_id, draft)
     audit.record(
         session,
         principal,

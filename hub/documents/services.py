@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -84,6 +85,21 @@ def render_draft(kind: DocumentKind, content: Content, locale: str) -> bytes:
         issued_at=now,
         document_id=None,
     ).pdf
+
+
+def stored_or_draft(
+    session: Session,
+    kind: DocumentKind,
+    subject_id: int,
+    draft: Callable[[], tuple[Content, str]],
+) -> tuple[bytes, SignedDocument | None]:
+    """The signed PDF as stored (latest revision) and its document, or, when it is not signed
+    yet, a draft rendered from what ``draft()`` supplies (content, locale) and None."""
+    doc = find(session, kind, subject_id)
+    if doc is not None:
+        return latest_revision(session, doc).pdf, doc
+    content, locale = draft()
+    return render_draft(kind, content, locale), None
 
 
 def certify(

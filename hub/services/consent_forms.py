@@ -129,13 +129,13 @@ def pdf(
 ) -> tuple[bytes, bool]:
     """The signed form as stored, or an unsigned draft; (bytes, signed)."""
     consent = _consent(session, principal, patient_id, consent_id)
-    doc = documents.find(session, CONSENT_FORM, consent.id)
-    if doc is not None:
-        data = documents.latest_revision(session, doc).pdf
-    else:
+
+    def draft() -> tuple[documents.Content, str]:
         recorder = session.get_one(User, consent.recorded_by_id)
         chosen = pick_locale(locale, recorder.locale, settings.default_locale)
-        data = documents.render_draft(CONSENT_FORM, content(session, consent, chosen), chosen)
+        return content(session, consent, chosen), chosen
+
+    data, doc = documents.stored_or_draft(session, CONSENT_FORM, consent.id, draft)
     audit.record(
         session,
         principal,
