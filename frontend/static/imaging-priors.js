@@ -26,8 +26,21 @@
     td.appendChild(a);
   }
 
-  function errorOf(body, fallback) {
-    return (body && body.error && body.error.message) || fallback;
+  // The hub's JSON answer, or an Error worded for the reader: the hub's error messages are in
+  // English, so an unreachable archive (or hub) is told in the page's own translated words.
+  async function call(url, options) {
+    let resp;
+    try {
+      resp = await fetch(url, options);
+    } catch (err) {
+      throw new Error(text.textError);
+    }
+    const answer = await resp.json().catch(function () { return {}; });
+    if (!resp.ok) {
+      const message = answer && answer.error && answer.error.message;
+      throw new Error(resp.status >= 500 || !message ? text.textError : message);
+    }
+    return answer;
   }
 
   async function fetchStudy(uid, td, button) {
@@ -36,14 +49,13 @@
     const body = { study_instance_uid: uid, patient_national_id: text.nationalId };
     if (text.idCountry) body.id_country = text.idCountry;
     try {
-      const resp = await fetch(text.retrieveUrl, {
+      await call(text.retrieveUrl, {
         method: "POST",
         headers: { "Content-Type": "application/json", "X-CSRFToken": token },
         body: JSON.stringify(body),
       });
-      const answer = await resp.json().catch(function () { return {}; });
-      if (!resp.ok) throw new Error(errorOf(answer, text.textError));
       studyLink(td, uid);
+      status.textContent = "";  // an earlier failure is no longer true
     } catch (err) {
       button.disabled = false;
       button.textContent = text.textFetch;
@@ -55,9 +67,7 @@
     ev.target.disabled = true;
     status.textContent = text.textFetching;
     try {
-      const resp = await fetch(text.listUrl, { headers: { Accept: "application/json" } });
-      const answer = await resp.json().catch(function () { return {}; });
-      if (!resp.ok) throw new Error(errorOf(answer, text.textError));
+      const answer = await call(text.listUrl, { headers: { Accept: "application/json" } });
       rows.textContent = "";
       for (const prior of answer.items) {
         const row = document.createElement("tr");
