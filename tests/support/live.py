@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from playwright.sync_api import Page
+
 from tests.support.processes import PYTHON, ROOT, HubProcess, free_port, hub_env, running_hub
 
 DEMO_PASSWORD = "e2e-demo-password"
@@ -27,8 +29,9 @@ CHROMIUM_ARGS = [
 COMMAND_TIMEOUT = 180.0
 
 
-def demo_env(directory: Path, port: int) -> dict[str, str]:
-    """Settings for a self-contained hub under ``directory`` serving on ``port``."""
+def demo_env(directory: Path, port: int, **extra: str) -> dict[str, str]:
+    """Settings for a self-contained hub under ``directory`` serving on ``port``, plus ``extra``
+    (e.g. ``HUB_CENTRAL_PACS``)."""
     data = directory / "data"
     return hub_env(
         HUB_HTTP_HOST="127.0.0.1",
@@ -40,6 +43,7 @@ def demo_env(directory: Path, port: int) -> dict[str, str]:
         HUB_SECRET_KEY=SECRET_KEY,
         HUB_DEMO_PASSWORD=DEMO_PASSWORD,
         HUB_WEB_THREADS="8",
+        **extra,
     )
 
 
@@ -63,10 +67,10 @@ def run_hub_command(*args: str, env: dict[str, str]) -> str:
 
 
 @contextmanager
-def live_demo_hub(directory: Path) -> Iterator[HubProcess]:
+def live_demo_hub(directory: Path, **extra: str) -> Iterator[HubProcess]:
     """``hub db upgrade``, ``hub seed-demo``, then ``hub web`` until the block ends."""
     port = free_port()
-    env = demo_env(directory, port)
+    env = demo_env(directory, port, **extra)
     run_hub_command("db", "upgrade", env=env)
     seeded = run_hub_command("seed-demo", env=env)
     assert "chw.demo" in seeded, seeded
@@ -82,3 +86,12 @@ def browser_env(directory: Path) -> dict[str, str | float | bool]:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
         env[name] = str(path)
     return env
+
+
+def log_in(page: Page, base_url: str, username: str) -> None:
+    """Log a demo account in through the login form; the home page is open afterwards."""
+    page.goto(base_url + "/login")
+    page.fill("#username", username)
+    page.fill("#password", DEMO_PASSWORD)
+    page.click("form[action^='/login'] button[type=submit]")
+    page.wait_for_url(base_url + "/home")
