@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from hub import db
 from hub.auth.principal import Principal
 from hub.models import AuditEvent, AuditHead, utcnow
 
@@ -69,8 +70,9 @@ def record(
     outcome: str = "ok",
     details: dict[str, Any] | None = None,
     request_id: str | None = None,
-) -> AuditEvent:
-    """Append one event in the caller's transaction (it commits or rolls back with the change).
+) -> None:
+    """Append one event to the caller's transaction: it is written when that transaction
+    commits, and dropped if the change it describes rolls back.
 
     ``details`` must hold identifiers and codes only, never names or clinical text.
     """
@@ -80,34 +82,48 @@ def record(
         raise ValueError(f"audit outcome {outcome!r} is not one of {sorted(OUTCOMES)}")
     if request_id is None:
         request_id = _current_request_id()
-    # Bumping the head first takes its row lock (PostgreSQL) or the write lock (SQLite), so
-    # concurrent appends queue here instead of forking the chain.
-    seq, prev_hash = session.execute(
+    _pending.add(
+        session,
+        {
+            "occurred_at": utcnow(),
+            "action": action,
+            "outcome": outcome,
+            "actor_type": principal.kind,
+            "actor_id": principal.actor_id,
+            "object_type": object_type,
+            "object_id": None if object_id is None else str(object_id),
+            "request_id": request_id,
+            "details": json.loads(json.dumps(details or {}, default=str)),
+        },
+    )
+
+
+def _seal(session: Session, events: list[dict[str, Any]]) -> None:
+    """Chain the transaction's events onto the head, just before it commits.
+
+    Bumping the head takes its row lock (PostgreSQL) or the write lock (SQLite), so concurrent
+    transactions queue here instead of forking the chain. Doing it at the very end holds that
+    lock for the commit only, not for the whole request: the log is one global order, and a
+    lock held from a request's first event would serialise every write of the hub.
+    """
+    last_seq, prev_hash = session.execute(
         update(AuditHead)
         .where(AuditHead.id == 1)
-        .values(seq=AuditHead.seq + 1)
+        .values(seq=AuditHead.seq + len(events))
         .returning(AuditHead.seq, AuditHead.hash)
     ).one()
-    occurred_at = utcnow()
-    clean_details = json.loads(json.dumps(details or {}, default=str))
-    fields = {
-        "seq": seq,
-        "occurred_at": occurred_at,
-        "action": action,
-        "outcome": outcome,
-        "actor_type": principal.kind,
-        "actor_id": principal.actor_id,
-        "object_type": object_type,
-        "object_id": None if object_id is None else str(object_id),
-        "request_id": request_id,
-        "details": clean_details,
-    }
-    digest = _digest(prev_hash=prev_hash, **fields)
-    event = AuditEvent(prev_hash=prev_hash, hash=digest, **fields)
-    session.add(event)
-    session.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=digest))
-    session.flush([event])
-    return event
+    rows = []
+    for seq, fields in enumerate(events, start=last_seq - len(events) + 1):
+        digest = _digest(seq=seq, prev_hash=prev_hash, **fields)
+        rows.append({"seq": seq, "prev_hash": prev_hash, "hash": digest, **fields})
+        prev_hash = digest
+    session.execute(insert(AuditEvent), rows)
+    session.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=prev_hash))
+
+
+# Events are kept with the session until its outermost transaction commits (dropped with a
+# rolled-back SAVEPOINT or transaction, as the change they describe).
+_pending: db.AtCommit[dict[str, Any]] = db.AtCommit("hub.audit.pending", _seal)
 
 
 def _current_request_id() -> str | None:

@@ -104,19 +104,18 @@ def transaction(app: Flask | None = None) -> Iterator[Session]:
         sess.close()
 
 
-class AfterCommit(Generic[T]):
-    """Items (Celery signatures, Socket.IO events) that take effect only once a session's
-    outermost transaction commits, and never if the work they belong to rolls back.
+class _UntilCommit(Generic[T]):
+    """Items that belong to a session's outermost transaction and are dropped if the work they
+    belong to rolls back.
 
     SQLAlchemy fires ``after_commit`` when a SAVEPOINT is released and ``after_rollback`` when one
     is rolled back, so each item remembers the savepoint it was added in: releasing a savepoint
-    hands its items to the enclosing level, rolling one back drops its items (and only those),
-    and the outermost commit delivers everything in order.
+    hands its items to the enclosing level, rolling one back drops its items (and only those).
+    Subclasses decide when the outermost commit hands them over.
     """
 
-    def __init__(self, key: str, deliver: Callable[[list[T]], None]) -> None:
+    def __init__(self, key: str) -> None:
         self._key = key
-        self._deliver = deliver
         event.listen(Session, "after_commit", self._after_commit)
         event.listen(Session, "after_rollback", self._after_rollback)
         event.listen(Session, "after_transaction_end", self._after_transaction_end)
@@ -129,6 +128,9 @@ class AfterCommit(Generic[T]):
         pending = session.info.setdefault(self._key, [])
         pending.append((session.get_nested_transaction(), item))
 
+    def _take(self, session: Session) -> list[T]:
+        return [item for _, item in session.info.pop(self._key, [])]
+
     def _after_commit(self, session: Session) -> None:
         pending = session.info.get(self._key)
         if not pending:
@@ -140,8 +142,10 @@ class AfterCommit(Generic[T]):
                 (outer if tag is released else tag, item) for tag, item in pending
             ]
             return
-        del session.info[self._key]
-        self._deliver([item for _, item in pending])
+        self._committed(self._take(session))
+
+    def _committed(self, items: list[T]) -> None:
+        """The outermost transaction committed with ``items`` still pending."""
 
     def _after_rollback(self, session: Session) -> None:
         pending = session.info.get(self._key)
@@ -156,6 +160,37 @@ class AfterCommit(Generic[T]):
     def _after_transaction_end(self, session: Session, transaction: SessionTransaction) -> None:
         if transaction.parent is None:  # ended without a commit (e.g. closed): drop the rest
             session.info.pop(self._key, None)
+
+
+class AfterCommit(_UntilCommit[T]):
+    """Items (Celery signatures, Socket.IO events) that take effect only once a session's
+    outermost transaction commits, delivered in order, and never if their work rolls back."""
+
+    def __init__(self, key: str, deliver: Callable[[list[T]], None]) -> None:
+        super().__init__(key)
+        self._deliver = deliver
+
+    def _committed(self, items: list[T]) -> None:
+        self._deliver(items)
+
+
+class AtCommit(_UntilCommit[T]):
+    """Items written inside the outermost transaction at its very end, just before COMMIT.
+
+    For writes that must commit or roll back with the work but take a contended lock: the lock
+    is then held only for the commit itself, not for the whole request.
+    """
+
+    def __init__(self, key: str, write: Callable[[Session, list[T]], None]) -> None:
+        super().__init__(key)
+        self._write = write
+        event.listen(Session, "before_commit", self._before_commit)
+
+    def _before_commit(self, session: Session) -> None:
+        # ``before_commit`` fires for a SAVEPOINT's release too; only the outermost one writes.
+        if session.get_nested_transaction() is not None or not session.info.get(self._key):
+            return
+        self._write(session, self._take(session))
 
 
 def _enclosing_savepoint(savepoint: SessionTransaction) -> SessionTransaction | None:

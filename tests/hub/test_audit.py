@@ -126,6 +126,55 @@ def test_concurrent_appends_keep_one_chain(engine: Engine) -> None:
     assert result.ok and result.checked == 60
 
 
+def _actions(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        return list(conn.scalars(text("SELECT action FROM audit_event ORDER BY seq")))
+
+
+def test_events_of_a_rolled_back_savepoint_or_transaction_are_dropped(engine: Engine) -> None:
+    from sqlalchemy.orm import Session
+
+    with Session(engine) as sess:
+        audit.record(sess, SYSTEM, "hub:patient:viewed")
+        try:
+            with sess.begin_nested():
+                audit.record(sess, SYSTEM, "hub:patient:updated")
+                raise RuntimeError("the change failed")
+        except RuntimeError:
+            pass
+        with sess.begin_nested():
+            audit.record(sess, SYSTEM, "hub:patient:merged")
+        sess.commit()
+        audit.record(sess, SYSTEM, "hub:patient:deleted")
+        sess.rollback()
+        audit.record(sess, SYSTEM, "hub:consent:given")
+        sess.close()  # closed without a commit: dropped as well
+    assert _actions(engine) == ["hub:patient:viewed", "hub:patient:merged"]
+    assert _verify(engine).ok
+
+
+def test_an_open_transaction_does_not_hold_up_other_writers(engine: Engine) -> None:
+    """The chain is extended at commit, so a long request's events do not block the hub."""
+    from sqlalchemy.orm import Session
+
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises every writer by design")
+    with Session(engine) as slow:
+        audit.record(slow, SYSTEM, "hub:patient:viewed", object_type="patient", object_id=1)
+        slow.flush()
+        done = threading.Event()
+        # The other writer would wait here for the slow one's row lock if events took the
+        # chain head when recorded rather than at commit.
+        worker = threading.Thread(target=lambda: (_append(engine, 3), done.set()))
+        worker.start()
+        assert done.wait(10), "a writer waited for another transaction's uncommitted events"
+        worker.join()
+        slow.commit()
+    result = _verify(engine)
+    assert result.ok and result.checked == 4
+    assert _actions(engine)[-1] == "hub:patient:viewed"
+
+
 def _cli_verify(url: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     env = {
         "HUB_DATABASE_URL": url,
