@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, inspect, or_, select, update
 from sqlalchemy.orm import Session
 
 from consult import lifecycle
@@ -42,12 +42,17 @@ CONSULTANTS = frozenset({Role.SPECIALIST, Role.RADIOLOGIST})
 
 
 def sla_targets(session: Session, region_id: int, urgency: Urgency) -> tuple[timedelta, timedelta]:
-    row = session.scalar(
-        select(SlaPolicy).where(SlaPolicy.region_id == region_id, SlaPolicy.urgency == urgency)
-    )
-    if row is None:
+    # The region's own policy, else the national one (NULL region sorts last), else the default.
+    # Policies are not what the caller's transaction changes: nothing to flush first.
+    with session.no_autoflush:
         row = session.scalar(
-            select(SlaPolicy).where(SlaPolicy.region_id.is_(None), SlaPolicy.urgency == urgency)
+            select(SlaPolicy)
+            .where(
+                or_(SlaPolicy.region_id == region_id, SlaPolicy.region_id.is_(None)),
+                SlaPolicy.urgency == urgency,
+            )
+            .order_by(SlaPolicy.region_id.is_(None))
+            .limit(1)
         )
     accept, answer = (row.accept_minutes, row.answer_minutes) if row else DEFAULT_SLA[urgency]
     return timedelta(minutes=accept), timedelta(minutes=answer)
@@ -63,16 +68,18 @@ def add_event(
     to_status: ConsultStatus | None = None,
     **details: Any,
 ) -> None:
-    session.add(
-        ConsultEvent(
-            consult_id=consult.id,
-            kind=kind,
-            actor_id=actor_id,
-            from_status=from_status.value if from_status else None,
-            to_status=to_status.value if to_status else None,
-            details=details,
-        )
+    event = ConsultEvent(
+        consult_id=consult.id,
+        kind=kind,
+        actor_id=actor_id,
+        from_status=from_status.value if from_status else None,
+        to_status=to_status.value if to_status else None,
+        details=details,
     )
+    if "events" in inspect(consult).dict:
+        consult.events.append(event)  # the loaded timeline stays current without a reload
+    else:
+        session.add(event)
 
 
 def move(
@@ -105,11 +112,13 @@ def offer(session: Session, consult: Consult, now: datetime, *, stage: int = 0) 
         excluded=frozenset(already),
         min_pool=STAGE_MIN_POOL.get(stage, 2),
     )
-    decision = route(request, candidates_for(session, consult.specialty_id, request))
+    # The roster query reads no row this transaction changed: nothing to flush before it.
+    with session.no_autoflush:
+        decision = route(request, candidates_for(session, consult.specialty_id, request))
     header = f"[{now.isoformat(timespec='seconds')}] routing at stage {stage}"
     consult.routing_trace = [*consult.routing_trace, header, *summarise(decision.trace)]
     for specialist_id in decision.offer_to:
-        session.add(
+        consult.offers.append(
             ConsultOffer(
                 consult_id=consult.id,
                 specialist_id=specialist_id,
@@ -127,8 +136,6 @@ def offer(session: Session, consult: Consult, now: datetime, *, stage: int = 0) 
             specialists=decision.offer_to,
             stage=stage,
         )
-    session.flush()
-    session.expire(consult, ["offers"])
     return bool(decision.offer_to)
 
 

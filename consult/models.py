@@ -218,7 +218,16 @@ class Shift(Model):
     """An on-call interval of a specialist, for one specialty at one facility (its tier)."""
 
     __tablename__ = "roster_shift"
-    __table_args__ = (Index("ix_roster_shift_window", "specialty_id", "starts_at", "ends_at"),)
+    # Routing looks for shifts not ended yet: keyed on the end, past shifts (a growing history)
+    # are never scanned; on PostgreSQL the rest of the row routing needs is in the index.
+    __table_args__ = (
+        Index(
+            "ix_roster_shift_on_call",
+            "specialty_id",
+            "ends_at",
+            postgresql_include=["starts_at", "specialist_id", "facility_id"],
+        ),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     specialist_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
     specialty_id: Mapped[int] = mapped_column(ForeignKey("specialty.id"))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, and_, case, func, or_, select, true
+from sqlalchemy import ColumnElement, Row, Select, bindparam, case, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from consult.models import Consult, ConsultStatus, Shift, SpecialistState, SpecialistStatus
@@ -239,66 +240,117 @@ def candidates_for(session: Session, specialty_id: int, req: Request) -> list[Ca
     ``routing._ineligible_reason`` and the tiers ``routing.route``;
     tests/consult/test_routing_db.py checks that both give the same decision.
     """
-    active = (
-        select(func.count())
-        .where(
-            Consult.assigned_to_id == Shift.specialist_id,
-            Consult.status == ConsultStatus.ACCEPTED,
-        )
-        .correlate(Shift)
-        .scalar_subquery()
+    statement = _candidates_statement(
+        req.university_id is not None,
+        req.urgency == "emergency" and req.min_pool <= 1,
+        bool(req.excluded),
     )
-    if req.university_id is not None:
-        pool = case(
-            (Facility.university_id == req.university_id, 0),
-            (Facility.region_id == req.region_id, 1),
-            else_=2,
-        )
-    else:
-        pool = case((Facility.region_id == req.region_id, 1), else_=2)
-    eligible = [
-        or_(SpecialistStatus.state.is_(None), SpecialistStatus.state == SpecialistState.AVAILABLE),
-        or_(SpecialistStatus.paused_until.is_(None), SpecialistStatus.paused_until <= req.now),
-        active < _max_concurrent(),
-    ]
+    params: dict[str, Any] = {
+        "specialty": specialty_id,
+        "now": req.now,
+        "university": req.university_id,
+        "region": req.region_id,
+        "min_pool": req.min_pool,
+    }
     if req.excluded:
-        eligible.append(Shift.specialist_id.not_in(req.excluded))
-    roster = (
-        _roster(
-            select(
-                *_COLUMNS,
-                active.label("active_cases"),
-                pool.label("pool"),
-                (pool * 10 + Facility.level).label("tier"),
-                case((and_(*eligible), 1), else_=0).label("ok"),
-            )
-        )
-        .where(*_on_call(specialty_id, req.now), Facility.level.in_(LEVELS))
-        .cte("roster")
-    )
-    # Computed once (as a scalar subquery used twice, PostgreSQL evaluated it twice).
-    nearest = (
-        select(func.min(roster.c.tier).label("tier"))
-        .where(roster.c.ok == 1, roster.c.pool >= req.min_pool)
-        .cte("nearest")
-    )
-    wanted = [nearest.c.tier.is_(None), roster.c.tier <= nearest.c.tier]
-    if req.urgency == "emergency" and req.min_pool <= 1:
-        wanted.append(roster.c.pool <= 1)  # offered to everyone eligible in the region at once
-    rows = session.execute(
-        select(roster)
-        .join(nearest, true())
-        .where(or_(*wanted))
-        .order_by(roster.c.tier, roster.c.specialist_id)
-    ).all()
+        params["excluded"] = sorted(req.excluded)
     seen: set[int] = set()
     found = []
-    for r in rows:
+    for r in session.execute(statement, params):
         if r.specialist_id in seen:  # overlapping shifts: the nearest one counts
             continue
         seen.add(r.specialist_id)
         found.append(_candidate(r, r.active_cases))
     return found
+
+
+@functools.cache
+def _candidates_statement(by_university: bool, regional_offer: bool, excluding: bool) -> Select:
+    """The query of ``candidates_for`` for one shape of request, built once per process.
+
+    Eligibility (status, pause, open cases) costs a few index lookups per person, so it is
+    tested only where needed: tier by tier for the nearest tier with someone eligible (each
+    test stops at the first), then for the people of the tiers up to it.
+    """
+    pool = case(
+        *([(Facility.university_id == bindparam("university"), 0)] if by_university else []),
+        (Facility.region_id == bindparam("region"), 1),
+        else_=2,
+    )
+    now = bindparam("now", type_=Shift.__table__.c.starts_at.type)
+    on_call = (
+        select(
+            Shift.specialist_id,
+            Facility.level,
+            Facility.university_id,
+            Facility.region_id,
+            pool.label("pool"),
+            (pool * 10 + Facility.level).label("tier"),
+        )
+        .join(Facility, Facility.id == Shift.facility_id)
+        .where(
+            Shift.specialty_id == bindparam("specialty"),
+            Shift.starts_at <= now,
+            Shift.ends_at > now,
+            Facility.level.in_(LEVELS),
+        )
+        .cte("on_call")
+    )
+
+    def with_status(rows: Any) -> Any:
+        return rows.join(User, User.id == rows.c.specialist_id).outerjoin(
+            SpecialistStatus, SpecialistStatus.user_id == rows.c.specialist_id
+        )
+
+    def active_cases(rows: Any) -> Any:
+        return (
+            select(func.count())
+            .where(
+                Consult.assigned_to_id == rows.c.specialist_id,
+                Consult.status == ConsultStatus.ACCEPTED,
+            )
+            .scalar_subquery()
+        )
+
+    probe = on_call.alias("probe")
+    eligible = [
+        User.is_active.is_(True),
+        or_(SpecialistStatus.state.is_(None), SpecialistStatus.state == SpecialistState.AVAILABLE),
+        or_(SpecialistStatus.paused_until.is_(None), SpecialistStatus.paused_until <= now),
+        active_cases(probe) < _max_concurrent(),
+    ]
+    if excluding:
+        eligible.append(probe.c.specialist_id.not_in(bindparam("excluded", expanding=True)))
+    tiers = (
+        select(on_call.c.tier).where(on_call.c.pool >= bindparam("min_pool")).distinct()
+    ).subquery("tiers")
+    someone_eligible = (
+        select(probe.c.specialist_id)
+        .select_from(with_status(probe))
+        .where(probe.c.tier == tiers.c.tier, *eligible)
+        .exists()
+    )
+    nearest = select(func.min(tiers.c.tier).label("tier")).where(someone_eligible).cte("nearest")
+    wanted = [nearest.c.tier.is_(None), on_call.c.tier <= nearest.c.tier]
+    if regional_offer:
+        wanted.append(on_call.c.pool <= 1)  # offered to everyone eligible in the region at once
+    return (
+        select(
+            on_call.c.specialist_id,
+            User.username,
+            on_call.c.level,
+            on_call.c.university_id,
+            on_call.c.region_id,
+            SpecialistStatus.state,
+            SpecialistStatus.paused_until,
+            SpecialistStatus.max_concurrent,
+            SpecialistStatus.last_assigned_at,
+            active_cases(on_call).label("active_cases"),
+        )
+        .select_from(with_status(on_call).join(nearest, true()))
+        .where(User.is_active.is_(True), or_(*wanted))
+        .order_by(on_call.c.tier, on_call.c.specialist_id)
+    )
 
 
 def get_specialist(session: Session, username: str) -> User:

@@ -107,6 +107,13 @@ def submit(
         idempotency_key=idempotency_key,
         request_digest=_digest(data),
         submitted_at=now,
+        # A new consult's relations are known: given here, they are not loaded back one by one.
+        patient=patient,
+        requester_facility=facility,
+        specialty=specialty,
+        offers=[],
+        events=[],
+        outcome=None,
     )
     try:
         with session.begin_nested():

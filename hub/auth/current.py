@@ -40,6 +40,9 @@ def _from_token(token: str) -> Principal:
             or not row.user.is_active
         ):
             raise Unauthorized(INVALID_TOKEN, code="invalid_token")
+        # The session holds its rows weakly: keeping the caller's user (with facility and
+        # roles, loaded with the token) for the request spares services loading them again.
+        g.token_user = row.user
         return user_principal(row.user, "personal_token")
     oauth = sess.scalar(select(OAuthToken).where(OAuthToken.access_token_hash == digest(token)))
     if oauth is None:

@@ -7,7 +7,7 @@ import secrets
 from datetime import timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from hub import audit
 from hub.auth.principal import SYSTEM, Principal
@@ -49,4 +49,17 @@ def create_personal_token(
 
 
 def find_personal_token(session: Session, token: str) -> PersonalToken | None:
-    return session.scalar(select(PersonalToken).where(PersonalToken.token_hash == digest(token)))
+    """The token with its user as a principal needs them, in one query (every API request)."""
+    return (
+        session.scalars(
+            select(PersonalToken)
+            .where(PersonalToken.token_hash == digest(token))
+            .options(
+                joinedload(PersonalToken.user).options(
+                    joinedload(User.facility), joinedload(User.roles), joinedload(User.specialties)
+                )
+            )
+        )
+        .unique()
+        .one_or_none()
+    )
