@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, Insert, bindparam, insert, literal_column, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -97,6 +98,19 @@ class Indexer:
         self.forward = forward
         self._studies: OrderedDict[str, tuple[int, bool]] = OrderedDict()
         self._series: OrderedDict[str, int] = OrderedDict()
+        self._known_sql: str | None = None
+
+    def stream(self) -> Connection | None:
+        """A connection kept for one sender's instances (PostgreSQL), or None.
+
+        With it, an instance of a series already seen is one autocommitted statement: no pool
+        checkout with its liveness ping, no BEGIN, one round trip to the server. SQLite has no
+        round trips to spare; its instances take the session path.
+        """
+        engine = self.session_factory.kw["bind"]
+        if engine.dialect.name != "postgresql":
+            return None
+        return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
 
     @staticmethod
     def _remember(cache: OrderedDict[str, object], key: str, value: object) -> None:
@@ -114,13 +128,30 @@ class Indexer:
         facility_id: int,
         before_commit: Callable[[], None] | None = None,
         principal: Principal | None = None,
+        connection: Connection | None = None,
     ) -> Indexed:
         """Index one instance; raises :class:`DuplicateInstance` if already stored.
 
-        ``before_commit`` runs after the rows are written and before they commit: the node
-        waits there for the file's fsync, so the database work overlaps the disk flush and
-        nothing is committed for a file that is not durable.
+        ``before_commit`` runs before the rows commit: the node waits there for the file's
+        fsync, so nothing is committed for a file that is not durable. In a session the rows
+        are written first, so that work overlaps the disk flush.
+
+        ``connection`` (from :meth:`stream`) takes the one-statement path for an instance of
+        a study and series already indexed.
         """
+        study = self._studies.get(parsed.study_uid)
+        series_id = self._series.get(parsed.series_uid)
+        if connection is not None and study is not None and series_id is not None:
+            return self._add_known(
+                connection,
+                parsed,
+                relative_path,
+                size,
+                calling_ae,
+                study,
+                series_id,
+                before_commit,
+            )
         session = self.session_factory()
         try:
             study_id, urgent, new_study = self._study(
@@ -134,22 +165,7 @@ class Indexer:
             now = utcnow()
             # Core inserts: the ORM's unit of work costs ~1 ms per instance here.
             instance_id = session.scalar(
-                insert(Instance)
-                .values(
-                    sop_instance_uid=parsed.sop_instance_uid,
-                    sop_class_uid=parsed.sop_class_uid,
-                    transfer_syntax_uid=parsed.transfer_syntax,
-                    series_id=series_id,
-                    study_id=study_id,
-                    instance_number=parsed.instance_number,
-                    kind=InstanceKind.REPORT if parsed.is_report else InstanceKind.IMAGE,
-                    frames=parsed.frames,
-                    size=size,
-                    path=relative_path,
-                    calling_ae=calling_ae,
-                    received_at=now,
-                )
-                .returning(Instance.id)
+                _instance_insert(parsed, series_id, study_id, size, relative_path, calling_ae, now)
             )
             assert instance_id is not None
             if self.forward:
@@ -190,6 +206,68 @@ class Indexer:
         self._remember(self._studies, parsed.study_uid, (study_id, urgent))  # type: ignore[arg-type]
         self._remember(self._series, parsed.series_uid, series_id)  # type: ignore[arg-type]
         return Indexed(instance_id, study_id, new_study)
+
+    def knows(self, parsed: Parsed) -> bool:
+        """Whether the instance's study and series are indexed already (as far as we know)."""
+        return parsed.study_uid in self._studies and parsed.series_uid in self._series
+
+    def _add_known(
+        self,
+        connection: Connection,
+        parsed: Parsed,
+        relative_path: str,
+        size: int,
+        calling_ae: str,
+        study: tuple[int, bool],
+        series_id: int,
+        before_commit: Callable[[], None] | None,
+    ) -> Indexed:
+        study_id, urgent = study
+        now = utcnow()
+        params = {
+            "sop_instance_uid": parsed.sop_instance_uid,
+            "sop_class_uid": parsed.sop_class_uid,
+            "transfer_syntax_uid": parsed.transfer_syntax,
+            "series_id": series_id,
+            "study_id": study_id,
+            "instance_number": parsed.instance_number,
+            "kind": (InstanceKind.REPORT if parsed.is_report else InstanceKind.IMAGE).value,
+            "frames": parsed.frames,
+            "size": size,
+            "path": relative_path,
+            "calling_ae": calling_ae,
+            "received_at": now,
+            "urgent": urgent,
+        }
+        if self._known_sql is None:
+            statement = _instance_insert_template()
+            if self.forward:
+                # The instance and its outbox row in one statement, so one commit covers both.
+                statement = _with_forward_item(statement)
+            # Compiled once: building and compiling the statement cost more than the round trip.
+            self._known_sql = str(statement.compile(dialect=connection.dialect))
+        if before_commit is not None:
+            before_commit()
+        try:
+            instance_id = connection.exec_driver_sql(self._known_sql, params).scalar_one()
+            connection.commit()
+        except IntegrityError:
+            connection.rollback()
+            if (
+                connection.scalar(
+                    select(Instance.id).where(Instance.sop_instance_uid == parsed.sop_instance_uid)
+                )
+                is not None
+            ):
+                raise DuplicateInstance(parsed.sop_instance_uid) from None
+            # The study or series row went away (retention): forget it; the caller retries.
+            self._studies.pop(parsed.study_uid, None)
+            self._series.pop(parsed.series_uid, None)
+            raise
+        except BaseException:
+            connection.rollback()
+            raise
+        return Indexed(int(instance_id), study_id, False)
 
     def _study(
         self, session: Session, p: Parsed, facility_id: int, principal: Principal, calling_ae: str
@@ -250,3 +328,74 @@ class Indexer:
         session.add(series)
         session.flush()
         return series.id
+
+
+def _instance_insert(
+    parsed: Parsed,
+    series_id: int,
+    study_id: int,
+    size: int,
+    relative_path: str,
+    calling_ae: str,
+    now: datetime,
+) -> Insert:
+    return (
+        insert(Instance)
+        .values(
+            sop_instance_uid=parsed.sop_instance_uid,
+            sop_class_uid=parsed.sop_class_uid,
+            transfer_syntax_uid=parsed.transfer_syntax,
+            series_id=series_id,
+            study_id=study_id,
+            instance_number=parsed.instance_number,
+            kind=InstanceKind.REPORT if parsed.is_report else InstanceKind.IMAGE,
+            frames=parsed.frames,
+            size=size,
+            path=relative_path,
+            calling_ae=calling_ae,
+            received_at=now,
+        )
+        .returning(Instance.id)
+    )
+
+
+def _instance_insert_template() -> Insert:
+    """The instance row with named parameters (as :func:`_instance_insert`)."""
+    names = (
+        "sop_instance_uid",
+        "sop_class_uid",
+        "transfer_syntax_uid",
+        "series_id",
+        "study_id",
+        "instance_number",
+        "kind",
+        "frames",
+        "size",
+        "path",
+        "calling_ae",
+        "received_at",
+    )
+    return insert(Instance).values({name: bindparam(name) for name in names}).returning(Instance.id)
+
+
+def _with_forward_item(instance: Insert) -> Insert:
+    """``WITH i AS (INSERT instance RETURNING id) INSERT forward item``: PostgreSQL only."""
+    new = instance.cte("new_instance")
+    columns = ForwardItem.__table__.c
+    return (
+        insert(ForwardItem)
+        .from_select(
+            ["instance_id", "study_id", "urgent", "state", "available_at", "attempts", "resent"],
+            select(
+                new.c.id,
+                bindparam("study_id", type_=columns.study_id.type),
+                bindparam("urgent", type_=columns.urgent.type),
+                literal_column(f"'{ForwardState.PENDING.value}'"),
+                bindparam("received_at", type_=columns.available_at.type),
+                literal_column("0"),
+                literal_column("0"),
+            ),
+        )
+        .add_cte(new)
+        .returning(ForwardItem.instance_id)
+    )

@@ -30,7 +30,7 @@ from pynetdicom.presentation import (
     VerificationPresentationContexts,
 )
 from pynetdicom.transport import AssociationServer, ThreadedAssociationServer
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 
 from hub import audit, db
@@ -124,6 +124,8 @@ class _AssocState:
     duplicates: int = 0
     refused: int = 0
     studies: set[int] = field(default_factory=set)
+    # The association's own database connection where that saves round trips (PostgreSQL).
+    connection: Connection | None = None
 
 
 class Node:
@@ -171,6 +173,9 @@ class Node:
 
     def on_closed(self, event: evt.Event) -> None:
         state = self._assocs.pop(id(event.assoc), None)
+        if state is not None and state.connection is not None:
+            with contextlib.suppress(Exception):  # a broken connection is dropped all the same
+                state.connection.close()
         if state is None or not (state.stored or state.duplicates or state.refused):
             return
         log.info(
@@ -219,16 +224,29 @@ class Node:
             return _failure(CANNOT_UNDERSTAND, str(exc))
         relative = relative_path(parsed.study_uid, parsed.sop_instance_uid)
         meta = file_meta(sop_class, sop_uid, transfer_syntax)
-        # The file is written and fsynced on another thread while the index rows are inserted;
-        # the commit waits for it (Indexer.add's before_commit).
-        writing = self._writer.submit(self.storage.write, relative, [meta, data])
+        if state.connection is None:
+            try:
+                state.connection = self.indexer.stream()
+            except Exception as exc:
+                log.error("cannot reach the index for %s: %s", state.calling_ae, type(exc).__name__)
+                return _failure(OUT_OF_RESOURCES, "the instance could not be indexed")
+        writing: futures.Future[int]
+        if state.connection is not None and self.indexer.knows(parsed):
+            # One statement commits it: nothing to overlap the write with, so no thread hop.
+            writing = futures.Future()
+            try:
+                writing.set_result(self.storage.write(relative, [meta, data]))
+            except OSError as exc:
+                writing.set_exception(exc)
+        else:
+            # The file is written and fsynced on another thread while the index rows are
+            # inserted; the commit waits for it (Indexer.add's before_commit).
+            writing = self._writer.submit(self.storage.write, relative, [meta, data])
 
         def durable() -> None:
             writing.result()
 
-        outcome: int | tuple[int, Dataset] = _failure(
-            OUT_OF_RESOURCES, "the instance could not be indexed"
-        )
+        outcome: int | tuple[int, Dataset] | None = None
         for attempt in (1, 2):
             try:
                 indexed = self.indexer.add(
@@ -238,6 +256,7 @@ class Node:
                     state.calling_ae,
                     state.facility_id,
                     before_commit=durable,
+                    connection=state.connection,
                 )
             except DuplicateInstance:
                 state.duplicates += 1
@@ -266,6 +285,8 @@ class Node:
         # Not kept: wait for the write to finish before removing what it wrote.
         futures.wait([writing])
         self.storage.delete(relative)
+        if outcome is None:
+            outcome = _failure(OUT_OF_RESOURCES, "the instance could not be indexed")
         if outcome != SUCCESS:
             state.refused += 1
         return outcome

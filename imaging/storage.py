@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ORPHAN_AGE_SECONDS = 3600
+# The file's data and the metadata needed to read it back (its size); not its timestamps.
+_sync_data = getattr(os, "fdatasync", os.fsync)
 IMPLEMENTATION_CLASS_UID = "1.2.826.0.1.3680043.10.1408.1"
 IMPLEMENTATION_VERSION = "TELEHUB_1"
 
@@ -92,7 +94,7 @@ class Storage:
                     written = os.write(fd, view)
                     view = view[written:]
                     size += written
-            os.fsync(fd)
+            _sync_data(fd)
         except BaseException:
             os.close(fd)
             path.unlink(missing_ok=True)
