@@ -40,6 +40,7 @@ from imaging.index import DuplicateInstance, Indexer, node_principal
 from imaging.models import CallingAe
 from imaging.parse import MalformedDataset, parse
 from imaging.storage import Storage, file_meta, relative_path
+from imaging.transport import serve_stores_inline
 from imaging.transport import tune as tune_transport
 
 log = logging.getLogger("imaging.node")
@@ -170,6 +171,7 @@ class Node:
             event.assoc.kill()
             return
         self._assocs[id(event.assoc)] = _AssocState(calling, facility_id)
+        serve_stores_inline(event.assoc)
 
     def on_closed(self, event: evt.Event) -> None:
         state = self._assocs.pop(id(event.assoc), None)
