@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import functools
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, bindparam, case, func, or_, select, true
+from sqlalchemy import ColumnElement, Row, Select, bindparam, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from consult.models import Consult, ConsultStatus, Shift, SpecialistState, SpecialistStatus
-from consult.routing import LEVELS, Candidate, Request
+from consult.routing import LEVELS, Candidate, Request, ineligible_reason
 from hub import audit
 from hub.auth.principal import Principal
 from hub.errors import AccessDenied, NotFound, ValidationFailed
@@ -231,126 +230,112 @@ def candidates(session: Session, specialty_id: int, now: datetime) -> list[Candi
 
 
 def candidates_for(session: Session, specialty_id: int, req: Request) -> list[Candidate]:
-    """What ``route(req, ...)`` needs of the roster, found by the database: the eligible of the
-    nearest tier (for an emergency, of the whole region) and, so the trace can say why they
-    were passed over, everyone on call in nearer tiers. Nobody eligible: everyone on call.
+    """What ``route(req, ...)`` needs of the roster: the eligible of the nearest tier (for an
+    emergency, of the whole region) and, so the trace can say why they were passed over,
+    everyone on call in nearer tiers. Nobody eligible: everyone on call.
 
-    On a national roster a specialty has hundreds on call and routing needs a handful of them;
-    loading them all cost most of the routing time. The eligibility test mirrors
-    ``routing._ineligible_reason`` and the tiers ``routing.route``;
-    tests/consult/test_routing_db.py checks that both give the same decision.
+    On a national roster a specialty has hundreds on call and routing needs a handful of them.
+    Who is on call where is one cheap index scan; a person's live status and open cases are
+    looked up only tier by tier, nearest first, until a tier has someone eligible (by
+    ``routing.ineligible_reason`` itself). tests/consult/test_routing_db.py checks that this
+    gives the decision the whole roster gives.
     """
-    statement = _candidates_statement(
-        req.university_id is not None,
-        req.urgency == "emergency" and req.min_pool <= 1,
-        bool(req.excluded),
-    )
-    params: dict[str, Any] = {
-        "specialty": specialty_id,
-        "now": req.now,
-        "university": req.university_id,
-        "region": req.region_id,
-        "min_pool": req.min_pool,
-    }
-    if req.excluded:
-        params["excluded"] = sorted(req.excluded)
-    seen: set[int] = set()
-    found = []
-    for r in session.execute(statement, params):
-        if r.specialist_id in seen:  # overlapping shifts: the nearest one counts
+    # Overlapping shifts: a person counts once, in their nearest tier.
+    tier_of: dict[int, int] = {}
+    place: dict[int, _Place] = {}
+    rows = session.execute(_ON_CALL, {"specialty": specialty_id, "now": req.now})
+    for person, level, university_id, region_id in rows:
+        if level not in LEVELS:
             continue
-        seen.add(r.specialist_id)
-        found.append(_candidate(r, r.active_cases))
-    return found
+        if req.university_id is not None and university_id == req.university_id:
+            tier = level
+        else:
+            tier = (10 if region_id == req.region_id else 20) + level
+        if tier < tier_of.get(person, tier + 1):
+            tier_of[person] = tier
+            place[person] = (level, university_id, region_id)
+    by_tier: dict[int, list[int]] = {}
+    for person, tier in sorted(tier_of.items(), key=lambda item: (item[1], item[0])):
+        by_tier.setdefault(tier, []).append(person)
+    regional = req.urgency == "emergency" and req.min_pool <= 1
+    found: list[Candidate] = []
+    pending: list[int] = []
+    for tier, people in sorted(by_tier.items()):
+        pending += people
+        if regional and tier // 10 <= 1 and any(t // 10 <= 1 for t in by_tier if t > tier):
+            continue  # an emergency is offered to the whole region: look at it in one go
+        if tier // 10 < req.min_pool:
+            continue  # skipped by this escalation stage, but listed in the trace
+        batch = _with_status(session, pending, place, req.now)
+        pending = []
+        found += batch
+        if any(_choosable(c, tier_of[c.user_id] // 10, req, regional) for c in batch):
+            return found
+    return found + _with_status(session, pending, place, req.now)
 
 
-@functools.cache
-def _candidates_statement(by_university: bool, regional_offer: bool, excluding: bool) -> Select:
-    """The query of ``candidates_for`` for one shape of request, built once per process.
+def _choosable(c: Candidate, pool: int, req: Request, regional: bool) -> bool:
+    """Whether route() could offer to ``c``: eligible, in a pool this request searches."""
+    in_scope = pool >= req.min_pool or (regional and pool <= 1)
+    return in_scope and ineligible_reason(c, req) is None
 
-    Eligibility (status, pause, open cases) costs a few index lookups per person, so it is
-    tested only where needed: tier by tier for the nearest tier with someone eligible (each
-    test stops at the first), then for the people of the tiers up to it.
-    """
-    pool = case(
-        *([(Facility.university_id == bindparam("university"), 0)] if by_university else []),
-        (Facility.region_id == bindparam("region"), 1),
-        else_=2,
-    )
-    now = bindparam("now", type_=Shift.__table__.c.starts_at.type)
-    on_call = (
-        select(
-            Shift.specialist_id,
-            Facility.level,
-            Facility.university_id,
-            Facility.region_id,
-            pool.label("pool"),
-            (pool * 10 + Facility.level).label("tier"),
+
+# A facility's level, university and macro-region.
+_Place = tuple[int, int | None, int]
+
+
+def _with_status(
+    session: Session, people: list[int], place: dict[int, _Place], now: datetime
+) -> list[Candidate]:
+    """Candidates for ``people`` (in that order) with their live status and open cases."""
+    if not people:
+        return []
+    facts = {r.id: r for r in session.execute(_STATUS, {"people": people, "now": now}).all()}
+    return [
+        Candidate(
+            user_id=person,
+            username=f.username,
+            level=place[person][0],
+            university_id=place[person][1],
+            region_id=place[person][2],
+            on_call=True,
+            state=(f.state or SpecialistState.AVAILABLE).value,
+            paused_until=f.paused_until,
+            active_cases=f.active_cases,
+            max_concurrent=f.max_concurrent or DEFAULT_MAX_CONCURRENT,
+            last_assigned_at=f.last_assigned_at,
         )
-        .join(Facility, Facility.id == Shift.facility_id)
-        .where(
-            Shift.specialty_id == bindparam("specialty"),
-            Shift.starts_at <= now,
-            Shift.ends_at > now,
-            Facility.level.in_(LEVELS),
-        )
-        .cte("on_call")
-    )
-
-    def with_status(rows: Any) -> Any:
-        return rows.join(User, User.id == rows.c.specialist_id).outerjoin(
-            SpecialistStatus, SpecialistStatus.user_id == rows.c.specialist_id
-        )
-
-    def active_cases(rows: Any) -> Any:
-        return (
-            select(func.count())
-            .where(
-                Consult.assigned_to_id == rows.c.specialist_id,
-                Consult.status == ConsultStatus.ACCEPTED,
-            )
-            .scalar_subquery()
-        )
-
-    probe = on_call.alias("probe")
-    eligible = [
-        User.is_active.is_(True),
-        or_(SpecialistStatus.state.is_(None), SpecialistStatus.state == SpecialistState.AVAILABLE),
-        or_(SpecialistStatus.paused_until.is_(None), SpecialistStatus.paused_until <= now),
-        active_cases(probe) < _max_concurrent(),
+        for person in people
+        if (f := facts.get(person)) is not None  # an inactive account is not on call
     ]
-    if excluding:
-        eligible.append(probe.c.specialist_id.not_in(bindparam("excluded", expanding=True)))
-    tiers = (
-        select(on_call.c.tier).where(on_call.c.pool >= bindparam("min_pool")).distinct()
-    ).subquery("tiers")
-    someone_eligible = (
-        select(probe.c.specialist_id)
-        .select_from(with_status(probe))
-        .where(probe.c.tier == tiers.c.tier, *eligible)
-        .exists()
+
+
+# Built once: routing runs on every submission, decline and escalation.
+_ON_CALL = (
+    select(Shift.specialist_id, Facility.level, Facility.university_id, Facility.region_id)
+    .join(Facility, Facility.id == Shift.facility_id)
+    .where(
+        Shift.specialty_id == bindparam("specialty"),
+        Shift.ends_at > bindparam("now", type_=Shift.__table__.c.ends_at.type),
+        Shift.starts_at <= bindparam("now", type_=Shift.__table__.c.starts_at.type),
     )
-    nearest = select(func.min(tiers.c.tier).label("tier")).where(someone_eligible).cte("nearest")
-    wanted = [nearest.c.tier.is_(None), on_call.c.tier <= nearest.c.tier]
-    if regional_offer:
-        wanted.append(on_call.c.pool <= 1)  # offered to everyone eligible in the region at once
-    return (
-        select(
-            on_call.c.specialist_id,
-            User.username,
-            on_call.c.level,
-            on_call.c.university_id,
-            on_call.c.region_id,
-            SpecialistStatus.state,
-            SpecialistStatus.paused_until,
-            SpecialistStatus.max_concurrent,
-            SpecialistStatus.last_assigned_at,
-            active_cases(on_call).label("active_cases"),
-        )
-        .select_from(with_status(on_call).join(nearest, true()))
-        .where(User.is_active.is_(True), or_(*wanted))
-        .order_by(on_call.c.tier, on_call.c.specialist_id)
+)
+_STATUS = (
+    select(
+        User.id,
+        User.username,
+        SpecialistStatus.state,
+        SpecialistStatus.paused_until,
+        SpecialistStatus.max_concurrent,
+        SpecialistStatus.last_assigned_at,
+        select(func.count())
+        .where(Consult.assigned_to_id == User.id, Consult.status == ConsultStatus.ACCEPTED)
+        .scalar_subquery()
+        .label("active_cases"),
     )
+    .outerjoin(SpecialistStatus, SpecialistStatus.user_id == User.id)
+    .where(User.id.in_(bindparam("people", expanding=True)), User.is_active.is_(True))
+)
 
 
 def get_specialist(session: Session, username: str) -> User:

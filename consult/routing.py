@@ -57,7 +57,7 @@ class Decision:
     trace: list[str] = field(default_factory=list)
 
 
-def _ineligible_reason(c: Candidate, req: Request) -> str | None:
+def ineligible_reason(c: Candidate, req: Request) -> str | None:
     if c.user_id in req.excluded:
         return "already offered or declined"
     if not c.on_call:
@@ -92,7 +92,7 @@ def route(req: Request, candidates: Iterable[Candidate]) -> Decision:
     tiers: dict[tuple[int, int], list[Candidate]] = {}
     skipped = 0
     for c in candidates:
-        reason = _ineligible_reason(c, req)
+        reason = ineligible_reason(c, req)
         if reason is not None:
             skipped += 1
             decision.trace.append(f"skip {c.username}: {reason}")
