@@ -25,7 +25,7 @@ translations: $(STAMP) ## Compile the .po catalogues
 
 translations-update: $(STAMP) ## Extract messages and update every catalogue
 	$(BIN)/pybabel extract -F babel.cfg -k _l -o frontend/translations/messages.pot .
-	$(BIN)/pybabel update --quiet -i frontend/translations/messages.pot -d frontend/translations
+	$(BIN)/pybabel update --no-fuzzy-matching -i frontend/translations/messages.pot -d frontend/translations >/dev/null
 
 run: install ## Run the whole hub (SQLite, embedded broker, demo data) on HUB_HTTP_PORT (5000)
 	$(BIN)/hub serve

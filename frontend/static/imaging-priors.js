@@ -37,8 +37,9 @@
     }
     const answer = await resp.json().catch(function () { return {}; });
     if (!resp.ok) {
-      const message = answer && answer.error && answer.error.message;
-      throw new Error(resp.status >= 500 || !message ? text.textError : message);
+      if (resp.status >= 500) throw new Error(text.textError);
+      // 404: the archive no longer files the study under this patient (or it vanished).
+      throw new Error(resp.status === 404 ? text.textGone : text.textRefused);
     }
     return answer;
   }

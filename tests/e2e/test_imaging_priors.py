@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+import requests
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 from pydicom import dcmread
 from sqlalchemy import create_engine, func, select
@@ -278,6 +279,35 @@ def test_an_unreachable_archive_is_reported_in_persian_and_nothing_is_stored(
     expect(status).to_have_text("")
     patient_id, instances = held(hub, prior)
     assert patient_id is not None and instances == 3
+
+
+def test_a_study_gone_from_the_archive_is_reported_in_the_readers_words(
+    hub: PriorsHub, context: BrowserContext, tmp_path: Path
+) -> None:
+    base = hub.live.base_url
+    prior = archive_prior(hub, tmp_path, date(2016, 2, 3), "CHEST REMOVED LATER")
+    page = context.new_page()
+    open_consult(page, base)
+    status = page.locator("#priors [data-role=status]")
+    page.get_by_role("button", name="Look for earlier studies").click()
+    fetch = prior_row(page, "CHEST REMOVED LATER").get_by_role("button", name="Fetch")
+    expect(fetch).to_be_enabled()
+    files_before = stored_files(hub)
+
+    # Removed from the archive after the list was shown: the hub answers 404 with its English
+    # message; the page says what happened in its own (translated) words.
+    for instance in hub.archive.instances_of(prior):
+        requests.delete(f"{hub.archive.url}/instances/{instance}", timeout=30).raise_for_status()
+    with page.expect_response(re.compile(r".*/api/v1/studies/priors/retrieve$")) as answer:
+        fetch.click()
+    assert answer.value.status == 404
+    expect(status).to_have_text(
+        "The central archive no longer holds this study for this patient. "
+        "Look for earlier studies again."
+    )
+    expect(fetch).to_be_enabled()
+    assert held(hub, prior) == (None, 0)
+    assert stored_files(hub) == files_before
 
 
 # The wording of the section that must not stay English in Persian (data cells aside).
