@@ -13,6 +13,7 @@ import os
 import signal
 import socket
 import ssl
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -51,6 +52,7 @@ CANNOT_UNDERSTAND = 0xC000
 FIND_FAILED = 0xC001
 REGISTRY_TTL = 5.0
 KICK_INTERVAL = 1.0
+SWITCH_INTERVAL = 0.0005
 
 # Transfer syntaxes accepted as sent and stored unchanged: uncompressed, deflated, RLE, the
 # JPEG family, JPEG-LS, JPEG 2000, HTJ2K and MPEG/HEVC video.
@@ -415,6 +417,10 @@ def serve(app: Flask, *, share_port: bool = False) -> AssociationServer:
 def run_forever(app: Flask, processes: int | None = None) -> int:
     """``hub dicom``: run the node until SIGTERM/SIGINT, in ``processes`` processes."""
     settings: ImagingSettings = app.config["HUB_SETTINGS"].imaging
+    # Each association's thread waits on the disk and the database, then runs a little Python:
+    # with the default 5 ms switch interval a thread whose wait ended queues behind another's
+    # Python for up to that long before it may answer its sender.
+    sys.setswitchinterval(SWITCH_INTERVAL)
     count = processes or settings.processes
     children: list[int] = []
     if count > 1:
