@@ -84,6 +84,8 @@ class Consult(Model):
     __table_args__ = (
         UniqueConstraint("requester_id", "idempotency_key"),
         Index("ix_consult_status_accept_due", "status", "accept_due_at"),
+        # A specialist's open cases (routing counts them for everyone it considers).
+        Index("ix_consult_assigned_to_status", "assigned_to_id", "status"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
@@ -98,7 +100,7 @@ class Consult(Model):
     history: Mapped[str | None] = mapped_column(Text)
     vitals: Mapped[dict[str, Any]]
     status: Mapped[ConsultStatus] = mapped_column(value_enum(ConsultStatus), index=True)
-    assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
+    assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     # A phone consult at the basic level is registered after it happened (SEEDS 001).
     registered_after: Mapped[bool] = mapped_column(default=False)
     escalation_stage: Mapped[int] = mapped_column(default=0)

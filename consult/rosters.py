@@ -240,38 +240,39 @@ def candidates_for(session: Session, specialty_id: int, req: Request) -> list[Ca
     ``routing.ineligible_reason`` itself). tests/consult/test_routing_db.py checks that this
     gives the decision the whole roster gives.
     """
-    # Overlapping shifts: a person counts once, in their nearest tier.
-    tier_of: dict[int, int] = {}
-    place: dict[int, _Place] = {}
-    rows = session.execute(_ON_CALL, {"specialty": specialty_id, "now": req.now})
-    for person, level, university_id, region_id in rows:
-        if level not in LEVELS:
-            continue
-        if req.university_id is not None and university_id == req.university_id:
-            tier = level
-        else:
-            tier = (10 if region_id == req.region_id else 20) + level
-        if tier < tier_of.get(person, tier + 1):
-            tier_of[person] = tier
-            place[person] = (level, university_id, region_id)
-    by_tier: dict[int, list[int]] = {}
-    for person, tier in sorted(tier_of.items(), key=lambda item: (item[1], item[0])):
-        by_tier.setdefault(tier, []).append(person)
     regional = req.urgency == "emergency" and req.min_pool <= 1
+    params = {
+        "specialty": specialty_id,
+        "now": req.now,
+        "university": req.university_id,
+        "region": req.region_id,
+    }
+    place: dict[int, _Place] = {}
     found: list[Candidate] = []
     pending: list[int] = []
-    for tier, people in sorted(by_tier.items()):
-        pending += people
-        if regional and tier // 10 <= 1 and any(t // 10 <= 1 for t in by_tier if t > tier):
-            continue  # an emergency is offered to the whole region: look at it in one go
-        if tier // 10 < req.min_pool:
-            continue  # skipped by this escalation stage, but listed in the trace
-        batch = _with_status(session, pending, place, req.now)
-        pending = []
-        found += batch
-        if any(_choosable(c, tier_of[c.user_id] // 10, req, regional) for c in batch):
-            return found
+    collecting: int | None = None  # the tier being read
+    # Rows come nearest tier first: those of farther tiers are never looked at once a tier
+    # has someone eligible.
+    for person, level, university_id, region_id, tier in session.execute(_ON_CALL, params):
+        if level not in LEVELS or person in place:
+            continue  # overlapping shifts: a person counts once, in their nearest tier
+        if collecting is not None and tier != collecting and _look_now(collecting, tier, req):
+            found += _with_status(session, pending, place, req.now)
+            pending = []
+            if any(_choosable(c, place[c.user_id][3] // 10, req, regional) for c in found):
+                return found
+        collecting = tier
+        place[person] = (level, university_id, region_id, tier)
+        pending.append(person)
     return found + _with_status(session, pending, place, req.now)
+
+
+def _look_now(finished: int, following: int, req: Request) -> bool:
+    """Whether to read live status once tier ``finished`` is read and ``following`` begins."""
+    if req.urgency == "emergency" and req.min_pool <= 1:
+        # Offered to the whole region at once: read it in one go.
+        return not (finished // 10 <= 1 and following // 10 <= 1)
+    return finished // 10 >= req.min_pool  # nearer pools are skipped at this stage
 
 
 def _choosable(c: Candidate, pool: int, req: Request, regional: bool) -> bool:
@@ -280,8 +281,8 @@ def _choosable(c: Candidate, pool: int, req: Request, regional: bool) -> bool:
     return in_scope and ineligible_reason(c, req) is None
 
 
-# A facility's level, university and macro-region.
-_Place = tuple[int, int | None, int]
+# A facility's level, university and macro-region, and the tier (pool * 10 + level).
+_Place = tuple[int, int | None, int, int]
 
 
 def _with_status(
@@ -311,14 +312,26 @@ def _with_status(
 
 
 # Built once: routing runs on every submission, decline and escalation.
+_POOL = case(
+    (Facility.university_id == bindparam("university"), 0),  # never true without a university
+    (Facility.region_id == bindparam("region"), 1),
+    else_=2,
+)
 _ON_CALL = (
-    select(Shift.specialist_id, Facility.level, Facility.university_id, Facility.region_id)
+    select(
+        Shift.specialist_id,
+        Facility.level,
+        Facility.university_id,
+        Facility.region_id,
+        (_POOL * 10 + Facility.level).label("tier"),
+    )
     .join(Facility, Facility.id == Shift.facility_id)
     .where(
         Shift.specialty_id == bindparam("specialty"),
         Shift.ends_at > bindparam("now", type_=Shift.__table__.c.ends_at.type),
         Shift.starts_at <= bindparam("now", type_=Shift.__table__.c.starts_at.type),
     )
+    .order_by("tier", Shift.specialist_id)
 )
 _STATUS = (
     select(

@@ -1,4 +1,5 @@
-"""Routing's on-call lookup is keyed on a shift's end, so past shifts are never scanned
+"""Routing's on-call lookup is keyed on a shift's end, so past shifts are never scanned;
+a specialist's open cases are counted from one index
 
 Revision ID: 0010
 Revises: 0009
@@ -24,9 +25,15 @@ def upgrade() -> None:
         unique=False,
         postgresql_include=['starts_at', 'specialist_id', 'facility_id'],
     )
+    op.drop_index('ix_consult_assigned_to_id', table_name='consult')
+    op.create_index(
+        'ix_consult_assigned_to_status', 'consult', ['assigned_to_id', 'status'], unique=False
+    )
 
 
 def downgrade() -> None:
+    op.drop_index('ix_consult_assigned_to_status', table_name='consult')
+    op.create_index('ix_consult_assigned_to_id', 'consult', ['assigned_to_id'], unique=False)
     op.drop_index('ix_roster_shift_on_call', table_name='roster_shift')
     op.create_index(
         'ix_roster_shift_window',
