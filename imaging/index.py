@@ -8,12 +8,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Insert, bindparam, insert, literal_column, select
+from sqlalchemy import Connection, Engine, Insert, bindparam, insert, literal_column, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from hub import audit
 from hub.auth.principal import Principal
+from hub.db import make_engine
 from hub.models import Facility, Patient, Role, utcnow
 from hub.national_id import InvalidNationalId, normalise
 from imaging.models import (
@@ -99,6 +101,7 @@ class Indexer:
         self._studies: OrderedDict[str, tuple[int, bool]] = OrderedDict()
         self._series: OrderedDict[str, int] = OrderedDict()
         self._known_sql: str | None = None
+        self._stream_engine: Engine | None = None
 
     def stream(self) -> Connection | None:
         """A connection kept for one sender's instances (PostgreSQL), or None.
@@ -110,7 +113,14 @@ class Indexer:
         engine = self.session_factory.kw["bind"]
         if engine.dialect.name != "postgresql":
             return None
-        return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        if self._stream_engine is None:
+            # Not from the shared pool: an association holds its connection for as long as it
+            # lasts, and many at once would leave none for the session path (new studies and
+            # series, C-FIND), which would then wait for the pool's timeout.
+            self._stream_engine = make_engine(
+                engine.url.render_as_string(hide_password=False), poolclass=NullPool
+            )
+        return self._stream_engine.connect().execution_options(isolation_level="AUTOCOMMIT")
 
     @staticmethod
     def _remember(cache: OrderedDict[str, object], key: str, value: object) -> None:

@@ -211,7 +211,7 @@ class Node:
     def on_echo(self, event: evt.Event) -> int:
         return SUCCESS
 
-    def on_store(self, event: evt.Event) -> int | tuple[int, Dataset]:
+    def on_store(self, event: evt.Event) -> int | Dataset:
         state = self._assocs.get(id(event.assoc))
         if state is None:
             return OUT_OF_RESOURCES
@@ -231,9 +231,10 @@ class Node:
         if state.connection is None:
             try:
                 state.connection = self.indexer.stream()
-            except Exception as exc:
-                log.error("cannot reach the index for %s: %s", state.calling_ae, type(exc).__name__)
-                return _failure(OUT_OF_RESOURCES, "the instance could not be indexed")
+            except Exception as exc:  # the session path below still has its own chance
+                log.warning(
+                    "no own index connection for %s: %s", state.calling_ae, type(exc).__name__
+                )
         writing: futures.Future[int]
         if state.connection is not None and self.indexer.knows(parsed):
             # One statement commits it: nothing to overlap the write with, so no thread hop.
@@ -250,7 +251,7 @@ class Node:
         def durable() -> None:
             writing.result()
 
-        outcome: int | tuple[int, Dataset] | None = None
+        outcome: int | Dataset | None = None
         for attempt in (1, 2):
             try:
                 indexed = self.indexer.add(
@@ -280,6 +281,11 @@ class Node:
                 log.error(
                     "cannot index an instance from %s: %s", state.calling_ae, type(exc).__name__
                 )
+                if state.connection is not None:
+                    # It may be broken (a database restart): the next instance gets a new one.
+                    with contextlib.suppress(Exception):
+                        state.connection.close()
+                    state.connection = None
                 break
             state.stored += 1
             state.studies.add(indexed.study_id)
@@ -291,7 +297,7 @@ class Node:
         self.storage.delete(relative)
         if outcome is None:
             outcome = _failure(OUT_OF_RESOURCES, "the instance could not be indexed")
-        if outcome != SUCCESS:
+        if isinstance(outcome, Dataset):
             state.refused += 1
         return outcome
 
@@ -328,11 +334,14 @@ class Node:
             yield 0xFF00, match
 
 
-def _failure(status: int, comment: str) -> tuple[int, Dataset]:
+def _failure(status: int, comment: str) -> Dataset:
+    """A failure status with its comment, as pynetdicom takes it from a handler (a Dataset;
+    anything else it answers as 0xC002, and the sender would not see why, nor whether to
+    retry)."""
     ds = Dataset()
     ds.Status = status
     ds.ErrorComment = comment[:64]
-    return status, ds
+    return ds
 
 
 class _ReusePortServer(ThreadedAssociationServer):

@@ -4,6 +4,7 @@ dcmtk refuses to send): registry, durable indexed storage, duplicates, malformed
 from __future__ import annotations
 
 import struct
+import threading
 from datetime import date
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from flask import Flask
 from pydicom import dcmread
 from pydicom.uid import (
+    CTImageStorage,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
     RLELossless,
@@ -262,7 +264,8 @@ def test_malformed_datasets_fail_and_leave_the_node_unharmed(
     for name, data in cases.items():
         path = _part10(tmp_path / f"{name}.dcm", ct, uid, data)
         status = _raw_send(node, titles.a, path, ct)
-        assert status is not None and status >= 0xA000, (name, status)
+        # Cannot understand (a permanent failure: the sender is not told to retry).
+        assert status == 0xC000, (name, status)
     with app.app_context(), db.transaction() as sess:
         assert sess.scalar(select(Instance.id).where(Instance.sop_instance_uid == uid)) is None
     assert "refused an instance from" in node.output()
@@ -326,3 +329,57 @@ def test_find_at_patient_study_and_series_level_within_the_facility(
     assert len(series) == 1 and series[0]["NumberOfSeriesRelatedInstances"] == "3"
     # Another facility's modality does not see facility A's studies.
     assert find(node, titles.c, "STUDY", f"PatientID={pid}", "StudyInstanceUID") == []
+
+
+def test_more_senders_at_once_than_the_database_pool_holds_all_succeed(
+    app: Flask, node: Node, titles: Titles, tmp_path: Path
+) -> None:
+    """Each association keeps a database connection of its own (PostgreSQL) while it lasts;
+    more of them than the node's connection pool must neither wait for nor starve the pool,
+    which the first instance of a new series still needs."""
+    senders = 24  # the pool holds 15 (5 + 10 overflow)
+    all_open = threading.Barrier(senders, timeout=60)
+    study_uid = generate_uid()
+    statuses: list[list[int]] = [[] for _ in range(senders)]
+    errors: list[BaseException] = []
+
+    def send(index: int) -> None:
+        try:
+            ae = AE(ae_title=titles.a)
+            ae.add_requested_context(CTImageStorage, ExplicitVRLittleEndian)
+            assoc = ae.associate(
+                "127.0.0.1",
+                node.port,
+                ae_title="HUB",
+                evt_handlers=[(evt.EVT_CONN_OPEN, set_nodelay)],
+            )
+            assert assoc.is_established
+            try:
+                # Two series each: the second starts once every association is open.
+                for phase in range(2):
+                    series_uid = generate_uid()
+                    for number in (1, 2):
+                        ds = ct_instance(
+                            patient_id="LOCAL-POOL",
+                            study_uid=study_uid,
+                            series_uid=series_uid,
+                            number=number,
+                            size=16,
+                        )
+                        statuses[index].append(int(assoc.send_c_store(ds).Status))
+                    if phase == 0:
+                        all_open.wait()
+            finally:
+                assoc.release()
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(senders)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert errors == []
+    assert statuses == [[0x0000] * 4] * senders
+    instances, series, _paths = counts(app, study_uid)
+    assert (instances, series) == (senders * 4, senders * 2)
