@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 
 from hub.demo import ACCOUNTS
-from tests.support.live import DEMO_PASSWORD
+from tests.support.live import log_in
 from tests.support.processes import HubProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -57,14 +57,6 @@ def contexts(browser: Browser) -> Iterator[tuple[BrowserContext, BrowserContext]
     finally:
         worker.close()
         specialist.close()
-
-
-def log_in(page: Page, base_url: str, username: str) -> None:
-    page.goto(base_url + "/login")
-    page.fill("#username", username)
-    page.fill("#password", DEMO_PASSWORD)
-    page.click("form[action^='/login'] button[type=submit]")
-    page.wait_for_url(base_url + "/home")
 
 
 def draft_of(page: Page) -> dict[str, object] | None:

@@ -8,12 +8,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from playwright.sync_api import Page
 from sqlalchemy import select
 
 from hub.db import make_engine
 from hub.models import User, utcnow
-from tests.support.live import CHROMIUM_ARGS, DEMO_PASSWORD, demo_env, run_hub_command
+from tests.support.live import CHROMIUM_ARGS, demo_env, run_hub_command
 from tests.support.processes import HubProcess, free_port, running_hub, start_hub
 
 WEBRTC_ARGS = [
@@ -197,14 +196,6 @@ def recordings(hub: VideoHub, session_id: int) -> list[dict[str, object]]:
     for row in found:
         row["status"] = getattr(row["status"], "value", row["status"])
     return found
-
-
-def log_in(page: Page, base_url: str, username: str) -> None:
-    page.goto(base_url + "/login")
-    page.fill("#username", username)
-    page.fill("#password", DEMO_PASSWORD)
-    page.click("form[action^='/login'] button[type=submit]")
-    page.wait_for_url(base_url + "/home")
 
 
 # Connection state and decoded inbound video frames per peer, from getStats().

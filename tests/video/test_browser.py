@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.support.live import browser_env
+from tests.support.live import browser_env, log_in
 from tests.video.live import (
     OUTSIDER,
     REQUESTER,
@@ -19,7 +19,6 @@ from tests.video.live import (
     STATS_JS,
     WEBRTC_ARGS,
     VideoHub,
-    log_in,
     video_hub,
 )
 
