@@ -195,16 +195,8 @@ class Indexer:
             session.commit()
         except IntegrityError:
             session.rollback()
-            if (
-                session.scalar(
-                    select(Instance.id).where(Instance.sop_instance_uid == parsed.sop_instance_uid)
-                )
-                is not None
-            ):
-                raise DuplicateInstance(parsed.sop_instance_uid) from None
-            # A study or series row another process inserted meanwhile: forget and retry.
-            self._studies.pop(parsed.study_uid, None)
-            self._series.pop(parsed.series_uid, None)
+            # Or a study or series row another process inserted meanwhile.
+            self._conflict(session, parsed)
             raise
         except BaseException:
             session.rollback()
@@ -263,21 +255,22 @@ class Indexer:
             connection.commit()
         except IntegrityError:
             connection.rollback()
-            if (
-                connection.scalar(
-                    select(Instance.id).where(Instance.sop_instance_uid == parsed.sop_instance_uid)
-                )
-                is not None
-            ):
-                raise DuplicateInstance(parsed.sop_instance_uid) from None
-            # The study or series row went away (retention): forget it; the caller retries.
-            self._studies.pop(parsed.study_uid, None)
-            self._series.pop(parsed.series_uid, None)
+            # Or the study or series row went away (retention).
+            self._conflict(connection, parsed)
             raise
         except BaseException:
             connection.rollback()
             raise
         return Indexed(int(instance_id), study_id, False)
+
+    def _conflict(self, db: Session | Connection, parsed: Parsed) -> None:
+        """After a refused insert: a duplicate SOP Instance UID raises DuplicateInstance;
+        otherwise the remembered study and series ids are forgotten and the caller retries."""
+        same = select(Instance.id).where(Instance.sop_instance_uid == parsed.sop_instance_uid)
+        if db.scalar(same) is not None:
+            raise DuplicateInstance(parsed.sop_instance_uid) from None
+        self._studies.pop(parsed.study_uid, None)
+        self._series.pop(parsed.series_uid, None)
 
     def _study(
         self, session: Session, p: Parsed, facility_id: int, principal: Principal, calling_ae: str
