@@ -67,7 +67,8 @@ def find(node: Node, title: str, level: str, *keys: str) -> list[dict[str, str]]
             answers.append({})
         elif answers and line.startswith("I: (") and "[" in line:
             name = line.rsplit(" ", 1)[-1]
-            answers[-1][name] = line.split("[", 1)[1].split("]", 1)[0].strip()
+            # An odd-length UID is padded with a NUL, which findscu prints inside the brackets.
+            answers[-1][name] = line.split("[", 1)[1].split("]", 1)[0].strip("\x00 ")
     return answers
 
 
