@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, bindparam, case, func, or_, select
+from sqlalchemy import ColumnElement, Row, Select, bindparam, case, func, select
 from sqlalchemy.orm import Session
 
 from consult.models import Consult, ConsultStatus, Shift, SpecialistState, SpecialistStatus
@@ -147,12 +147,6 @@ def shifts_of(
 DEFAULT_MAX_CONCURRENT = 5
 
 
-def _max_concurrent() -> ColumnElement[int]:
-    # As routing reads it: no status row (or a zero) means the default limit.
-    limit = SpecialistStatus.max_concurrent
-    return case((or_(limit.is_(None), limit == 0), DEFAULT_MAX_CONCURRENT), else_=limit)
-
-
 def _on_call(specialty_id: int, now: datetime) -> list[ColumnElement[bool]]:
     return [
         Shift.specialty_id == specialty_id,
@@ -240,7 +234,7 @@ def candidates_for(session: Session, specialty_id: int, req: Request) -> list[Ca
     ``routing.ineligible_reason`` itself). tests/consult/test_routing_db.py checks that this
     gives the decision the whole roster gives.
     """
-    regional = req.urgency == "emergency" and req.min_pool <= 1
+    regional = _regional(req)
     params = {
         "specialty": specialty_id,
         "now": req.now,
@@ -257,22 +251,27 @@ def candidates_for(session: Session, specialty_id: int, req: Request) -> list[Ca
         if level not in LEVELS or person in place:
             continue  # overlapping shifts: a person counts once, in their nearest tier
         if collecting is not None and tier != collecting and _look_now(collecting, tier, req):
-            found += _with_status(session, pending, place, req.now)
+            found += _with_status(session, pending, place)
             pending = []
             if any(_choosable(c, place[c.user_id][3] // 10, req, regional) for c in found):
                 return found
         collecting = tier
         place[person] = (level, university_id, region_id, tier)
         pending.append(person)
-    return found + _with_status(session, pending, place, req.now)
+    return found + _with_status(session, pending, place)
 
 
 def _look_now(finished: int, following: int, req: Request) -> bool:
     """Whether to read live status once tier ``finished`` is read and ``following`` begins."""
-    if req.urgency == "emergency" and req.min_pool <= 1:
+    if _regional(req):
         # Offered to the whole region at once: read it in one go.
         return not (finished // 10 <= 1 and following // 10 <= 1)
     return finished // 10 >= req.min_pool  # nearer pools are skipped at this stage
+
+
+def _regional(req: Request) -> bool:
+    """An emergency not yet widened past the region is offered to the whole region at once."""
+    return req.urgency == "emergency" and req.min_pool <= 1
 
 
 def _choosable(c: Candidate, pool: int, req: Request, regional: bool) -> bool:
@@ -285,13 +284,11 @@ def _choosable(c: Candidate, pool: int, req: Request, regional: bool) -> bool:
 _Place = tuple[int, int | None, int, int]
 
 
-def _with_status(
-    session: Session, people: list[int], place: dict[int, _Place], now: datetime
-) -> list[Candidate]:
+def _with_status(session: Session, people: list[int], place: dict[int, _Place]) -> list[Candidate]:
     """Candidates for ``people`` (in that order) with their live status and open cases."""
     if not people:
         return []
-    facts = {r.id: r for r in session.execute(_STATUS, {"people": people, "now": now}).all()}
+    facts = {r.id: r for r in session.execute(_STATUS, {"people": people}).all()}
     return [
         Candidate(
             user_id=person,
