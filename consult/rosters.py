@@ -156,19 +156,24 @@ def _on_call(specialty_id: int, now: datetime) -> list[ColumnElement[bool]]:
     ]
 
 
-def _candidate(r: Row[Any], active_cases: int) -> Candidate:
+def _candidate(
+    user_id: int, where: tuple[int, int | None, int], status: Row[Any], active_cases: int
+) -> Candidate:
+    """A routing candidate from where they are on call (level, university, region) and their
+    live status row (``username``, ``state``, ...): no status row's values mean the defaults."""
+    level, university_id, region_id = where
     return Candidate(
-        user_id=r.specialist_id,
-        username=r.username,
-        level=r.level,
-        university_id=r.university_id,
-        region_id=r.region_id,
+        user_id=user_id,
+        username=status.username,
+        level=level,
+        university_id=university_id,
+        region_id=region_id,
         on_call=True,
-        state=(r.state or SpecialistState.AVAILABLE).value,
-        paused_until=r.paused_until,
+        state=(status.state or SpecialistState.AVAILABLE).value,
+        paused_until=status.paused_until,
         active_cases=active_cases,
-        max_concurrent=r.max_concurrent or DEFAULT_MAX_CONCURRENT,
-        last_assigned_at=r.last_assigned_at,
+        max_concurrent=status.max_concurrent or DEFAULT_MAX_CONCURRENT,
+        last_assigned_at=status.last_assigned_at,
     )
 
 
@@ -219,7 +224,8 @@ def candidates(session: Session, specialty_id: int, now: datetime) -> list[Candi
         if r.specialist_id in seen:  # overlapping shifts: count the person once
             continue
         seen.add(r.specialist_id)
-        found.append(_candidate(r, active.get(r.specialist_id, 0)))
+        where = (r.level, r.university_id, r.region_id)
+        found.append(_candidate(r.specialist_id, where, r, active.get(r.specialist_id, 0)))
     return found
 
 
@@ -290,19 +296,7 @@ def _with_status(session: Session, people: list[int], place: dict[int, _Place]) 
         return []
     facts = {r.id: r for r in session.execute(_STATUS, {"people": people}).all()}
     return [
-        Candidate(
-            user_id=person,
-            username=f.username,
-            level=place[person][0],
-            university_id=place[person][1],
-            region_id=place[person][2],
-            on_call=True,
-            state=(f.state or SpecialistState.AVAILABLE).value,
-            paused_until=f.paused_until,
-            active_cases=f.active_cases,
-            max_concurrent=f.max_concurrent or DEFAULT_MAX_CONCURRENT,
-            last_assigned_at=f.last_assigned_at,
-        )
+        _candidate(person, place[person][:3], f, f.active_cases)
         for person in people
         if (f := facts.get(person)) is not None  # an inactive account is not on call
     ]
