@@ -8,7 +8,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, Insert, bindparam, insert, literal_column, select
+import psycopg
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Insert,
+    bindparam,
+    delete,
+    insert,
+    literal_column,
+    select,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
@@ -250,18 +260,36 @@ class Indexer:
             self._known_sql = str(statement.compile(dialect=connection.dialect))
         if before_commit is not None:
             before_commit()
+        # Straight to psycopg: SQLAlchemy's execution and result layers took most of this
+        # path's CPU, and with several senders the node's cores are the limit.
+        raw = connection.connection.driver_connection
         try:
-            instance_id = connection.exec_driver_sql(self._known_sql, params).scalar_one()
-            connection.commit()
-        except IntegrityError:
-            connection.rollback()
+            with raw.cursor() as cursor:  # type: ignore[union-attr]
+                cursor.execute(self._known_sql, params, prepare=True)
+                row = cursor.fetchone()
+        except psycopg.IntegrityError as exc:
             # Or the study or series row went away (retention).
             self._conflict(connection, parsed)
-            raise
-        except BaseException:
-            connection.rollback()
-            raise
-        return Indexed(int(instance_id), study_id, False)
+            raise IntegrityError(self._known_sql, params, exc) from exc
+        assert row is not None
+        return Indexed(int(row[0]), study_id, False)
+
+    def stored(self, sop_instance_uid: str) -> tuple[str | None, int] | None:
+        """The stored copy of an indexed instance: (relative path, size), or None."""
+        with self.session_factory() as session:
+            row = session.execute(
+                select(Instance.path, Instance.size).where(
+                    Instance.sop_instance_uid == sop_instance_uid
+                )
+            ).first()
+        return None if row is None else (row[0], int(row[1]))
+
+    def withdraw(self, instance_id: int) -> None:
+        """Remove an instance's rows again (its file could not be made durable)."""
+        with self.session_factory() as session:
+            session.execute(delete(ForwardItem).where(ForwardItem.instance_id == instance_id))
+            session.execute(delete(Instance).where(Instance.id == instance_id))
+            session.commit()
 
     def _conflict(self, db: Session | Connection, parsed: Parsed) -> None:
         """After a refused insert: a duplicate SOP Instance UID raises DuplicateInstance;

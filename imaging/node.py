@@ -2,12 +2,13 @@
 
 Success is answered only once the instance is on disk (fsync) and its index row committed. A
 calling AE title that is not in the registry is rejected at association. Several node
-processes may share the port (SO_REUSEPORT) to use more than one core.
+processes may share the listening socket to use more than one core.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -52,6 +53,9 @@ CANNOT_UNDERSTAND = 0xC000
 FIND_FAILED = 0xC001
 REGISTRY_TTL = 5.0
 KICK_INTERVAL = 1.0
+# Per association already served, how long a node process waits before accepting a new one.
+ACCEPT_HOLD_BACK = 0.002
+ACCEPT_HOLD_BACK_MAX = 0.02
 SWITCH_INTERVAL = 0.0005
 
 # Transfer syntaxes accepted as sent and stored unchanged: uncompressed, deflated, RLE, the
@@ -145,12 +149,21 @@ class Node:
         assert database.session_factory is not None
         self.indexer = Indexer(database.session_factory, forward=settings.central_pacs is not None)
         self._assocs: dict[int, _AssocState] = {}
+        # Connections accepted and not yet closed (NodeServer's hold-back), and associations
+        # ended since the last garbage collection.
+        self.connections = 0
+        self.ended_since_collect = 0
+        self._count_lock = threading.Lock()
         self._writer = futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="fsync")
         # Forwarding starts while a study is still arriving: stores wake a thread that queues
         # the forwarding job at most once per KICK_INTERVAL, off the receive path.
         self._kick = threading.Event()
         if self.indexer.forward:
             threading.Thread(target=self._kicker, name="forward-kicker", daemon=True).start()
+
+    def connection_accepted(self) -> None:
+        with self._count_lock:
+            self.connections += 1
 
     # --- association ---------------------------------------------------------------------
 
@@ -176,6 +189,9 @@ class Node:
         serve_stores_inline(event.assoc)
 
     def on_closed(self, event: evt.Event) -> None:
+        with self._count_lock:
+            self.connections = max(0, self.connections - 1)
+            self.ended_since_collect += 1
         state = self._assocs.pop(id(event.assoc), None)
         if state is not None and state.connection is not None:
             with contextlib.suppress(Exception):  # a broken connection is dropped all the same
@@ -183,8 +199,9 @@ class Node:
         if state is None or not (state.stored or state.duplicates or state.refused):
             return
         log.info(
-            "association from %s ended: %d stored, %d duplicate, %d refused",
+            "association from %s ended (node process %d): %d stored, %d duplicate, %d refused",
             state.calling_ae,
+            os.getpid(),
             state.stored,
             state.duplicates,
             state.refused,
@@ -236,20 +253,25 @@ class Node:
                     "no own index connection for %s: %s", state.calling_ae, type(exc).__name__
                 )
         writing: futures.Future[int]
+        before_commit: Any = None
         if state.connection is not None and self.indexer.knows(parsed):
-            # One statement commits it: nothing to overlap the write with, so no thread hop.
-            writing = futures.Future()
+            # The file's contents are in place before its row commits (a forwarder may read it
+            # at once); its flush to disk runs on another thread while the row is inserted,
+            # so the disk's two flushes (the file's, the database's commit) overlap. Success
+            # waits for both.
             try:
-                writing.set_result(self.storage.write(relative, [meta, data]))
+                unsynced = self.storage.create(relative, [meta, data])
             except OSError as exc:
-                writing.set_exception(exc)
+                log.error("cannot store an instance from %s: %s", state.calling_ae, exc.strerror)
+                return self._refused(state, OUT_OF_RESOURCES, "the instance could not be written")
+            writing = self._writer.submit(unsynced.sync)
         else:
-            # The file is written and fsynced on another thread while the index rows are
-            # inserted; the commit waits for it (Indexer.add's before_commit).
+            # A new study or series takes several statements: they run while the file is
+            # written and flushed on another thread, and the commit waits for it.
             writing = self._writer.submit(self.storage.write, relative, [meta, data])
 
-        def durable() -> None:
-            writing.result()
+            def before_commit() -> None:
+                writing.result()
 
         outcome: int | Dataset | None = None
         for attempt in (1, 2):
@@ -260,12 +282,12 @@ class Node:
                     len(meta) + len(data),
                     state.calling_ae,
                     state.facility_id,
-                    before_commit=durable,
+                    before_commit=before_commit,
                     connection=state.connection,
                 )
             except DuplicateInstance:
                 state.duplicates += 1
-                outcome = SUCCESS
+                outcome = self._keep_stored_copy(state, sop_uid, [meta, data])
                 break
             except IntegrityError:
                 if attempt == 1:
@@ -287,6 +309,16 @@ class Node:
                         state.connection.close()
                     state.connection = None
                 break
+            try:
+                writing.result()
+            except OSError as exc:
+                # The row committed while the flush ran: take it back before answering.
+                log.error("cannot store an instance from %s: %s", state.calling_ae, exc.strerror)
+                try:
+                    self.indexer.withdraw(indexed.instance_id)
+                except Exception as db_exc:  # a retry finds the row and restores the file
+                    log.error("cannot withdraw its index row: %s", type(db_exc).__name__)
+                return self._refused(state, OUT_OF_RESOURCES, "the instance could not be written")
             state.stored += 1
             state.studies.add(indexed.study_id)
             if self.indexer.forward:
@@ -300,6 +332,42 @@ class Node:
         if isinstance(outcome, Dataset):
             state.refused += 1
         return outcome
+
+    def _refused(self, state: _AssocState, status: int, comment: str) -> Dataset:
+        state.refused += 1
+        return _failure(status, comment)
+
+    def _keep_stored_copy(
+        self, state: _AssocState, sop_uid: str, chunks: list[bytes]
+    ) -> int | Dataset:
+        """A duplicate is answered with success once the stored copy is known to be whole.
+
+        A copy left short by a crash during its flush (the row had committed, the sender was
+        never answered) is replaced by this one, if it is the same size as indexed.
+        """
+        try:
+            stored = self.indexer.stored(sop_uid)
+            relative, size = stored if stored is not None else (None, 0)
+            if relative is None:
+                return SUCCESS  # withdrawn meanwhile, or its file deleted by retention
+            if self.storage.intact(relative, size):
+                return SUCCESS
+            if sum(len(chunk) for chunk in chunks) != size:
+                log.error(
+                    "the stored copy of an instance from %s is damaged and the one sent again "
+                    "differs in size; not replaced",
+                    state.calling_ae,
+                )
+                return _failure(OUT_OF_RESOURCES, "the stored copy is damaged")
+            self.storage.restore(relative, chunks)
+            log.warning("restored a damaged stored copy of an instance from %s", state.calling_ae)
+            return SUCCESS
+        except OSError as exc:
+            log.error("cannot restore an instance from %s: %s", state.calling_ae, exc.strerror)
+            return _failure(OUT_OF_RESOURCES, "the instance could not be written")
+        except Exception as exc:
+            log.error("cannot check a duplicate from %s: %s", state.calling_ae, type(exc).__name__)
+            return _failure(OUT_OF_RESOURCES, "the instance could not be indexed")
 
     def on_find(self, event: evt.Event) -> Iterator[tuple[int, Dataset | None]]:
         state = self._assocs.get(id(event.assoc))
@@ -344,20 +412,70 @@ def _failure(status: int, comment: str) -> Dataset:
     return ds
 
 
-class _ReusePortServer(ThreadedAssociationServer):
-    """Lets this node's processes listen on one port; the kernel spreads associations.
+class NodeServer(ThreadedAssociationServer):
+    """The node's association server; with several processes, all accept on one socket.
 
-    Only set with several processes: otherwise a second installation started by mistake on
-    the same port would silently take half of the associations instead of failing to start.
+    The listening socket is opened once, before the processes fork, and each waits for
+    connections on it. The kernel wakes every waiting process and one accept succeeds (the
+    others get EAGAIN and wait again). A process already serving associations holds back a
+    moment before accepting, so a new association goes to a less busy process if there is
+    one: spreading by connection hash (SO_REUSEPORT) put three of four concurrent senders on
+    one process about half of the time.
     """
 
-    share_port = False
+    inherited: socket.socket | None = None
+    node: Node | None = None
 
     def server_bind(self) -> None:
+        if self.inherited is None:
+            super().server_bind()
+            return
         assert self.socket is not None
-        if self.share_port and hasattr(socket, "SO_REUSEPORT"):
-            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        super().server_bind()
+        self.socket.close()  # the one socketserver made; the shared listener replaces it
+        self.socket = self.inherited
+        self.server_address = self.socket.getsockname()
+
+    def server_activate(self) -> None:
+        if self.inherited is None:
+            super().server_activate()
+
+    def server_close(self) -> None:
+        if self.inherited is None:
+            super().server_close()
+            return
+        # Not shut down: that would stop the other processes' accepts on the shared socket.
+        assert self.socket is not None
+        self.socket.close()
+
+    def service_actions(self) -> None:
+        # pynetdicom collects garbage every 60th pass of the accept loop (the associations
+        # that ended are kept alive by reference cycles until then): at 0.5 s per pass, dozens
+        # of finished associations with their buffers stayed in memory. Collected once one
+        # has ended instead; cheap, as the node froze what the process had at start.
+        if self.node is not None and self.node.ended_since_collect:
+            self.node.ended_since_collect = 0
+            gc.collect()
+
+    def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
+        if self.inherited is not None and self.node is not None:
+            busy = self.node.connections
+            if busy:
+                time.sleep(min(ACCEPT_HOLD_BACK * busy, ACCEPT_HOLD_BACK_MAX))
+        request = super().get_request()
+        if self.node is not None:
+            # Counted from the accept, not from the association request that follows: in a
+            # burst of connections that would come too late to send the next one elsewhere.
+            self.node.connection_accepted()
+        return request
+
+
+def shared_listener(host: str, port: int) -> socket.socket:
+    """The listening socket the node's processes share (opened before they fork)."""
+    listener = socket.create_server((host, port), backlog=128)
+    # Non-blocking: a process that loses the race for a connection gets EAGAIN at once
+    # instead of waiting in accept() for the next one.
+    listener.setblocking(False)
+    return listener
 
 
 def make_ae(settings: ImagingSettings) -> AE:
@@ -402,14 +520,17 @@ def tls_context(settings: ImagingSettings) -> ssl.SSLContext | None:
     return context
 
 
-def serve(app: Flask, *, share_port: bool = False) -> AssociationServer:
-    """Start one node (non-blocking) in this process; the caller shuts it down."""
+def serve(app: Flask, *, listener: socket.socket | None = None) -> AssociationServer:
+    """Start one node (non-blocking) in this process; the caller shuts it down.
+
+    ``listener``: a listening socket shared with the node's other processes.
+    """
     settings: ImagingSettings = app.config["HUB_SETTINGS"].imaging
     assert settings.storage_dir is not None
     settings.storage_dir.mkdir(parents=True, exist_ok=True)
     node = Node(app)
     ae = make_ae(settings)
-    server_class = type("NodeServer", (_ReusePortServer,), {"share_port": share_port})
+    server_class = type("NodeServer", (NodeServer,), {"inherited": listener, "node": node})
     server = ae.make_server(
         (settings.host, settings.port),
         ae_title=settings.ae_title,
@@ -432,20 +553,21 @@ def run_forever(app: Flask, processes: int | None = None) -> int:
     sys.setswitchinterval(SWITCH_INTERVAL)
     count = processes or settings.processes
     children: list[int] = []
-    if count > 1:
+    listener = shared_listener(settings.host, settings.port) if count > 1 else None
+    if listener is not None:
         for _ in range(count - 1):
             pid = os.fork()
             if pid == 0:
                 # Engines must not share connections across a fork.
                 db.get_db(app).engine.dispose(close=False)  # type: ignore[union-attr]
-                _serve_until_signalled(app, share_port=True)
+                _serve_until_signalled(app, listener)
                 os._exit(0)
             children.append(pid)
     announce = (
         f"DICOM node {settings.ae_title} listening on {settings.host}:{settings.port} "
         f"({count} process{'es' if count > 1 else ''})"
     )
-    _serve_until_signalled(app, share_port=count > 1, announce=announce)
+    _serve_until_signalled(app, listener, announce=announce)
     for pid in children:
         try:
             os.kill(pid, signal.SIGTERM)
@@ -460,7 +582,7 @@ def run_forever(app: Flask, processes: int | None = None) -> int:
 
 
 def _serve_until_signalled(
-    app: Flask, share_port: bool = False, announce: str | None = None
+    app: Flask, listener: socket.socket | None, announce: str | None = None
 ) -> None:
     stop = threading.Event()
 
@@ -469,7 +591,11 @@ def _serve_until_signalled(
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    server = serve(app, share_port=share_port)
+    server = serve(app, listener=listener)
+    # What exists now (the app, its modules, pydicom's dictionaries) lives as long as the
+    # process: keep it out of every later collection (NodeServer.service_actions).
+    gc.collect()
+    gc.freeze()
     if announce:
         print(announce, flush=True)
     try:

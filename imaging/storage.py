@@ -1,9 +1,12 @@
 """Durable files of received instances under the storage directory.
 
-A file is written under a name nobody else uses (random suffix) and flushed to disk before the
-index row that points at it commits, so an instance is either fully stored and indexed or
-not acknowledged at all. A file whose index row never committed is an orphan that
-:func:`sweep_orphans` removes; it never shadows a stored instance.
+A file is written under a name nobody else uses (random suffix) and flushed to disk before its
+instance is acknowledged, so an acknowledged instance is both stored and indexed. The node
+lets an index row commit while its file's flush is still running (both must finish before
+the success status); should the machine crash in between, the sender, never told success,
+sends again, and the duplicate's stored copy is checked and restored if it came out short
+(:meth:`Storage.intact`, :meth:`Storage.restore`). A file whose index row never committed is
+an orphan that :func:`sweep_orphans` removes; it never shadows a stored instance.
 """
 
 from __future__ import annotations
@@ -81,6 +84,10 @@ class Storage:
 
     def write(self, relative: str, chunks: list[bytes]) -> int:
         """Write and fsync a new file; returns its size. Never overwrites an existing file."""
+        return self.create(relative, chunks).sync()
+
+    def create(self, relative: str, chunks: list[bytes]) -> Unsynced:
+        """Write a new file without flushing it to disk yet (see :meth:`Unsynced.sync`)."""
         path = self.root / relative
         self._ensure_dir(path.parent)
         fd = os.open(
@@ -94,15 +101,34 @@ class Storage:
                     written = os.write(fd, view)
                     view = view[written:]
                     size += written
-            _sync_data(fd)
         except BaseException:
             os.close(fd)
             path.unlink(missing_ok=True)
             raise
-        os.close(fd)
-        # The directory entry of the new file, so the fsynced data can be found after a crash.
-        _fsync_dir(path.parent)
-        return size
+        return Unsynced(path, fd, size)
+
+    def intact(self, relative: str, size: int) -> bool:
+        """Whether a stored file is there with its indexed size.
+
+        A crash of the machine before a file's flush finished leaves it shorter than indexed
+        (ext4 and XFS record a size on disk only for data written out) or missing.
+        """
+        try:
+            return (self.root / relative).stat().st_size == size
+        except FileNotFoundError:
+            return False
+
+    def restore(self, relative: str, chunks: list[bytes]) -> None:
+        """Put a complete copy in place of a damaged or missing stored file, atomically."""
+        # Named as a stored file: one a crash leaves behind is an orphan the sweep removes.
+        temporary = f"{relative}.{secrets.token_hex(4)}.restoring.dcm"
+        self.write(temporary, chunks)
+        try:
+            os.replace(self.root / temporary, self.root / relative)
+        except BaseException:
+            self.delete(temporary)
+            raise
+        _fsync_dir((self.root / relative).parent)
 
     def delete(self, relative: str) -> None:
         (self.root / relative).unlink(missing_ok=True)
@@ -116,6 +142,29 @@ class Storage:
                 yield str(path.relative_to(self.root)), path.stat().st_mtime
             except FileNotFoundError:
                 continue
+
+
+class Unsynced:
+    """A new file, written but not yet flushed to disk."""
+
+    def __init__(self, path: Path, fd: int, size: int) -> None:
+        self.path = path
+        self.size = size
+        self._fd = fd
+
+    def sync(self) -> int:
+        """Flush the data and the directory entry; returns the size. The file is removed if
+        that fails."""
+        try:
+            _sync_data(self._fd)
+        except BaseException:
+            os.close(self._fd)
+            self.path.unlink(missing_ok=True)
+            raise
+        os.close(self._fd)
+        # The directory entry of the new file, so the flushed data can be found after a crash.
+        _fsync_dir(self.path.parent)
+        return self.size
 
 
 def _fsync_dir(directory: Path) -> None:

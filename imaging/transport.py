@@ -95,7 +95,9 @@ _ELEMENT = struct.Struct("<HHL")
 _US = struct.Struct("<HHLH")
 MID_MESSAGE_WAIT = 0.05
 NEXT_REQUEST_WAIT = 0.005
-REACTOR_WAIT = 0.002  # how often the association thread looks for a release or an abort
+# How often the association thread looks for a release or an abort. Each look takes the GIL
+# (at 2 ms, a tenth of a busy node's Python time); a release waits for the next look.
+REACTOR_WAIT = 0.01
 
 
 class _Inline:

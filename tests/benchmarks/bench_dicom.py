@@ -1,11 +1,13 @@
 """DICOM receive and forward throughput: the hub's node against Orthanc and dcmtk's storescp.
 
-    .venv/bin/python tests/benchmarks/bench_dicom.py              # the issue's run (~5-10 min)
-    .venv/bin/python tests/benchmarks/bench_dicom.py --count 60 --memory 600   # smoke run
+    .venv/bin/python tests/benchmarks/bench_dicom.py        # the issue's run (~15 min)
+    .venv/bin/python tests/benchmarks/bench_dicom.py --count 60 --memory 600 --rounds 1  # smoke
 
 A synthetic CT study of ``--count`` slices (512x512, 16 bit, ~0.5 MB each) is sent with
 ``storescu`` (TCP_NODELAY=1 for every dcmtk and Orthanc process; the node sets TCP_NODELAY
-itself), in one run:
+itself), in ``--rounds`` rounds (default 3; each runs hub, Orthanc and storescp in turn,
+with new studies, and the ratios are taken within a round; the median is reported, as the
+machine's speed drifts between minutes):
 
 (a) one association into the hub's node: each instance fsynced, indexed, committed before its
     success status;
@@ -26,12 +28,14 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -205,6 +209,10 @@ def orthanc_count(url: str) -> int:
     return int(requests.get(f"{url}/statistics", timeout=30).json()["CountInstances"])
 
 
+def holds(url: str, count: int) -> bool:
+    return orthanc_count(url) >= count
+
+
 def wait_until(predicate: Callable[[], bool], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -218,17 +226,24 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=300, help="instances per study")
     parser.add_argument("--memory", type=int, default=3000, help="instances for (f)")
     parser.add_argument("--processes", type=int, default=2, help="node processes")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of (a)-(e)")
     parser.add_argument("--sqlite", action="store_true", help="embedded SQLite, not Postgres")
     args = parser.parse_args()
     for tool in ("storescu", "storescp"):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} is missing: run scripts/install-system-deps")
-    results: dict[str, float] = {}
-    n = args.count
+    results: dict[str, list[float]] = {}
+    n, rounds = args.count, max(1, args.rounds)
+
+    def note(label: str, value: float, text: str) -> None:
+        results.setdefault(label, []).append(value)
+        print(f"  {label}: {text}", flush=True)
+
     with tempfile.TemporaryDirectory(prefix="bench-dicom-") as tmp, ExitStack() as stack:
         work = Path(tmp)
-        print(f"generating 5 studies x {n} CT slices (512x512, 16 bit) ...", flush=True)
-        studies = [make_study(work / f"study{i}", n) for i in range(5)]
+        print(f"generating {5 * rounds} studies x {n} CT slices (512x512, 16 bit) ...", flush=True)
+        # Per round: one study for (a)-(c) and (e), four for (d); every store gets new ones.
+        studies = [make_study(work / f"study{i}", n) for i in range(5 * rounds)]
         size_mb = sum(p.stat().st_size for p in studies[0].iterdir()) / n / 1e6
         print(f"  {size_mb:.2f} MB per instance", flush=True)
         if args.sqlite:
@@ -242,28 +257,42 @@ def main() -> None:
         hub_port, hub_procs, _env = stack.enter_context(
             hub_node(work, url_a, "hub-a", args.processes)
         )
+        direct = stack.enter_context(running_orthanc(work / "orthanc-direct"))
+        central = stack.enter_context(running_orthanc(work / "orthanc-e"))
+        e_port, _procs, _e_env = stack.enter_context(
+            hub_node(work, url_e, "hub-e", args.processes, central=central.peer, with_worker=True)
+        )
+        time.sleep(5)  # the worker connects to its broker
 
-        def one(label: str, port: int, called: str) -> None:
-            seconds = timed_sends(port, called, [studies[0]])
-            results[label] = n / seconds
-            print(f"  {label}: {n / seconds:7.1f} instances/s ({seconds:.2f} s)", flush=True)
-
-        print("(a)-(c) one association", flush=True)
-        one("a hub", hub_port, "HUB")
-        one("b orthanc", orthanc.dicom_port, orthanc.aet)
-        one("c storescp", scp_port, "STORESCP")
-        print("(d) four concurrent associations", flush=True)
-        for label, port, called in (
-            ("d hub", hub_port, "HUB"),
-            ("d orthanc", orthanc.dicom_port, orthanc.aet),
-            ("d storescp", scp_port, "STORESCP"),
-        ):
-            seconds = timed_sends(port, called, studies[1:5])
-            results[label] = 4 * n / seconds
-            print(
-                f"  {label}: {4 * n / seconds:7.1f} instances/s aggregate ({seconds:.2f} s)",
-                flush=True,
-            )
+        targets = [
+            ("hub", hub_port, "HUB"),
+            ("orthanc", orthanc.dicom_port, orthanc.aet),
+            ("storescp", scp_port, "STORESCP"),
+        ]
+        for r in range(rounds):
+            mine = studies[5 * r : 5 * r + 5]
+            # The machine's speed drifts: every round runs all three, each first in turn.
+            order = targets[r % 3 :] + targets[: r % 3]
+            print(f"round {r + 1}/{rounds}: (a)-(c) one association", flush=True)
+            for name, port, called in order:
+                seconds = timed_sends(port, called, mine[:1])
+                note(f"a {name}", n / seconds, f"{n / seconds:7.1f} instances/s ({seconds:.2f} s)")
+            print(f"round {r + 1}/{rounds}: (d) four concurrent associations", flush=True)
+            for name, port, called in order:
+                seconds = timed_sends(port, called, mine[1:5])
+                note(
+                    f"d {name}",
+                    4 * n / seconds,
+                    f"{4 * n / seconds:7.1f} instances/s aggregate ({seconds:.2f} s)",
+                )
+            print(f"round {r + 1}/{rounds}: (e) storescu -> hub -> Orthanc, and direct", flush=True)
+            seconds = timed_sends(direct.dicom_port, direct.aet, mine[:1])
+            note("e direct s", seconds, f"{seconds:.2f} s")
+            started = time.perf_counter()
+            timed_sends(e_port, "HUB", mine[:1])
+            wait_until(partial(holds, central.url, n * (r + 1)), 900)
+            seconds = time.perf_counter() - started
+            note("e via hub s", seconds, f"{seconds:.2f} s")
 
         print(f"(f) node memory over {args.memory} small instances", flush=True)
         small = []
@@ -275,52 +304,32 @@ def main() -> None:
         for directory in small:
             timed_sends(hub_port, "HUB", [directory])
             samples.append(rss_kib(hub_procs[0].pid))
-        results["f rss start MiB"] = before / 1024
-        results["f rss end MiB"] = samples[-1] / 1024
         print(
             "  RSS (MiB) after each association: " + " ".join(f"{s / 1024:.0f}" for s in samples),
             flush=True,
         )
 
-        print("(e) end to end: storescu -> hub -> Orthanc, against storescu -> Orthanc", flush=True)
-        direct = stack.enter_context(running_orthanc(work / "orthanc-direct"))
-        seconds = timed_sends(direct.dicom_port, direct.aet, [studies[0]])
-        results["e direct s"] = seconds
-        central = stack.enter_context(running_orthanc(work / "orthanc-e"))
-        e_port, _procs, _e_env = stack.enter_context(
-            hub_node(work, url_e, "hub-e", args.processes, central=central.peer, with_worker=True)
-        )
-        time.sleep(5)  # the worker connects to its broker
-        started = time.perf_counter()
-        timed_sends(e_port, "HUB", [studies[0]])
-        wait_until(lambda: orthanc_count(central.url) >= n, 900)
-        results["e via hub s"] = time.perf_counter() - started
-        print(
-            f"  direct {results['e direct s']:.2f} s, via hub {results['e via hub s']:.2f} s",
-            flush=True,
-        )
+    def ratios(top: str, bottom: str) -> list[float]:
+        return [a / b for a, b in zip(results[top], results[bottom], strict=True)]
 
-    print("\nresults (instances/s unless stated)")
-    for key, value in results.items():
-        print(f"  {key:<18} {value:8.1f}")
-    print("ratios (targets from issue 4)")
+    print(f"\nresults over {rounds} rounds (instances/s unless stated): median [each round]")
+    for key, values in results.items():
+        listed = ", ".join(f"{v:.1f}" for v in values)
+        print(f"  {key:<14} {statistics.median(values):8.1f}  [{listed}]")
+    print("ratios, each measured within one round (targets from issue 4): median [each round]")
+    for label, top, bottom, target in (
+        ("(a) hub / Orthanc", "a hub", "a orthanc", "   (target >= 1.2)"),
+        ("(a) hub / storescp", "a hub", "a storescp", ""),
+        ("(d) hub / Orthanc aggregate", "d hub", "d orthanc", "   (target >= 1.5)"),
+        ("(d) hub / storescp aggregate", "d hub", "d storescp", ""),
+        ("(e) via hub / direct", "e via hub s", "e direct s", "   (target <= 1.3)"),
+    ):
+        each = ratios(top, bottom)
+        listed = ", ".join(f"{v:.2f}" for v in each)
+        print(f"  {label:<29}{statistics.median(each):.2f}  [{listed}]{target}")
     print(
-        f"  (a) hub / Orthanc            {results['a hub'] / results['b orthanc']:.2f}"
-        "   (target >= 1.2)"
-    )
-    print(f"  (a) hub / storescp           {results['a hub'] / results['c storescp']:.2f}")
-    print(
-        f"  (d) hub / Orthanc aggregate  {results['d hub'] / results['d orthanc']:.2f}"
-        "   (target >= 1.5)"
-    )
-    print(f"  (d) hub / storescp aggregate {results['d hub'] / results['d storescp']:.2f}")
-    print(
-        f"  (e) via hub / direct         {results['e via hub s'] / results['e direct s']:.2f}"
-        "   (target <= 1.3)"
-    )
-    print(
-        f"  (f) node RSS {results['f rss start MiB']:.0f} -> "
-        f"{results['f rss end MiB']:.0f} MiB over {args.memory} instances"
+        f"  (f) node RSS {before / 1024:.0f} -> {samples[-1] / 1024:.0f} MiB over "
+        f"{args.memory} instances"
     )
 
 

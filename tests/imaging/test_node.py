@@ -3,14 +3,18 @@ dcmtk refuses to send): registry, durable indexed storage, duplicates, malformed
 
 from __future__ import annotations
 
+import contextlib
+import os
 import struct
 import threading
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from pydicom import dcmread
+from pydicom.dataset import Dataset
 from pydicom.uid import (
     CTImageStorage,
     ExplicitVRLittleEndian,
@@ -31,7 +35,7 @@ from tests.imaging.dicomdata import (
     sr_instance,
     write_study,
 )
-from tests.imaging.peers import Node, dcmtk
+from tests.imaging.peers import Node, dcmtk, running_node
 from tests.support.personas import World
 
 pytestmark = pytest.mark.slow
@@ -342,45 +346,238 @@ def test_more_senders_at_once_than_the_database_pool_holds_all_succeed(
     all_open = threading.Barrier(senders, timeout=60)
     study_uid = generate_uid()
     statuses: list[list[int]] = [[] for _ in range(senders)]
-    errors: list[BaseException] = []
 
     def send(index: int) -> None:
+        ae = AE(ae_title=titles.a)
+        ae.add_requested_context(CTImageStorage, ExplicitVRLittleEndian)
+        assoc = ae.associate(
+            "127.0.0.1",
+            node.port,
+            ae_title="HUB",
+            evt_handlers=[(evt.EVT_CONN_OPEN, set_nodelay)],
+        )
+        assert assoc.is_established
         try:
-            ae = AE(ae_title=titles.a)
-            ae.add_requested_context(CTImageStorage, ExplicitVRLittleEndian)
-            assoc = ae.associate(
-                "127.0.0.1",
-                node.port,
-                ae_title="HUB",
-                evt_handlers=[(evt.EVT_CONN_OPEN, set_nodelay)],
-            )
-            assert assoc.is_established
-            try:
-                # Two series each: the second starts once every association is open.
-                for phase in range(2):
-                    series_uid = generate_uid()
-                    for number in (1, 2):
-                        ds = ct_instance(
-                            patient_id="LOCAL-POOL",
-                            study_uid=study_uid,
-                            series_uid=series_uid,
-                            number=number,
-                            size=16,
-                        )
-                        statuses[index].append(int(assoc.send_c_store(ds).Status))
-                    if phase == 0:
-                        all_open.wait()
-            finally:
-                assoc.release()
-        except BaseException as exc:  # surfaced below
+            # Two series each: the second starts once every association is open.
+            for phase in range(2):
+                series_uid = generate_uid()
+                for number in (1, 2):
+                    ds = ct_instance(
+                        patient_id="LOCAL-POOL",
+                        study_uid=study_uid,
+                        series_uid=series_uid,
+                        number=number,
+                        size=16,
+                    )
+                    statuses[index].append(int(assoc.send_c_store(ds).Status))
+                if phase == 0:
+                    all_open.wait()
+        finally:
+            assoc.release()
+
+    assert _concurrently(senders, send) == []
+    assert statuses == [[0x0000] * 4] * senders
+    instances, series, _paths = counts(app, study_uid)
+    assert (instances, series) == (senders * 4, senders * 2)
+
+
+def _concurrently(count: int, work: Callable[[int], None]) -> list[BaseException]:
+    """Run ``work(0..count-1)`` on threads at once; the exceptions they raised."""
+    errors: list[BaseException] = []
+
+    def guarded(index: int) -> None:
+        try:
+            work(index)
+        except BaseException as exc:  # returned to the test
             errors.append(exc)
 
-    threads = [threading.Thread(target=send, args=(i,)) for i in range(senders)]
+    threads = [threading.Thread(target=guarded, args=(i,)) for i in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(120)
+    return errors
+
+
+def _send_datasets(port: int, title: str, datasets: list[Dataset]) -> list[int]:
+    ae = AE(ae_title=title)
+    ae.add_requested_context(CTImageStorage, ExplicitVRLittleEndian)
+    assoc = ae.associate(
+        "127.0.0.1", port, ae_title="HUB", evt_handlers=[(evt.EVT_CONN_OPEN, set_nodelay)]
+    )
+    assert assoc.is_established
+    try:
+        return [int(assoc.send_c_store(ds).Status) for ds in datasets]
+    finally:
+        assoc.release()
+
+
+def _stored_copy(app: Flask, sop_uid: str) -> tuple[Path, int]:
+    with app.app_context(), db.transaction() as sess:
+        path, size = sess.execute(
+            select(Instance.path, Instance.size).where(Instance.sop_instance_uid == sop_uid)
+        ).one()
+    return Path(str(path)), int(size)
+
+
+def test_a_stored_copy_left_short_by_a_crash_is_restored_when_the_sender_retries(
+    app: Flask, node: Node, titles: Titles, tmp_path: Path
+) -> None:
+    """The index row may commit while the file is still being flushed (success waits for
+    both). A machine crash in between leaves a row whose file is short or missing; the sender,
+    never answered, retries, and the duplicate's copy takes its place."""
+    study_uid, slices = write_study(tmp_path, patient_id="LOCAL-CRASH", count=3, size=64)
+    store(node, titles.a, *slices)
+    sops = [dcmread(s).SOPInstanceUID for s in slices]
+    short, short_size = _stored_copy(app, sops[1])
+    missing, _ = _stored_copy(app, sops[2])
+    whole = (storage_dir(node) / short).read_bytes()
+    (storage_dir(node) / short).write_bytes(whole[: short_size // 3])
+    (storage_dir(node) / missing).unlink()
+
+    store(node, titles.a, *slices)
+
+    assert counts(app, study_uid)[0] == 3
+    assert (storage_dir(node) / short).read_bytes() == whole
+    assert dcmread(storage_dir(node) / missing).SOPInstanceUID == sops[2]
+    assert not list(storage_dir(node).rglob("*.restoring.dcm"))
+    assert "restored a damaged stored copy" in node.log.read_text()
+
+
+def test_a_damaged_copy_is_not_replaced_by_a_different_object_with_its_uid(
+    app: Flask, node: Node, titles: Titles
+) -> None:
+    study_uid, series_uid = generate_uid(), generate_uid()
+    first = ct_instance(
+        patient_id="LOCAL-DIFF", study_uid=study_uid, series_uid=series_uid, number=1, size=32
+    )
+    assert _send_datasets(node.port, titles.a, [first]) == [0x0000]
+    path, size = _stored_copy(app, first.SOPInstanceUID)
+    (storage_dir(node) / path).write_bytes(b"")
+    other = ct_instance(
+        patient_id="LOCAL-DIFF", study_uid=study_uid, series_uid=series_uid, number=1, size=48
+    )
+    other.SOPInstanceUID = first.SOPInstanceUID
+    assert _send_datasets(node.port, titles.a, [other]) == [0xA700]
+    assert (storage_dir(node) / path).stat().st_size == 0  # left for an operator to look at
+    assert _stored_copy(app, first.SOPInstanceUID) == (path, size)
+
+
+def test_an_instance_whose_file_cannot_be_flushed_is_refused_and_not_indexed(
+    database_url: str,
+    titles: Titles,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On PostgreSQL the row of an instance of a known series commits while its file is
+    flushed; when the flush fails, the row is taken back before the failure status."""
+    from imaging import node as node_module
+    from imaging import storage as storage_module
+    from tests.support.apps import make_app
+    from tests.support.processes import free_port
+
+    port = free_port()
+    app = make_app(database_url, tmp_path / "data", HUB_DICOM_PORT=str(port))
+    server = node_module.serve(app)
+    try:
+        study_uid, series_uid = generate_uid(), generate_uid()
+        slices = [
+            ct_instance(
+                patient_id="LOCAL-EIO",
+                study_uid=study_uid,
+                series_uid=series_uid,
+                number=n,
+                size=16,
+            )
+            for n in (1, 2, 3)
+        ]
+        real_sync = storage_module._sync_data
+
+        def failing_sync(fd: int) -> None:
+            raise OSError(5, "Input/output error")
+
+        ae = AE(ae_title=titles.a)
+        ae.add_requested_context(CTImageStorage, ExplicitVRLittleEndian)
+        assoc = ae.associate("127.0.0.1", port, ae_title="HUB")
+        assert assoc.is_established
+        try:
+            assert int(assoc.send_c_store(slices[0]).Status) == 0x0000
+            monkeypatch.setattr(storage_module, "_sync_data", failing_sync)
+            refused = assoc.send_c_store(slices[1])
+            monkeypatch.setattr(storage_module, "_sync_data", real_sync)
+            assert int(refused.Status) == 0xA700
+            assert "could not be written" in str(refused.ErrorComment)
+            assert int(assoc.send_c_store(slices[2]).Status) == 0x0000
+        finally:
+            assoc.release()
+        stored = sorted(p.name for p in (tmp_path / "data" / "dicom").rglob("*.dcm"))
+        with app.app_context(), db.transaction() as sess:
+            rows = sess.execute(
+                select(Instance.sop_instance_uid, Instance.path)
+                .join(Study)
+                .where(Study.study_instance_uid == study_uid)
+            ).all()
+        indexed = {str(uid): str(path) for uid, path in rows}
+        assert set(indexed) == {slices[0].SOPInstanceUID, slices[2].SOPInstanceUID}
+        assert stored == sorted(Path(p).name for p in indexed.values())
+        # Sent again, it is stored: nothing of the refused attempt is left in the way.
+        assert _send_datasets(port, titles.a, [slices[1]]) == [0x0000]
+    finally:
+        server.shutdown()
+
+
+def _established_on(port: int, pids: list[int]) -> set[int]:
+    """Which of ``pids`` hold an established TCP connection on local ``port`` (/proc)."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(FileNotFoundError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "01":
+                    inodes.add(fields[9])
+    holders = set()
+    for pid in pids:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                if os.readlink(fd).removeprefix("socket:[").rstrip("]") in inodes:
+                    holders.add(pid)
+    return holders
+
+
+def test_several_node_processes_share_the_port_and_the_senders(
+    app: Flask, database_url: str, titles: Titles, tmp_path: Path
+) -> None:
+    senders = 4
+    study_uid = generate_uid()
+    results: list[list[int]] = [[] for _ in range(senders)]
+    with running_node(database_url, tmp_path / "node", HUB_DICOM_PROCESSES="2") as node:
+        children = Path(f"/proc/{node.proc.pid}/task/{node.proc.pid}/children")
+        processes = [node.proc.pid, *map(int, children.read_text().split())]
+        assert len(processes) == 2
+        associations = []
+        for _ in range(senders):
+            ae = AE(ae_title=titles.a)
+            ae.add_requested_context(CTImageStorage, ExplicitVRLittleEndian)
+            assoc = ae.associate("127.0.0.1", node.port, ae_title="HUB")
+            assert assoc.is_established
+            associations.append(assoc)
+        # A process already serving holds back before accepting, so the other takes some.
+        assert _established_on(node.port, processes) == set(processes)
+
+        def send(index: int) -> None:
+            series_uid = generate_uid()
+            for n in range(1, 41):
+                ds = ct_instance(
+                    patient_id="LOCAL-PROCS",
+                    study_uid=study_uid,
+                    series_uid=series_uid,
+                    number=n,
+                    size=16,
+                )
+                results[index].append(int(associations[index].send_c_store(ds).Status))
+            associations[index].release()
+
+        errors = _concurrently(senders, send)
     assert errors == []
-    assert statuses == [[0x0000] * 4] * senders
-    instances, series, _paths = counts(app, study_uid)
-    assert (instances, series) == (senders * 4, senders * 2)
+    assert results == [[0x0000] * 40] * senders
+    assert counts(app, study_uid)[:2] == (senders * 40, senders)
