@@ -347,9 +347,12 @@ class Node:
         """
         try:
             stored = self.indexer.stored(sop_uid)
-            relative, size = stored if stored is not None else (None, 0)
+            if stored is None:
+                # Its row was withdrawn meanwhile (a failed flush): nothing is stored.
+                return _failure(OUT_OF_RESOURCES, "the instance could not be indexed")
+            relative, size = stored
             if relative is None:
-                return SUCCESS  # withdrawn meanwhile, or its file deleted by retention
+                return SUCCESS  # its file was deleted by retention, as intended
             if self.storage.intact(relative, size):
                 return SUCCESS
             if sum(len(chunk) for chunk in chunks) != size:
