@@ -256,15 +256,23 @@ def send_batch(
                         )
                     )
                     continue
-                result = sender.store_file(
-                    assoc,
-                    path,
-                    accepted[(item.sop_class, item.transfer_syntax)],
-                    item.sop_class,
-                    item.sop_uid,
-                    index + 1,
-                    sender.PRIORITY_HIGH if item.urgent else sender.PRIORITY_MEDIUM,
-                )
+                try:
+                    result = sender.store_file(
+                        assoc,
+                        path,
+                        accepted[(item.sop_class, item.transfer_syntax)],
+                        item.sop_class,
+                        item.sop_uid,
+                        index + 1,
+                        sender.PRIORITY_HIGH if item.urgent else sender.PRIORITY_MEDIUM,
+                    )
+                except (ConnectionError, TimeoutError) as exc:
+                    # The archive went away while this one was being sent (killed, reset).
+                    # Handed back for a retry now: left leased, the rest of the batch would
+                    # wait for its lease to run out (minutes) before anyone sent it again.
+                    for rest in items[index:]:
+                        recorder.retry.append((rest.forward_id, "connection lost"))
+                    raise Retryable("connection lost") from exc
                 status = _status_of(result)
                 if status is None:
                     # No answer: timeout or aborted association. Resend later (idempotent).

@@ -69,7 +69,10 @@ def store_file(
     message_id: int,
     priority: int = PRIORITY_MEDIUM,
 ) -> Any:
-    """Send one stored instance; returns the C-STORE-RSP primitive, or None (no answer)."""
+    """Send one stored instance; returns the C-STORE-RSP primitive, or None (no answer).
+
+    Raises :class:`ConnectionError` when the connection is gone.
+    """
     raw = path.read_bytes()
     view = memoryview(raw)[dataset_offset(raw) :]
     peer_max = int(assoc.acceptor.maximum_length or 0)
@@ -78,7 +81,10 @@ def store_file(
     for start in range(0, len(view), fragment):
         last = start + fragment >= len(view)
         parts.append(_pdu(context_id, DATA_LAST if last else DATA, view[start : start + fragment]))
-    socket: Any = assoc.dul.socket.socket  # type: ignore[union-attr]
+    transport = assoc.dul.socket
+    socket: Any = transport.socket if transport is not None else None
+    if socket is None:  # pynetdicom closed it: the peer is gone
+        raise ConnectionAbortedError("the association's connection is closed")
     socket.sendall(b"".join(parts))
     _context, response = assoc.dimse.get_msg(block=True)
     return response
