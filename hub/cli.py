@@ -276,9 +276,11 @@ def init_app(app: Flask) -> None:
 
 
 def _create_app() -> Flask:
-    from hub import create_app
+    from hub import create_app, logs
 
-    return create_app()
+    app = create_app()
+    logs.configure(app.config["HUB_SETTINGS"].log_level)
+    return app
 
 
 def main() -> None:

@@ -312,6 +312,7 @@ class Settings:
     web_threads: int
     base_url: str
     attachment_max_bytes: int
+    log_level: str = "INFO"
     extra: dict[str, str] = field(default_factory=dict)
     pki: PkiSettings = field(default_factory=PkiSettings)
     imaging: ImagingSettings = field(default_factory=ImagingSettings)
@@ -333,6 +334,9 @@ def _load_or_create_secret(data_dir: Path) -> str:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(value)
     return value
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -366,6 +370,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if demo_password is not None and len(demo_password) < 8:
         raise ConfigError("HUB_DEMO_PASSWORD must be at least 8 characters")
     assert database_url and broker_url and result_backend
+    log_level = (env_str(env, "HUB_LOG_LEVEL", "INFO") or "INFO").upper()
+    if log_level not in LOG_LEVELS:
+        raise ConfigError(f"HUB_LOG_LEVEL={log_level!r} must be one of {list(LOG_LEVELS)}")
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
@@ -385,6 +392,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         oauth_token_ttl=env_int(env, "HUB_OAUTH_TOKEN_TTL", 3600, minimum=60),
         session_cookie_secure=env_bool(env, "HUB_SESSION_COOKIE_SECURE", False),
         web_threads=env_int(env, "HUB_WEB_THREADS", 200, minimum=4, maximum=2000),
+        log_level=log_level,
         attachment_max_bytes=env_int(
             env, "HUB_ATTACHMENT_MAX_BYTES", 25 * 1024 * 1024, minimum=1024
         ),

@@ -22,6 +22,8 @@ def test_embedded_defaults(tmp_path: Path) -> None:
     # The generated secret is kept, so a restart keeps sessions valid.
     assert load_settings(base(tmp_path)).secret_key == s.secret_key
     assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+    assert s.log_level == "INFO"
+    assert load_settings(base(tmp_path, HUB_LOG_LEVEL="warning")).log_level == "WARNING"
 
 
 @pytest.mark.parametrize(
@@ -36,6 +38,7 @@ def test_embedded_defaults(tmp_path: Path) -> None:
         ("HUB_DEFAULT_LOCALE", "de", "HUB_DEFAULT_LOCALE='de' must be one of"),
         ("HUB_SECRET_KEY", "short", "at least 32 characters"),
         ("HUB_DEMO_PASSWORD", "abc", "HUB_DEMO_PASSWORD must be at least 8"),
+        ("HUB_LOG_LEVEL", "chatty", "HUB_LOG_LEVEL='CHATTY' must be one of"),
     ],
 )
 def test_bad_values_name_the_variable(tmp_path: Path, name: str, value: str, fragment: str) -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import struct
 import threading
+import time
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -581,3 +583,23 @@ def test_several_node_processes_share_the_port_and_the_senders(
     assert errors == []
     assert results == [[0x0000] * 40] * senders
     assert counts(app, study_uid)[:2] == (senders * 40, senders)
+
+
+def test_each_association_is_logged_with_its_time_and_without_patient_data(
+    node: Node, titles: Titles, tmp_path: Path
+) -> None:
+    _study_uid, slices = write_study(tmp_path, patient_id="LOCAL-LOGGED-1234", count=2, size=16)
+    store(node, titles.a, *slices)
+    line = re.compile(
+        r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO imaging\.node \[\d+\] "
+        rf"association from {titles.a} ended \(node process \d+\): 2 stored, 0 duplicate, "
+        r"0 refused$",
+        re.MULTILINE,
+    )
+    deadline = time.monotonic() + 10  # written when the connection closes, after storescu ends
+    while not line.search(node.log.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    log = node.log.read_text()
+    assert line.search(log), log[-2000:]
+    assert "LOCAL-LOGGED-1234" not in log
+    assert str(dcmread(slices[0]).PatientName) not in log
