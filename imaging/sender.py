@@ -85,7 +85,12 @@ def store_file(
     socket: Any = transport.socket if transport is not None else None
     if socket is None:  # pynetdicom closed it: the peer is gone
         raise ConnectionAbortedError("the association's connection is closed")
-    socket.sendall(b"".join(parts))
+    try:
+        socket.sendall(b"".join(parts))
+    except OSError as exc:
+        # Reset or broken pipe, or EBADF once pynetdicom's own thread, seeing the peer gone,
+        # has closed the socket: all mean the connection is lost, not a local failure.
+        raise ConnectionAbortedError(f"the connection is lost: {exc}") from exc
     _context, response = assoc.dimse.get_msg(block=True)
     return response
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import io
+import socket
 import threading
 import time
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -181,9 +183,9 @@ def test_archive_down_loses_nothing_and_drains_after(
     reason="Open defect: on PostgreSQL under load, after the archive is killed mid-transfer and "
     "restarted, 13 or 25 of 150 instances were missing from the archive in some full runs; "
     "passes alone and on SQLite. Orthanc keeps what it acknowledged when killed (checked with "
-    "storescu). A likely cause is fixed (a connection broken mid-send left the rest of its "
-    "batch leased for 5 minutes, longer than this test retries); kept marked until loaded "
-    "full runs pass, and the failure now says which instances and when they were marked sent.",
+    "storescu). The cause found: a connection broken mid-send (reset, or EBADF once "
+    "pynetdicom had closed the socket) left the rest of its batch leased for 5 minutes, longer "
+    "than this test retries; fixed, and kept marked until loaded full runs pass.",
     strict=False,
 )
 def test_archive_stopped_mid_transfer_then_restarted_gets_each_instance_once(
@@ -271,6 +273,25 @@ def test_connection_lost_mid_send_hands_the_rest_back_for_a_retry_at_once(
     assert _drain(fwd_app) == 4
     assert len(orthanc.instances_of(study_uid)) == 6
     assert _rows(fwd_app, study_uid) == {"sent": 6, "resent": 0}
+
+
+@pytest.mark.parametrize("state", ["closed by pynetdicom", "socket closed"])
+def test_sending_on_a_connection_that_is_gone_is_a_lost_connection(
+    tmp_path: Path, state: str
+) -> None:
+    """Once the archive is gone, pynetdicom's thread may already have closed the socket (or
+    dropped it): the send then fails with EBADF, which must read as a lost connection (handed
+    back for a retry), not as an unknown error that leaves the batch leased."""
+    _uid, (path,) = write_study(tmp_path, patient_id="X", count=1, size=8)
+    ds = dcmread(path)
+    closed = socket.socket()
+    closed.close()
+    transport = None if state == "closed by pynetdicom" else SimpleNamespace(socket=closed)
+    assoc: Any = SimpleNamespace(
+        acceptor=SimpleNamespace(maximum_length=16384), dul=SimpleNamespace(socket=transport)
+    )
+    with pytest.raises(ConnectionError):
+        forwarding.sender.store_file(assoc, path, 1, str(ds.SOPClassUID), str(ds.SOPInstanceUID), 1)
 
 
 def test_worker_lost_mid_batch_resends_harmlessly_and_counts_it(
