@@ -286,8 +286,9 @@ class Node:
                     connection=state.connection,
                 )
             except DuplicateInstance:
-                state.duplicates += 1
                 outcome = self._keep_stored_copy(state, sop_uid, [meta, data])
+                if not isinstance(outcome, Dataset):  # a refused one is counted as refused
+                    state.duplicates += 1
                 break
             except IntegrityError:
                 if attempt == 1:
