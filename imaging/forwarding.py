@@ -266,7 +266,7 @@ def send_batch(
                         index + 1,
                         sender.PRIORITY_HIGH if item.urgent else sender.PRIORITY_MEDIUM,
                     )
-                except (ConnectionError, TimeoutError) as exc:
+                except ConnectionError as exc:  # store_file's every socket error
                     # The archive went away while this one was being sent (killed, reset).
                     # Handed back for a retry now: left leased, the rest of the batch would
                     # wait for its lease to run out (minutes) before anyone sent it again.
