@@ -48,7 +48,11 @@ def web_command(host: str | None, port: int | None) -> None:
 
     settings = current_app.config["HUB_SETTINGS"]
     serve_web(
-        _real_app(), host or settings.http_host, port or settings.http_port, settings.web_threads
+        _real_app(),
+        host or settings.http_host,
+        port or settings.http_port,
+        settings.web_threads,
+        settings.web_workers,
     )
 
 

@@ -310,6 +310,7 @@ class Settings:
     oauth_token_ttl: int
     session_cookie_secure: bool
     web_threads: int
+    web_workers: int
     base_url: str
     attachment_max_bytes: int
     log_level: str = "INFO"
@@ -392,6 +393,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         oauth_token_ttl=env_int(env, "HUB_OAUTH_TOKEN_TTL", 3600, minimum=60),
         session_cookie_secure=env_bool(env, "HUB_SESSION_COOKIE_SECURE", False),
         web_threads=env_int(env, "HUB_WEB_THREADS", 200, minimum=4, maximum=2000),
+        web_workers=_web_workers(env, redis_url),
         log_level=log_level,
         attachment_max_bytes=env_int(
             env, "HUB_ATTACHMENT_MAX_BYTES", 25 * 1024 * 1024, minimum=1024
@@ -402,6 +404,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         imaging=load_imaging(env, data_dir),
         video=load_video(env, data_dir),
     )
+
+
+def _web_workers(env: Mapping[str, str], redis_url: str | None) -> int:
+    workers = env_int(env, "HUB_WEB_WORKERS", 1, minimum=1, maximum=64)
+    if workers > 1 and not redis_url:
+        # Each process has its own Socket.IO rooms: without the message queue an event raised
+        # in one process never reaches a page connected to another.
+        raise ConfigError("HUB_WEB_WORKERS above 1 needs HUB_REDIS_URL")
+    return workers
 
 
 def parse_duration(text: str) -> int:

@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from hub import audit, db
@@ -18,6 +20,7 @@ from hub.errors import AccessDenied, HubError
 log = logging.getLogger("hub.http")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 _MACHINE_PREFIXES = ("/api/", "/oauth/", "/metrics", "/healthz", "/readyz")
+RETRY_AFTER_SECONDS = 5
 
 
 def local_path(target: str | None) -> str | None:
@@ -61,6 +64,14 @@ def _rollback() -> None:
     sess = g.get("db_session")
     if sess is not None:
         sess.rollback()
+
+
+def _rollback_quietly() -> None:
+    """Roll back when the database may be gone: the rollback itself may fail then."""
+    try:
+        _rollback()
+    except Exception:
+        log.warning("rollback failed (request %s)", g.get("request_id"))
 
 
 def _audit_refusal(exc: AccessDenied) -> None:
@@ -114,6 +125,30 @@ def init_app(app: Flask) -> None:
         _rollback()
         code = (exc.name or "error").lower().replace(" ", "_")
         return _error_response(exc.code or 500, code, exc.description or exc.name)
+
+    @app.errorhandler(PoolTimeout)
+    @app.errorhandler(OperationalError)
+    def _database_unavailable(exc: Exception) -> Response:
+        # No database connection free within the pool's wait (the hub is overloaded), or the
+        # database unreachable. Nothing was written, unless the connection broke during the
+        # commit itself; either way the same request can be sent again (a consult with the
+        # same Idempotency-Key is still created once).
+        _rollback_quietly()
+        log.warning(
+            "database unavailable (%s) in %s %s (request %s)",
+            type(exc).__name__,
+            request.method,
+            request.endpoint,
+            g.get("request_id"),
+        )
+        resp = _error_response(
+            503,
+            "database_unavailable",
+            "The hub's database is busy or unreachable. "
+            f"Try again in a few seconds (request {g.get('request_id')}).",
+        )
+        resp.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return resp
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

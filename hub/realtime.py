@@ -7,6 +7,7 @@ clients; without it (embedded default) delivery is in-process.
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
 
 from flask import Flask, request
@@ -115,3 +116,15 @@ def init_app(app: Flask) -> None:
         engineio_logger=False,
     )
     socketio.on_event("connect", _on_connect)
+
+
+def after_fork() -> None:
+    """In a web worker process forked from the one that set Socket.IO up.
+
+    The message-queue manager names its process with a random id drawn at set-up, and ignores
+    messages carrying its own id (it delivered those itself). Forked workers would share the
+    parent's id and each ignore the others' events, so each draws its own.
+    """
+    manager = getattr(socketio.server, "manager", None)
+    if manager is not None and hasattr(manager, "host_id"):
+        manager.host_id = uuid.uuid4().hex

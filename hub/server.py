@@ -1,16 +1,21 @@
-"""The production web server: gunicorn with one threaded worker per process.
+"""The production web server: gunicorn, threaded workers.
 
-Socket.IO in threading mode needs all of a client's requests on one process, so a process runs
-one gunicorn worker with many threads; scale out with more processes behind a sticky balancer,
-sharing events through HUB_REDIS_URL.
+Socket.IO in threading mode needs all of a client's requests on one process. A websocket is one
+connection, so it always is; long-polling is a series of requests, which only a sticky balancer
+keeps on one process. The hub's pages connect by websocket first (polling only where websockets
+are blocked), so one machine can run several worker processes on one port (HUB_WEB_WORKERS),
+sharing events through HUB_REDIS_URL; across machines, put a sticky balancer in front.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
+
+from hub import db, realtime
 
 
 class _Gunicorn(BaseApplication):
@@ -27,12 +32,13 @@ class _Gunicorn(BaseApplication):
         return self.application
 
 
-def serve_web(app: Flask, host: str, port: int, threads: int) -> None:
+def serve_web(app: Flask, host: str, port: int, threads: int, workers: int = 1) -> None:
     _Gunicorn(
         app,
         {
             "bind": f"{host}:{port}",
-            "workers": 1,
+            "workers": workers,
+            "post_fork": _after_fork(app),
             "worker_class": "gthread",
             "threads": threads,
             # Socket.IO long-polls and websockets stay open; don't kill their worker.
@@ -44,3 +50,18 @@ def serve_web(app: Flask, host: str, port: int, threads: int) -> None:
             "proc_name": "hub-web",
         },
     ).run()
+
+
+def _after_fork(app: Flask) -> Callable[[Any, Any], None]:
+    """What a worker process must not share with the parent it was forked from."""
+
+    def post_fork(_server: Any, _worker: Any) -> None:
+        # The database connections the parent opened before forking (migrations, demo data
+        # at start): two processes on one connection corrupt its protocol. Dropped from the
+        # child's pool without closing them, which would end the parent's.
+        engine = db.get_db(app).engine
+        if engine is not None:
+            engine.dispose(close=False)
+        realtime.after_fork()
+
+    return post_fork

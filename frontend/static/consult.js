@@ -138,7 +138,9 @@
   function live(handlers) {
     var state = $("#live-state");
     if (!window.io) { return; }
-    var socket = window.io({ transports: ["polling", "websocket"] });
+    // Websocket first: one connection (to one web process, however many run on the port)
+    // and no polling requests on a slow link; long-polling only where websockets are blocked.
+    var socket = window.io({ transports: ["websocket", "polling"], tryAllTransports: true });
     var seen = false;
     socket.on("connect", function () {
       say(state, T.live_on);

@@ -24,6 +24,9 @@ def test_embedded_defaults(tmp_path: Path) -> None:
     assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
     assert s.log_level == "INFO"
     assert load_settings(base(tmp_path, HUB_LOG_LEVEL="warning")).log_level == "WARNING"
+    assert s.web_workers == 1
+    several = base(tmp_path, HUB_WEB_WORKERS="2", HUB_REDIS_URL="redis://127.0.0.1:6379/15")
+    assert load_settings(several).web_workers == 2
 
 
 @pytest.mark.parametrize(
@@ -39,6 +42,9 @@ def test_embedded_defaults(tmp_path: Path) -> None:
         ("HUB_SECRET_KEY", "short", "at least 32 characters"),
         ("HUB_DEMO_PASSWORD", "abc", "HUB_DEMO_PASSWORD must be at least 8"),
         ("HUB_LOG_LEVEL", "chatty", "HUB_LOG_LEVEL='CHATTY' must be one of"),
+        ("HUB_WEB_WORKERS", "0", "HUB_WEB_WORKERS=0 must be at least 1"),
+        # Without the message queue an event would not reach pages of the other processes.
+        ("HUB_WEB_WORKERS", "2", "HUB_WEB_WORKERS above 1 needs HUB_REDIS_URL"),
     ],
 )
 def test_bad_values_name_the_variable(tmp_path: Path, name: str, value: str, fragment: str) -> None:

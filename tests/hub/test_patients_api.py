@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
+from sqlalchemy.orm import sessionmaker
 
 from hub import db
 from hub.models import AuditEvent, Patient
 from tests.support import factories as f
+from tests.support.apps import make_app
 from tests.support.personas import World
 
 
@@ -283,3 +286,35 @@ def test_patch_patient(client: FlaskClient, world: World) -> None:
         ).status_code
         == 404
     )
+
+
+def test_no_free_database_connection_is_503_and_saves_nothing(
+    database_url: str, world: World, tmp_path: Path
+) -> None:
+    """An overloaded hub (every pooled connection busy past the pool's wait) answers 503 with
+    Retry-After, never 500; nothing is written, and the same request succeeds once it clears."""
+    busy = make_app(database_url, tmp_path / "data")
+    database = db.get_db(busy)
+    assert database.engine is not None
+    database.engine.dispose()
+    database.engine = db.make_engine(database_url, pool_size=1, max_overflow=0, pool_timeout=0.2)
+    database.session_factory = sessionmaker(database.engine, expire_on_commit=False)
+    body = new_patient(world)
+    try:
+        with busy.test_client() as client:
+            with database.engine.connect():  # the only connection, held elsewhere
+                resp = client.post("/api/v1/patients", json=body, headers=world["hw_a"].headers)
+            assert resp.status_code == 503
+            assert resp.headers["Retry-After"] == "5"
+            assert resp.get_json()["error"]["code"] == "database_unavailable"
+            with database.engine.connect() as conn:
+                stored = conn.scalar(
+                    select(func.count())
+                    .select_from(Patient)
+                    .where(Patient.national_id == body["national_id"])
+                )
+            assert stored == 0
+            again = client.post("/api/v1/patients", json=body, headers=world["hw_a"].headers)
+            assert again.status_code == 201, again.get_data(as_text=True)
+    finally:
+        database.engine.dispose()

@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +24,7 @@ from tests.conftest import REDIS_URL
 from tests.support import factories as f
 from tests.support.apps import TEST_SECRET
 from tests.support.databases import temporary_database
-from tests.support.processes import HubProcess, web_processes
+from tests.support.processes import HubProcess, children_of, established_on, web_processes
 
 EVENT_TIMEOUT = 10.0
 
@@ -83,8 +84,10 @@ class Listener:
         self.heard: queue.Queue[dict[str, Any]] = queue.Queue()
         self.client.on("patient.registered", self.heard.put)
 
-    def connect(self, url: str, auth: dict[str, str] | None) -> None:
-        self.client.connect(url, auth=auth, wait_timeout=30)
+    def connect(
+        self, url: str, auth: dict[str, str] | None, transports: list[str] | None = None
+    ) -> None:
+        self.client.connect(url, auth=auth, transports=transports, wait_timeout=30)
 
     def next_event(self, timeout: float = EVENT_TIMEOUT) -> dict[str, Any]:
         try:
@@ -104,21 +107,26 @@ def listeners() -> Iterator[list[Listener]]:
         listener.close()
 
 
-def connect(listeners: list[Listener], web: HubProcess, token: str) -> Listener:
+def connect(
+    listeners: list[Listener],
+    web: HubProcess,
+    token: str,
+    transports: list[str] | None = None,
+) -> Listener:
     listener = Listener()
     listeners.append(listener)
-    listener.connect(web.base_url, {"token": token})
+    listener.connect(web.base_url, {"token": token}, transports)
     assert listener.client.connected
     return listener
 
 
-def wait_until_subscribed(channel: str, timeout: float = 10.0) -> None:
+def wait_until_subscribed(channel: str, timeout: float = 10.0, subscribers: int = 1) -> None:
     """Socket.IO subscribes a process to the Redis channel once its first client connects, in a
     background thread; an event published before that would be missed by design."""
     client = redis.Redis.from_url(REDIS_URL)
     try:
         deadline = time.monotonic() + timeout
-        while dict(client.pubsub_numsub(channel)).get(channel.encode(), 0) < 1:
+        while dict(client.pubsub_numsub(channel)).get(channel.encode(), 0) < subscribers:
             assert time.monotonic() < deadline, f"nobody subscribed to {channel} in time"
             time.sleep(0.05)
     finally:
@@ -194,6 +202,44 @@ def test_connection_without_a_valid_token_is_refused(
     assert not listener.client.connected
     # The same process still accepts a valid token.
     assert connect(listeners, webs.web1, webs.token_a).client.connected
+
+
+# --- several worker processes of one `hub web` -----------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.redis
+@pytest.mark.postgres
+def test_worker_processes_of_one_web_command_share_its_port_and_events(
+    tmp_path: Path, listeners: list[Listener]
+) -> None:
+    """HUB_WEB_WORKERS=2: both processes take websockets and requests on the one port, and an
+    event raised by a request on either reaches listeners on both."""
+    channel = f"hub-test-socketio-{uuid.uuid4().hex}"
+    with (
+        temporary_database("postgresql", tmp_path) as url,
+        web_processes(
+            url,
+            tmp_path,
+            redis_url=REDIS_URL,
+            channel=channel,
+            secret=TEST_SECRET,
+            count=1,
+            HUB_WEB_WORKERS="2",
+        ) as (web,),
+    ):
+        seeded = _seed(url)
+        workers = children_of(web.pid)
+        assert len(workers) == 2 and web.port is not None
+        # Which process accepts a connection is the kernel's choice: connect until both hold some.
+        while established_on(web.port, workers) != set(workers):
+            assert len(listeners) < 24, "every websocket went to the same worker process"
+            connect(listeners, web, seeded["token_a"], transports=["websocket"])
+        wait_until_subscribed(channel, subscribers=2)
+        # Each registration on a new connection: served by either process.
+        registered = [register_patient(web, seeded["token_a"]) for _ in range(4)]
+        for listener in listeners:
+            assert [listener.next_event()["patient_id"] for _ in registered] == registered
 
 
 # --- events wait for the outermost commit ----------------------------------------------------

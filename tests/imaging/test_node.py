@@ -3,8 +3,6 @@ dcmtk refuses to send): registry, durable indexed storage, duplicates, malformed
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
 import struct
 import threading
@@ -40,6 +38,7 @@ from tests.imaging.dicomdata import (
 )
 from tests.imaging.peers import Node, dcmtk, running_node
 from tests.support.personas import World
+from tests.support.processes import established_on
 
 pytestmark = pytest.mark.slow
 
@@ -553,24 +552,6 @@ def test_an_instance_whose_file_cannot_be_flushed_is_refused_and_not_indexed(
         server.shutdown()
 
 
-def _established_on(port: int, pids: list[int]) -> set[int]:
-    """Which of ``pids`` hold an established TCP connection on local ``port`` (/proc)."""
-    inodes: set[str] = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with contextlib.suppress(FileNotFoundError):
-            for line in Path(table).read_text().splitlines()[1:]:
-                fields = line.split()
-                if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "01":
-                    inodes.add(fields[9])
-    holders = set()
-    for pid in pids:
-        for fd in Path(f"/proc/{pid}/fd").iterdir():
-            with contextlib.suppress(OSError):
-                if os.readlink(fd).removeprefix("socket:[").rstrip("]") in inodes:
-                    holders.add(pid)
-    return holders
-
-
 def test_several_node_processes_share_the_port_and_the_senders(
     app: Flask, database_url: str, titles: Titles, tmp_path: Path
 ) -> None:
@@ -583,7 +564,7 @@ def test_several_node_processes_share_the_port_and_the_senders(
         assert len(processes) == 2
         associations = [Sender(node.port, titles.a) for _ in range(senders)]
         # A process already serving holds back before accepting, so the other takes some.
-        assert _established_on(node.port, processes) == set(processes)
+        assert established_on(node.port, processes) == set(processes)
 
         def send(index: int) -> None:
             series_uid = generate_uid()

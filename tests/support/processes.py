@@ -87,6 +87,25 @@ def descendants_of(pid: int) -> list[int]:
     return result
 
 
+def established_on(port: int, pids: list[int]) -> set[int]:
+    """Which of ``pids`` hold an established TCP connection on local ``port`` (/proc): which
+    of several processes sharing a listening port took the connections made to it."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(FileNotFoundError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "01":
+                    inodes.add(fields[9])
+    holders = set()
+    for pid in pids:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                if os.readlink(fd).removeprefix("socket:[").rstrip("]") in inodes:
+                    holders.add(pid)
+    return holders
+
+
 def _group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
@@ -229,10 +248,18 @@ def running_hub(
 
 @contextlib.contextmanager
 def web_processes(
-    database_url: str, directory: Path, *, redis_url: str, channel: str, secret: str, count: int = 2
+    database_url: str,
+    directory: Path,
+    *,
+    redis_url: str,
+    channel: str,
+    secret: str,
+    count: int = 2,
+    **extra: str,
 ) -> Iterator[list[HubProcess]]:
     """``count`` ``hub web`` processes sharing one database and one Socket.IO channel on Redis,
-    as several web nodes run in production; stopped on exit (before the database is dropped)."""
+    as several web nodes run in production; stopped on exit (before the database is dropped).
+    ``extra``: more settings for each (e.g. HUB_WEB_WORKERS)."""
     with contextlib.ExitStack() as stack:
         procs = []
         for n in range(1, count + 1):
@@ -247,6 +274,7 @@ def web_processes(
                 HUB_BROKER_URL="memory://",
                 HUB_RESULT_BACKEND="cache+memory://",
                 HUB_WEB_THREADS="8",
+                **extra,
             )
             proc = start_hub("web", env=env, log_dir=directory / "logs", port=port)
             stack.callback(proc.cleanup)
