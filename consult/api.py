@@ -63,8 +63,10 @@ def attachment_out(a: Attachment) -> AttachmentOut:
     )
 
 
-def consult_out(c: Consult) -> ConsultOut:
-    sess = db.session()
+def consult_out(c: Consult, attachments: list[Attachment] | None = None) -> ConsultOut:
+    """``attachments``: the consult's, when the caller knows them (a new consult has none)."""
+    if attachments is None:
+        attachments = services.attachments_of(db.session(), c.id)
     outcome = None
     if c.outcome is not None:
         o = c.outcome
@@ -123,7 +125,7 @@ def consult_out(c: Consult) -> ConsultOut:
             )
             for e in c.events
         ],
-        attachments=[attachment_out(a) for a in services.attachments_of(sess, c.id)],
+        attachments=[attachment_out(a) for a in attachments],
         outcome=outcome,
     )
 
@@ -193,7 +195,7 @@ def submit_consult(principal: Principal, body: ConsultIn) -> FlaskResponse:
         )
     consult, created = services.submit(db.session(), principal, body, key)
     db.session().commit()
-    resp = jsonify(consult_out(consult).model_dump(mode="json"))
+    resp = jsonify(consult_out(consult, [] if created else None).model_dump(mode="json"))
     resp.status_code = 201
     if not created:
         resp.headers["Idempotent-Replayed"] = "true"

@@ -6,7 +6,7 @@ import enum
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.models import Facility, Patient, Specialty, User
@@ -238,6 +238,17 @@ class Shift(Model):
     ends_at: Mapped[datetime]
     specialist: Mapped[User] = relationship()
     facility: Mapped[Facility] = relationship()
+
+
+class RosterRevision(Model):
+    """One row: a random value that database triggers replace on every change to shifts or to
+    a facility (migration 0011), so a process keeping the roster in memory (consult.oncall)
+    sees in one column whether what it keeps is current. Random rather than a counter, so a
+    rolled-back change or another database never shows a value already seen."""
+
+    __tablename__ = "roster_revision"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    revision: Mapped[int] = mapped_column(BigInteger)
 
 
 class SpecialistStatus(Model):

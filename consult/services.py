@@ -115,6 +115,13 @@ def submit(
         events=[],
         outcome=None,
     )
+    add_event(
+        session, consult, "submitted", actor_id=principal.user_id, to_status=ConsultStatus.SUBMITTED
+    )
+    if consultant is None:
+        # Routed before it is written, so that the consult, its timeline and its offers are
+        # inserted in one flush (wasted only if a concurrent request with the same key wins).
+        route_new(session, consult, now)
     try:
         with session.begin_nested():
             session.add(consult)
@@ -125,13 +132,8 @@ def submit(
         if existing is None:
             raise
         return _replay(existing, data), False
-    add_event(
-        session, consult, "submitted", actor_id=principal.user_id, to_status=ConsultStatus.SUBMITTED
-    )
     if consultant is not None:
         _register_after(session, consult, consultant, now)
-    else:
-        route_new(session, consult, now)
     audit.record(
         session,
         principal,
@@ -145,9 +147,14 @@ def submit(
 
 
 def _by_key(session: Session, requester_id: int, key: str) -> Consult | None:
-    return session.scalar(
-        select(Consult).where(Consult.requester_id == requester_id, Consult.idempotency_key == key)
+    # Looked up on every keyed submission and almost never found: ask for the id alone, and
+    # load the consult only when there is one.
+    found = session.scalar(
+        select(Consult.id).where(
+            Consult.requester_id == requester_id, Consult.idempotency_key == key
+        )
     )
+    return None if found is None else session.get(Consult, found)
 
 
 def _replay(existing: Consult, data: ConsultIn) -> Consult:

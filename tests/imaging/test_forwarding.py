@@ -179,15 +179,6 @@ def test_archive_down_loses_nothing_and_drains_after(
     assert _status(fwd_app, study_uid).status == "forwarded"
 
 
-@pytest.mark.xfail(
-    reason="Open defect: on PostgreSQL under load, after the archive is killed mid-transfer and "
-    "restarted, 13 or 25 of 150 instances were missing from the archive in some full runs; "
-    "passes alone and on SQLite. Orthanc keeps what it acknowledged when killed (checked with "
-    "storescu). The cause found: a connection broken mid-send (reset, or EBADF once "
-    "pynetdicom had closed the socket) left the rest of its batch leased for 5 minutes, longer "
-    "than this test retries; fixed, and kept marked until loaded full runs pass.",
-    strict=False,
-)
 def test_archive_stopped_mid_transfer_then_restarted_gets_each_instance_once(
     fwd_app: Flask, fwd_node: Node, orthanc: Orthanc, titles: Titles, world: World, tmp_path: Path
 ) -> None:
