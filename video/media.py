@@ -238,6 +238,9 @@ class SessionRecorder:
     def recording(self) -> bool:
         return self.worker is not None
 
+    def connected_legs(self) -> int:
+        return sum(1 for leg in self.legs.values() if leg.pc.connectionState == "connected")
+
     async def _db(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(None, fn, self.app, *args)
 

@@ -69,16 +69,40 @@ class SyntheticAudio(AudioStreamTrack):
 
 
 async def run_test_peer(
-    app: Any, base_url: str, session_id: int, token: str, seconds: float
+    app: Any,
+    base_url: str,
+    session_id: int,
+    token: str,
+    seconds: float,
+    *,
+    once_connected_to: int = 0,
+    connect_within: float = 60.0,
 ) -> dict[str, Any]:
-    """Join, send for ``seconds``, leave; what it received and when it first connected."""
+    """Join, send for ``seconds``, leave; what it received and when it first connected.
+
+    With ``once_connected_to`` the ``seconds`` count from the moment that many peers (the other
+    participants and the recorder) are connected at once, waited for up to ``connect_within``
+    seconds, so a slow recorder start on a loaded machine does not shorten what is sent to it.
+    """
     from video.media import SessionRecorder
 
+    loop = asyncio.get_running_loop()
     peer = SessionRecorder(app, None, session_id, base_url, token=token)
-    started = asyncio.get_running_loop().time()
+    started = loop.time()
     task = asyncio.ensure_future(peer.run())
+    all_connected = None
+    if once_connected_to:
+        while loop.time() - started < connect_within and not task.done():
+            if peer.connected_legs() >= once_connected_to:
+                all_connected = loop.time() - started
+                break
+            await asyncio.sleep(0.1)
     await asyncio.sleep(seconds)
     peer.stopping.set()
     await task
     connected = None if peer.connected_at is None else peer.connected_at - started
-    return {"connected_after": connected, "received": dict(peer.received)}
+    return {
+        "connected_after": connected,
+        "all_connected_after": all_connected,
+        "received": dict(peer.received),
+    }
