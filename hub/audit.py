@@ -10,10 +10,10 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from hub import db
@@ -98,6 +98,34 @@ def record(
     )
 
 
+_BUMP_HEAD = (
+    update(AuditHead)
+    .where(AuditHead.id == 1)
+    .values(seq=AuditHead.seq + bindparam("count"))
+    .returning(AuditHead.seq, AuditHead.hash)
+)
+_SET_HEAD = update(AuditHead).where(AuditHead.id == 1).values(hash=bindparam("head"))
+_COLUMNS = (
+    "seq bigint, occurred_at timestamptz, action varchar, outcome varchar, actor_type varchar, "
+    "actor_id varchar, object_type varchar, object_id varchar, request_id varchar, "
+    "details json, prev_hash varchar, hash varchar"
+)
+_NAMES = ", ".join(c.split()[0] for c in _COLUMNS.split(", "))
+# The events and the new head in one statement: one round trip less while the head's lock is
+# held (PostgreSQL runs a data-modifying WITH whether or not it is read). The events travel as
+# one JSON parameter, so the statement is the same text whatever their number and is compiled
+# and prepared once, where a multi-row VALUES is compiled again for every transaction.
+_SEAL_PG = text(
+    f"WITH sealed AS (INSERT INTO audit_event ({_NAMES}) SELECT {_NAMES} "  # noqa: S608
+    f"FROM json_to_recordset(CAST(:events AS json)) AS e({_COLUMNS}) RETURNING seq) "
+    "UPDATE audit_head SET hash = :head WHERE id = 1"
+)
+
+
+def _as_json(row: dict[str, Any]) -> dict[str, Any]:
+    return {**row, "occurred_at": row["occurred_at"].astimezone(UTC).isoformat()}
+
+
 def _seal(session: Session, events: list[dict[str, Any]]) -> None:
     """Chain the transaction's events onto the head, just before it commits.
 
@@ -106,26 +134,18 @@ def _seal(session: Session, events: list[dict[str, Any]]) -> None:
     lock for the commit only, not for the whole request: the log is one global order, and a
     lock held from a request's first event would serialise every write of the hub.
     """
-    last_seq, prev_hash = session.execute(
-        update(AuditHead)
-        .where(AuditHead.id == 1)
-        .values(seq=AuditHead.seq + len(events))
-        .returning(AuditHead.seq, AuditHead.hash)
-    ).one()
+    last_seq, prev_hash = session.execute(_BUMP_HEAD, {"count": len(events)}).one()
     rows = []
     for seq, fields in enumerate(events, start=last_seq - len(events) + 1):
         digest = _digest(seq=seq, prev_hash=prev_hash, **fields)
         rows.append({"seq": seq, "prev_hash": prev_hash, "hash": digest, **fields})
         prev_hash = digest
-    new_head = update(AuditHead).where(AuditHead.id == 1).values(hash=prev_hash)
     if session.connection().dialect.name == "postgresql":
-        # The events and the new head in one statement: one round trip less while the head's
-        # lock is held (PostgreSQL runs a data-modifying WITH whether or not it is read).
-        sealed = insert(AuditEvent).values(rows).returning(AuditEvent.seq).cte("sealed")
-        session.execute(new_head.add_cte(sealed))
+        payload = json.dumps([_as_json(r) for r in rows], ensure_ascii=False)
+        session.execute(_SEAL_PG, {"events": payload, "head": prev_hash})
     else:
         session.execute(insert(AuditEvent), rows)
-        session.execute(new_head)
+        session.execute(_SET_HEAD, {"head": prev_hash})
 
 
 # Events are kept with the session until its outermost transaction commits (dropped with a

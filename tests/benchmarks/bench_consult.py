@@ -795,6 +795,10 @@ def _http_worker(task: dict[str, Any]) -> dict[str, Any]:
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
             if kind == "healthz":
                 method, path, body, headers = "GET", "/healthz", None, {}
+            elif kind == "me":
+                token, _patient_id = rng.choice(jobs)
+                method, path, body = "GET", "/api/v1/me", None
+                headers = {"Authorization": f"Bearer {token}"}
             else:
                 token, patient_id = rng.choice(jobs)
                 method, path = "POST", "/api/v1/consults"
@@ -1525,6 +1529,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if "b" in sections:
                     assert server is not None
                     health = http_load(server.port, "healthz", scale, roster, args.seed)
+                    # The cheapest authenticated API request (no patient data, nothing
+                    # written): what any API call costs before its own work.
+                    me = http_load(server.port, "me", scale, roster, args.seed + 2)
                     with ActivitySampler(url) as activity_b:
                         consults = http_load(server.port, "consult", scale, roster, args.seed + 1)
                     ratio = consults.throughput / health.throughput if health.throughput else 0
@@ -1544,6 +1551,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 health.statuses,
                             ],
                             [
+                                "GET /api/v1/me (authenticated)",
+                                f"{me.throughput:.1f}",
+                                ms(pct(me.lat, 50)),
+                                ms(pct(me.lat, 99)),
+                                me.statuses,
+                            ],
+                            [
                                 "POST /api/v1/consults",
                                 f"{consults.throughput:.1f}",
                                 ms(pct(consults.lat, 50)),
@@ -1553,6 +1567,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                         ],
                     )
                     say(f"  ratio consult/healthz throughput: {ratio:.3f}")
+                    me_ratio = me.throughput / health.throughput if health.throughput else 0
+                    say(
+                        f"  ratio me/healthz throughput: {me_ratio:.3f} (what token "
+                        "authentication and the API layer alone leave of /healthz)"
+                    )
                     activity_b.report(
                         "(b) what the server's database connections did during "
                         "the consult submissions (pg_stat_activity samples)"
@@ -1571,6 +1590,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     )
                     summary.add(
                         "(b) ratio consults/healthz", f"{ratio:.3f}", ">= 0.5", ratio >= 0.5
+                    )
+                    summary.add(
+                        "(b) ratio GET /api/v1/me / healthz", f"{me_ratio:.3f}", "(info)", None
                     )
                     bad = sum(v for k, v in consults.statuses.items() if k != 201)
                     if bad:
