@@ -18,6 +18,12 @@ machine's speed drifts between minutes):
     instance is in Orthanc, against ``storescu`` -> Orthanc directly;
 (f) the node's resident memory over ``--memory`` small instances (10 associations).
 
+Each round also measures the disk: four threads writing the study's files through the node's
+own durable write (``imaging.storage.Storage.write``: write, ``fdatasync``, directory fsync),
+without network, DICOM or index. That is the most the node could take in (d) on this disk while
+keeping its rule of answering success only for flushed instances; Orthanc does not flush the
+files it stores.
+
 Peers run from temporary directories on free ports; the hub uses a temporary PostgreSQL database
 (``HUB_TEST_PG_DSN``) or, with ``--sqlite``, the embedded SQLite default, and Redis database 14
 as the Celery broker for (e). Everything started is stopped at the end.
@@ -188,6 +194,26 @@ def hub_node(
         yield port, procs, env
 
 
+def disk_ceiling(directory: Path, studies: list[Path]) -> float:
+    """Seconds for one thread per study to store its files as the node does, without DICOM."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from imaging.storage import Storage, relative_path
+
+    storage = Storage(directory)
+    files = [sorted(study.iterdir()) for study in studies]
+    contents = [[path.read_bytes() for path in paths] for paths in files]
+
+    def store(index: int) -> None:
+        for number, data in enumerate(contents[index]):
+            storage.write(relative_path(f"study-{index}", f"sop-{number}"), [data])
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(len(studies)) as pool:
+        list(pool.map(store, range(len(studies))))
+    return time.perf_counter() - started
+
+
 def rss_kib(pid: int) -> int:
     """Resident memory of a process and its children (the node's extra processes)."""
     total = 0
@@ -285,6 +311,14 @@ def main() -> None:
                     4 * n / seconds,
                     f"{4 * n / seconds:7.1f} instances/s aggregate ({seconds:.2f} s)",
                 )
+            seconds = disk_ceiling(work / f"disk{r}", mine[1:5])
+            note(
+                "d disk",
+                4 * n / seconds,
+                f"{4 * n / seconds:7.1f} files/s: the node's durable write alone, 4 threads "
+                f"({4 * n * size_mb / seconds:.0f} MB/s flushed)",
+            )
+            shutil.rmtree(work / f"disk{r}")
             print(f"round {r + 1}/{rounds}: (e) storescu -> hub -> Orthanc, and direct", flush=True)
             seconds = timed_sends(direct.dicom_port, direct.aet, mine[:1])
             note("e direct s", seconds, f"{seconds:.2f} s")
@@ -322,6 +356,8 @@ def main() -> None:
         ("(a) hub / storescp", "a hub", "a storescp", ""),
         ("(d) hub / Orthanc aggregate", "d hub", "d orthanc", "   (target >= 1.5)"),
         ("(d) hub / storescp aggregate", "d hub", "d storescp", ""),
+        ("(d) hub / its disk's ceiling", "d hub", "d disk", ""),
+        ("(d) disk ceiling / Orthanc", "d disk", "d orthanc", "   (the most (d) can be here)"),
         ("(e) via hub / direct", "e via hub s", "e direct s", "   (target <= 1.3)"),
     ):
         each = ratios(top, bottom)
