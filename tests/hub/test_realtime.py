@@ -226,6 +226,9 @@ def test_worker_processes_of_one_web_command_share_its_port_and_events(
             secret=TEST_SECRET,
             count=1,
             HUB_WEB_WORKERS="2",
+            # A websocket holds a gthread thread while open: room for every listener this test
+            # may open on one process before the kernel hands one to the other.
+            HUB_WEB_THREADS="32",
         ) as (web,),
     ):
         seeded = _seed(url)

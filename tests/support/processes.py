@@ -259,23 +259,23 @@ def web_processes(
 ) -> Iterator[list[HubProcess]]:
     """``count`` ``hub web`` processes sharing one database and one Socket.IO channel on Redis,
     as several web nodes run in production; stopped on exit (before the database is dropped).
-    ``extra``: more settings for each (e.g. HUB_WEB_WORKERS)."""
+    ``extra``: more or other settings for each (e.g. HUB_WEB_WORKERS)."""
     with contextlib.ExitStack() as stack:
         procs = []
         for n in range(1, count + 1):
             port = free_port()
-            env = hub_env(
-                HUB_HTTP_PORT=str(port),
-                HUB_DATABASE_URL=database_url,
-                HUB_REDIS_URL=redis_url,
-                HUB_SOCKETIO_CHANNEL=channel,
-                HUB_SECRET_KEY=secret,
-                HUB_DATA_DIR=str(directory / f"data{n}"),
-                HUB_BROKER_URL="memory://",
-                HUB_RESULT_BACKEND="cache+memory://",
-                HUB_WEB_THREADS="8",
-                **extra,
-            )
+            settings = {
+                "HUB_HTTP_PORT": str(port),
+                "HUB_DATABASE_URL": database_url,
+                "HUB_REDIS_URL": redis_url,
+                "HUB_SOCKETIO_CHANNEL": channel,
+                "HUB_SECRET_KEY": secret,
+                "HUB_DATA_DIR": str(directory / f"data{n}"),
+                "HUB_BROKER_URL": "memory://",
+                "HUB_RESULT_BACKEND": "cache+memory://",
+                "HUB_WEB_THREADS": "8",
+            }
+            env = hub_env(**{**settings, **extra})
             proc = start_hub("web", env=env, log_dir=directory / "logs", port=port)
             stack.callback(proc.cleanup)
             procs.append(proc)
