@@ -95,6 +95,11 @@ class Listener:
         except queue.Empty:
             raise AssertionError(f"no patient.registered within {timeout:.0f}s") from None
 
+    def local_port(self) -> int:
+        """The client port of this listener's websocket."""
+        sock = self.client.eio.ws.sock
+        return int(sock.getsockname()[1])
+
     def close(self) -> None:
         self.client.disconnect()
 
@@ -126,8 +131,10 @@ def wait_until_subscribed(channel: str, timeout: float = 10.0, subscribers: int 
     client = redis.Redis.from_url(REDIS_URL)
     try:
         deadline = time.monotonic() + timeout
-        while dict(client.pubsub_numsub(channel)).get(channel.encode(), 0) < subscribers:
-            assert time.monotonic() < deadline, f"nobody subscribed to {channel} in time"
+        while (seen := dict(client.pubsub_numsub(channel)).get(channel.encode(), 0)) < subscribers:
+            assert time.monotonic() < deadline, (
+                f"{seen} of {subscribers} processes subscribed to {channel} in time"
+            )
             time.sleep(0.05)
     finally:
         client.close()
@@ -234,11 +241,16 @@ def test_worker_processes_of_one_web_command_share_its_port_and_events(
         seeded = _seed(url)
         workers = children_of(web.pid)
         assert len(workers) == 2 and web.port is not None
-        # Which process accepts a connection is the kernel's choice: connect until both hold some.
-        while established_on(web.port, workers) != set(workers):
+        # Which process accepts a connection is the kernel's choice: connect until both hold a
+        # websocket. Each is traced by its own client port: another connection left open (a
+        # keep-alive health check) must not count as a listener on that process.
+        holders: set[int] = set()
+        while holders != set(workers):
             assert len(listeners) < 24, "every websocket went to the same worker process"
-            connect(listeners, web, seeded["token_a"], transports=["websocket"])
-        wait_until_subscribed(channel, subscribers=2)
+            listener = connect(listeners, web, seeded["token_a"], transports=["websocket"])
+            holders |= established_on(web.port, workers, peer_port=listener.local_port())
+        # A process subscribes to the channel in a background thread after its first client.
+        wait_until_subscribed(channel, timeout=30, subscribers=2)
         # Each registration on a new connection: served by either process.
         registered = [register_patient(web, seeded["token_a"]) for _ in range(4)]
         for listener in listeners:

@@ -87,15 +87,20 @@ def descendants_of(pid: int) -> list[int]:
     return result
 
 
-def established_on(port: int, pids: list[int]) -> set[int]:
+def established_on(port: int, pids: list[int], peer_port: int | None = None) -> set[int]:
     """Which of ``pids`` hold an established TCP connection on local ``port`` (/proc): which
-    of several processes sharing a listening port took the connections made to it."""
+    of several processes sharing a listening port took the connections made to it. With
+    ``peer_port``, only the connection coming from that port (one client socket)."""
     inodes: set[str] = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         with contextlib.suppress(FileNotFoundError):
             for line in Path(table).read_text().splitlines()[1:]:
                 fields = line.split()
-                if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "01":
+                if (
+                    int(fields[1].rsplit(":", 1)[1], 16) == port
+                    and fields[3] == "01"
+                    and (peer_port is None or int(fields[2].rsplit(":", 1)[1], 16) == peer_port)
+                ):
                     inodes.add(fields[9])
     holders = set()
     for pid in pids:
