@@ -4,21 +4,20 @@ from __future__ import annotations
 
 from flask import Flask
 
+from consult import api as api  # its routes join the /api/v1 blueprint
 from consult import models as models  # registers the tables
 
 
 def init_app(app: Flask) -> None:
-    from consult import api, cli, signing, tasks, views
+    from consult import cli, signing, tasks, views
     from consult.access import patients_of_my_consults
     from consult.demo import seed_rosters
     from hub.demo import register_demo_seeder
     from hub.jobs import add_periodic
     from hub.permissions import register_patient_grant
 
-    app.register_blueprint(api.bp)
     signing.init_app(app)  # signed outcome and e-prescription
     app.cli.add_command(cli.sla_group)
-    app.extensions["csrf"].exempt(api.bp)
     views.init_app(app)
     register_patient_grant(patients_of_my_consults)
     register_demo_seeder(seed_rosters)

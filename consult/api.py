@@ -6,8 +6,8 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
-from flask import Blueprint, current_app, jsonify, request, send_file
 from flask import Response as FlaskResponse
+from flask import current_app, jsonify, request, send_file
 from pydantic import BaseModel, ConfigDict, Field
 
 from consult import assignment, rosters, services
@@ -42,7 +42,6 @@ from hub.auth.principal import Principal
 from hub.errors import BadRequest, ValidationFailed
 from hub.models import utcnow
 
-bp = Blueprint("consult_api", __name__, url_prefix=API_PREFIX)
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 
 
@@ -176,7 +175,6 @@ class ConsultQuery(BaseModel):
 
 
 @api_route(
-    bp,
     "/consults",
     "POST",
     summary="Request a consultation (Idempotency-Key honoured)",
@@ -204,7 +202,6 @@ def submit_consult(principal: Principal, body: ConsultIn) -> FlaskResponse:
 
 
 @api_route(
-    bp,
     "/consults",
     summary="Consults within your scope",
     scope="consults:read",
@@ -225,7 +222,6 @@ def list_consults(principal: Principal, query: ConsultQuery) -> ConsultList:
 
 
 @api_route(
-    bp,
     "/consults/<int:consult_id>",
     summary="One consult with routing trace and timeline",
     scope="consults:read",
@@ -238,7 +234,6 @@ def get_consult(principal: Principal, consult_id: int) -> ConsultOut:
 
 
 @api_route(
-    bp,
     "/worklist",
     summary="Your offered and accepted consults, most urgent first",
     scope="consults:read",
@@ -251,7 +246,6 @@ def my_worklist(principal: Principal) -> ConsultList:
 
 
 @api_route(
-    bp,
     "/consults/<int:consult_id>/claim",
     "POST",
     summary="Claim (accept) an offered consult; exactly one claim wins",
@@ -265,7 +259,6 @@ def claim_consult(principal: Principal, consult_id: int) -> ConsultOut:
 
 
 @api_route(
-    bp,
     "/consults/<int:consult_id>/decline",
     "POST",
     summary="Decline an offer with a reason",
@@ -280,7 +273,6 @@ def decline_consult(principal: Principal, consult_id: int, body: DeclineIn) -> C
 
 
 @api_route(
-    bp,
     "/consults/<int:consult_id>/cancel",
     "POST",
     summary="Cancel a consult nobody has accepted",
@@ -295,7 +287,6 @@ def cancel_consult(principal: Principal, consult_id: int, body: CancelIn) -> Con
 
 
 @api_route(
-    bp,
     "/consults/<int:consult_id>/messages",
     "POST",
     summary="Write in the consult's conversation",
@@ -314,7 +305,6 @@ def post_message(principal: Principal, consult_id: int, body: MessageIn) -> Mess
 
 
 @api_route(
-    bp,
     "/consults/<int:consult_id>/messages",
     summary="The consult's conversation",
     scope="consults:read",
@@ -329,7 +319,6 @@ def list_messages(principal: Principal, consult_id: int) -> MessageList:
 
 
 @api_route(
-    bp,
     "/consults/<int:consult_id>/attachments",
     "POST",
     summary="Attach a file (multipart field 'file', form field 'kind')",
@@ -366,7 +355,6 @@ def add_attachment(principal: Principal, consult_id: int) -> AttachmentOut:
 
 
 @api_route(
-    bp,
     "/consults/<int:consult_id>/attachments/<int:attachment_id>",
     summary="Download an attachment (always as a download, never inline)",
     scope="consults:read",
@@ -389,7 +377,6 @@ def download_attachment(principal: Principal, consult_id: int, attachment_id: in
 
 
 @api_route(
-    bp,
     "/consults/<int:consult_id>/outcome",
     "POST",
     summary="Record the outcome (pending signature)",
@@ -406,7 +393,6 @@ def record_outcome(principal: Principal, consult_id: int, body: OutcomeIn) -> Co
 
 
 @api_route(
-    bp,
     "/specialists/me/availability",
     "PUT",
     summary="Set your live status, a pause, or your concurrent-case limit",
@@ -429,7 +415,6 @@ def set_availability(principal: Principal, body: AvailabilityIn) -> Availability
 
 
 @api_route(
-    bp,
     "/roster/shifts",
     "POST",
     summary="Publish an on-call shift",
@@ -453,7 +438,6 @@ def add_shift(principal: Principal, body: ShiftIn) -> ShiftOut:
 
 
 @api_route(
-    bp,
     "/roster/shifts",
     summary="The published on-call calendar",
     scope="profile",

@@ -45,7 +45,6 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     oauth_views.init_app(app)  # /oauth/*
     jobs.init_app(app)  # Celery bound to Flask
     realtime.init_app(app)  # Socket.IO rooms per user, facility, region
-    api.init_app(app)  # /api/v1 and its OpenAPI document
     web.init_app(app)  # page shell
     pki.init_app(app)  # CA, CRL, time-stamp authority, `hub pki`
     documents.init_app(app)  # signed documents: /verify, `hub verify-pdf`
@@ -53,6 +52,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     imaging.init_app(app)  # DICOM node, study index, forwarding, image links, retention
     video.init_app(app)  # video sessions: signalling, TURN credentials, recordings
     insurance.init_app(app)  # tariffs, coverage, claims, insurer exports
+    api.init_app(app)  # /api/v1 with every package's routes, and its OpenAPI document
     jobs.add_periodic(app, "outbox-drain", outbox.drain_task.name, outbox.POLL_EVERY)
 
     from hub import cli

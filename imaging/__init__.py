@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from imaging import api as api  # its routes join the /api/v1 blueprint
 from imaging import archive as archive  # registers its outbox handler (central deletions)
 from imaging import models as models  # registers the tables
 
@@ -13,12 +14,9 @@ def init_app(app: Flask) -> None:
     from hub.demo import register_demo_seeder
     from hub.jobs import add_periodic
     from hub.services.patients import register_merge_hook
-    from imaging import api, cli, consults, reports, services, tasks, views
+    from imaging import cli, consults, reports, services, tasks, views
     from imaging.demo import seed_titles
 
-    app.register_blueprint(api.bp)
-    # Bearer tokens or the X-CSRFToken header authorise API writes (hub.auth.current).
-    app.extensions["csrf"].exempt(api.bp)
     views.init_app(app)
     reports.init_app(app)  # the radiologist's signed report
     register_section(PageSection("imaging/_consult_section.html", consults.page_section))

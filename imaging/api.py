@@ -3,11 +3,11 @@ links, legal hold and patient linking."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, request
+from flask import Response, current_app, request
 from sqlalchemy import select
 
 from hub import db
-from hub.api.core import API_PREFIX, api_route
+from hub.api.core import api_route
 from hub.auth.principal import Principal
 from hub.config import ImagingSettings, Settings
 from hub.errors import NotFound
@@ -38,8 +38,6 @@ from imaging.schemas import (
     StudySummary,
     UploadOut,
 )
-
-bp = Blueprint("imaging_api", __name__, url_prefix=API_PREFIX)
 
 
 def _settings() -> Settings:
@@ -134,7 +132,6 @@ def link_url(token: str) -> str:
 
 
 @api_route(
-    bp,
     "/studies",
     summary="Studies within your scope, e.g. of one patient by national id",
     scope="imaging:read",
@@ -163,7 +160,6 @@ def list_studies(principal: Principal, query: StudyQuery) -> StudyList:
 
 
 @api_route(
-    bp,
     "/studies/priors",
     summary="A patient's earlier studies in the central archive (C-FIND)",
     scope="imaging:read",
@@ -195,7 +191,6 @@ def list_priors(principal: Principal, query: PriorQuery) -> PriorList:
 
 
 @api_route(
-    bp,
     "/studies/priors/retrieve",
     "POST",
     summary="Fetch a patient's earlier study from the central archive into the hub (C-GET)",
@@ -226,7 +221,6 @@ def retrieve_prior(principal: Principal, body: RetrieveIn) -> RetrievedOut:
 
 
 @api_route(
-    bp,
     "/studies/<study_instance_uid>",
     summary="One study: series, instance count, forwarding status, retention",
     scope="imaging:read",
@@ -240,7 +234,6 @@ def get_study(principal: Principal, study_instance_uid: str) -> StudyOut:
 
 
 @api_route(
-    bp,
     "/studies/<study_instance_uid>/links",
     "POST",
     summary="A signed, expiring link to the study's images (no account needed)",
@@ -265,7 +258,6 @@ def create_link(principal: Principal, study_instance_uid: str, body: LinkIn) -> 
 
 
 @api_route(
-    bp,
     "/studies/<study_instance_uid>/links",
     summary="The study's links (without their tokens)",
     scope="imaging:read",
@@ -279,7 +271,6 @@ def list_links(principal: Principal, study_instance_uid: str) -> LinkList:
 
 
 @api_route(
-    bp,
     "/studies/<study_instance_uid>/links/<int:link_id>/revoke",
     "POST",
     summary="Revoke a link at once",
@@ -295,7 +286,6 @@ def revoke_link(principal: Principal, study_instance_uid: str, link_id: int) -> 
 
 
 @api_route(
-    bp,
     "/studies/<study_instance_uid>/legal-hold",
     "PUT",
     summary="Freeze or release a study against retention deletion",
@@ -313,7 +303,6 @@ def set_legal_hold(principal: Principal, study_instance_uid: str, body: LegalHol
 
 
 @api_route(
-    bp,
     "/studies/<study_instance_uid>/patient",
     "PUT",
     summary="Link the study's PatientID (at its facility) to a hub patient",
@@ -331,7 +320,6 @@ def link_patient(principal: Principal, study_instance_uid: str, body: PatientLin
 
 
 @api_route(
-    bp,
     "/studies/upload",
     "POST",
     summary="Upload DICOM files or a zip of them "
@@ -376,7 +364,6 @@ def upload_studies(principal: Principal) -> UploadOut:
 
 
 @api_route(
-    bp,
     "/studies/<study_instance_uid>/consults",
     "POST",
     summary="Attach the study to a consult of the same patient",
@@ -401,7 +388,6 @@ def attach_to_consult(principal: Principal, study_instance_uid: str, body: Attac
 
 
 @api_route(
-    bp,
     "/consults/<int:consult_id>/studies",
     summary="Studies attached to a consult",
     scope="imaging:read",
@@ -452,7 +438,6 @@ def package_response(study: Study) -> Response:
 
 
 @api_route(
-    bp,
     "/studies/<study_instance_uid>/package",
     summary="The study as a CD/download package (zip with DICOMDIR)",
     scope="imaging:read",

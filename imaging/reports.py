@@ -10,14 +10,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app
+from flask import Flask, Response, current_app
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub import audit, db
-from hub.api.core import API_PREFIX, api_route
+from hub.api.core import api_route
 from hub.auth.principal import Principal
 from hub.config import Settings
 from hub.documents import registry
@@ -298,7 +298,6 @@ def pdf(
 
 # --- API ----------------------------------------------------------------------------------------
 
-bp = Blueprint("imaging_reports_api", __name__, url_prefix=API_PREFIX)
 BASE = "/studies/<study_instance_uid>/report"
 
 
@@ -329,7 +328,6 @@ def report_out(report: ImagingReport) -> ReportOut:
 
 
 @api_route(
-    bp,
     BASE,
     summary="The study's report (draft or signed)",
     scope="imaging:read",
@@ -342,7 +340,6 @@ def get_report(principal: Principal, study_instance_uid: str) -> ReportOut:
 
 
 @api_route(
-    bp,
     BASE,
     "PUT",
     summary="Write or change the report's draft (the radiologist who writes it)",
@@ -358,7 +355,6 @@ def put_report(principal: Principal, study_instance_uid: str, body: ReportIn) ->
 
 
 @api_route(
-    bp,
     BASE + ".pdf",
     summary="The report as a PDF: the signed one as stored, or an unsigned draft",
     scope="imaging:read",
@@ -373,7 +369,6 @@ def get_report_pdf(principal: Principal, study_instance_uid: str, query: LocaleQ
 
 
 @api_route(
-    bp,
     BASE + "/sign",
     "POST",
     summary="Sign the report (its radiologist; PAdES certification with a time-stamp)",
@@ -391,7 +386,6 @@ def sign_report(principal: Principal, study_instance_uid: str, query: LocaleQuer
 
 
 @api_route(
-    bp,
     BASE + "/countersign",
     "POST",
     summary="Countersign the signed report (a health worker of the sending facility)",
@@ -407,5 +401,3 @@ def countersign_report(principal: Principal, study_instance_uid: str) -> Documen
 
 def init_app(app: Flask) -> None:
     registry.register(REPORT)
-    app.register_blueprint(bp)
-    app.extensions["csrf"].exempt(bp)  # bearer tokens or the X-CSRFToken header (hub.auth)

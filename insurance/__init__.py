@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from insurance import api as api  # its routes join the /api/v1 blueprint
 from insurance import models as models  # registers the tables
 
 
@@ -12,11 +13,8 @@ def init_app(app: Flask) -> None:
     from consult.hooks import register_signed_hook
     from hub.demo import register_demo_seeder
     from imaging.hooks import register_report_signed_hook
-    from insurance import api, cli, demo, services, views
+    from insurance import cli, demo, services, views
 
-    app.register_blueprint(api.bp)
-    # Bearer tokens or the X-CSRFToken header authorise API writes (hub.auth.current).
-    app.extensions["csrf"].exempt(api.bp)
     views.init_app(app)
     app.cli.add_command(cli.insurance_group)
     register_signed_hook(services.on_document_signed)

@@ -6,19 +6,17 @@ from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any, Literal
 
-from flask import Blueprint, Response, request
+from flask import Response, request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from hub import db
-from hub.api.core import API_PREFIX, api_route
+from hub.api.core import api_route
 from hub.auth.principal import Principal
 from hub.errors import ValidationFailed
 from hub.models import Facility, Insurer
 from insurance import exports, services, tariffs
 from insurance.models import Claim, Decision, TariffSchedule
-
-bp = Blueprint("insurance_api", __name__, url_prefix=API_PREFIX)
 
 
 class PullQuery(BaseModel):
@@ -30,7 +28,6 @@ class PullQuery(BaseModel):
 
 
 @api_route(
-    bp,
     "/insurer/claims",
     summary="Pull your members' claims after a cursor, streamed as CSV, JSON lines or FHIR "
     "R4 Claim bundles (one Bundle per line); the next cursor is in X-Next-Cursor",
@@ -71,7 +68,6 @@ class ReconciliationOut(BaseModel):
 
 
 @api_route(
-    bp,
     "/insurer/claims/<int:claim_id>/reconciliation",
     "POST",
     summary="Accept or reject your share of a claim (once; a rejection needs a reason code)",
@@ -145,7 +141,6 @@ def _schedule_out(row: TariffSchedule) -> ScheduleOut:
 
 
 @api_route(
-    bp,
     "/tariffs",
     summary="The approved tariff schedules, newest first (amounts in minor units)",
     scope="profile",
@@ -164,7 +159,6 @@ class UploadQuery(BaseModel):
 
 
 @api_route(
-    bp,
     "/tariffs",
     "POST",
     summary="Upload a tariff schedule version as CSV (component,unit,amount[,description]); "
@@ -269,7 +263,6 @@ class ClaimQuery(BaseModel):
 
 
 @api_route(
-    bp,
     "/claims",
     summary="Claims billed by your facility (any facility for national administrators)",
     scope="admin",
@@ -304,7 +297,6 @@ class CorrectionIn(BaseModel):
 
 
 @api_route(
-    bp,
     "/claims/<int:claim_id>/correction",
     "POST",
     summary="Correct a claim: re-price a held one, or write a credit and a rebill referencing "
@@ -356,7 +348,6 @@ class ContractOut(BaseModel):
 
 
 @api_route(
-    bp,
     "/contracts",
     "POST",
     summary="Record an insurer's contract with coverage per component (national administrators)",
@@ -440,7 +431,6 @@ def _membership_out(row: Any) -> MembershipOut:
 
 
 @api_route(
-    bp,
     "/patients/<int:patient_id>/memberships",
     summary="The patient's insurance memberships (an insurer sees only its own)",
     scope="patients:read",
@@ -454,7 +444,6 @@ def list_memberships(principal: Principal, patient_id: int) -> MembershipList:
 
 
 @api_route(
-    bp,
     "/patients/<int:patient_id>/memberships",
     "POST",
     summary="Record the patient's membership of a basic or supplementary insurer",

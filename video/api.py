@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, current_app, send_file
+from flask import Response, current_app, send_file
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub import audit, db
-from hub.api.core import API_PREFIX, api_route
+from hub.api.core import api_route
 from hub.auth.principal import Principal
 from hub.config import VideoSettings
 from hub.errors import NotFound
@@ -30,8 +30,6 @@ from video.schemas import (
     SessionList,
     SessionOut,
 )
-
-bp = Blueprint("video_api", __name__, url_prefix=API_PREFIX)
 
 
 def _video() -> VideoSettings:
@@ -102,7 +100,6 @@ def session_out(sess: Session, video: VideoSession) -> SessionOut:
 
 
 @api_route(
-    bp,
     "/consults/<int:consult_id>/video-sessions",
     "POST",
     summary="Open the video session of a video-mode consult (instant or scheduled)",
@@ -127,7 +124,6 @@ def create_video_session(principal: Principal, consult_id: int, body: SessionIn)
 
 
 @api_route(
-    bp,
     "/consults/<int:consult_id>/video-sessions",
     summary="The video sessions of a consult",
     scope="consults:read",
@@ -143,7 +139,6 @@ def list_video_sessions(principal: Principal, consult_id: int) -> SessionList:
 
 
 @api_route(
-    bp,
     "/video-sessions/<int:session_id>",
     summary="One video session: participants, timeline, recordings, billable seconds",
     scope="consults:read",
@@ -157,7 +152,6 @@ def get_video_session(principal: Principal, session_id: int) -> SessionOut:
 
 
 @api_route(
-    bp,
     "/video-sessions/<int:session_id>/participants",
     "POST",
     summary="Invite an interpreter, a second specialist, or the patient (time-limited guest link)",
@@ -187,7 +181,6 @@ def invite_video_participant(
 
 
 @api_route(
-    bp,
     "/video-sessions/<int:session_id>/recording-consent",
     "PUT",
     summary="Give or withdraw your own consent to the session being recorded",
@@ -206,7 +199,6 @@ def consent_video_recording(
 
 
 @api_route(
-    bp,
     "/video-sessions/<int:session_id>/ice",
     summary="Your ICE configuration for the session (short-lived TURN credentials)",
     scope="consults:read",
@@ -236,7 +228,6 @@ def ice_out(video: VideoSession, person: VideoParticipant, settings: VideoSettin
 
 
 @api_route(
-    bp,
     "/video-sessions/<int:session_id>/end",
     "POST",
     summary="End the session (its requester or specialist)",
@@ -255,7 +246,6 @@ def end_video_session(principal: Principal, session_id: int) -> SessionOut:
 
 
 @api_route(
-    bp,
     "/video-recordings/<int:recording_id>/file",
     summary="Download a recording (Matroska: the participant's audio and video)",
     scope="consults:read",

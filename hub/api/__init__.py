@@ -1,4 +1,5 @@
-"""The core's JSON API under /api/v1 (identity, patients, consents) and the OpenAPI document."""
+"""The JSON API under /api/v1: the one blueprint every package's ``api.py`` adds its routes to,
+the core's own routes (identity, patients, consents) and the OpenAPI document."""
 
 from __future__ import annotations
 
@@ -6,12 +7,11 @@ from flask import Blueprint, Flask, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 
 from hub.api import me, patients
-from hub.api.core import API_PREFIX, OPERATIONS
+from hub.api.core import API_PREFIX, OPERATIONS, bp
 from hub.api.openapi import build_spec
 
-bp = Blueprint("api", __name__, url_prefix=API_PREFIX)
-me.register(bp)
-patients.register(bp)
+me.register()
+patients.register()
 
 docs_bp = Blueprint("api_docs", __name__, url_prefix=API_PREFIX)
 
@@ -29,9 +29,11 @@ def docs() -> ResponseReturnValue:
 
 
 def init_app(app: Flask) -> None:
+    """Register the API blueprint; call it after every package's ``init_app`` has imported its
+    ``api`` module, since a blueprint takes no routes once it is registered."""
     csrf = app.extensions["csrf"]
     # API writes are authorised by bearer tokens, or by the X-CSRFToken header for a session
-    # (checked in hub.auth.current), so the form-based CSRF check stays off here.
+    # (checked in hub.auth.current), so the form-based CSRF check stays off here, and only here.
     csrf.exempt(bp)
     app.register_blueprint(bp)
     app.register_blueprint(docs_bp)

@@ -18,6 +18,10 @@ from hub.errors import BadRequest, ValidationFailed
 from hub.permissions import require
 
 API_PREFIX = "/api/v1"
+# The one blueprint of the JSON API. Every package's ``api.py`` adds its routes to it at import
+# (through ``api_route``); ``hub.api.init_app`` registers it once every package has, and
+# exempts it from the form CSRF check in that one place.
+bp = Blueprint("api", __name__, url_prefix=API_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -87,7 +91,6 @@ def parse_query(model: type[BaseModel]) -> BaseModel:
 
 
 def api_route(
-    bp: Blueprint,
     rule: str,
     method: str = "GET",
     *,

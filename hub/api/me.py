@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
-
 from hub import db
 from hub.api.core import api_route
 from hub.auth.principal import Principal
@@ -11,9 +9,8 @@ from hub.models import Facility, Insurer, MacroRegion, User
 from hub.schemas import MeOut
 
 
-def register(bp: Blueprint) -> None:
+def register() -> None:
     @api_route(
-        bp,
         "/me",
         summary="The caller's identity, roles, scope and token scopes",
         scope=None,

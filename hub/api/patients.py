@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app
+from flask import Response, current_app
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub import db
@@ -67,9 +67,8 @@ def consent_out(c: Consent) -> ConsentOut:
     )
 
 
-def register(bp: Blueprint) -> None:
+def register() -> None:
     @api_route(
-        bp,
         "/patients",
         "POST",
         summary="Register a patient by real name",
@@ -84,7 +83,6 @@ def register(bp: Blueprint) -> None:
         return patient_out(svc.create_patient(db.session(), principal, body))
 
     @api_route(
-        bp,
         "/patients",
         summary="Patients within your scope",
         scope="patients:read",
@@ -100,7 +98,6 @@ def register(bp: Blueprint) -> None:
         return PatientList(items=[patient_out(p) for p in found], next_cursor=next_cursor)
 
     @api_route(
-        bp,
         "/patients/<int:patient_id>",
         summary="One patient",
         scope="patients:read",
@@ -112,7 +109,6 @@ def register(bp: Blueprint) -> None:
         return patient_out(svc.get_patient(db.session(), principal, patient_id))
 
     @api_route(
-        bp,
         "/patients/<int:patient_id>",
         "PATCH",
         summary="Correct a patient's details",
@@ -126,7 +122,6 @@ def register(bp: Blueprint) -> None:
         return patient_out(svc.update_patient(db.session(), principal, patient_id, body))
 
     @api_route(
-        bp,
         "/patients/<int:patient_id>/merge",
         "POST",
         summary="Merge a duplicate record into this one",
@@ -140,7 +135,6 @@ def register(bp: Blueprint) -> None:
         return patient_out(svc.merge_patients(db.session(), principal, patient_id, body))
 
     @api_route(
-        bp,
         "/patients/<int:patient_id>/consents",
         "POST",
         summary="Record a telemedicine consent (one record per scope)",
@@ -156,7 +150,6 @@ def register(bp: Blueprint) -> None:
         return ConsentList(items=[consent_out(c) for c in rows])
 
     @api_route(
-        bp,
         "/patients/<int:patient_id>/consents",
         summary="A patient's consents",
         scope="patients:read",
@@ -169,7 +162,6 @@ def register(bp: Blueprint) -> None:
         return ConsentList(items=[consent_out(c) for c in rows])
 
     @api_route(
-        bp,
         "/patients/<int:patient_id>/consents/<int:consent_id>/withdraw",
         "POST",
         summary="Withdraw a consent",
@@ -182,7 +174,6 @@ def register(bp: Blueprint) -> None:
         return consent_out(svc.withdraw_consent(db.session(), principal, patient_id, consent_id))
 
     @api_route(
-        bp,
         "/patients/<int:patient_id>/consents/<int:consent_id>/form.pdf",
         summary="The consent form as a PDF: the signed one as stored, or an unsigned draft",
         scope="patients:read",
@@ -199,7 +190,6 @@ def register(bp: Blueprint) -> None:
         return pdf_response(data, signed, f"consent-{consent_id}")
 
     @api_route(
-        bp,
         "/patients/<int:patient_id>/consents/<int:consent_id>/form/sign",
         "POST",
         summary="Sign the consent form (the health worker who recorded the consent, as witness)",
