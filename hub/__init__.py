@@ -13,6 +13,9 @@ from hub.config import Settings, load_settings
 
 def create_app(config: dict[str, Any] | None = None, settings: Settings | None = None) -> Flask:
     """Build the Flask app; ``settings`` default to the ``HUB_*`` environment."""
+    # Imported here, not at the top: the core's modules import ``hub`` itself, and only the
+    # app factory may know the domain packages (the layering test holds every other module
+    # of the core to that).
     import consult
     import imaging
     import insurance
@@ -55,6 +58,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     api.init_app(app)  # /api/v1 with every package's routes, and its OpenAPI document
     jobs.add_periodic(app, "outbox-drain", outbox.drain_task.name, outbox.POLL_EVERY)
 
+    # Last, and imported here: the commands import services that need the packages above.
     from hub import cli
 
     cli.init_app(app)

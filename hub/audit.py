@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from flask import g, has_request_context
 from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
@@ -154,7 +155,6 @@ _pending: db.AtCommit[dict[str, Any]] = db.AtCommit("hub.audit.pending", _seal)
 
 
 def _current_request_id() -> str | None:
-    from flask import g, has_request_context
 
     if has_request_context():
         return g.get("request_id")

@@ -7,12 +7,20 @@ import sys
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup, FlaskGroup, with_appcontext
+from flask.cli import AppGroup, with_appcontext
 
-from hub import db
-from hub.config import ConfigError, parse_duration
+from hub import db, hooks
+from hub.audit import verify
+from hub.auth.oauth import create_client
+from hub.config import parse_duration
+from hub.demo import print_logins, seed_demo
 from hub.errors import HubError
+from hub.migrate import heads, upgrade
 from hub.models import Role
+from hub.server import serve_web
+from hub.services.tokens import create_personal_token
+from hub.services.users import create_user, generate_password
+from hub.supervisor import run_all
 
 
 def _real_app() -> Flask:
@@ -33,7 +41,6 @@ def _fail(exc: HubError) -> None:
 @with_appcontext
 def serve_command(no_migrate: bool, no_demo: bool) -> None:
     """Run the whole hub: web server, Celery worker and beat; Ctrl-C stops all of it."""
-    from hub.supervisor import run_all
 
     sys.exit(run_all(_real_app(), migrate=not no_migrate, demo=not no_demo))
 
@@ -44,7 +51,6 @@ def serve_command(no_migrate: bool, no_demo: bool) -> None:
 @with_appcontext
 def web_command(host: str | None, port: int | None) -> None:
     """Run only the web server (HTTP + Socket.IO)."""
-    from hub.server import serve_web
 
     settings = current_app.config["HUB_SETTINGS"]
     serve_web(
@@ -85,7 +91,6 @@ db_group = AppGroup("db", help="Database schema.")
 @with_appcontext
 def db_upgrade(revision: str) -> None:
     """Apply Alembic migrations."""
-    from hub.migrate import upgrade
 
     upgrade(current_app.config["HUB_SETTINGS"].database_url, revision)
     click.echo("database is at " + revision, err=True)
@@ -94,7 +99,6 @@ def db_upgrade(revision: str) -> None:
 @db_group.command("heads")
 def db_heads() -> None:
     """Fail unless the migrations have exactly one head."""
-    from hub.migrate import heads
 
     found = heads()
     if len(found) != 1:
@@ -106,7 +110,6 @@ def db_heads() -> None:
 @with_appcontext
 def seed_demo_command() -> None:
     """Create the demo organisation, accounts and patients (idempotent); prints the logins."""
-    from hub.demo import print_logins, seed_demo
 
     settings = current_app.config["HUB_SETTINGS"]
     with db.transaction() as sess:
@@ -142,7 +145,6 @@ def user_create(
     password: str | None,
 ) -> None:
     """Create a staff account bound to its scope."""
-    from hub.services.users import create_user, generate_password
 
     generated = password is None
     password = password or generate_password()
@@ -177,7 +179,6 @@ token_group = AppGroup("token", help="Personal API tokens.")
 @with_appcontext
 def token_create(username: str, ttl: str | None, name: str) -> None:
     """Print a new bearer token for USERNAME (only the token, for scripts)."""
-    from hub.services.tokens import create_personal_token
 
     try:
         default = current_app.config["HUB_SETTINGS"].token_default_ttl
@@ -219,7 +220,6 @@ def oauth_client_create(
     as_json: bool,
 ) -> None:
     """Create a client and print its id and secret (the secret is shown only now)."""
-    from hub.auth.oauth import create_client
 
     try:
         with db.transaction() as sess:
@@ -249,7 +249,6 @@ audit_group = AppGroup("audit", help="The audit log.")
 @with_appcontext
 def audit_verify() -> None:
     """Exit 0 when the hash chain is intact; otherwise name the first bad event."""
-    from hub.audit import verify
 
     with db.transaction() as sess:
         result = verify(sess)
@@ -258,6 +257,16 @@ def audit_verify() -> None:
         return
     click.echo(f"audit chain BROKEN at event {result.first_bad_seq}: {result.reason}", err=True)
     sys.exit(1)
+
+
+@click.command("seams")
+@with_appcontext
+def seams_command() -> None:
+    """List every seam of hub/hooks.py with the functions registered on it."""
+    for name, doc, listeners in hooks.describe():
+        click.echo(f"{name}: {doc}")
+        for listener in listeners or ["(none)"]:
+            click.echo(f"    {listener}")
 
 
 COMMANDS = (
@@ -271,33 +280,10 @@ COMMANDS = (
     token_group,
     oauth_group,
     audit_group,
+    seams_command,
 )
 
 
 def init_app(app: Flask) -> None:
     for command in COMMANDS:
         app.cli.add_command(command)
-
-
-def _create_app() -> Flask:
-    from hub import create_app, logs
-
-    app = create_app()
-    logs.configure(app.config["HUB_SETTINGS"].log_level)
-    return app
-
-
-def main() -> None:
-    group = FlaskGroup(
-        create_app=_create_app,
-        add_default_commands=False,
-        load_dotenv=False,
-        set_debug_flag=False,
-        help="The national telemedicine hub.",
-    )
-    try:
-        group(prog_name="hub")
-    except ConfigError as exc:
-        # A bad setting is the operator's to fix: say which, without a traceback.
-        click.echo(f"hub: configuration error: {exc}", err=True)
-        sys.exit(2)

@@ -4,7 +4,6 @@ HUB_DEMO_PASSWORD is set, which then resets every demo account's password to it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import TypeVar
@@ -13,6 +12,7 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub import hooks
 from hub.models import (
     Consent,
     ConsentMethod,
@@ -99,15 +99,6 @@ PATIENTS = (
     ("001000004", "Ali", "Moradi", date(1972, 1, 15), Sex.MALE, "HP-B"),
     ("001000005", "Fatemeh", "Rahimi", date(1990, 8, 30), Sex.FEMALE, "HP-B"),
 )
-
-# Domain packages add their own demo data (rosters, tariffs) after the core's.
-DemoSeeder = Callable[[Session], None]
-_seeders: list[DemoSeeder] = []
-
-
-def register_demo_seeder(seeder: DemoSeeder) -> None:
-    if seeder not in _seeders:
-        _seeders.append(seeder)
 
 
 def _get_or_add(session: Session, model: type[T], lookup: dict[str, object], **values: object) -> T:
@@ -234,8 +225,7 @@ def seed_demo(session: Session, password: str | None) -> list[tuple[DemoAccount,
     chw = session.scalar(select(User).where(User.username == "chw.demo"))
     assert chw is not None
     seed_patients(session, chw)
-    for seeder in _seeders:
-        seeder(session)
+    hooks.demo_seeders.run(session)  # the packages' own demo data (rosters, tariffs)
     return result
 
 

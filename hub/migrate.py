@@ -8,16 +8,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-import consult.models
-import hub.models
-import imaging.models
-import insurance.models
-import video.models
-from hub.models.base import Model
+from hub import model_registry
 
-# Every domain package's models must be imported here so autogenerate sees their tables.
-_ = (hub.models, consult.models, imaging.models, video.models, insurance.models)
-target_metadata = Model.metadata
+target_metadata = model_registry.metadata  # every package's tables, for autogenerate
 
 ROOT = Path(__file__).resolve().parent.parent
 

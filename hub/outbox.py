@@ -4,7 +4,6 @@ a periodic Celery job until its handler succeeds, so it survives broker and work
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,12 +11,11 @@ from celery import shared_task
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub import db
+from hub import db, hooks
 from hub.models import OutboxMessage, utcnow
 
 log = logging.getLogger("hub.outbox")
-Handler = Callable[[Session, dict[str, Any]], None]
-_handlers: dict[str, Handler] = {}
+Handler = hooks.OutboxHandler
 MAX_BACKOFF = timedelta(minutes=30)
 POLL_EVERY = timedelta(seconds=5)
 
@@ -28,18 +26,6 @@ class RetryableError(Exception):
 
 class PermanentError(Exception):
     """The message can never be delivered as it is; stop retrying and keep it for review."""
-
-
-def handler(topic: str) -> Callable[[Handler], Handler]:
-    """Register the function that delivers messages of ``topic``."""
-
-    def register(fn: Handler) -> Handler:
-        if topic in _handlers and _handlers[topic] is not fn:
-            raise ValueError(f"outbox topic {topic!r} already has a handler")
-        _handlers[topic] = fn
-        return fn
-
-    return register
 
 
 def add(
@@ -72,7 +58,7 @@ def drain(session: Session, limit: int = 100) -> int:
         stmt = stmt.with_for_update(skip_locked=True)
     delivered = 0
     for msg in session.scalars(stmt).all():
-        fn = _handlers.get(msg.topic)
+        fn = hooks.outbox_handlers.get(msg.topic)
         msg.attempts += 1
         if fn is None:
             msg.last_error = f"no handler for topic {msg.topic!r}"

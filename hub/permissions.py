@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement, false, or_, select, true
 from sqlalchemy.orm import Session
 
-from hub.auth.principal import Principal
+from hub import hooks
 from hub.errors import AccessDenied
 from hub.models import Facility, Membership, Patient, Role
+
+if TYPE_CHECKING:
+    # Types only: the principal module builds scopes from this one.
+    from hub.auth.principal import Principal
 
 # OAuth2 scopes a token may carry; a person's token never carries more than their roles allow.
 SCOPES: dict[str, str] = {
@@ -123,17 +127,6 @@ def require(
         )
 
 
-# Domain packages add grants here (e.g. a specialist sees the patients of consults they answer),
-# so the core never needs to import them.
-PatientGrant = Callable[[Principal], ColumnElement[bool] | None]
-_patient_grants: list[PatientGrant] = []
-
-
-def register_patient_grant(grant: PatientGrant) -> None:
-    if grant not in _patient_grants:
-        _patient_grants.append(grant)
-
-
 def patient_visibility(principal: Principal) -> ColumnElement[bool]:
     """A SQL condition on :class:`Patient` true for the patients the principal may see."""
     if principal.kind == "system" or principal.has_role(Role.NATIONAL_ADMIN):
@@ -155,7 +148,8 @@ def patient_visibility(principal: Principal) -> ColumnElement[bool]:
                 select(Membership.patient_id).where(Membership.insurer_id == principal.insurer_id)
             )
         )
-    for grant in _patient_grants:
+    # Packages add grants (a specialist sees the patients of the consults they answer).
+    for grant in hooks.patient_grants:
         extra = grant(principal)
         if extra is not None:
             clauses.append(extra)

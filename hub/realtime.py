@@ -16,7 +16,8 @@ from flask_socketio import SocketIO, join_room
 from sqlalchemy.orm import Session
 
 from hub import db
-from hub.auth.principal import Principal
+from hub.auth.current import _from_token
+from hub.auth.principal import Principal, user_principal
 from hub.errors import HubError
 from hub.models import Role
 
@@ -56,8 +57,6 @@ def rooms_for(principal: Principal) -> list[str]:
 
 
 def _authenticate(auth: Any) -> Principal | None:
-    from hub.auth.current import _from_token
-    from hub.auth.principal import user_principal
 
     token = auth.get("token") if isinstance(auth, dict) else None
     try:

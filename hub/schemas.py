@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import AliasPath, BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from hub.models import ConsentMethod, ConsentScope, Sex
 
@@ -13,6 +13,21 @@ class Strict(BaseModel):
     """Unknown fields are an error, not silently dropped."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class FromRow(BaseModel):
+    """A response built from a database row (``Model.model_validate(row)``)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class CursorPage(BaseModel):
+    """One page of a list; pass ``next_cursor`` back as ``cursor`` for the next one."""
+
+    next_cursor: str | None = Field(
+        default=None,
+        description="Opaque cursor of the next page: send it as ?cursor=. Null on the last page.",
+    )
 
 
 class PatientIn(Strict):
@@ -54,7 +69,7 @@ class PatientPatch(Strict):
     address: str | None = Field(default=None, max_length=2000)
 
 
-class PatientOut(BaseModel):
+class PatientOut(FromRow):
     id: int
     national_id: str
     id_country: str
@@ -65,14 +80,13 @@ class PatientOut(BaseModel):
     phone: str | None
     email: str | None
     address: str | None
-    home_facility: str
-    merged_into: int | None
+    home_facility: str = Field(validation_alias=AliasPath("home_facility", "code"))
+    merged_into: int | None = Field(validation_alias="merged_into_id")
     created_at: datetime
 
 
-class PatientList(BaseModel):
+class PatientList(CursorPage):
     items: list[PatientOut]
-    next_cursor: str | None
 
 
 class MergeIn(Strict):
@@ -104,7 +118,7 @@ class ConsentIn(Strict):
         return value
 
 
-class ConsentOut(BaseModel):
+class ConsentOut(FromRow):
     id: int
     patient_id: int
     scope: ConsentScope
@@ -112,7 +126,7 @@ class ConsentOut(BaseModel):
     given_by_name: str
     relationship_to_patient: str
     given_at: datetime
-    recorded_by: int
+    recorded_by: int = Field(validation_alias="recorded_by_id")
     withdrawn_at: datetime | None
     active: bool
 

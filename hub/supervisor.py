@@ -14,6 +14,9 @@ import click
 from flask import Flask
 
 from hub import db
+from hub.demo import print_logins, seed_demo
+from hub.migrate import upgrade
+from hub.pki import demo as demo_pki
 
 COMPONENTS = ("web", "worker", "beat")
 # gunicorn alone takes ~4 s to stop; under load the whole set has needed 16 s.
@@ -25,17 +28,12 @@ def prepare(app: Flask, *, migrate: bool, demo: bool) -> dict[str, str]:
     settings = app.config["HUB_SETTINGS"]
     env: dict[str, str] = {}
     if migrate:
-        from hub.migrate import upgrade
-
         upgrade(settings.database_url)
     if demo:
-        from hub.demo import print_logins, seed_demo
-
         with db.transaction(app) as sess:
             created = seed_demo(sess, settings.demo_password)
         print_logins(created, settings.demo_password)
         sys.stdout.flush()  # the logins must show before the children's output
-        from hub.pki import demo as demo_pki
 
         env.update(demo_pki.ensure(settings))
     return env

@@ -18,6 +18,7 @@ def _url() -> str:
     url = config.attributes.get("database_url")
     if url:
         return str(url)
+    # Only when no URL was handed in: reading the environment's settings may fail loudly.
     from hub.config import load_settings
 
     return load_settings().database_url

@@ -6,8 +6,10 @@ from typing import Any
 
 from apispec import APISpec
 from pydantic import BaseModel
+from pydantic.json_schema import JsonSchemaMode
 
 from hub.api.core import OPERATIONS, Operation
+from hub.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageQuery
 from hub.permissions import SCOPES
 
 _REF = "#/components/schemas/{model}"
@@ -28,12 +30,34 @@ ERROR_SCHEMA = {
 }
 
 
-def _register(spec: APISpec, model: type[BaseModel], seen: set[str]) -> dict[str, str]:
-    schema = model.model_json_schema(ref_template=_REF)
+PAGING = (
+    f"Lists page one way: send `limit` (default {DEFAULT_LIMIT}, at most {MAX_LIMIT}) and, for "
+    "the next page, the `next_cursor` of the previous answer as `cursor`; `next_cursor` is "
+    "null on the last page. A cursor is opaque: a malformed one, or one no list issued, answers "
+    "400 `bad_cursor`. The insurer export (`/api/v1/insurer/claims`) keeps its own cursor, "
+    "returned in the `X-Next-Cursor` header."
+)
+# Descriptions of the paging parameters every PageQuery shares.
+_PAGE_PARAMS = {
+    "cursor": "The next_cursor of the previous page (opaque); omit it for the first page.",
+    "limit": f"Most items on the page (1-{MAX_LIMIT}, default {DEFAULT_LIMIT}).",
+}
+
+
+def _add_defs(spec: APISpec, schema: dict[str, Any], seen: set[str]) -> None:
     for name, sub in schema.pop("$defs", {}).items():
         if name not in seen:
             seen.add(name)
             spec.components.schema(name, sub)
+
+
+def _register(
+    spec: APISpec, model: type[BaseModel], seen: set[str], mode: JsonSchemaMode = "validation"
+) -> dict[str, str]:
+    # Responses are documented as they are written (field names, computed fields), requests as
+    # they are read.
+    schema = model.model_json_schema(ref_template=_REF, mode=mode)
+    _add_defs(spec, schema, seen)
     if model.__name__ not in seen:
         seen.add(model.__name__)
         spec.components.schema(model.__name__, schema)
@@ -48,14 +72,22 @@ def _parameters(op: Operation, seen: set[str], spec: APISpec) -> list[dict[str, 
             kind = "integer" if converter == "int" else "string"
             params.append({"name": name, "in": "path", "required": True, "schema": {"type": kind}})
     if op.query is not None:
+        schema = op.query.model_json_schema(ref_template=_REF)
+        _add_defs(spec, schema, seen)
+        paged = issubclass(op.query, PageQuery)
         for name, field in op.query.model_fields.items():
+            prop = {k: v for k, v in schema["properties"][name].items() if k != "title"}
+            description = field.description or ""
+            if paged and name in _PAGE_PARAMS:
+                description = _PAGE_PARAMS[name]
+            prop.pop("description", None)
             params.append(
                 {
                     "name": name,
                     "in": "query",
                     "required": field.is_required(),
-                    "description": field.description or "",
-                    "schema": {"type": "string"},
+                    "description": description,
+                    "schema": prop,
                 }
             )
     return params
@@ -68,7 +100,7 @@ def build_spec(server_url: str = "/") -> dict[str, Any]:
         openapi_version="3.1.0",
         info={
             "description": "JSON API of the hub. Authenticate with a bearer token: a personal "
-            "token (`hub token create`) or an OAuth2 token from /oauth/token."
+            "token (`hub token create`) or an OAuth2 token from /oauth/token.\n\n" + PAGING
         },
         servers=[{"url": server_url}],
     )
@@ -95,7 +127,11 @@ def build_spec(server_url: str = "/") -> dict[str, Any]:
         if op.response is not None:
             responses[str(op.status)] = {
                 "description": "Success",
-                "content": {"application/json": {"schema": _register(spec, op.response, seen)}},
+                "content": {
+                    "application/json": {
+                        "schema": _register(spec, op.response, seen, "serialization")
+                    }
+                },
             }
         else:
             responses[str(op.status)] = {"description": "Success"}

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from flask import Response, current_app
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from hub import db
 from hub.api.core import api_route
+from hub.api.pagination import PageQuery, next_cursor
 from hub.auth.principal import Principal
 from hub.config import Settings
 from hub.documents.schemas import DocumentOut, LocaleQuery, document_out, pdf_response
-from hub.models import Consent, Patient
 from hub.schemas import (
     ConsentIn,
     ConsentList,
@@ -25,45 +25,9 @@ from hub.services import consent_forms
 from hub.services import patients as svc
 
 
-class PatientQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PatientQuery(PageQuery):
     q: str | None = Field(
         default=None, max_length=120, description="National id, or the start of a name"
-    )
-    cursor: int = Field(default=0, ge=0, description="next_cursor of the previous page")
-    limit: int = Field(default=50, ge=1, le=200)
-
-
-def patient_out(p: Patient) -> PatientOut:
-    return PatientOut(
-        id=p.id,
-        national_id=p.national_id,
-        id_country=p.id_country,
-        given_name=p.given_name,
-        family_name=p.family_name,
-        date_of_birth=p.date_of_birth,
-        sex=p.sex,
-        phone=p.phone,
-        email=p.email,
-        address=p.address,
-        home_facility=p.home_facility.code,
-        merged_into=p.merged_into_id,
-        created_at=p.created_at,
-    )
-
-
-def consent_out(c: Consent) -> ConsentOut:
-    return ConsentOut(
-        id=c.id,
-        patient_id=c.patient_id,
-        scope=c.scope,
-        method=c.method,
-        given_by_name=c.given_by_name,
-        relationship_to_patient=c.relationship_to_patient,
-        given_at=c.given_at,
-        recorded_by=c.recorded_by_id,
-        withdrawn_at=c.withdrawn_at,
-        active=c.active,
     )
 
 
@@ -80,7 +44,7 @@ def register() -> None:
         errors=(409,),
     )
     def create_patient(principal: Principal, body: PatientIn) -> PatientOut:
-        return patient_out(svc.create_patient(db.session(), principal, body))
+        return PatientOut.model_validate(svc.create_patient(db.session(), principal, body))
 
     @api_route(
         "/patients",
@@ -92,10 +56,16 @@ def register() -> None:
     )
     def list_patients(principal: Principal, query: PatientQuery) -> PatientList:
         found = svc.list_patients(
-            db.session(), principal, query=query.q, after_id=query.cursor, limit=query.limit
+            db.session(),
+            principal,
+            query=query.q,
+            after_id=query.position() or 0,
+            limit=query.limit,
         )
-        next_cursor = str(found[-1].id) if len(found) == query.limit else None
-        return PatientList(items=[patient_out(p) for p in found], next_cursor=next_cursor)
+        return PatientList(
+            items=[PatientOut.model_validate(p) for p in found],
+            next_cursor=next_cursor(found, query.limit, lambda p: p.id),
+        )
 
     @api_route(
         "/patients/<int:patient_id>",
@@ -106,7 +76,7 @@ def register() -> None:
         errors=(404,),
     )
     def get_patient(principal: Principal, patient_id: int) -> PatientOut:
-        return patient_out(svc.get_patient(db.session(), principal, patient_id))
+        return PatientOut.model_validate(svc.get_patient(db.session(), principal, patient_id))
 
     @api_route(
         "/patients/<int:patient_id>",
@@ -119,7 +89,9 @@ def register() -> None:
         errors=(404,),
     )
     def update_patient(principal: Principal, patient_id: int, body: PatientPatch) -> PatientOut:
-        return patient_out(svc.update_patient(db.session(), principal, patient_id, body))
+        return PatientOut.model_validate(
+            svc.update_patient(db.session(), principal, patient_id, body)
+        )
 
     @api_route(
         "/patients/<int:patient_id>/merge",
@@ -132,7 +104,9 @@ def register() -> None:
         errors=(404, 409),
     )
     def merge_patient(principal: Principal, patient_id: int, body: MergeIn) -> PatientOut:
-        return patient_out(svc.merge_patients(db.session(), principal, patient_id, body))
+        return PatientOut.model_validate(
+            svc.merge_patients(db.session(), principal, patient_id, body)
+        )
 
     @api_route(
         "/patients/<int:patient_id>/consents",
@@ -147,7 +121,7 @@ def register() -> None:
     )
     def record_consent(principal: Principal, patient_id: int, body: ConsentIn) -> ConsentList:
         rows = svc.record_consent(db.session(), principal, patient_id, body)
-        return ConsentList(items=[consent_out(c) for c in rows])
+        return ConsentList(items=[ConsentOut.model_validate(c) for c in rows])
 
     @api_route(
         "/patients/<int:patient_id>/consents",
@@ -159,7 +133,7 @@ def register() -> None:
     )
     def list_consents(principal: Principal, patient_id: int) -> ConsentList:
         rows = svc.list_consents(db.session(), principal, patient_id)
-        return ConsentList(items=[consent_out(c) for c in rows])
+        return ConsentList(items=[ConsentOut.model_validate(c) for c in rows])
 
     @api_route(
         "/patients/<int:patient_id>/consents/<int:consent_id>/withdraw",
@@ -171,7 +145,9 @@ def register() -> None:
         errors=(404, 409),
     )
     def withdraw_consent(principal: Principal, patient_id: int, consent_id: int) -> ConsentOut:
-        return consent_out(svc.withdraw_consent(db.session(), principal, patient_id, consent_id))
+        return ConsentOut.model_validate(
+            svc.withdraw_consent(db.session(), principal, patient_id, consent_id)
+        )
 
     @api_route(
         "/patients/<int:patient_id>/consents/<int:consent_id>/form.pdf",

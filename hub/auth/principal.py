@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from hub.models import OAuthClient, Role, User
+from hub.permissions import scopes_for_roles
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,6 @@ SYSTEM = Principal(
 
 def user_principal(user: User, via: str, scopes: frozenset[str] | None = None) -> Principal:
     """A person's principal; scopes default to everything their roles allow."""
-    from hub.permissions import scopes_for_roles
-
     roles = user.role_set
     allowed = scopes_for_roles(roles)
     region_id = user.region_id

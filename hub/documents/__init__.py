@@ -6,6 +6,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
+    # Imported when the app is built: these modules import the package's other modules.
     from hub.documents import registry, views
     from hub.services.consent_forms import CONSENT_FORM
 

@@ -14,6 +14,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from cryptography.x509.oid import NameOID
+from fontTools import subset
+from fontTools.ttLib import TTFont
 from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.text import TextBoxStyle
@@ -46,8 +49,6 @@ def _stamp_font() -> str:
     and doing that from the full Noto Sans (with its layout tables) costs ~2 s, from this subset
     a few milliseconds.
     """
-    from fontTools import subset
-    from fontTools.ttLib import TTFont
 
     source = next((Path(p) for p in STAMP_FONTS if Path(p).exists()), None)
     if source is None:
@@ -95,7 +96,6 @@ def stamp_safe(text: str) -> str:
 
 
 def _params(signer: DocumentSigner, title: str) -> dict[str, Any]:
-    from cryptography.x509.oid import NameOID
 
     subject = signer.certificate.subject
 

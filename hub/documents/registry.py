@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hub import hooks
+
 
 @dataclass(frozen=True)
 class SignatureSlot:
@@ -28,20 +30,14 @@ class DocumentKind:
     retention_years: int = 10  # SEEDS 000/001: reports and exchanged records kept 10 years
 
 
-_kinds: dict[str, DocumentKind] = {}
-
-
 def register(kind: DocumentKind) -> DocumentKind:
-    existing = _kinds.get(kind.code)
-    if existing is not None and existing != kind:
-        raise ValueError(f"document kind {kind.code!r} is already registered differently")
-    _kinds[kind.code] = kind
-    return kind
+    """Add a kind to the ``document_kinds`` seam (the same kind twice is fine, a clash is not)."""
+    return hooks.document_kinds.register(kind.code, kind)
 
 
 def get(code: str) -> DocumentKind | None:
-    return _kinds.get(code)
+    return hooks.document_kinds.get(code)
 
 
 def all_kinds() -> list[DocumentKind]:
-    return sorted(_kinds.values(), key=lambda k: k.code)
+    return sorted(hooks.document_kinds.values(), key=lambda k: k.code)

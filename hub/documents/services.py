@@ -31,6 +31,7 @@ from hub.models import (
     User,
     utcnow,
 )
+from hub.pki import ca
 from hub.pki import services as pki
 from hub.pki.signer import to_asn1
 from hub.pki.tsa import timestamper
@@ -247,7 +248,6 @@ def _add_revision(
 
 def verify_bytes(session: Session | None, settings: Settings, data: bytes) -> Report:
     """Verify a PDF against the hub's root; revocation from the certificate table."""
-    from hub.pki import ca
 
     roots = []
     others = []

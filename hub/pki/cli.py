@@ -9,10 +9,14 @@ import click
 from cryptography.hazmat.primitives import hashes
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
+from sqlalchemy import select
 
 from hub import db
 from hub.config import Settings
+from hub.documents.services import verify_bytes
 from hub.errors import HubError
+from hub.models import SigningCertificate, User
+from hub.pki import ca, services
 
 pki_group = AppGroup("pki", help="The hub's certification authority.")
 
@@ -33,7 +37,6 @@ def _settings() -> Settings:
 @with_appcontext
 def pki_init(name: str, country: str) -> None:
     """Create the root CA, the issuing CA and the TSA certificate in HUB_PKI_DIR."""
-    from hub.pki import ca
 
     if len(country) != 2 or not country.isalpha():
         raise click.BadParameter("a two-letter country code", param_hint="--country")
@@ -62,7 +65,6 @@ def _sha256() -> hashes.SHA256:
 @with_appcontext
 def pki_issue(username: str, licence: str | None) -> None:
     """Issue a signing certificate to USERNAME (bound to licence, role and facility)."""
-    from hub.pki import services
 
     try:
         with db.transaction() as sess:
@@ -96,7 +98,6 @@ def pki_issue(username: str, licence: str | None) -> None:
 @with_appcontext
 def pki_revoke(serial: str, reason: str) -> None:
     """Revoke the certificate SERIAL (hex); it is on the next CRL and can no longer sign."""
-    from hub.pki import services
 
     try:
         with db.transaction() as sess:
@@ -113,9 +114,6 @@ def pki_revoke(serial: str, reason: str) -> None:
 @with_appcontext
 def pki_list(username: str | None) -> None:
     """List signing certificates (of USERNAME)."""
-    from sqlalchemy import select
-
-    from hub.models import SigningCertificate, User
 
     with db.transaction() as sess:
         stmt = select(SigningCertificate, User.username).join(User).order_by(SigningCertificate.id)
@@ -135,7 +133,6 @@ def pki_list(username: str | None) -> None:
 @with_appcontext
 def pki_crl(out: Path) -> None:
     """Write the issuing CA's current CRL (DER) to a file."""
-    from hub.pki import services
 
     try:
         with db.transaction() as sess:
@@ -149,7 +146,6 @@ def pki_crl(out: Path) -> None:
 @with_appcontext
 def pki_root_crl() -> None:
     """Re-sign the root CA's CRL (yearly); needs HUB_PKI_ROOT_PASSPHRASE."""
-    from hub.pki import ca
 
     try:
         ca.refresh_root_crl(ca.load(_settings().pki))
@@ -163,7 +159,6 @@ def pki_root_crl() -> None:
 @with_appcontext
 def verify_pdf_command(file: Path) -> None:
     """Verify FILE's signatures: exit 0 when valid, 1 when invalid, 2 when not signed."""
-    from hub.documents.services import verify_bytes
 
     try:
         data = file.read_bytes()

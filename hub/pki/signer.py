@@ -7,6 +7,7 @@ can move to a PKCS#11 token (smart card, HSM) by adding an implementation that r
 
 from __future__ import annotations
 
+import base64
 from typing import Protocol
 
 from asn1crypto import keys as asn1_keys
@@ -87,7 +88,6 @@ class SoftwareSigner:
 
     def detached_jws(self, payload: bytes) -> str:
         """RFC 7515 compact JWS with the payload detached (appendix F), certificate chain in x5c."""
-        import base64
 
         if isinstance(self._key, rsa.RSAPrivateKey):
             jwk: RSAKey | ECKey = RSAKey.import_key(self._key)

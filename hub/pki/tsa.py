@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from asn1crypto import cms, core, keys, tsp
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from pyhanko.sign import timestamps
+from pyhanko.sign import general, timestamps
 from pyhanko.sign.general import get_pyca_cryptography_hash, simple_cms_attribute
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 from pyhanko_certvalidator.registry import SimpleCertificateStore
@@ -47,7 +47,6 @@ class HubTimeStamper(DummyTimeStamper):
     def _sign_tst_info(
         self, tst_info_data: bytes, md_algorithm: str, dt: datetime
     ) -> tuple[bytes, cms.CMSAttributes]:
-        from cryptography.hazmat.primitives import hashes
 
         digest = hashes.Hash(get_pyca_cryptography_hash(md_algorithm))
         digest.update(tst_info_data)
@@ -68,7 +67,6 @@ class HubTimeStamper(DummyTimeStamper):
 
 
 def _as_signing_certificate(cert: object) -> object:
-    from pyhanko.sign import general
 
     return general.as_signing_certificate(cert)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cryptography.hazmat.primitives import serialization
 from flask import Blueprint, Flask, Response, current_app, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import BadRequest, NotFound, UnsupportedMediaType
@@ -35,7 +36,6 @@ def _der(data: bytes, mimetype: str, max_age: int) -> Response:
 
 @bp.get("/root.crt")
 def root_cert() -> ResponseReturnValue:
-    from cryptography.hazmat.primitives import serialization
 
     return _der(
         _authority().root.public_bytes(serialization.Encoding.DER), "application/pkix-cert", 86400
@@ -44,7 +44,6 @@ def root_cert() -> ResponseReturnValue:
 
 @bp.get("/issuing.crt")
 def issuing_cert() -> ResponseReturnValue:
-    from cryptography.hazmat.primitives import serialization
 
     return _der(
         _authority().issuing.public_bytes(serialization.Encoding.DER),

@@ -11,19 +11,14 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hub import audit
+from hub import audit, hooks
 from hub.auth.principal import Principal
 from hub.errors import AccessDenied, Conflict, NotFound, ValidationFailed
-from hub.hooks import Hooks
 from hub.models import Consent, ConsentScope, Facility, Membership, Patient, Role, utcnow
 from hub.national_id import InvalidNationalId, normalise
 from hub.permissions import PATIENT_MERGERS, PATIENT_WRITERS, patient_visibility, require
 from hub.realtime import emit_after_commit, facility_room
 from hub.schemas import ConsentIn, MergeIn, PatientIn, PatientPatch
-
-# Domain packages move their own records (consults, studies, claims) from a merged duplicate.
-merge_hooks: Hooks[[Session, Principal, Patient, Patient]] = Hooks()
-register_merge_hook = merge_hooks.register
 
 
 def _facility_by_code(session: Session, code: str) -> Facility:
@@ -201,7 +196,10 @@ def merge_patients(
         )
         if clash is None:
             membership.patient_id = survivor.id
-    merge_hooks.run(session, principal, survivor, duplicate)
+    # Packages move their own records (studies, keys) from the duplicate to the survivor.
+    hooks.patient_merged.run(
+        session, principal, hooks.PatientMerge(survivor_id=survivor.id, duplicate_id=duplicate.id)
+    )
     duplicate.merged_into_id = survivor.id
     duplicate.merged_at = utcnow()
     session.flush()

@@ -22,7 +22,7 @@ from kombu import Exchange, Queue
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from hub import db, outbox
+from hub import db, hooks, outbox
 from hub.jobs import enqueue_after_commit
 from hub.models import OutboxMessage
 from tests.conftest import REDIS_URL
@@ -250,7 +250,7 @@ def test_added_message_is_delivered_exactly_once(
 ) -> None:
     topic = topics.new()
     calls: list[dict[str, Any]] = []
-    outbox.handler(topic)(recorder(calls))
+    hooks.outbox_handlers.register(topic, recorder(calls))
     msg = outbox.add(session, topic, {"patient_id": 8})
     session.commit()
     assert stored(app, msg.id).dispatched_at is None
@@ -274,10 +274,11 @@ def test_failing_handler_is_retried_with_backoff_and_nothing_is_lost(
     calls: list[dict[str, Any]] = []
     handle = recorder(calls, fail=lambda n: ConnectionError("receiver down") if n < 3 else None)
 
-    @outbox.handler(topic)
     def flaky(sess: Session, payload: dict[str, Any]) -> None:
         outbox.add(sess, marker, {"from": payload["n"]})  # a write the failure must undo
         handle(sess, payload)
+
+    hooks.outbox_handlers.register(topic, flaky)
 
     msg = outbox.add(session, topic, {"n": 1})
     session.commit()
@@ -321,8 +322,8 @@ def test_one_failure_does_not_hold_back_other_messages(
 ) -> None:
     good, bad = topics.new("good"), topics.new("bad")
     delivered: list[dict[str, Any]] = []
-    outbox.handler(good)(recorder(delivered))
-    outbox.handler(bad)(recorder([], fail=lambda n: ValueError("bug in handler")))
+    hooks.outbox_handlers.register(good, recorder(delivered))
+    hooks.outbox_handlers.register(bad, recorder([], fail=lambda n: ValueError("bug in handler")))
     first = outbox.add(session, good, {"n": 1})
     broken = outbox.add(session, bad, {"n": 2})
     last = outbox.add(session, good, {"n": 3})
@@ -340,7 +341,9 @@ def test_permanent_error_stops_retries(
 ) -> None:
     topic = topics.new("permanent")
     calls: list[dict[str, Any]] = []
-    outbox.handler(topic)(recorder(calls, fail=lambda n: outbox.PermanentError("bad payload")))
+    hooks.outbox_handlers.register(
+        topic, recorder(calls, fail=lambda n: outbox.PermanentError("bad payload"))
+    )
     msg = outbox.add(session, topic, {"n": 1})
     session.commit()
     assert outbox.drain(session) == 0
@@ -373,7 +376,7 @@ def test_message_without_handler_stays_pending(
 
     # Once a handler exists (e.g. after a deploy) the message is delivered.
     calls: list[dict[str, Any]] = []
-    outbox.handler(topic)(recorder(calls))
+    hooks.outbox_handlers.register(topic, recorder(calls))
     clock.advance(timedelta(seconds=2))
     assert outbox.drain(session) == 1
     session.commit()
@@ -384,10 +387,10 @@ def test_message_without_handler_stays_pending(
 def test_a_topic_has_one_handler(topics: Topics) -> None:
     topic = topics.new()
     first = recorder([])
-    outbox.handler(topic)(first)
-    outbox.handler(topic)(first)  # registering the same function again is harmless
-    with pytest.raises(ValueError, match="already has a handler"):
-        outbox.handler(topic)(recorder([]))
+    hooks.outbox_handlers.register(topic, first)
+    hooks.outbox_handlers.register(topic, first)  # registering the same function again is harmless
+    with pytest.raises(ValueError, match="already registered differently"):
+        hooks.outbox_handlers.register(topic, recorder([]))
 
 
 def test_jobs_enqueued_by_handlers_survive_a_later_failure(
@@ -408,7 +411,7 @@ def test_jobs_enqueued_by_handlers_survive_a_later_failure(
     outbox.handler(good)(
         lambda sess, payload: enqueue_after_commit(sess, cast(Signature, Recorded(payload)))
     )
-    outbox.handler(bad)(recorder([], fail=lambda n: RuntimeError("down")))
+    hooks.outbox_handlers.register(bad, recorder([], fail=lambda n: RuntimeError("down")))
     outbox.add(session, good, {"n": 1})
     outbox.add(session, bad, {"n": 2})
     session.commit()
@@ -426,7 +429,7 @@ def test_concurrent_drains_take_each_message_once(
         pytest.skip("SQLite serialises writers; concurrent drains are a PostgreSQL matter")
     topic = topics.new("concurrent")
     calls: list[dict[str, Any]] = []
-    outbox.handler(topic)(recorder(calls))
+    hooks.outbox_handlers.register(topic, recorder(calls))
     for n in range(3):
         outbox.add(session, topic, {"n": n})
     session.commit()
@@ -472,10 +475,11 @@ def test_drain_task_on_a_real_worker_delivers_the_message(redis_app: Flask, topi
     received: list[dict[str, Any]] = []
     arrived = threading.Event()
 
-    @outbox.handler(topic)
     def deliver(_sess: Session, payload: dict[str, Any]) -> None:
         received.append(payload)
         arrived.set()
+
+    hooks.outbox_handlers.register(topic, deliver)
 
     with redis_app.app_context(), db.transaction() as sess:
         msg = outbox.add(sess, topic, {"patient_id": 42})
