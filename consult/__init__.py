@@ -4,21 +4,24 @@ from __future__ import annotations
 
 from flask import Flask
 
-from consult import api as api  # its routes join the /api/v1 blueprint
 from consult import models as models  # registers the tables
 
 
 def init_app(app: Flask) -> None:
+    """Register the consult API, pages, signed documents, CLI, seams and the SLA sweep."""
+    # Imported when the app is built, not with the package: importing the package for its
+    # tables (Alembic, the model registry) must not load its web layer.
+    from consult import api as api  # its routes join the /api/v1 blueprint
     from consult import cli, signing, tasks, views
     from consult.access import patients_of_my_consults
     from consult.demo import seed_rosters
-    from hub.demo import register_demo_seeder
+    from hub import hooks
     from hub.jobs import add_periodic
-    from hub.permissions import register_patient_grant
 
-    signing.init_app(app)  # signed outcome and e-prescription
+    signing.init_app(app)  # signed outcome, e-prescription and referral letter
     app.cli.add_command(cli.sla_group)
     views.init_app(app)
-    register_patient_grant(patients_of_my_consults)
-    register_demo_seeder(seed_rosters)
+    # Specialists see the patients of the consults they answer.
+    hooks.patient_grants.register(patients_of_my_consults)
+    hooks.demo_seeders.register(seed_rosters)
     add_periodic(app, "consult-sla-sweep", tasks.sla_sweep.name, tasks.SLA_SWEEP_EVERY)

@@ -8,11 +8,10 @@ from pathlib import Path
 
 from flask import Response as FlaskResponse
 from flask import current_app, jsonify, request, send_file
-from pydantic import BaseModel, ConfigDict, Field
 
-from consult import assignment, rosters, services
+from consult import assignment, rosters, services, signing
 from consult import attachments as files
-from consult.models import Attachment, AttachmentKind, Consult, ConsultStatus, Message, Shift
+from consult.models import Attachment, AttachmentKind, Consult
 from consult.schemas import (
     AttachmentOut,
     AvailabilityIn,
@@ -21,24 +20,25 @@ from consult.schemas import (
     ConsultIn,
     ConsultList,
     ConsultOut,
+    ConsultQuery,
     ConsultSummary,
     DeclineIn,
-    EventOut,
     MessageIn,
     MessageList,
     MessageOut,
-    OfferOut,
     OutcomeIn,
-    OutcomeOut,
     ShiftIn,
     ShiftList,
     ShiftOut,
     ShiftQuery,
-    TaskOut,
 )
 from hub import db
 from hub.api.core import API_PREFIX, api_route
+from hub.api.pagination import PageQuery, next_cursor
 from hub.auth.principal import Principal
+from hub.config import Settings
+from hub.documents.registry import DocumentKind
+from hub.documents.schemas import DocumentList, DocumentOut, LocaleQuery, document_out, pdf_response
 from hub.errors import BadRequest, ValidationFailed
 from hub.models import utcnow
 
@@ -49,129 +49,14 @@ def attachment_root() -> Path:
     return Path(current_app.config["HUB_SETTINGS"].data_dir) / "attachments"
 
 
-def attachment_out(a: Attachment) -> AttachmentOut:
-    return AttachmentOut(
-        id=a.id,
-        kind=a.kind,
-        filename=a.filename,
-        content_type=a.content_type,
-        size=a.size,
-        sha256=a.sha256,
-        uploaded_by=a.uploaded_by_id,
-        created_at=a.created_at,
-    )
-
-
 def consult_out(c: Consult, attachments: list[Attachment] | None = None) -> ConsultOut:
-    """``attachments``: the consult's, when the caller knows them (a new consult has none)."""
+    """The consult and its attachments, which are not a relationship of the row: ``attachments``
+    when the caller knows them (a new consult has none), else they are looked up."""
+    out = ConsultOut.model_validate(c)
     if attachments is None:
         attachments = services.attachments_of(db.session(), c.id)
-    outcome = None
-    if c.outcome is not None:
-        o = c.outcome
-        outcome = OutcomeOut(
-            assessment=o.assessment,
-            recommendation=o.recommendation,
-            disposition=o.disposition,
-            prescription=o.prescription,
-            status=o.status,
-            author_id=o.author_id,
-            created_at=o.created_at,
-            tasks=[
-                TaskOut(id=t.id, description=t.description, due_on=t.due_on, done_at=t.done_at)
-                for t in o.tasks
-            ],
-        )
-    return ConsultOut(
-        id=c.id,
-        status=c.status,
-        patient_id=c.patient_id,
-        requester_id=c.requester_id,
-        requester_facility=c.requester_facility.code,
-        specialty=c.specialty.code,
-        urgency=c.urgency,
-        mode=c.mode,
-        tech_level=c.tech_level,
-        question=c.question,
-        history=c.history,
-        vitals=c.vitals,
-        registered_after=c.registered_after,
-        assigned_to=c.assigned_to_id,
-        assigned_to_username=c.assigned_to.username if c.assigned_to else None,
-        escalation_stage=c.escalation_stage,
-        created_at=c.created_at,
-        accept_due_at=c.accept_due_at,
-        answer_due_at=c.answer_due_at,
-        routing_trace=c.routing_trace,
-        offers=[
-            OfferOut(
-                specialist_id=o.specialist_id,
-                state=o.state.value,
-                stage=o.stage,
-                offered_at=o.offered_at,
-                reason=o.reason,
-            )
-            for o in c.offers
-        ],
-        timeline=[
-            EventOut(
-                at=e.at,
-                kind=e.kind,
-                actor_id=e.actor_id,
-                from_status=e.from_status,
-                to_status=e.to_status,
-                details=e.details,
-            )
-            for e in c.events
-        ],
-        attachments=[attachment_out(a) for a in attachments],
-        outcome=outcome,
-    )
-
-
-def summary(c: Consult, my_offer: str | None = None) -> ConsultSummary:
-    return ConsultSummary(
-        id=c.id,
-        status=c.status,
-        patient_id=c.patient_id,
-        specialty=c.specialty.code,
-        urgency=c.urgency,
-        mode=c.mode,
-        created_at=c.created_at,
-        assigned_to=c.assigned_to_id,
-        accept_due_at=c.accept_due_at,
-        my_offer=my_offer,
-    )
-
-
-def message_out(m: Message) -> MessageOut:
-    return MessageOut(
-        id=m.id,
-        author_id=m.author_id,
-        author=m.author.full_name,
-        body=m.body,
-        attachment_id=m.attachment_id,
-        created_at=m.created_at,
-    )
-
-
-def shift_out(s: Shift) -> ShiftOut:
-    return ShiftOut(
-        id=s.id,
-        specialist_id=s.specialist_id,
-        specialist=s.specialist.username,
-        specialty_id=s.specialty_id,
-        facility=s.facility.code,
-        starts_at=s.starts_at,
-        ends_at=s.ends_at,
-    )
-
-
-class ConsultQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    status: ConsultStatus | None = None
-    cursor: int = Field(default=0, ge=0, description="next_cursor of the previous page")
-    limit: int = Field(default=50, ge=1, le=200)
+    out.attachments = [AttachmentOut.model_validate(a) for a in attachments]
+    return out
 
 
 @api_route(
@@ -215,10 +100,12 @@ def list_consults(principal: Principal, query: ConsultQuery) -> ConsultList:
         principal,
         status=query.status,
         limit=query.limit,
-        before_id=query.cursor or None,
+        before_id=query.position(),
     )
-    next_cursor = found[-1].id if len(found) == query.limit else None
-    return ConsultList(items=[summary(c) for c in found], next_cursor=next_cursor)
+    return ConsultList(
+        items=[ConsultSummary.model_validate(c) for c in found],
+        next_cursor=next_cursor(found, query.limit, lambda c: c.id),
+    )
 
 
 @api_route(
@@ -242,7 +129,12 @@ def get_consult(principal: Principal, consult_id: int) -> ConsultOut:
 )
 def my_worklist(principal: Principal) -> ConsultList:
     items = services.worklist(db.session(), principal)
-    return ConsultList(items=[summary(c, state) for c, state in items])
+    return ConsultList(
+        items=[
+            ConsultSummary.model_validate(c).model_copy(update={"my_offer": state})
+            for c, state in items
+        ]
+    )
 
 
 @api_route(
@@ -301,7 +193,7 @@ def post_message(principal: Principal, consult_id: int, body: MessageIn) -> Mess
     message = services.post_message(
         db.session(), principal, consult_id, body.body, body.attachment_id
     )
-    return message_out(message)
+    return MessageOut.model_validate(message)
 
 
 @api_route(
@@ -309,12 +201,17 @@ def post_message(principal: Principal, consult_id: int, body: MessageIn) -> Mess
     summary="The consult's conversation",
     scope="consults:read",
     tag="conversation",
+    query=PageQuery,
     response=MessageList,
     errors=(404,),
 )
-def list_messages(principal: Principal, consult_id: int) -> MessageList:
+def list_messages(principal: Principal, consult_id: int, query: PageQuery) -> MessageList:
+    found = services.messages(
+        db.session(), principal, consult_id, after_id=query.position(), limit=query.limit
+    )
     return MessageList(
-        items=[message_out(m) for m in services.messages(db.session(), principal, consult_id)]
+        items=[MessageOut.model_validate(m) for m in found],
+        next_cursor=next_cursor(found, query.limit, lambda m: m.id),
     )
 
 
@@ -351,7 +248,7 @@ def add_attachment(principal: Principal, consult_id: int) -> AttachmentOut:
         root=attachment_root(),
         max_bytes=settings.attachment_max_bytes,
     )
-    return attachment_out(row)
+    return AttachmentOut.model_validate(row)
 
 
 @api_route(
@@ -409,9 +306,7 @@ def set_availability(principal: Principal, body: AvailabilityIn) -> Availability
         pause_minutes=body.pause_minutes,
         max_concurrent=body.max_concurrent,
     )
-    return AvailabilityOut(
-        state=row.state, paused_until=row.paused_until, max_concurrent=row.max_concurrent
-    )
+    return AvailabilityOut.model_validate(row)
 
 
 @api_route(
@@ -434,7 +329,7 @@ def add_shift(principal: Principal, body: ShiftIn) -> ShiftOut:
         starts_at=body.starts_at,
         ends_at=body.ends_at,
     )
-    return shift_out(shift)
+    return ShiftOut.model_validate(shift)
 
 
 @api_route(
@@ -451,4 +346,86 @@ def list_shifts(principal: Principal, query: ShiftQuery) -> ShiftList:
     shifts = rosters.shifts_of(
         db.session(), principal, specialty_code=query.specialty, start=start, end=end
     )
-    return ShiftList(items=[shift_out(s) for s in shifts])
+    return ShiftList(items=[ShiftOut.model_validate(s) for s in shifts])
+
+
+# --- signed documents: the outcome, e-prescription and referral letter ---------------------------
+
+
+def _settings() -> Settings:
+    settings: Settings = current_app.config["HUB_SETTINGS"]
+    return settings
+
+
+def _register_kind_routes(kind: DocumentKind, base: str) -> None:
+    noun = signing.NOUNS[kind.code]
+    pdf_rule = f"/consults/<int:consult_id>/{noun}.pdf"
+    sign_rule = f"/consults/<int:consult_id>{base}/sign"
+    counter_rule = f"/consults/<int:consult_id>{base}/countersign"
+
+    def get_pdf(principal: Principal, consult_id: int, query: LocaleQuery) -> FlaskResponse:
+        data, signed = signing.pdf(
+            db.session(), _settings(), principal, consult_id, kind, query.locale
+        )
+        return pdf_response(data, signed, f"consult-{consult_id}-{noun}")
+
+    def sign_document(principal: Principal, consult_id: int, query: LocaleQuery) -> DocumentOut:
+        doc = signing.sign(db.session(), _settings(), principal, consult_id, kind, query.locale)
+        return document_out(db.session(), _settings(), doc)
+
+    def countersign_document(principal: Principal, consult_id: int) -> DocumentOut:
+        doc = signing.countersign(db.session(), _settings(), principal, consult_id, kind)
+        return document_out(db.session(), _settings(), doc)
+
+    # Endpoint names come from the function names, so each kind gets its own.
+    get_pdf.__name__ = f"get_{noun}_pdf"
+    sign_document.__name__ = f"sign_{noun}"
+    countersign_document.__name__ = f"countersign_{noun}"
+    api_route(
+        pdf_rule,
+        summary=f"The {noun} as a PDF: the signed one as stored, or an unsigned draft",
+        scope="consults:read",
+        tag="documents",
+        query=LocaleQuery,
+        errors=(404,),
+    )(get_pdf)
+    api_route(
+        sign_rule,
+        "POST",
+        summary=f"Sign the {noun} (the assigned specialist; PAdES certification with a time-stamp)",
+        scope="consults:write",
+        tag="documents",
+        query=LocaleQuery,
+        response=DocumentOut,
+        status=201,
+        errors=(404, 409, 503),
+    )(sign_document)
+    api_route(
+        counter_rule,
+        "POST",
+        summary=f"Countersign the signed {noun} (the requesting health worker)",
+        scope="consults:write",
+        tag="documents",
+        response=DocumentOut,
+        errors=(404, 409, 503),
+    )(countersign_document)
+
+
+# The outcome's routes are /consults/{id}/sign and /countersign (the issue's API); the
+# prescription's and the referral letter's sit under /consults/{id}/prescription/ and /referral/.
+_register_kind_routes(signing.OUTCOME, "")
+_register_kind_routes(signing.PRESCRIPTION, "/prescription")
+_register_kind_routes(signing.REFERRAL, "/referral")
+
+
+@api_route(
+    "/consults/<int:consult_id>/documents",
+    summary="The consult's signed documents with their data and detached JWS",
+    scope="consults:read",
+    tag="documents",
+    response=DocumentList,
+    errors=(404,),
+)
+def list_consult_documents(principal: Principal, consult_id: int) -> DocumentList:
+    rows = signing.signed_documents(db.session(), principal, consult_id)
+    return DocumentList(items=[document_out(db.session(), _settings(), d) for d in rows])

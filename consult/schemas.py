@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import AliasPath, BaseModel, Field, field_validator
 
 from consult.models import (
     AttachmentKind,
     ConsultStatus,
     Disposition,
     Mode,
+    OfferState,
     OutcomeStatus,
     SpecialistState,
     TechLevel,
     Urgency,
 )
-from hub.schemas import Strict
+from hub.api.pagination import PageQuery
+from hub.auth.principal import Principal
+from hub.permissions import REQUESTER_ROLES
+from hub.schemas import CursorPage, FromRow, Strict
 
 
 class Vitals(Strict):
@@ -50,15 +55,15 @@ class ConsultIn(Strict):
     )
 
 
-class OfferOut(BaseModel):
+class OfferOut(FromRow):
     specialist_id: int
-    state: str
+    state: OfferState
     stage: int
     offered_at: datetime
     reason: str | None
 
 
-class EventOut(BaseModel):
+class EventOut(FromRow):
     at: datetime
     kind: str
     actor_id: int | None
@@ -67,14 +72,14 @@ class EventOut(BaseModel):
     details: dict[str, Any]
 
 
-class TaskOut(BaseModel):
+class TaskOut(FromRow):
     id: int
     description: str
     due_on: date | None
     done_at: datetime | None
 
 
-class OutcomeOut(BaseModel):
+class OutcomeOut(FromRow):
     assessment: str
     recommendation: str
     disposition: Disposition
@@ -85,24 +90,24 @@ class OutcomeOut(BaseModel):
     tasks: list[TaskOut]
 
 
-class AttachmentOut(BaseModel):
+class AttachmentOut(FromRow):
     id: int
     kind: AttachmentKind
     filename: str
     content_type: str
     size: int
     sha256: str
-    uploaded_by: int
+    uploaded_by: int = Field(validation_alias="uploaded_by_id")
     created_at: datetime
 
 
-class ConsultOut(BaseModel):
+class ConsultOut(FromRow):
     id: int
     status: ConsultStatus
     patient_id: int
     requester_id: int
-    requester_facility: str
-    specialty: str
+    requester_facility: str = Field(validation_alias=AliasPath("requester_facility", "code"))
+    specialty: str = Field(validation_alias=AliasPath("specialty", "code"))
     urgency: Urgency
     mode: Mode
     tech_level: TechLevel
@@ -110,35 +115,43 @@ class ConsultOut(BaseModel):
     history: str | None
     vitals: dict[str, Any]
     registered_after: bool
-    assigned_to: int | None
-    assigned_to_username: str | None
+    assigned_to: int | None = Field(validation_alias="assigned_to_id")
+    # AliasPath yields the default when nobody is assigned (assigned_to is None).
+    assigned_to_username: str | None = Field(
+        default=None, validation_alias=AliasPath("assigned_to", "username")
+    )
     escalation_stage: int
     created_at: datetime
     accept_due_at: datetime | None
     answer_due_at: datetime | None
     routing_trace: list[str]
     offers: list[OfferOut]
-    timeline: list[EventOut]
-    attachments: list[AttachmentOut]
+    timeline: list[EventOut] = Field(validation_alias="events")
+    # Not a relationship of the row: the API adds them (a new consult has none to look up).
+    attachments: list[AttachmentOut] = Field(default_factory=list)
     outcome: OutcomeOut | None
 
 
-class ConsultSummary(BaseModel):
+class ConsultSummary(FromRow):
     id: int
     status: ConsultStatus
     patient_id: int
-    specialty: str
+    specialty: str = Field(validation_alias=AliasPath("specialty", "code"))
     urgency: Urgency
     mode: Mode
     created_at: datetime
-    assigned_to: int | None
+    assigned_to: int | None = Field(validation_alias="assigned_to_id")
     accept_due_at: datetime | None
+    # The caller's offer on a worklist entry (not a column of the consult).
     my_offer: str | None = None
 
 
-class ConsultList(BaseModel):
+class ConsultList(CursorPage):
     items: list[ConsultSummary]
-    next_cursor: int | None = None
+
+
+class ConsultQuery(PageQuery):
+    status: ConsultStatus | None = None
 
 
 class DeclineIn(Strict):
@@ -154,16 +167,16 @@ class MessageIn(Strict):
     attachment_id: int | None = Field(default=None, gt=0)
 
 
-class MessageOut(BaseModel):
+class MessageOut(FromRow):
     id: int
     author_id: int
-    author: str
+    author: str = Field(validation_alias=AliasPath("author", "full_name"))
     body: str
     attachment_id: int | None
     created_at: datetime
 
 
-class MessageList(BaseModel):
+class MessageList(CursorPage):
     items: list[MessageOut]
 
 
@@ -195,7 +208,7 @@ class AvailabilityIn(Strict):
     max_concurrent: int | None = Field(default=None, ge=1, le=50)
 
 
-class AvailabilityOut(BaseModel):
+class AvailabilityOut(FromRow):
     state: SpecialistState
     paused_until: datetime | None
     max_concurrent: int
@@ -216,12 +229,12 @@ class ShiftIn(Strict):
         return value
 
 
-class ShiftOut(BaseModel):
+class ShiftOut(FromRow):
     id: int
     specialist_id: int
-    specialist: str
+    specialist: str = Field(validation_alias=AliasPath("specialist", "username"))
     specialty_id: int
-    facility: str
+    facility: str = Field(validation_alias=AliasPath("facility", "code"))
     starts_at: datetime
     ends_at: datetime
 
@@ -241,3 +254,51 @@ class ShiftQuery(Strict):
         if value is not None and value.tzinfo is None:
             raise ValueError("give a time zone (e.g. 2026-12-01T08:00:00Z)")
         return value
+
+
+@dataclass(frozen=True)
+class ConsultFacts:
+    """What another package may know of a consult (to bill it, to hold its video session),
+    without reading the consult's tables."""
+
+    id: int
+    patient_id: int
+    specialty_code: str
+    mode: Mode
+    status: ConsultStatus
+    requester_id: int
+    requester_facility_id: int
+    requester_facility_timezone: str | None
+    assigned_to_id: int | None
+    # The answering specialist's facility and its level (what a consult is billed by).
+    assignee_facility_id: int | None
+    assignee_facility_level: int | None
+    answered_at: datetime | None
+    outcome_signed_at: datetime | None  # None unless the outcome is signed
+
+    @property
+    def outcome_signed(self) -> bool:
+        return self.outcome_signed_at is not None
+
+    @property
+    def live(self) -> bool:
+        """A specialist accepted it and the conversation is still going."""
+        return self.assigned_to_id is not None and self.status in LIVE_STATUSES
+
+    @property
+    def billing_facility_id(self) -> int:
+        """The facility that performed the service: the answering specialist's, else the
+        requester's."""
+        return self.assignee_facility_id or self.requester_facility_id
+
+    def on_requester_side(self, principal: Principal) -> bool:
+        return principal.facility_id == self.requester_facility_id and bool(
+            principal.roles & REQUESTER_ROLES
+        )
+
+    def is_participant(self, principal: Principal) -> bool:
+        """The requester's side or the assigned specialist."""
+        return self.on_requester_side(principal) or self.assigned_to_id == principal.user_id
+
+
+LIVE_STATUSES = frozenset({ConsultStatus.ACCEPTED, ConsultStatus.ANSWERED})

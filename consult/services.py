@@ -29,7 +29,7 @@ from consult.models import (
     OutcomeStatus,
     TechLevel,
 )
-from consult.schemas import ConsultIn, OutcomeIn
+from consult.schemas import ConsultFacts, ConsultIn, OutcomeIn
 from hub import audit
 from hub.auth.principal import Principal
 from hub.errors import AccessDenied, Conflict, NotFound, ValidationFailed
@@ -236,7 +236,7 @@ def list_visible(
     """Newest first; ``before_id`` continues from the last consult of the previous page."""
     require(principal, "consults:read", action="consult:request:listed")
     stmt = select(Consult).where(consult_visibility(principal))
-    if before_id:
+    if before_id is not None:
         stmt = stmt.where(Consult.id < before_id)
     if status is not None:
         stmt = stmt.where(Consult.status == status)
@@ -439,9 +439,20 @@ def post_message(
     return message
 
 
-def messages(session: Session, principal: Principal, consult_id: int) -> list[Message]:
+def messages(
+    session: Session,
+    principal: Principal,
+    consult_id: int,
+    *,
+    after_id: int | None = None,
+    limit: int | None = None,
+) -> list[Message]:
+    """A consult's conversation in order; ``after_id`` and ``limit`` give one page of it."""
     consult = get(session, principal, consult_id, purpose="viewed")
-    return messages_of(session, consult)
+    stmt = select(Message).where(Message.consult_id == consult.id)
+    if after_id is not None:
+        stmt = stmt.where(Message.id > after_id)
+    return list(session.scalars(stmt.order_by(Message.id).limit(limit)))
 
 
 def messages_of(session: Session, consult: Consult) -> list[Message]:
@@ -535,3 +546,50 @@ def cancel(session: Session, principal: Principal, consult_id: int, reason: str)
     audit.record(session, principal, action, object_type="consult", object_id=consult.id)
     consult_changed(session, consult, withdrawn_from=withdrawn)
     return consult
+
+
+# --- what other packages need of a consult (through these functions, never the tables) -------
+
+
+def facts(session: Session, consult_id: int) -> ConsultFacts | None:
+    """A consult's facts, unchecked: for callers that checked access themselves or act for the
+    hub (billing in the signing transaction or from the outbox)."""
+    consult = session.get(Consult, consult_id)
+    if consult is None:
+        return None
+    assignee = consult.assigned_to
+    facility = assignee.facility if assignee is not None else None
+    outcome = consult.outcome
+    signed = outcome is not None and outcome.status is OutcomeStatus.SIGNED
+    return ConsultFacts(
+        id=consult.id,
+        patient_id=consult.patient_id,
+        specialty_code=consult.specialty.code,
+        mode=consult.mode,
+        status=consult.status,
+        requester_id=consult.requester_id,
+        requester_facility_id=consult.requester_facility_id,
+        requester_facility_timezone=consult.requester_facility.timezone,
+        assigned_to_id=consult.assigned_to_id,
+        assignee_facility_id=facility.id if facility is not None else None,
+        assignee_facility_level=facility.level if facility is not None else None,
+        answered_at=consult.answered_at,
+        outcome_signed_at=(outcome.signed_at or utcnow()) if outcome and signed else None,
+    )
+
+
+def visible_facts(
+    session: Session, principal: Principal, consult_id: int, *, purpose: str = "viewed"
+) -> ConsultFacts:
+    """The facts of a consult within the caller's scope (checked and audited as ``get``)."""
+    consult = get(session, principal, consult_id, purpose=purpose)
+    found = facts(session, consult.id)
+    assert found is not None
+    return found
+
+
+def add_timeline_event(
+    session: Session, consult_id: int, kind: str, *, actor_id: int | None, **details: object
+) -> None:
+    """Add an event another package caused (a video session opened) to the consult's timeline."""
+    add_event(session, session.get_one(Consult, consult_id), kind, actor_id=actor_id, **details)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, current_app
+from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -18,23 +18,14 @@ from consult import lifecycle, services
 from consult.assignment import add_event, move
 from consult.document_text import TEXT, VITAL_NAMES
 from consult.events import consult_changed
-from consult.hooks import document_signed
 from consult.models import Consult, ConsultStatus, Disposition, Outcome, OutcomeStatus
-from hub import audit, db
-from hub.api.core import api_route
+from hub import audit, hooks
 from hub.auth.principal import Principal
 from hub.config import Settings
-from hub.documents import registry
+from hub.documents import registry, workflow
 from hub.documents import services as documents
-from hub.documents.facts import patient_facts, pick_locale, signer_facts
+from hub.documents.facts import patient_facts, signer_facts
 from hub.documents.registry import DocumentKind, SignatureSlot
-from hub.documents.schemas import (
-    DocumentList,
-    DocumentOut,
-    LocaleQuery,
-    document_out,
-    pdf_response,
-)
 from hub.documents.text import Labels
 from hub.errors import AccessDenied, Conflict, NotFound
 from hub.models import Role, SignedDocument, User
@@ -68,16 +59,6 @@ REFERRAL = DocumentKind(
 # The word used in audit actions and file names for each kind.
 NOUNS = {OUTCOME.code: "outcome", PRESCRIPTION.code: "prescription", REFERRAL.code: "referral"}
 REFERRING = frozenset({Disposition.REFER, Disposition.TRANSFER_URGENTLY})
-
-
-def _settings() -> Settings:
-    settings: Settings = current_app.config["HUB_SETTINGS"]
-    return settings
-
-
-def document_locale(consult: Consult, requested: str | None, default: str) -> str:
-    """The reader's language: asked for, else the requesting health worker's, else the hub's."""
-    return pick_locale(requested, consult.requester.locale, default)
 
 
 def _not_applicable(outcome: Outcome, kind: DocumentKind) -> tuple[str, str] | None:
@@ -171,6 +152,16 @@ def content(consult: Consult, kind: DocumentKind, locale: str) -> documents.Cont
     )
 
 
+def _subject(consult: Consult, kind: DocumentKind) -> workflow.Subject:
+    return workflow.Subject(
+        kind=kind,
+        id=consult.id,
+        object_type="consult",
+        audit_as=f"consult:{NOUNS[kind.code]}",
+        content=lambda locale: content(consult, kind, locale),
+    )
+
+
 def sign(
     session: Session,
     settings: Settings,
@@ -202,17 +193,16 @@ def sign(
         raise Conflict(absent[1], code=absent[0])
     if kind is OUTCOME:
         lifecycle.check(consult.status, ConsultStatus.SIGNED)  # before the costly rendering
-    chosen = document_locale(consult, locale, settings.default_locale)
+    subject = _subject(consult, kind)
     author = session.get_one(User, principal.user_id)
-    doc = documents.certify(
+    doc = workflow.sign(
         session,
         settings,
         principal,
-        kind,
-        consult.id,
+        subject,
         author=author,
-        content=content(consult, kind, chosen),
-        locale=chosen,
+        locale=locale,
+        reader_locale=consult.requester.locale,
     )
     if kind is OUTCOME:
         move(
@@ -234,17 +224,33 @@ def sign(
             document=doc.public_id,
         )
     # Billing (insurance) and other packages act in this same transaction.
-    document_signed(session, principal, consult, kind.code, doc.public_id)
-    audit.record(
-        session,
-        principal,
-        action,
-        object_type="consult",
-        object_id=consult.id,
-        details={"document": doc.public_id, "certificate_id": doc.certificate_id},
-    )
+    hooks.document_signed.run(session, principal, signed_service(consult, kind, doc))
+    workflow.audit_signed(session, principal, subject, doc, certificate_id=doc.certificate_id)
     consult_changed(session, consult)
     return doc
+
+
+def signed_service(
+    consult: Consult, kind: DocumentKind, doc: SignedDocument
+) -> hooks.SignedService:
+    """The facts of a signed consult document that the ``document_signed`` seam carries."""
+    assignee = consult.assigned_to
+    outcome = consult.outcome
+    return hooks.SignedService(
+        service_type=kind.code,
+        service_id=consult.id,
+        document_id=doc.public_id,
+        patient_id=consult.patient_id,
+        facility_id=(
+            assignee.facility_id
+            if assignee is not None and assignee.facility_id
+            else consult.requester_facility_id
+        ),
+        service_at=(
+            consult.answered_at or (outcome.signed_at if outcome else None) or doc.certified_at
+        ),
+        signer_user_id=doc.certified_by_id,
+    )
 
 
 def countersign(
@@ -261,13 +267,13 @@ def countersign(
             object_type="consult",
             object_id=consult.id,
         )
-    doc = documents.find(session, kind, consult.id)
-    if doc is None:
-        raise Conflict("The consultant has not signed this document yet.", code="not_signed")
-    signer = session.get_one(User, principal.user_id)
-    location = signer.facility.name if signer.facility else ""
-    documents.countersign(
-        session, settings, principal, kind, doc, signer_user=signer, location=location
+    doc = workflow.countersign(
+        session,
+        settings,
+        principal,
+        _subject(consult, kind),
+        not_signed="The consultant has not signed this document yet.",
+        location=lambda signer: signer.facility.name if signer.facility else "",
     )
     add_event(
         session,
@@ -275,14 +281,6 @@ def countersign(
         f"{NOUNS[kind.code]}_countersigned",
         actor_id=principal.user_id,
         document=doc.public_id,
-    )
-    audit.record(
-        session,
-        principal,
-        action,
-        object_type="consult",
-        object_id=consult.id,
-        details={"document": doc.public_id},
     )
     consult_changed(session, consult)
     return doc
@@ -299,24 +297,21 @@ def pdf(
     """The signed PDF as stored (latest revision), or an unsigned draft; (bytes, signed)."""
     consult = services.get(session, principal, consult_id, purpose="viewed")
 
-    def draft() -> tuple[documents.Content, str]:
+    def draftable() -> None:
         if consult.outcome is None:
             raise NotFound("This consult has no outcome yet.", code="no_outcome")
         if (absent := _not_applicable(consult.outcome, kind)) is not None:
             raise NotFound(absent[1], code=absent[0])
-        chosen = document_locale(consult, locale, settings.default_locale)
-        return content(consult, kind, chosen), chosen
 
-    data, doc = documents.stored_or_draft(session, kind, consult.id, draft)
-    audit.record(
+    return workflow.pdf(
         session,
+        settings,
         principal,
-        f"consult:{NOUNS[kind.code]}:downloaded",
-        object_type="consult",
-        object_id=consult.id,
-        details={"document": doc.public_id if doc else None, "draft": doc is None},
+        _subject(consult, kind),
+        locale=locale,
+        reader_locale=consult.requester.locale,
+        draftable=draftable,
     )
-    return data, doc is not None
 
 
 def signed_documents(
@@ -341,81 +336,6 @@ def signed_documents(
         details={"documents": [d.public_id for d in rows]},
     )
     return rows
-
-
-# --- API ----------------------------------------------------------------------------------------
-
-
-def _register_kind_routes(kind: DocumentKind, base: str) -> None:
-    noun = NOUNS[kind.code]
-    pdf_rule = f"/consults/<int:consult_id>/{noun}.pdf"
-    sign_rule = f"/consults/<int:consult_id>{base}/sign"
-    counter_rule = f"/consults/<int:consult_id>{base}/countersign"
-
-    def get_pdf(principal: Principal, consult_id: int, query: LocaleQuery) -> Response:
-        data, signed = pdf(db.session(), _settings(), principal, consult_id, kind, query.locale)
-        return pdf_response(data, signed, f"consult-{consult_id}-{noun}")
-
-    def sign_document(principal: Principal, consult_id: int, query: LocaleQuery) -> DocumentOut:
-        doc = sign(db.session(), _settings(), principal, consult_id, kind, query.locale)
-        return document_out(db.session(), _settings(), doc)
-
-    def countersign_document(principal: Principal, consult_id: int) -> DocumentOut:
-        doc = countersign(db.session(), _settings(), principal, consult_id, kind)
-        return document_out(db.session(), _settings(), doc)
-
-    # Endpoint names come from the function names, so each kind gets its own.
-    get_pdf.__name__ = f"get_{noun}_pdf"
-    sign_document.__name__ = f"sign_{noun}"
-    countersign_document.__name__ = f"countersign_{noun}"
-    api_route(
-        pdf_rule,
-        summary=f"The {noun} as a PDF: the signed one as stored, or an unsigned draft",
-        scope="consults:read",
-        tag="documents",
-        query=LocaleQuery,
-        errors=(404,),
-    )(get_pdf)
-    api_route(
-        sign_rule,
-        "POST",
-        summary=f"Sign the {noun} (the assigned specialist; PAdES certification with a time-stamp)",
-        scope="consults:write",
-        tag="documents",
-        query=LocaleQuery,
-        response=DocumentOut,
-        status=201,
-        errors=(404, 409, 503),
-    )(sign_document)
-    api_route(
-        counter_rule,
-        "POST",
-        summary=f"Countersign the signed {noun} (the requesting health worker)",
-        scope="consults:write",
-        tag="documents",
-        response=DocumentOut,
-        errors=(404, 409, 503),
-    )(countersign_document)
-
-
-# The outcome's routes are /consults/{id}/sign and /countersign (the issue's API); the
-# prescription's and the referral letter's sit under /consults/{id}/prescription/ and /referral/.
-_register_kind_routes(OUTCOME, "")
-_register_kind_routes(PRESCRIPTION, "/prescription")
-_register_kind_routes(REFERRAL, "/referral")
-
-
-@api_route(
-    "/consults/<int:consult_id>/documents",
-    summary="The consult's signed documents with their data and detached JWS",
-    scope="consults:read",
-    tag="documents",
-    response=DocumentList,
-    errors=(404,),
-)
-def list_consult_documents(principal: Principal, consult_id: int) -> DocumentList:
-    rows = signed_documents(db.session(), principal, consult_id)
-    return DocumentList(items=[document_out(db.session(), _settings(), d) for d in rows])
 
 
 def init_app(app: Flask) -> None:

@@ -8,7 +8,6 @@ page can also render just its live part (``?part=...``) for the Socket.IO-driven
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -32,7 +31,7 @@ from consult.models import (
     TechLevel,
     Urgency,
 )
-from hub import audit, db
+from hub import audit, db, hooks
 from hub.auth.principal import Principal, user_principal
 from hub.errors import AccessDenied, NotFound
 from hub.models import Patient, Role, Specialty, User
@@ -40,23 +39,6 @@ from hub.permissions import REQUESTER_ROLES, require
 from hub.services.patients import get_patient, list_patients
 
 bp = Blueprint("consult_pages", __name__)
-
-
-@dataclass(frozen=True)
-class PageSection:
-    """A part of the consult page another domain supplies (e.g. imaging's studies), so the
-    consult package never imports it: the template, and its context for this consult."""
-
-    template: str
-    context: Callable[[Session, Principal, Consult], dict[str, Any]]
-
-
-_sections: list[PageSection] = []
-
-
-def register_section(section: PageSection) -> None:
-    if section not in _sections:
-        _sections.append(section)
 
 
 PAGE_SIZE = 50
@@ -422,7 +404,17 @@ def show_consult(consult_id: int) -> ResponseReturnValue:
         return _render("consult/_live.html", **context)
     patient = _patients(session, principal, {consult.patient_id})[consult.patient_id]
     settings = current_app.config["HUB_SETTINGS"]
-    sections = [(s.template, s.context(session, principal, consult)) for s in _sections]
+    # Other packages' parts of the page (imaging's studies), through the hub's seam.
+    facts = hooks.ConsultPage(
+        consult_id=consult.id,
+        patient_id=consult.patient_id,
+        national_id=consult.patient.national_id,
+        id_country=consult.patient.id_country,
+    )
+    sections = [
+        (s.template, s.context(session, principal, facts))
+        for s in hooks.consult_page_sections.values()
+    ]
     return _render(
         "consult/show.html",
         patient=patient,

@@ -19,9 +19,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from consult import services as consult_services
+from consult.schemas import ConsultFacts, Mode
 from hub import audit, outbox
 from hub.auth.principal import SYSTEM, Principal
 from hub.errors import AccessDenied, Conflict, ValidationFailed
+from hub.hooks import SignedService
 from hub.models import (
     Facility,
     Insurer,
@@ -48,6 +51,7 @@ from insurance.models import (
     TariffSchedule,
     TariffUnit,
 )
+from video import services as video_services
 
 log = logging.getLogger("insurance")
 
@@ -90,30 +94,22 @@ class Priced:
 # --- what happened ----------------------------------------------------------------------------
 
 
-def _video_seconds(session: Session, consult_id: int) -> int:
-    try:
-        from video.services import billable_seconds
-    except ImportError:
-        raise CannotPrice("video_minutes_unavailable") from None
-    return int(billable_seconds(session, consult_id))
-
-
-def consult_components(session: Session, consult: Any, service_type: str) -> list[Component]:
+def consult_components(
+    session: Session, consult: ConsultFacts, service_type: str
+) -> list[Component]:
     """The components a signed consult document bills, from the consult's own record."""
     if service_type == "e_prescription":
         return [Component("prescription", 1)]
     if service_type == "referral_letter":
         return [Component("referral", 1)]
-    facility = consult.assigned_to.facility if consult.assigned_to else None
-    level = facility.level if facility is not None else 2
-    parts = [Component(f"consult:l{level}:{consult.specialty.code}", 1)]
-    mode = consult.mode.value
-    if mode == "async":
+    level = consult.assignee_facility_level or 2
+    parts = [Component(f"consult:l{level}:{consult.specialty_code}", 1)]
+    if consult.mode is Mode.ASYNC:
         parts.append(Component("async_review", 1))
-    elif mode == "phone":
+    elif consult.mode is Mode.PHONE:
         parts.append(Component("phone_consult", 1))
-    elif mode == "video":
-        seconds = _video_seconds(session, consult.id)
+    elif consult.mode is Mode.VIDEO:
+        seconds = video_services.billable_seconds(session, consult.id)
         if seconds > 0:
             parts.append(Component("video_minute", math.ceil(seconds / 60)))
     return parts
@@ -329,7 +325,7 @@ def _bill(
 def bill_consult_document(
     session: Session,
     principal: Principal,
-    consult: Any,
+    consult: ConsultFacts,
     service_type: str,
     document_public_id: str | None,
 ) -> Claim:
@@ -340,14 +336,8 @@ def bill_consult_document(
     existing = _existing(session, service_type, consult.id)
     if existing is not None:
         return existing
-    outcome = consult.outcome
-    if outcome is None or outcome.status.value != "signed":
+    if not consult.outcome_signed:
         raise Conflict("No claim without a signed outcome.", code="not_signed")
-    facility_id = (
-        consult.assigned_to.facility_id
-        if consult.assigned_to and consult.assigned_to.facility_id
-        else consult.requester_facility_id
-    )
     claim = Claim(
         service_type=service_type,
         service_id=consult.id,
@@ -357,8 +347,8 @@ def bill_consult_document(
         revision=0,
         status=ClaimStatus.HELD,
         patient_id=consult.patient_id,
-        facility_id=facility_id,
-        service_at=consult.answered_at or outcome.signed_at or utcnow(),
+        facility_id=consult.billing_facility_id,
+        service_at=consult.answered_at or consult.outcome_signed_at or utcnow(),
     )
     return _bill(
         session,
@@ -418,8 +408,10 @@ def bill_imaging_report(
     )
 
 
-def on_report_signed(session: Session, principal: Principal, study_id: int, public_id: str) -> None:
-    """Imaging signing hook: bill the signed report in the signing transaction (never fails it)."""
+def on_report_signed(session: Session, principal: Principal, signed: SignedService) -> None:
+    """``imaging_report_signed`` seam: bill the signed report in the signing transaction (never
+    fails it)."""
+    study_id, public_id = signed.service_id, signed.document_id
     try:
         with session.begin_nested():
             bill_imaging_report(session, principal, study_id, public_id)
@@ -432,20 +424,19 @@ def on_report_signed(session: Session, principal: Principal, study_id: int, publ
         )
 
 
-def on_document_signed(
-    session: Session, principal: Principal, consult: Any, kind_code: str, public_id: str
-) -> None:
-    """Consult signing hook: bill the signed service in the signing transaction.
+def on_document_signed(session: Session, principal: Principal, signed: SignedService) -> None:
+    """``document_signed`` seam: bill the signed consult service in the signing transaction.
 
     Whatever goes wrong here never fails the signing: the claim is retried from the outbox,
     which is written in the same transaction, so no signed service is left unbilled.
     """
-    if kind_code not in SERVICE_TYPES:
+    if signed.service_type not in SERVICE_TYPES:
         return
-    if consult.outcome is None or consult.outcome.status.value != "signed":
+    consult = consult_services.facts(session, signed.service_id)
+    if consult is None or not consult.outcome_signed:
         return  # billed when the outcome is signed: no claim without a signed outcome
-    due = [(kind_code, public_id)]
-    if kind_code == CONSULT_OUTCOME:
+    due = [(signed.service_type, signed.document_id)]
+    if signed.service_type == CONSULT_OUTCOME:
         # Documents signed before the outcome are billed now.
         due += [
             (doc.kind, doc.public_id)
@@ -472,14 +463,12 @@ def on_document_signed(
             )
 
 
-@outbox.handler(CLAIM_TOPIC)
-def _deliver_claim(session: Session, payload: dict[str, Any]) -> None:
-    from consult.models import Consult
-
+def deliver_claim(session: Session, payload: dict[str, Any]) -> None:
+    """Outbox handler of ``CLAIM_TOPIC``: bill a signed service whose claim was deferred."""
     if payload.get("service_type") == IMAGING_REPORT:
         bill_imaging_report(session, SYSTEM, int(payload["study_id"]), payload.get("document"))
         return
-    consult = session.get(Consult, int(payload["consult_id"]))
+    consult = consult_services.facts(session, int(payload["consult_id"]))
     if consult is None:
         raise outbox.PermanentError("consult not found")
     bill_consult_document(
@@ -622,11 +611,11 @@ def correct(
             components = report_components(session, claim.service_id)
         elif claim.consult_id is None:
             raise ValidationFailed("Give the components of this service.")
-        from consult.models import Consult
-
         try:
             if components is None:
-                consult = session.get_one(Consult, claim.consult_id)
+                consult = consult_services.facts(session, claim.consult_id)
+                if consult is None:
+                    raise ValidationFailed("The consult of this claim no longer exists.")
                 components = consult_components(session, consult, claim.service_type)
         except CannotPrice as exc:
             raise ValidationFailed(
@@ -886,14 +875,24 @@ def add_membership(
     return row
 
 
-def memberships_of(session: Session, principal: Principal, patient_id: int) -> list[Membership]:
-    """A patient's memberships; an insurer sees only its own."""
+def memberships_of(
+    session: Session,
+    principal: Principal,
+    patient_id: int,
+    *,
+    after_id: int | None = None,
+    limit: int | None = None,
+) -> list[Membership]:
+    """A patient's memberships by id (an insurer sees only its own); ``after_id`` and ``limit``
+    give one page of them."""
     action = "insurance:membership:viewed"
     require(principal, "patients:read", action=action)
     _visible_patient(session, principal, patient_id, action)
-    stmt = select(Membership).where(Membership.patient_id == patient_id).order_by(Membership.id)
+    stmt = select(Membership).where(Membership.patient_id == patient_id)
     if principal.has_role(Role.INSURER) and not principal.has_role(Role.NATIONAL_ADMIN):
         stmt = stmt.where(Membership.insurer_id == principal.insurer_id)
-    rows = list(session.scalars(stmt))
+    if after_id is not None:
+        stmt = stmt.where(Membership.id > after_id)
+    rows = list(session.scalars(stmt.order_by(Membership.id).limit(limit)))
     audit.record(session, principal, action, object_type="patient", object_id=patient_id)
     return rows

@@ -11,17 +11,16 @@ from sqlalchemy.orm import Session
 
 from hub import audit, db
 from hub.api.core import api_route
+from hub.api.pagination import PageQuery, next_cursor
 from hub.auth.principal import Principal
 from hub.config import VideoSettings
 from hub.errors import NotFound
-from hub.models import User
 from video import services, storage, timeline, turn
 from video.models import VideoEvent, VideoParticipant, VideoSession
 from video.schemas import (
     ConsentIn,
     EventOut,
     IceConfigOut,
-    IceServerOut,
     InvitationOut,
     InviteIn,
     ParticipantOut,
@@ -43,60 +42,35 @@ def local_time(at: datetime | None, zone: str) -> str | None:
 
 
 def participant_out(
-    sess: Session,
     video: VideoSession,
     person: VideoParticipant,
     live: set[int],
     spans: list[timeline.Interval] | None = None,
 ) -> ParticipantOut:
-    user = sess.get(User, person.user_id) if person.user_id else None
+    """The participant's row with its presence, which only the timeline knows."""
+    out = ParticipantOut.model_validate(person)
+    out.connected = person.id in live
     seconds = sum(iv.seconds for iv in spans or [] if iv.participant_id == person.id)
-    return ParticipantOut(
-        id=person.id,
-        role=person.role,
-        user_id=person.user_id,
-        username=user.username if user else None,
-        admitted=person.admitted_at is not None,
-        recording_consent=person.recording_consent_at is not None,
-        connected=person.id in live,
-        connected_seconds=int(seconds),
-        time_zone=person.time_zone,
-        scheduled_local=local_time(video.scheduled_at, person.time_zone),
-        guest_expires_at=person.guest_expires_at,
-    )
+    out.connected_seconds = int(seconds)
+    out.scheduled_local = local_time(video.scheduled_at, person.time_zone)
+    return out
 
 
 def session_out(sess: Session, video: VideoSession) -> SessionOut:
+    """The session's row with what other tables and the timeline say of it."""
     live = services.connected(sess, video)
     spans = timeline.intervals(sess, video)
     events = sess.scalars(
         select(VideoEvent).where(VideoEvent.session_id == video.id).order_by(VideoEvent.id)
     ).all()
-    from consult.models import Consult
-
-    consult = sess.get_one(Consult, video.consult_id)
-    return SessionOut(
-        id=video.id,
-        consult_id=video.consult_id,
-        kind=video.kind,
-        status=video.status,
-        scheduled_at=video.scheduled_at,
-        created_at=video.created_at,
-        ended_at=video.ended_at,
-        record=video.record,
-        recording_allowed=services.recording_allowed(sess, video),
-        billable_seconds=timeline.billable_seconds_of(sess, video, consult.assigned_to_id),
-        join_url=f"/video/sessions/{video.id}",
-        participants=[participant_out(sess, video, p, live, spans) for p in video.participants],
-        timeline=[
-            EventOut(at=e.at, kind=e.kind, participant_id=e.participant_id, details=e.details)
-            for e in events
-        ],
-        recordings=[
-            RecordingOut.model_validate(r, from_attributes=True)
-            for r in services.recordings(sess, video)
-        ],
-    )
+    out = SessionOut.model_validate(video)
+    out.recording_allowed = services.recording_allowed(sess, video)
+    specialist_id = services.specialist_of(sess, video)
+    out.billable_seconds = timeline.billable_seconds_of(sess, video, specialist_id)
+    out.participants = [participant_out(video, p, live, spans) for p in video.participants]
+    out.timeline = [EventOut.model_validate(e) for e in events]
+    out.recordings = [RecordingOut.model_validate(r) for r in services.recordings(sess, video)]
+    return out
 
 
 @api_route(
@@ -128,13 +102,18 @@ def create_video_session(principal: Principal, consult_id: int, body: SessionIn)
     summary="The video sessions of a consult",
     scope="consults:read",
     tag="video",
+    query=PageQuery,
     response=SessionList,
     errors=(404,),
 )
-def list_video_sessions(principal: Principal, consult_id: int) -> SessionList:
+def list_video_sessions(principal: Principal, consult_id: int, query: PageQuery) -> SessionList:
     sess = db.session()
+    found = services.of_consult(
+        sess, principal, consult_id, after_id=query.position(), limit=query.limit
+    )
     return SessionList(
-        items=[session_out(sess, v) for v in services.of_consult(sess, principal, consult_id)]
+        items=[session_out(sess, v) for v in found],
+        next_cursor=next_cursor(found, query.limit, lambda v: v.id),
     )
 
 
@@ -175,7 +154,7 @@ def invite_video_participant(
         base = current_app.config["HUB_SETTINGS"].base_url.rstrip("/")
         guest_url = f"{base}/video/guest/{invitation.guest_token}"
     return InvitationOut(
-        participant=participant_out(sess, video, invitation.participant, set()),
+        participant=participant_out(video, invitation.participant, set()),
         guest_url=guest_url,
     )
 
@@ -195,7 +174,7 @@ def consent_video_recording(
 ) -> ParticipantOut:
     sess = db.session()
     person = services.consent_to_recording(sess, principal, session_id, body.consent)
-    return participant_out(sess, person.session, person, set())
+    return participant_out(person.session, person, set())
 
 
 @api_route(
@@ -212,18 +191,15 @@ def video_ice_config(principal: Principal, session_id: int) -> IceConfigOut:
     audit.record(
         sess, principal, "video:ice:issued", object_type="video_session", object_id=video.id
     )
-    return ice_out(video, person, _video())
-
-
-def ice_out(video: VideoSession, person: VideoParticipant, settings: VideoSettings) -> IceConfigOut:
+    settings = _video()
     config = turn.ice_config(settings, f"p{person.id}")
-    return IceConfigOut(
-        session_id=video.id,
-        participant_id=person.id,
-        ice_servers=[IceServerOut(**server) for server in config["iceServers"]],
-        ice_transport_policy=config["iceTransportPolicy"],
-        expires_at=config["expiresAt"],
-        max_bitrate=settings.max_bitrate,
+    return IceConfigOut.model_validate(
+        {
+            **config,
+            "session_id": video.id,
+            "participant_id": person.id,
+            "max_bitrate": settings.max_bitrate,
+        }
     )
 
 

@@ -12,13 +12,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consult import services as consults
-from consult.models import Consult, ConsultStatus, Mode
+from consult.schemas import ConsultFacts, Mode
 from hub import audit, db
 from hub.auth.principal import Principal
 from hub.config import VideoSettings
 from hub.errors import AccessDenied, Conflict, Gone, NotFound, ValidationFailed
 from hub.models import ConsentScope, Role, User, utcnow
-from hub.permissions import REQUESTER_ROLES, require
+from hub.permissions import require
 from hub.services.patients import has_active_consent
 from video import timeline
 from video.models import (
@@ -30,8 +30,6 @@ from video.models import (
     VideoSession,
 )
 
-# Consults whose specialist is known and whose conversation is still going.
-LIVE_STATUSES = frozenset({ConsultStatus.ACCEPTED, ConsultStatus.ANSWERED})
 # Who waits in the waiting room until the specialist's side admits them.
 HOSTS = frozenset({ParticipantRole.SPECIALIST, ParticipantRole.SECOND_SPECIALIST})
 PEOPLE = frozenset(ParticipantRole) - {ParticipantRole.RECORDER}
@@ -53,10 +51,21 @@ def _user_zone(user: User) -> str:
     return _zone(user.facility.timezone if user.facility is not None else None)
 
 
-def _on_requester_side(consult: Consult, principal: Principal) -> bool:
-    return principal.facility_id == consult.requester_facility_id and bool(
-        principal.roles & REQUESTER_ROLES
-    )
+def _facts(session: Session, consult_id: int) -> ConsultFacts:
+    # A session's consult always exists (a foreign key); its facts need no second check.
+    found = consults.facts(session, consult_id)
+    assert found is not None
+    return found
+
+
+def specialist_of(session: Session, video: VideoSession) -> int | None:
+    """The user id of the session's consultant (whose connected time is billed)."""
+    return _facts(session, video.consult_id).assigned_to_id
+
+
+def chat_allowed(session: Session, principal: Principal, video: VideoSession) -> bool:
+    """Whether the caller takes part in the consult's conversation (its chat)."""
+    return _facts(session, video.consult_id).is_participant(principal)
 
 
 def visible_session(
@@ -121,8 +130,8 @@ def create(
     """Open the video session of a video-mode consult; the requester and specialist are in it."""
     action = "video:session:created"
     require(principal, "consults:write", action=action)
-    consult = consults.get(session, principal, consult_id, purpose="viewed")
-    if not (_on_requester_side(consult, principal) or consult.assigned_to_id == principal.user_id):
+    consult = consults.visible_facts(session, principal, consult_id, purpose="viewed")
+    if not consult.is_participant(principal):
         raise AccessDenied(
             "Only the requester's side and the assigned specialist open video sessions.",
             action=action,
@@ -131,7 +140,7 @@ def create(
         )
     if consult.mode is not Mode.VIDEO:
         raise Conflict("This consult is not in video mode.", code="not_video_mode")
-    if consult.assigned_to_id is None or consult.status not in LIVE_STATUSES:
+    if not consult.live:
         raise Conflict(
             "A video session needs a specialist who accepted the consult.",
             code="not_accepted",
@@ -167,12 +176,12 @@ def create(
     )
     session.add(video)
     session.flush()
-    invited = [(consult.requester, ParticipantRole.REQUESTER)]
+    invited = [(session.get_one(User, consult.requester_id), ParticipantRole.REQUESTER)]
     if principal.user_id not in (consult.requester_id, consult.assigned_to_id):
         caller = session.get_one(User, principal.user_id)
         invited.append((caller, ParticipantRole.REQUESTER))
-    assert consult.assigned_to is not None
-    invited.append((consult.assigned_to, ParticipantRole.SPECIALIST))
+    assert consult.assigned_to_id is not None
+    invited.append((session.get_one(User, consult.assigned_to_id), ParticipantRole.SPECIALIST))
     for user, role in invited:
         session.add(
             VideoParticipant(
@@ -186,9 +195,9 @@ def create(
     session.flush()
     session.refresh(video)
     timeline.add(session, video, "created", session_kind=kind.value, record=record)
-    from consult.assignment import add_event
-
-    add_event(session, consult, "video_session", actor_id=principal.user_id, session_id=video.id)
+    consults.add_timeline_event(
+        session, consult.id, "video_session", actor_id=principal.user_id, session_id=video.id
+    )
     audit.record(
         session,
         principal,
@@ -209,15 +218,20 @@ def get(session: Session, principal: Principal, session_id: int) -> VideoSession
     return video
 
 
-def of_consult(session: Session, principal: Principal, consult_id: int) -> list[VideoSession]:
+def of_consult(
+    session: Session,
+    principal: Principal,
+    consult_id: int,
+    *,
+    after_id: int | None = None,
+    limit: int | None = None,
+) -> list[VideoSession]:
+    """A consult's video sessions in order; ``after_id`` and ``limit`` give one page of them."""
     consult = consults.get(session, principal, consult_id, purpose="viewed")
-    return list(
-        session.scalars(
-            select(VideoSession)
-            .where(VideoSession.consult_id == consult.id)
-            .order_by(VideoSession.id)
-        )
-    )
+    stmt = select(VideoSession).where(VideoSession.consult_id == consult.id)
+    if after_id is not None:
+        stmt = stmt.where(VideoSession.id > after_id)
+    return list(session.scalars(stmt.order_by(VideoSession.id).limit(limit)))
 
 
 def _host_or_requester(
@@ -256,13 +270,13 @@ def invite(
     """Add an interpreter or second specialist (accounts), or the patient (a guest link)."""
     action = "video:participant:invited"
     video, _me = _host_or_requester(session, principal, session_id, action)
-    consult = session.get_one(Consult, video.consult_id)
+    consult = _facts(session, video.consult_id)
     token: str | None = None
     if role is ParticipantRole.PATIENT:
         if username:
             raise ValidationFailed("The patient joins through a guest link, without a username.")
         token = secrets.token_urlsafe(32)
-        facility_zone = consult.requester_facility.timezone
+        facility_zone = consult.requester_facility_timezone
         person = VideoParticipant(
             session_id=video.id,
             role=role,
@@ -345,7 +359,7 @@ def recording_allowed(session: Session, video: VideoSession) -> bool:
     people = [p for p in video.participants if p.role in PEOPLE]
     if not people or any(p.recording_consent_at is None for p in people):
         return False
-    consult = session.get_one(Consult, video.consult_id)
+    consult = _facts(session, video.consult_id)
     return has_active_consent(session, consult.patient_id, ConsentScope.RECORDING)
 
 
@@ -465,7 +479,7 @@ def billable_seconds(session: Session, consult_id: int) -> int:
 
     The media worker's recording leg never counts as a participant.
     """
-    consult = session.get(Consult, consult_id)
+    consult = consults.facts(session, consult_id)
     if consult is None:
         return 0
     sessions = session.scalars(

@@ -10,7 +10,6 @@ from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from consult import services as consults
 from hub import audit, db
 from hub.auth.principal import user_principal
 from hub.errors import NotFound
@@ -85,11 +84,10 @@ def session_page(session_id: int) -> ResponseReturnValue:
     principal = user_principal(current_user.user, "session")
     sess = db.session()
     video, me = services.as_participant(sess, principal, session_id, "video:session:joined")
-    consult = sess.get_one(consults.Consult, video.consult_id)
     audit.record(
         sess, principal, "video:session:viewed", object_type="video_session", object_id=video.id
     )
-    return _page(video, me, guest_token=None, chat=consults._participant(consult, principal))
+    return _page(video, me, guest_token=None, chat=services.chat_allowed(sess, principal, video))
 
 
 @bp.get("/video/guest/<token>")

@@ -11,12 +11,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub import audit
 from hub.auth.principal import Principal
 from hub.config import Settings
 from hub.documents import services as documents
+from hub.documents import workflow
 from hub.documents.consent_text import TEXT
-from hub.documents.facts import patient_facts, pick_locale, signer_facts
+from hub.documents.facts import patient_facts, signer_facts
 from hub.documents.registry import DocumentKind, SignatureSlot
 from hub.documents.text import Labels
 from hub.errors import AccessDenied, Conflict, NotFound
@@ -75,6 +75,17 @@ def content(session: Session, consent: Consent, locale: str) -> documents.Conten
     )
 
 
+def _subject(session: Session, consent: Consent) -> workflow.Subject:
+    return workflow.Subject(
+        kind=CONSENT_FORM,
+        id=consent.id,
+        object_type="consent",
+        audit_as="hub:consent_form",
+        content=lambda locale: content(session, consent, locale),
+        audit_details={"patient_id": consent.patient_id},
+    )
+
+
 def sign(
     session: Session,
     settings: Settings,
@@ -97,25 +108,17 @@ def sign(
     if consent.withdrawn_at is not None:
         raise Conflict("This consent was withdrawn; its form is not signed.", code="withdrawn")
     author = session.get_one(User, principal.user_id)
-    chosen = pick_locale(locale, author.locale, settings.default_locale)
-    doc = documents.certify(
+    subject = _subject(session, consent)
+    doc = workflow.sign(
         session,
         settings,
         principal,
-        CONSENT_FORM,
-        consent.id,
+        subject,
         author=author,
-        content=content(session, consent, chosen),
-        locale=chosen,
+        locale=locale,
+        reader_locale=author.locale,
     )
-    audit.record(
-        session,
-        principal,
-        action,
-        object_type="consent",
-        object_id=consent.id,
-        details={"document": doc.public_id, "patient_id": consent.patient_id},
-    )
+    workflow.audit_signed(session, principal, subject, doc)
     return doc
 
 
@@ -129,19 +132,12 @@ def pdf(
 ) -> tuple[bytes, bool]:
     """The signed form as stored, or an unsigned draft; (bytes, signed)."""
     consent = _consent(session, principal, patient_id, consent_id)
-
-    def draft() -> tuple[documents.Content, str]:
-        recorder = session.get_one(User, consent.recorded_by_id)
-        chosen = pick_locale(locale, recorder.locale, settings.default_locale)
-        return content(session, consent, chosen), chosen
-
-    data, doc = documents.stored_or_draft(session, CONSENT_FORM, consent.id, draft)
-    audit.record(
+    recorder = session.get_one(User, consent.recorded_by_id)
+    return workflow.pdf(
         session,
+        settings,
         principal,
-        "hub:consent_form:downloaded",
-        object_type="consent",
-        object_id=consent.id,
-        details={"document": doc.public_id if doc else None, "draft": doc is None},
+        _subject(session, consent),
+        locale=locale,
+        reader_locale=recorder.locale,
     )
-    return data, doc is not None

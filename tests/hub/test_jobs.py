@@ -408,8 +408,8 @@ def test_jobs_enqueued_by_handlers_survive_a_later_failure(
         def apply_async(self) -> None:
             sent.append(self.value)
 
-    outbox.handler(good)(
-        lambda sess, payload: enqueue_after_commit(sess, cast(Signature, Recorded(payload)))
+    hooks.outbox_handlers.register(
+        good, lambda sess, payload: enqueue_after_commit(sess, cast(Signature, Recorded(payload)))
     )
     hooks.outbox_handlers.register(bad, recorder([], fail=lambda n: RuntimeError("down")))
     outbox.add(session, good, {"n": 1})

@@ -3,8 +3,6 @@ signing hook, corrections (credit / rebill), SEEDS 000 and the one-claim-per-ser
 
 from __future__ import annotations
 
-import sys
-import types
 from datetime import UTC, datetime
 
 import pytest
@@ -14,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from consult import services as consult_services
 from hub import db
 from hub.auth.principal import SYSTEM
 from hub.models import InsurerKind, OutboxMessage
@@ -142,7 +141,7 @@ def test_an_unexpected_pricing_error_goes_to_the_outbox(
         )
         assert msg is not None and msg.payload["consult_id"] == case.consult_id
         monkeypatch.undo()
-        services._deliver_claim(sess, msg.payload)
+        services.deliver_claim(sess, msg.payload)
     (claim,) = claims_of(app, case.consult_id)
     assert claim.status is ClaimStatus.READY  # a patient without insurance pays it all
     assert claim.patient_minor == claim.total_minor == 2_100_000
@@ -165,9 +164,7 @@ def test_video_minutes_come_from_the_session_timeline(
         seen.append(consult_id)
         return 125  # 2 min 5 s connected: 3 started minutes
 
-    fake = types.ModuleType("video.services")
-    fake.billable_seconds = billable_seconds  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "video.services", fake)
+    monkeypatch.setattr(services.video_services, "billable_seconds", billable_seconds)
     sign(client, case)
     (claim,) = claims_of(app, case.consult_id)
     assert seen == [case.consult_id]
@@ -180,18 +177,18 @@ def test_video_minutes_come_from_the_session_timeline(
 def test_no_claim_without_a_signed_outcome_and_never_two(
     app: Flask, client: FlaskClient, session: Session, pki: ca.Authority
 ) -> None:
-    from consult.models import Consult
-
     case = answered(app, client, session)
     with app.app_context(), db.transaction() as sess:
-        consult = sess.get_one(Consult, case.consult_id)
+        consult = consult_services.facts(sess, case.consult_id)
+        assert consult is not None
         with pytest.raises(Exception) as refused:
             services.bill_consult_document(sess, SYSTEM, consult, "consult_outcome", None)
         assert getattr(refused.value, "code", None) == "not_signed"
     sign(client, case)
     (first,) = claims_of(app, case.consult_id)
     with app.app_context(), db.transaction() as sess:
-        consult = sess.get_one(Consult, case.consult_id)
+        consult = consult_services.facts(sess, case.consult_id)
+        assert consult is not None
         again = services.bill_consult_document(sess, SYSTEM, consult, "consult_outcome", None)
         assert again.id == first.id  # idempotent
     # The database itself refuses a second original claim for the same service.
