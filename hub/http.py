@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 from hub import audit, db
 from hub.auth.principal import Principal
 from hub.errors import AccessDenied, HubError
+from hub.limits import IdConverter
 
 log = logging.getLogger("hub.http")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -95,6 +96,9 @@ def _audit_refusal(exc: AccessDenied) -> None:
 
 
 def init_app(app: Flask) -> None:
+    # Before any route exists: every <int:...> in a URL is bounded to what an id column holds.
+    app.url_map.converters["int"] = IdConverter
+
     @app.before_request
     def _assign_request_id() -> None:
         incoming = request.headers.get("X-Request-ID", "")

@@ -12,7 +12,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel, ValidationError
 
-from hub import db
+from hub import db, limits
 from hub.auth.current import api_principal
 from hub.errors import BadRequest, ValidationFailed
 from hub.permissions import require
@@ -64,11 +64,13 @@ def parse_body(model: type[BaseModel]) -> BaseModel:
         raise BadRequest(
             "Send a JSON body with Content-Type: application/json.", code="unsupported_media_type"
         )
+    limits.check_json_text(request.get_data(cache=True))
     payload = request.get_json(silent=True)
     if payload is None:
         raise BadRequest("The body is not valid JSON.", code="malformed_json")
     if not isinstance(payload, dict):
         raise ValidationFailed("The body must be a JSON object.")
+    limits.check_values(payload)
     try:
         return model.model_validate(payload)
     except ValidationError as exc:
@@ -83,11 +85,13 @@ def parse_query(model: type[BaseModel]) -> BaseModel:
         values = request.args.getlist(key)
         raw[key] = values if len(values) > 1 else values[0]
     try:
-        return model.model_validate(raw)
+        parsed = model.model_validate(raw)
     except ValidationError as exc:
         raise ValidationFailed(
             "The query has invalid parameters.", details=_validation_details(exc)
         ) from None
+    limits.check_values(parsed.model_dump(), what="query")
+    return parsed
 
 
 def api_route(
