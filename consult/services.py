@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -35,6 +35,7 @@ from hub.auth.principal import Principal
 from hub.errors import AccessDenied, Conflict, NotFound, ValidationFailed
 from hub.models import ConsentScope, Facility, Patient, Role, Specialty, User, utcnow
 from hub.permissions import REQUESTER_ROLES, patient_visibility, require
+from hub.realtime import emit_after_commit, user_room
 from hub.services.patients import has_active_consent
 
 CLOSED_FOR_MESSAGES = frozenset(
@@ -428,8 +429,6 @@ def post_message(
         object_id=message.id,
         details={"consult_id": consult.id},
     )
-    from hub.realtime import emit_after_commit, user_room
-
     rooms = [user_room(consult.requester_id)]
     if consult.assigned_to_id:
         rooms.append(user_room(consult.assigned_to_id))
@@ -589,7 +588,7 @@ def visible_facts(
 
 
 def add_timeline_event(
-    session: Session, consult_id: int, kind: str, *, actor_id: int | None, **details: object
+    session: Session, consult_id: int, kind: str, *, actor_id: int | None, **details: Any
 ) -> None:
     """Add an event another package caused (a video session opened) to the consult's timeline."""
     add_event(session, session.get_one(Consult, consult_id), kind, actor_id=actor_id, **details)

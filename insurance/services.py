@@ -583,6 +583,23 @@ def _negated(claim: Claim) -> list[dict[str, Any]]:
     ]
 
 
+def _recorded_components(session: Session, claim: Claim) -> list[Component]:
+    """What the claim's service was, from its owner's record (a correction without components)."""
+    if claim.service_type == IMAGING_REPORT:
+        return report_components(session, claim.service_id)
+    if claim.consult_id is None:
+        raise ValidationFailed("Give the components of this service.")
+    consult = consult_services.facts(session, claim.consult_id)
+    if consult is None:
+        raise ValidationFailed("The consult of this claim no longer exists.")
+    try:
+        return consult_components(session, consult, claim.service_type)
+    except CannotPrice as exc:
+        raise ValidationFailed(
+            "The service cannot be priced.", code=exc.reason, details=exc.details
+        ) from None
+
+
 def correct(
     session: Session,
     principal: Principal,
@@ -607,20 +624,7 @@ def correct(
             if tariffs.is_print_component(part.code):
                 raise PrintNotBillable(part.code)
     if components is None:
-        if claim.service_type == IMAGING_REPORT:
-            components = report_components(session, claim.service_id)
-        elif claim.consult_id is None:
-            raise ValidationFailed("Give the components of this service.")
-        try:
-            if components is None:
-                consult = consult_services.facts(session, claim.consult_id)
-                if consult is None:
-                    raise ValidationFailed("The consult of this claim no longer exists.")
-                components = consult_components(session, consult, claim.service_type)
-        except CannotPrice as exc:
-            raise ValidationFailed(
-                "The service cannot be priced.", code=exc.reason, details=exc.details
-            ) from None
+        components = _recorded_components(session, claim)
     try:
         priced = price(session, claim.patient_id, claim.facility_id, components, claim.service_at)
     except CannotPrice as exc:

@@ -76,7 +76,7 @@ def test_each_kind_of_offence_is_found_with_its_file_and_line(tmp_path: Path) ->
             "insurance/claims.py": "from consult.models import Consult\nimport imaging.views\n",
             "imaging/views.py": "",
             # Production code imports test code.
-            "consult/demo.py": "from tests.support import factories\nfrom consult import testpeer\n",
+            "consult/demo.py": "from tests.support import factories\nimport consult.testpeer\n",
             "consult/testpeer.py": "",
             # An import hidden in a function, with no reason given.
             "consult/cli.py": "def run():\n    import csv\n    return csv\n",
