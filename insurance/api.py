@@ -3,28 +3,45 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime
-from typing import Any, Literal
 
 from flask import Response, request
-from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from hub import db
 from hub.api.core import api_route
+from hub.api.pagination import PageQuery, next_cursor
 from hub.auth.principal import Principal
 from hub.errors import ValidationFailed
 from hub.models import Facility, Insurer
+from hub.permissions import require
 from insurance import exports, services, tariffs
-from insurance.models import Claim, Decision, TariffSchedule
+from insurance.models import Claim, Decision, Reconciliation
+from insurance.schemas import (
+    ClaimDecisionOut,
+    ClaimList,
+    ClaimOut,
+    ClaimPage,
+    ClaimQuery,
+    ContractIn,
+    ContractOut,
+    CorrectionIn,
+    MembershipIn,
+    MembershipList,
+    MembershipOut,
+    PullQuery,
+    ReconcileIn,
+    ReconciliationOut,
+    ScheduleList,
+    ScheduleOut,
+    UploadQuery,
+)
 
 
-class PullQuery(BaseModel):
-    format: Literal["csv", "jsonl", "fhir"] = Field(default="csv", description="Export format")
-    cursor: str | None = Field(
-        default=None, max_length=64, description="The X-Next-Cursor of the previous pull"
-    )
-    limit: int | None = Field(default=None, ge=1, le=1_000_000, description="Most claims to send")
+def claim_out(claim: Claim, decisions: list[Reconciliation]) -> ClaimOut:
+    """The claim's row with its insurers' decisions, fetched for a whole page in one query."""
+    out = ClaimOut.model_validate(claim)
+    out.reconciliations = [ClaimDecisionOut.model_validate(r) for r in decisions]
+    return out
 
 
 @api_route(
@@ -51,22 +68,6 @@ def pull_claims(principal: Principal, query: PullQuery) -> Response:
     return resp
 
 
-class ReconcileIn(BaseModel):
-    decision: Literal["accepted", "rejected"]
-    reason_code: str | None = Field(
-        default=None, description="Required for a rejection: " + ", ".join(services.REASON_CODES)
-    )
-    note: str | None = Field(default=None, max_length=2000)
-
-
-class ReconciliationOut(BaseModel):
-    claim_id: int
-    decision: str
-    reason_code: str | None
-    note: str | None
-    decided_at: datetime
-
-
 @api_route(
     "/insurer/claims/<int:claim_id>/reconciliation",
     "POST",
@@ -87,57 +88,10 @@ def reconcile_claim(principal: Principal, claim_id: int, body: ReconcileIn) -> R
         reason_code=body.reason_code,
         note=body.note,
     )
-    return ReconciliationOut(
-        claim_id=row.claim_id,
-        decision=row.decision.value,
-        reason_code=row.reason_code,
-        note=row.note,
-        decided_at=row.decided_at,
-    )
+    return ReconciliationOut.model_validate(row)
 
 
 # --- tariffs --------------------------------------------------------------------------------------
-
-
-class TariffItemOut(BaseModel):
-    component: str
-    unit: str
-    amount_minor: int
-    description: str
-
-
-class ScheduleOut(BaseModel):
-    id: int
-    label: str
-    currency: str
-    minor_unit: int
-    effective_from: date
-    source_sha256: str
-    items: list[TariffItemOut]
-
-
-class ScheduleList(BaseModel):
-    items: list[ScheduleOut]
-
-
-def _schedule_out(row: TariffSchedule) -> ScheduleOut:
-    return ScheduleOut(
-        id=row.id,
-        label=row.label,
-        currency=row.currency,
-        minor_unit=row.minor_unit,
-        effective_from=row.effective_from,
-        source_sha256=row.source_sha256,
-        items=[
-            TariffItemOut(
-                component=i.component,
-                unit=i.unit.value,
-                amount_minor=i.amount_minor,
-                description=i.description,
-            )
-            for i in row.items
-        ],
-    )
 
 
 @api_route(
@@ -148,14 +102,9 @@ def _schedule_out(row: TariffSchedule) -> ScheduleOut:
     response=ScheduleList,
 )
 def list_tariffs(principal: Principal) -> ScheduleList:
-    return ScheduleList(items=[_schedule_out(s) for s in tariffs.schedules(db.session())])
-
-
-class UploadQuery(BaseModel):
-    label: str = Field(min_length=1, max_length=120)
-    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217")
-    minor_unit: int = Field(ge=0, le=4, description="Decimal places of the minor unit")
-    effective_from: date
+    return ScheduleList(
+        items=[ScheduleOut.model_validate(s) for s in tariffs.schedules(db.session())]
+    )
 
 
 @api_route(
@@ -185,81 +134,10 @@ def upload_tariffs(principal: Principal, query: UploadQuery) -> ScheduleOut:
         effective_from=query.effective_from,
     )
     db.session().refresh(schedule)
-    return _schedule_out(schedule)
+    return ScheduleOut.model_validate(schedule)
 
 
 # --- facility billing -----------------------------------------------------------------------------
-
-
-class ClaimOut(BaseModel):
-    id: int
-    kind: str
-    revision: int
-    original_id: int | None
-    status: str
-    hold_reason: str | None
-    service_type: str
-    service_id: int
-    consult_id: int | None
-    document_id: str | None
-    facility_id: int
-    service_at: datetime
-    created_at: datetime
-    currency: str
-    total_minor: int
-    basic_insurer_id: int | None
-    basic_minor: int
-    supplementary_insurer_id: int | None
-    supplementary_minor: int
-    patient_minor: int
-    lines: list[dict[str, Any]]
-    reconciliations: list[dict[str, Any]]
-
-
-class ClaimList(BaseModel):
-    items: list[ClaimOut]
-
-
-def claim_out(claim: Claim, recs: list[Any]) -> ClaimOut:
-    return ClaimOut(
-        id=claim.id,
-        kind=claim.kind.value,
-        revision=claim.revision,
-        original_id=claim.original_id,
-        status=claim.status.value,
-        hold_reason=claim.hold_reason,
-        service_type=claim.service_type,
-        service_id=claim.service_id,
-        consult_id=claim.consult_id,
-        document_id=claim.document_public_id,
-        facility_id=claim.facility_id,
-        service_at=claim.service_at,
-        created_at=claim.created_at,
-        currency=claim.currency,
-        total_minor=claim.total_minor,
-        basic_insurer_id=claim.basic_insurer_id,
-        basic_minor=claim.basic_minor,
-        supplementary_insurer_id=claim.supplementary_insurer_id,
-        supplementary_minor=claim.supplementary_minor,
-        patient_minor=claim.patient_minor,
-        lines=claim.lines,
-        reconciliations=[
-            {
-                "insurer_id": r.insurer_id,
-                "decision": r.decision.value,
-                "reason_code": r.reason_code,
-                "decided_at": r.decided_at.isoformat(),
-            }
-            for r in recs
-        ],
-    )
-
-
-class ClaimQuery(BaseModel):
-    facility_id: int | None = None
-    status: Literal["held", "ready", "rejected"] | None = None
-    before_id: int | None = Field(default=None, description="Page: claims with a smaller id")
-    limit: int = Field(default=100, ge=1, le=500)
 
 
 @api_route(
@@ -268,9 +146,9 @@ class ClaimQuery(BaseModel):
     scope="admin",
     tag="insurance",
     query=ClaimQuery,
-    response=ClaimList,
+    response=ClaimPage,
 )
-def list_claims(principal: Principal, query: ClaimQuery) -> ClaimList:
+def list_claims(principal: Principal, query: ClaimQuery) -> ClaimPage:
     session = db.session()
     rows = services.facility_claims(
         session,
@@ -278,21 +156,12 @@ def list_claims(principal: Principal, query: ClaimQuery) -> ClaimList:
         facility_id=query.facility_id,
         status=query.status,
         limit=query.limit,
-        before_id=query.before_id,
+        before_id=query.position(),
     )
-    recs = services.reconciliations_of(session, [c.id for c in rows])
-    return ClaimList(items=[claim_out(c, recs.get(c.id, [])) for c in rows])
-
-
-class ComponentIn(BaseModel):
-    component: str = Field(pattern=r"^[a-z0-9_]+(:[a-z0-9_]+)*$", max_length=80)
-    quantity: int = Field(ge=1, le=100_000)
-
-
-class CorrectionIn(BaseModel):
-    reason: str = Field(min_length=3, max_length=2000)
-    components: list[ComponentIn] | None = Field(
-        default=None, description="What was done, when it differs from the consult's record"
+    decisions = services.reconciliations_of(session, [c.id for c in rows])
+    return ClaimPage(
+        items=[claim_out(c, decisions.get(c.id, [])) for c in rows],
+        next_cursor=next_cursor(rows, query.limit, lambda c: c.id),
     )
 
 
@@ -322,31 +191,6 @@ def correct_claim(principal: Principal, claim_id: int, body: CorrectionIn) -> Cl
 # --- contracts ----------------------------------------------------------------------------------
 
 
-class CoverageBody(BaseModel):
-    component: str = Field(pattern=r"^(\*|[a-z0-9_]+(:[a-z0-9_]+)*(:\*)?)$", max_length=80)
-    coverage_bp: int = Field(ge=0, le=10000, description="Basis points: 10000 = 100 %")
-    copay_minor: int = Field(default=0, ge=0)
-    cap_minor: int | None = Field(default=None, ge=0)
-
-
-class ContractIn(BaseModel):
-    code: str = Field(min_length=1, max_length=40)
-    insurer: str = Field(description="Insurer code")
-    facility: str | None = Field(default=None, description="Facility code; none = every facility")
-    valid_from: date
-    valid_to: date | None = None
-    coverages: list[CoverageBody] = Field(min_length=1)
-
-
-class ContractOut(BaseModel):
-    id: int
-    code: str
-    insurer_id: int
-    facility_id: int | None
-    valid_from: date
-    valid_to: date | None
-
-
 @api_route(
     "/contracts",
     "POST",
@@ -360,8 +204,6 @@ class ContractOut(BaseModel):
 )
 def create_contract(principal: Principal, body: ContractIn) -> ContractOut:
     session = db.session()
-    from hub.permissions import require
-
     require(principal, "admin", roles=tariffs.TARIFF_ADMINS, action="insurance:contract:created")
     insurer = session.scalar(select(Insurer).where(Insurer.code == body.insurer))
     if insurer is None:
@@ -386,48 +228,10 @@ def create_contract(principal: Principal, body: ContractIn) -> ContractOut:
             for c in body.coverages
         ],
     )
-    return ContractOut(
-        id=contract.id,
-        code=contract.code,
-        insurer_id=contract.insurer_id,
-        facility_id=contract.facility_id,
-        valid_from=contract.valid_from,
-        valid_to=contract.valid_to,
-    )
+    return ContractOut.model_validate(contract)
 
 
 # --- memberships ----------------------------------------------------------------------------------
-
-
-class MembershipIn(BaseModel):
-    insurer: str = Field(min_length=1, max_length=32, description="Insurer code")
-    member_id: str = Field(min_length=1, max_length=64)
-    valid_from: date
-    valid_to: date | None = None
-
-
-class MembershipOut(BaseModel):
-    id: int
-    patient_id: int
-    insurer_id: int
-    member_id: str
-    valid_from: date
-    valid_to: date | None
-
-
-class MembershipList(BaseModel):
-    items: list[MembershipOut]
-
-
-def _membership_out(row: Any) -> MembershipOut:
-    return MembershipOut(
-        id=row.id,
-        patient_id=row.patient_id,
-        insurer_id=row.insurer_id,
-        member_id=row.member_id,
-        valid_from=row.valid_from,
-        valid_to=row.valid_to,
-    )
 
 
 @api_route(
@@ -435,12 +239,18 @@ def _membership_out(row: Any) -> MembershipOut:
     summary="The patient's insurance memberships (an insurer sees only its own)",
     scope="patients:read",
     tag="insurance",
+    query=PageQuery,
     response=MembershipList,
     errors=(404,),
 )
-def list_memberships(principal: Principal, patient_id: int) -> MembershipList:
-    rows = services.memberships_of(db.session(), principal, patient_id)
-    return MembershipList(items=[_membership_out(r) for r in rows])
+def list_memberships(principal: Principal, patient_id: int, query: PageQuery) -> MembershipList:
+    rows = services.memberships_of(
+        db.session(), principal, patient_id, after_id=query.position(), limit=query.limit
+    )
+    return MembershipList(
+        items=[MembershipOut.model_validate(r) for r in rows],
+        next_cursor=next_cursor(rows, query.limit, lambda r: r.id),
+    )
 
 
 @api_route(
@@ -464,4 +274,4 @@ def add_membership(principal: Principal, patient_id: int, body: MembershipIn) ->
         valid_from=body.valid_from,
         valid_to=body.valid_to,
     )
-    return _membership_out(row)
+    return MembershipOut.model_validate(row)

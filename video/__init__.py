@@ -10,6 +10,8 @@ from video import models as models  # registers the tables
 
 def init_app(app: Flask) -> None:
     """Register the video blueprints, Socket.IO handlers and CLI commands."""
+    # Imported when the app is built, not with the package: importing the package for its
+    # tables (Alembic, the model registry) must not load its web layer.
     from hub.jobs import add_periodic
     from video import cli, signalling, tasks, views
 

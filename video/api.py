@@ -29,6 +29,7 @@ from video.schemas import (
     SessionList,
     SessionOut,
 )
+from video.signalling import emit_after_commit
 
 
 def _video() -> VideoSettings:
@@ -213,8 +214,6 @@ def video_ice_config(principal: Principal, session_id: int) -> IceConfigOut:
     errors=(404, 409),
 )
 def end_video_session(principal: Principal, session_id: int) -> SessionOut:
-    from video.signalling import emit_after_commit
-
     sess = db.session()
     video = services.end(sess, principal, session_id)
     emit_after_commit(sess, "ended", {"session_id": video.id}, video.id)

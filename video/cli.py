@@ -10,6 +10,8 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup, with_appcontext
 
+from hub.cli import _real_app
+
 
 @click.group("media", cls=AppGroup, invoke_without_command=True)
 @click.option(
@@ -23,7 +25,7 @@ def media_group(ctx: click.Context, hub_url: str | None) -> None:
     """Record consented video sessions (aiortc peer) until stopped."""
     if ctx.invoked_subcommand is not None:
         return
-    from hub.cli import _real_app
+    # aiortc is heavy; loaded only when the media worker starts, never by the web process.
     from video.media import MediaWorker, setup_logging
 
     setup_logging()
@@ -45,9 +47,9 @@ def test_peer_command(
     session_id: int, token_file: Path, seconds: float, hub_url: str | None
 ) -> None:
     """Join a session as a participant and send synthetic 640x480 video and a tone."""
-    from hub.cli import _real_app
+    # aiortc is heavy; loaded only when a synthetic peer starts, never by the web process.
     from video.media import allow_loopback_candidates, setup_logging
-    from video.testpeer import run_test_peer
+    from video.synthetic import run_test_peer
 
     setup_logging()
     app = _real_app()

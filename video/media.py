@@ -5,7 +5,8 @@ with the consult and kept under the retention rules.
 
 Sessions are claimed with a lease in the database, so several media worker processes share the
 work and a crashed worker's session is taken over once its lease runs out. aiortc decodes and
-re-encodes everything (~35% of a core per 640x480 leg), so scale out with processes.
+re-encodes everything (~35% of a core per 640x480 leg), so scale out with processes. Only the
+media worker and the synthetic peer import this module (aiortc is heavy for the web process).
 """
 
 from __future__ import annotations
@@ -22,6 +23,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import socketio
+from aioice import ice
+from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.sdp import candidate_from_sdp
 from flask import Flask
 from sqlalchemy import or_, select, update
 
@@ -37,6 +43,7 @@ from video.models import (
     VideoSession,
 )
 from video.recorder import LegRecorder, verify
+from video.signalling import NAMESPACE, recorder_token
 
 log = logging.getLogger("hub.video.media")
 LEASE = timedelta(seconds=30)
@@ -46,8 +53,6 @@ IDLE_STOP_SECONDS = 8.0
 
 def allow_loopback_candidates() -> None:
     """Let aioice offer 127.0.0.1 (single-machine tests; browsers there offer loopback too)."""
-    from aioice import ice
-
     original = ice.get_host_addresses
     if getattr(original, "_hub_loopback", False):
         return
@@ -204,8 +209,9 @@ class Leg:
 
 class SessionRecorder:
     """One session's peer: a Socket.IO client of the hub plus one aiortc peer connection per
-    participant. As the recorder (``worker`` given) it receives and records; as the test peer
-    (``token`` of a participant) it sends synthetic 640x480 video and a tone instead."""
+    participant. As the recorder (``worker`` given) it receives and records; as a participant
+    (``token`` given) it sends ``tracks`` instead (``video.synthetic``: a test pattern and a
+    tone)."""
 
     def __init__(
         self,
@@ -215,6 +221,7 @@ class SessionRecorder:
         base_url: str,
         *,
         token: str | None = None,
+        tracks: list[MediaStreamTrack] | None = None,
     ) -> None:
         self.app = app
         self.worker = worker
@@ -228,11 +235,7 @@ class SessionRecorder:
         self.results: list[bool] = []
         self.received = {"audio": 0, "video": 0}
         self.connected_at: float | None = None
-        self.tracks: list[Any] = []
-        if token is not None:
-            from video.testpeer import SyntheticAudio, SyntheticVideo
-
-            self.tracks = [SyntheticAudio(), SyntheticVideo()]
+        self.tracks: list[MediaStreamTrack] = list(tracks or [])
 
     @property
     def recording(self) -> bool:
@@ -245,8 +248,6 @@ class SessionRecorder:
         return await asyncio.get_running_loop().run_in_executor(None, fn, self.app, *args)
 
     def _configuration(self) -> Any:
-        from aiortc import RTCConfiguration, RTCIceServer
-
         servers = [
             RTCIceServer(
                 urls=server["urls"],
@@ -258,10 +259,6 @@ class SessionRecorder:
         return RTCConfiguration(iceServers=servers)
 
     async def run(self) -> None:
-        import socketio
-
-        from video.signalling import NAMESPACE, recorder_token
-
         self.sio = socketio.AsyncClient(reconnection=True, reconnection_delay=0.5)
         self.sio.on("signal", self._on_signal, namespace=NAMESPACE)
         self.sio.on("peer-left", self._on_peer_left, namespace=NAMESPACE)
@@ -305,8 +302,6 @@ class SessionRecorder:
             await self._shutdown()
 
     async def _on_connect(self, _data: Any = None) -> None:
-        from video.signalling import NAMESPACE
-
         ack = await self.sio.call("join", {"session_id": self.session_id}, namespace=NAMESPACE)
         if ack and ack.get("ok") and ack.get("status") == "waiting":
             return  # the "admitted" event calls this again
@@ -331,8 +326,6 @@ class SessionRecorder:
             await self._close_leg(leg)
 
     def _new_leg(self, participant_id: int, offerer: bool, pc_id: str | None = None) -> Leg:
-        from aiortc import RTCPeerConnection
-
         pc = RTCPeerConnection(self._configuration())
         leg = Leg(participant_id, pc, pc_id or uuid.uuid4().hex[:16], offerer)
         self.legs[participant_id] = leg
@@ -352,8 +345,6 @@ class SessionRecorder:
         return leg
 
     async def _consume(self, leg: Leg, track: Any) -> None:
-        from aiortc.mediastreams import MediaStreamError
-
         if not self.recording:
             while True:
                 try:
@@ -377,8 +368,6 @@ class SessionRecorder:
             leg.recorder.push(track.kind, frame)
 
     async def _send(self, to: int, payload: dict[str, Any]) -> None:
-        from video.signalling import NAMESPACE
-
         await self.sio.emit("signal", {"to": to, **payload}, namespace=NAMESPACE)
 
     async def _offer(self, participant_id: int) -> None:
@@ -399,8 +388,6 @@ class SessionRecorder:
         )
 
     async def _on_signal(self, msg: dict[str, Any]) -> None:
-        from aiortc import RTCSessionDescription
-
         sender = int(msg["from"])
         description = msg.get("description")
         leg = self.legs.get(sender)
@@ -436,8 +423,6 @@ class SessionRecorder:
                 await self._apply_candidates(leg)
 
     async def _apply_candidates(self, leg: Leg) -> None:
-        from aiortc.sdp import candidate_from_sdp
-
         queued, leg.pending = leg.pending, []
         for item in queued:
             text = str(item.get("candidate") or "")
@@ -465,8 +450,6 @@ class SessionRecorder:
             self.results.append(valid)
 
     async def _shutdown(self) -> None:
-        from video.signalling import NAMESPACE
-
         legs, self.legs = list(self.legs.values()), {}
         for leg in legs:
             await self._close_leg(leg)

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from hub.models import User
 from hub.models.base import Model, utcnow, value_enum
 
 
@@ -80,6 +81,7 @@ class VideoParticipant(Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     session: Mapped[VideoSession] = relationship(back_populates="participants")
+    user: Mapped[User | None] = relationship()  # None for a patient's guest link
 
 
 class VideoEvent(Model):

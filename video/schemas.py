@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import AliasPath, BaseModel, Field, computed_field, field_validator
 
-from hub.schemas import Strict
+from hub.schemas import CursorPage, FromRow, Strict
 from video.models import ParticipantRole, RecordingStatus, SessionKind, SessionStatus
 
 
@@ -28,30 +28,37 @@ class ConsentIn(Strict):
     consent: bool
 
 
-class ParticipantOut(BaseModel):
+class ParticipantOut(FromRow):
     id: int
     role: ParticipantRole
     user_id: int | None
-    username: str | None
-    admitted: bool
-    recording_consent: bool
-    connected: bool
+    username: str | None = Field(default=None, validation_alias=AliasPath("user", "username"))
+    admitted: bool = Field(validation_alias="admitted_at")
+    recording_consent: bool = Field(validation_alias="recording_consent_at")
+    # Presence: not columns of the row; the API fills them from the timeline.
+    connected: bool = False
     # Time connected so far (from the timeline), for the record.
-    connected_seconds: int
+    connected_seconds: int = 0
     time_zone: str
     # The appointment in this participant's time zone (scheduled sessions).
-    scheduled_local: str | None
+    scheduled_local: str | None = None
     guest_expires_at: datetime | None
 
+    @field_validator("admitted", "recording_consent", mode="before")
+    @classmethod
+    def _given(cls, at: datetime | bool | None) -> bool:
+        # The row keeps when it happened; the API says whether it did.
+        return at if isinstance(at, bool) else at is not None
 
-class EventOut(BaseModel):
+
+class EventOut(FromRow):
     at: datetime
     kind: str
     participant_id: int | None
     details: dict[str, Any]
 
 
-class RecordingOut(BaseModel):
+class RecordingOut(FromRow):
     id: int
     participant_id: int | None
     status: RecordingStatus
@@ -66,7 +73,7 @@ class RecordingOut(BaseModel):
     retain_until: datetime | None
 
 
-class SessionOut(BaseModel):
+class SessionOut(FromRow):
     id: int
     consult_id: int
     kind: SessionKind
@@ -75,15 +82,20 @@ class SessionOut(BaseModel):
     created_at: datetime
     ended_at: datetime | None
     record: bool
-    recording_allowed: bool
-    billable_seconds: int
-    join_url: str
+    # Not columns of the row: the API fills them from the timeline, consents and recordings.
+    recording_allowed: bool = False
+    billable_seconds: int = 0
     participants: list[ParticipantOut]
-    timeline: list[EventOut]
-    recordings: list[RecordingOut]
+    timeline: list[EventOut] = Field(default_factory=list)
+    recordings: list[RecordingOut] = Field(default_factory=list)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def join_url(self) -> str:
+        return f"/video/sessions/{self.id}"
 
 
-class SessionList(BaseModel):
+class SessionList(CursorPage):
     items: list[SessionOut]
 
 
@@ -100,9 +112,12 @@ class IceServerOut(BaseModel):
 
 
 class IceConfigOut(BaseModel):
+    """Built from ``video.turn.ice_config`` (the browser's RTCConfiguration keys) plus the
+    session, participant and bitrate cap."""
+
     session_id: int
     participant_id: int
-    ice_servers: list[IceServerOut]
-    ice_transport_policy: str
-    expires_at: int | None
+    ice_servers: list[IceServerOut] = Field(validation_alias="iceServers")
+    ice_transport_policy: str = Field(validation_alias="iceTransportPolicy")
+    expires_at: int | None = Field(validation_alias="expiresAt")
     max_bitrate: int

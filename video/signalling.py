@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +26,7 @@ from hub import audit, db
 from hub.auth.principal import Principal
 from hub.errors import AccessDenied, HubError
 from hub.models import utcnow
-from hub.realtime import socketio
+from hub.realtime import _authenticate, socketio
 from video import services, timeline, turn
 from video.models import ParticipantRole, VideoParticipant, VideoSession
 
@@ -96,8 +97,6 @@ def _recorder_session(token: str) -> int | None:
 
 
 def _on_connect(auth: Any = None) -> bool:
-    from hub.realtime import _authenticate
-
     seat = Seat()
     if isinstance(auth, dict) and isinstance(auth.get("guest"), str):
         with db.transaction() as sess:
@@ -348,8 +347,6 @@ _members: dict[int, tuple[float, frozenset[int]]] = {}
 
 def _in_session(session_id: int, participant_id: int) -> bool:
     """Whether ``participant_id`` belongs to the session (cached briefly: signals are many)."""
-    import time
-
     now = time.monotonic()
     cached = _members.get(session_id)
     if cached is None or now - cached[0] > 2 or participant_id not in cached[1]:

@@ -20,6 +20,7 @@ from hub import db
 from hub.models import FacilityKind, Role, utcnow
 from tests.consult.support import Site, bearer, consult_body, specialist, submit
 from tests.support import factories as f
+from tests.support.paging import all_pages, assert_refuses_bad_cursors
 
 
 def png_bytes() -> bytes:
@@ -281,6 +282,32 @@ def test_sla_escalation_widens_then_alerts_command(
         client.post(f"/api/v1/consults/{consult['id']}/claim", headers=near_headers).status_code
         == 200
     )
+
+
+def test_lists_page_by_next_cursor(client: FlaskClient, session: Session, site: Site) -> None:
+    doctor = specialist(session, site.l2)
+    dh = bearer(session, doctor)
+    session.commit()
+    made = [submit(client, site.chw_headers, site.patient.id)["id"] for _ in range(3)]
+    one_page = client.get("/api/v1/consults?limit=200", headers=site.chw_headers).get_json()
+    assert one_page["next_cursor"] is None
+    walked = all_pages(client, "/api/v1/consults", site.chw_headers, limit=1)
+    assert [c["id"] for c in walked] == [c["id"] for c in one_page["items"]]
+    assert [c["id"] for c in walked][:3] == made[::-1]  # newest first
+    offered = all_pages(client, "/api/v1/consults?status=offered", site.chw_headers, limit=2)
+    assert {c["status"] for c in offered} == {"offered"} and len(offered) >= 3
+    assert_refuses_bad_cursors(client, "/api/v1/consults", site.chw_headers)
+
+    cid = made[0]
+    assert client.post(f"/api/v1/consults/{cid}/claim", headers=dh).status_code == 200
+    url = f"/api/v1/consults/{cid}/messages"
+    for n in range(3):
+        sent = client.post(url, headers=dh, json={"body": f"message {n}"})
+        assert sent.status_code == 201
+    walked = all_pages(client, url, site.chw_headers, limit=2)
+    assert [m["body"] for m in walked] == ["message 0", "message 1", "message 2"]
+    assert client.get(url, headers=dh).get_json()["next_cursor"] is None
+    assert_refuses_bad_cursors(client, url, dh)
 
 
 def test_conversation_outcome_and_lifecycle(

@@ -14,6 +14,7 @@ from hub import db
 from hub.models import AuditEvent, Patient
 from tests.support import factories as f
 from tests.support.apps import make_app
+from tests.support.paging import all_pages, assert_refuses_bad_cursors
 from tests.support.personas import World
 
 
@@ -152,12 +153,27 @@ def test_missing_token_is_401_and_bad_token_is_401(client: FlaskClient) -> None:
 
 
 def test_list_is_scoped_to_facility(client: FlaskClient, world: World) -> None:
-    resp = client.get("/api/v1/patients?limit=200", headers=world["hw_b"].headers)
-    assert resp.status_code == 200
-    ids = {p["id"] for p in resp.get_json()["items"]}
+    ids = {p["id"] for p in all_pages(client, "/api/v1/patients", world["hw_b"].headers)}
     assert world.patient_b.id in ids
     assert world.patient_a.id not in ids
     assert client.get("/api/v1/patients?limit=0", headers=world["hw_b"].headers).status_code == 422
+
+
+def test_list_pages_by_next_cursor(client: FlaskClient, world: World) -> None:
+    h = world["hw_a"].headers
+    for _ in range(3):
+        made = client.post("/api/v1/patients", json=new_patient(world), headers=h)
+        assert made.status_code == 201
+    one_page = client.get("/api/v1/patients?limit=200", headers=h).get_json()
+    assert one_page["next_cursor"] is None
+    walked = all_pages(client, "/api/v1/patients", h, limit=1)
+    assert [p["id"] for p in walked] == [p["id"] for p in one_page["items"]]
+    assert len(walked) >= 4
+    found = client.get("/api/v1/patients?q=Sadeghi&limit=2", headers=h).get_json()
+    assert len(found["items"]) == 2 and found["next_cursor"] is not None
+    rest = client.get(f"/api/v1/patients?q=Sadeghi&cursor={found['next_cursor']}", headers=h)
+    assert {p["family_name"] for p in rest.get_json()["items"]} == {"Sadeghi"}
+    assert_refuses_bad_cursors(client, "/api/v1/patients", h)
 
 
 def test_command_sees_own_region_only(client: FlaskClient, world: World) -> None:
@@ -173,7 +189,7 @@ def test_insurer_sees_only_its_members(client: FlaskClient, world: World) -> Non
     a = world["insurer_a"].headers
     assert client.get(f"/api/v1/patients/{world.patient_a.id}", headers=a).status_code == 200
     assert client.get(f"/api/v1/patients/{world.patient_b.id}", headers=a).status_code == 404
-    listed = client.get("/api/v1/patients?limit=200", headers=a).get_json()["items"]
+    listed = all_pages(client, "/api/v1/patients", a)
     assert [p["id"] for p in listed] == [world.patient_a.id]
 
 

@@ -28,6 +28,7 @@ from tests.insurance.support import (
     sign,
 )
 from tests.support import factories as f
+from tests.support.paging import all_pages, assert_refuses_bad_cursors
 from tests.support.personas import World
 from tests.support.pki import pki
 
@@ -334,9 +335,7 @@ def test_facility_billing_list(
 ) -> None:
     a = insurer_with_contract(app, client, session)
     made = make_claim(app, world, a)
-    resp = client.get("/api/v1/claims?limit=500", headers=world["admin_a"].headers)
-    assert resp.status_code == 200
-    items = resp.get_json()["items"]
+    items = all_pages(client, "/api/v1/claims", world["admin_a"].headers)
     assert made in [c["id"] for c in items]
     assert {c["facility_id"] for c in items} == {world.facility_a.id}
     resp = client.get(
@@ -348,6 +347,22 @@ def test_facility_billing_list(
     )
     assert resp.status_code == 200
     assert all(c["facility_id"] == world.facility_b.id for c in resp.get_json()["items"])
+
+
+def test_facility_billing_list_pages_by_next_cursor(
+    app: Flask, client: FlaskClient, session: Session, world: World
+) -> None:
+    a = insurer_with_contract(app, client, session)
+    made = [make_claim(app, world, a) for _ in range(3)]
+    admin = world["admin_a"].headers
+    one_page = client.get("/api/v1/claims?limit=200", headers=admin).get_json()
+    walked = all_pages(client, "/api/v1/claims", admin, limit=1)
+    assert [c["id"] for c in walked] == [c["id"] for c in one_page["items"]]
+    assert [c["id"] for c in walked][:3] == sorted(made, reverse=True)  # newest first
+    first = client.get("/api/v1/claims?limit=2", headers=admin).get_json()
+    after = client.get(f"/api/v1/claims?limit=2&cursor={first['next_cursor']}", headers=admin)
+    assert after.get_json()["items"][0]["id"] == made[0]
+    assert_refuses_bad_cursors(client, "/api/v1/claims", admin)
 
 
 def test_copy_and_python_csv_write_the_same_bytes(
@@ -390,6 +405,9 @@ def test_memberships(app: Flask, client: FlaskClient, session: Session, world: W
     assert client.post(url, json=supp, headers=hw).status_code == 201
     assert client.post(url, json=supp, headers=world["hw_b"].headers).status_code == 404
     assert len(client.get(url, headers=hw).get_json()["items"]) == 2
+    walked = all_pages(client, url, hw, limit=1)
+    assert [m["member_id"] for m in walked] == ["A-1", "S-1"]
+    assert_refuses_bad_cursors(client, url, hw)
     # Each insurer sees its own membership only (and only of its own members).
     mine = client.get(url, headers=a.headers).get_json()["items"]
     assert [m["member_id"] for m in mine] == ["A-1"]

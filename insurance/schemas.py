@@ -1,0 +1,190 @@
+"""Request and response shapes of the insurance API."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from hub.api.pagination import PageQuery
+from hub.schemas import CursorPage, FromRow
+from insurance.models import ClaimKind, ClaimStatus, Decision, TariffUnit
+from insurance.services import REASON_CODES
+
+
+class PullQuery(BaseModel):
+    """The insurer export's own contract (cursor from ``X-Next-Cursor``), not the list paging."""
+
+    format: Literal["csv", "jsonl", "fhir"] = Field(default="csv", description="Export format")
+    cursor: str | None = Field(
+        default=None, max_length=64, description="The X-Next-Cursor of the previous pull"
+    )
+    limit: int | None = Field(default=None, ge=1, le=1_000_000, description="Most claims to send")
+
+
+class ReconcileIn(BaseModel):
+    decision: Literal["accepted", "rejected"]
+    reason_code: str | None = Field(
+        default=None, description="Required for a rejection: " + ", ".join(REASON_CODES)
+    )
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class ReconciliationOut(FromRow):
+    claim_id: int
+    decision: Decision
+    reason_code: str | None
+    note: str | None
+    decided_at: datetime
+
+
+# --- tariffs --------------------------------------------------------------------------------------
+
+
+class TariffItemOut(FromRow):
+    component: str
+    unit: TariffUnit
+    amount_minor: int
+    description: str
+
+
+class ScheduleOut(FromRow):
+    id: int
+    label: str
+    currency: str
+    minor_unit: int
+    effective_from: date
+    source_sha256: str
+    items: list[TariffItemOut]
+
+
+class ScheduleList(BaseModel):
+    items: list[ScheduleOut]
+
+
+class UploadQuery(BaseModel):
+    label: str = Field(min_length=1, max_length=120)
+    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217")
+    minor_unit: int = Field(ge=0, le=4, description="Decimal places of the minor unit")
+    effective_from: date
+
+
+# --- facility billing -----------------------------------------------------------------------------
+
+
+class ClaimDecisionOut(FromRow):
+    """An insurer's decision on a claim, as listed with the claim."""
+
+    insurer_id: int
+    decision: Decision
+    reason_code: str | None
+    decided_at: str
+
+    @field_validator("decided_at", mode="before")
+    @classmethod
+    def _iso(cls, at: datetime | str) -> str:
+        # Written with isoformat() since the first release; kept so clients see the same text.
+        return at if isinstance(at, str) else at.isoformat()
+
+
+class ClaimOut(FromRow):
+    id: int
+    kind: ClaimKind
+    revision: int
+    original_id: int | None
+    status: ClaimStatus
+    hold_reason: str | None
+    service_type: str
+    service_id: int
+    consult_id: int | None
+    document_id: str | None = Field(validation_alias="document_public_id")
+    facility_id: int
+    service_at: datetime
+    created_at: datetime
+    currency: str
+    total_minor: int
+    basic_insurer_id: int | None
+    basic_minor: int
+    supplementary_insurer_id: int | None
+    supplementary_minor: int
+    patient_minor: int
+    lines: list[dict[str, Any]]
+    # Not a relationship of the row: the API fetches those of a whole page in one query.
+    reconciliations: list[ClaimDecisionOut] = Field(default_factory=list)
+
+
+class ClaimList(BaseModel):
+    items: list[ClaimOut]
+
+
+class ClaimPage(CursorPage):
+    items: list[ClaimOut]
+
+
+class ClaimQuery(PageQuery):
+    facility_id: int | None = None
+    status: Literal["held", "ready", "rejected"] | None = None
+
+
+class ComponentIn(BaseModel):
+    component: str = Field(pattern=r"^[a-z0-9_]+(:[a-z0-9_]+)*$", max_length=80)
+    quantity: int = Field(ge=1, le=100_000)
+
+
+class CorrectionIn(BaseModel):
+    reason: str = Field(min_length=3, max_length=2000)
+    components: list[ComponentIn] | None = Field(
+        default=None, description="What was done, when it differs from the consult's record"
+    )
+
+
+# --- contracts ----------------------------------------------------------------------------------
+
+
+class CoverageBody(BaseModel):
+    component: str = Field(pattern=r"^(\*|[a-z0-9_]+(:[a-z0-9_]+)*(:\*)?)$", max_length=80)
+    coverage_bp: int = Field(ge=0, le=10000, description="Basis points: 10000 = 100 %")
+    copay_minor: int = Field(default=0, ge=0)
+    cap_minor: int | None = Field(default=None, ge=0)
+
+
+class ContractIn(BaseModel):
+    code: str = Field(min_length=1, max_length=40)
+    insurer: str = Field(description="Insurer code")
+    facility: str | None = Field(default=None, description="Facility code; none = every facility")
+    valid_from: date
+    valid_to: date | None = None
+    coverages: list[CoverageBody] = Field(min_length=1)
+
+
+class ContractOut(FromRow):
+    id: int
+    code: str
+    insurer_id: int
+    facility_id: int | None
+    valid_from: date
+    valid_to: date | None
+
+
+# --- memberships ----------------------------------------------------------------------------------
+
+
+class MembershipIn(BaseModel):
+    insurer: str = Field(min_length=1, max_length=32, description="Insurer code")
+    member_id: str = Field(min_length=1, max_length=64)
+    valid_from: date
+    valid_to: date | None = None
+
+
+class MembershipOut(FromRow):
+    id: int
+    patient_id: int
+    insurer_id: int
+    member_id: str
+    valid_from: date
+    valid_to: date | None
+
+
+class MembershipList(CursorPage):
+    items: list[MembershipOut]
