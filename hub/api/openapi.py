@@ -37,6 +37,7 @@ PAGING = (
     "400 `bad_cursor`. The insurer export (`/api/v1/insurer/claims`) keeps its own cursor, "
     "returned in the `X-Next-Cursor` header."
 )
+NEXT_CURSOR = "Send as `cursor` for the next page (opaque); null on the last page."
 # Descriptions of the paging parameters every PageQuery shares.
 _PAGE_PARAMS = {
     "cursor": "The next_cursor of the previous page (opaque); omit it for the first page.",
@@ -58,6 +59,9 @@ def _register(
     # they are read.
     schema = model.model_json_schema(ref_template=_REF, mode=mode)
     _add_defs(spec, schema, seen)
+    page = schema.get("properties", {}).get("next_cursor")
+    if page is not None and not page.get("description"):
+        page["description"] = NEXT_CURSOR  # a list that declared the field without saying how
     if model.__name__ not in seen:
         seen.add(model.__name__)
         spec.components.schema(model.__name__, schema)

@@ -6,6 +6,7 @@ from flask.testing import FlaskClient
 from openapi_spec_validator import validate
 
 from hub.api.core import OPERATIONS
+from hub.api.pagination import PageQuery
 
 
 def test_openapi_is_valid_and_lists_every_operation(client: FlaskClient) -> None:
@@ -19,6 +20,29 @@ def test_openapi_is_valid_and_lists_every_operation(client: FlaskClient) -> None
     body_ref = create["requestBody"]["content"]["application/json"]["schema"]["$ref"]
     assert body_ref.endswith("/PatientIn")
     assert "national_id" in spec["components"]["schemas"]["PatientIn"]["properties"]
+
+
+def test_openapi_documents_the_cursor_convention(client: FlaskClient) -> None:
+    spec = client.get("/api/v1/openapi.json").get_json()
+    assert "next_cursor" in spec["info"]["description"]
+    paged = [op for op in OPERATIONS if op.query is not None and issubclass(op.query, PageQuery)]
+    assert {"/api/v1/patients", "/api/v1/consults", "/api/v1/claims"} <= {op.path for op in paged}
+    schemas = spec["components"]["schemas"]
+    for op in paged:
+        operation = spec["paths"][op.path][op.method]
+        params = {p["name"]: p for p in operation["parameters"]}
+        assert params["cursor"]["description"] and params["cursor"]["schema"]
+        assert params["limit"]["description"]
+        assert params["limit"]["schema"]["maximum"] == 200
+        ref = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+        fields = schemas[ref.rsplit("/", 1)[1]]["properties"]
+        assert fields["next_cursor"]["description"], op.path
+    # Responses are documented as written: the field names, not the row attributes read.
+    assert "home_facility" in schemas["PatientOut"]["properties"]
+    assert "join_url" in schemas["SessionOut"]["properties"]
+    # The insurer export keeps its own cursor contract (X-Next-Cursor), not the list paging.
+    pull = spec["paths"]["/api/v1/insurer/claims"]["get"]
+    assert "X-Next-Cursor" in {p["name"]: p for p in pull["parameters"]}["cursor"]["description"]
 
 
 def test_docs_page_lists_paths(client: FlaskClient) -> None:
