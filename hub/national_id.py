@@ -6,6 +6,8 @@ Russian SNILS, whose published check-digit rules are implemented here.
 
 from __future__ import annotations
 
+import unicodedata
+
 from stdnum.cn import ric
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.tr import tckimlik
@@ -56,6 +58,22 @@ def _china(value: str) -> str:
 
 
 VALIDATORS = {"IR": _iran, "RU": _russia_snils, "TR": _turkey, "CN": _china}
+# Dashes people type or paste between groups of digits (hyphen, non-breaking hyphen, figure and
+# en/em dashes, minus sign, small and full-width hyphen-minus).
+_DASHES = frozenset("-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d")
+
+
+def fold(value: str) -> str:
+    """``value`` with every decimal digit as ASCII (Persian ۰–۹, Arabic-Indic ٠–٩, full-width
+    and the other Unicode digit forms), without white space, dashes or invisible format marks
+    (a pasted right-to-left mark): one number typed in any keyboard's digits is one text."""
+    out: list[str] = []
+    for ch in value:
+        if ch.isspace() or ch in _DASHES or unicodedata.category(ch) == "Cf":
+            continue
+        digit = unicodedata.decimal(ch, None)
+        out.append(str(digit) if digit is not None else ch)
+    return "".join(out)
 
 
 def normalise(country: str, value: str) -> str:
@@ -63,7 +81,10 @@ def normalise(country: str, value: str) -> str:
     validator = VALIDATORS.get(country.upper())
     if validator is None:
         raise InvalidNationalId(f"national ids of country {country!r} are not supported")
-    return validator(value.strip())
+    folded = fold(value)
+    if not folded.isascii():
+        raise InvalidNationalId("a national id has digits (and, in China, a final X) only")
+    return validator(folded)
 
 
 def make_iranian(prefix9: str) -> str:

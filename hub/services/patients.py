@@ -15,7 +15,7 @@ from hub import audit, hooks
 from hub.auth.principal import Principal
 from hub.errors import AccessDenied, Conflict, NotFound, ValidationFailed
 from hub.models import Consent, ConsentScope, Facility, Membership, Patient, Role, utcnow
-from hub.national_id import InvalidNationalId, normalise
+from hub.national_id import InvalidNationalId, fold, normalise
 from hub.permissions import PATIENT_MERGERS, PATIENT_WRITERS, patient_visibility, require
 from hub.realtime import emit_after_commit, facility_room
 from hub.schemas import ConsentIn, MergeIn, PatientIn, PatientPatch
@@ -132,7 +132,9 @@ def list_patients(
     if query:
         prefix = query.strip().lower()
         stmt = stmt.where(
-            (Patient.national_id == query.strip())
+            # Ids are stored folded (ASCII digits, no dashes): a search typed in Persian digits
+            # finds them too.
+            (Patient.national_id == fold(query))
             | func.lower(Patient.family_name).startswith(prefix, autoescape=True)
             | func.lower(Patient.given_name).startswith(prefix, autoescape=True)
         )
