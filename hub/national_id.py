@@ -64,7 +64,7 @@ _DASHES = frozenset("-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff
 
 
 def fold(value: str) -> str:
-    """``value`` with every decimal digit as ASCII (Persian ۰–۹, Arabic-Indic ٠–٩, full-width
+    """``value`` with every decimal digit as ASCII (Persian, Arabic-Indic, full-width
     and the other Unicode digit forms), without white space, dashes or invisible format marks
     (a pasted right-to-left mark): one number typed in any keyboard's digits is one text."""
     out: list[str] = []
