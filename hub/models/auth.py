@@ -1,13 +1,15 @@
-"""Credentials other than passwords: personal tokens and the OAuth2 server's clients, codes, tokens.
+"""Credentials other than passwords: login sessions, personal tokens and the OAuth2 server's
+clients, codes, tokens; and the failed logins that throttling counts.
 
-Only SHA-256 digests of bearer secrets are stored, so a leaked database does not leak live tokens.
+Only SHA-256 digests of bearer secrets (and session keys) are stored, so a leaked database does
+not leak live tokens or sessions.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.models.base import Model, utcnow
@@ -63,6 +65,10 @@ class OAuthToken(Model):
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    # The code it was redeemed for: a replayed code revokes these tokens (RFC 6749 4.1.2).
+    authorization_code_id: Mapped[int | None] = mapped_column(
+        ForeignKey("oauth_authorization_code.id", ondelete="SET NULL"), index=True
+    )
     client: Mapped[OAuthClient] = relationship()
     user: Mapped[User | None] = relationship()
 
@@ -83,3 +89,34 @@ class AuthorizationCode(Model):
     used_at: Mapped[datetime | None]
     client: Mapped[OAuthClient] = relationship()
     user: Mapped[User] = relationship()
+
+
+class UserSession(Model):
+    """One browser login: the signed cookie carries only its key, so logging out (or disabling
+    the account) ends it on the server, and a copy of the cookie stops working with it."""
+
+    __tablename__ = "user_session"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+    revoked_reason: Mapped[str | None] = mapped_column(String(20))
+    user: Mapped[User] = relationship()
+
+
+class LoginFailure(Model):
+    """A refused password, by client address (and account when the name was known): what the
+    per-address budget and the per-account lock are counted from, shared by every web process."""
+
+    __tablename__ = "login_failure"
+    __table_args__ = (Index("ix_login_failure_address_occurred_at", "address", "occurred_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    address: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
