@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Engine, Select, String, and_, case, func, literal, select, text, type_coerce
 from sqlalchemy.orm import Session
 
-from hub import audit
+from hub import audit, spreadsheet
 from hub.auth.principal import Principal
 from hub.errors import AccessDenied, BadRequest
 from hub.models import Facility, Insurer, Patient, Role
@@ -153,28 +153,34 @@ def _stamp_sql(column: Any, dialect: str | None) -> Any:
     return column
 
 
-def export_query(pull: Pull, dialect: str | None = None) -> Select[Any]:
+def export_query(pull: Pull, dialect: str | None = None, *, csv: bool = False) -> Select[Any]:
     """One row per claim released to the insurer in the pull's range, in queue order.
 
     With a dialect, the database formats the timestamps and the kind is read as plain text, so
-    rows need no per-value conversion in Python."""
+    rows need no per-value conversion in Python. With ``csv``, text cells a spreadsheet would
+    run as formulas are neutralised by the database (for ``COPY``)."""
     basic = Claim.basic_insurer_id == pull.insurer_id
     kind = type_coerce(Claim.kind, String) if dialect else Claim.kind
+
+    def text(column: Any, name: str) -> Any:
+        return (spreadsheet.sql_cell(column) if csv else column).label(name)
+
     return (
         select(
             Claim.id,
             kind.label("kind"),
             Claim.original_id,
-            Claim.service_type,
+            text(Claim.service_type, "service_type"),
             Claim.service_id,
-            Claim.document_public_id,
-            Patient.id_country,
-            Patient.national_id,
+            text(Claim.document_public_id, "document_public_id"),
+            text(Patient.id_country, "id_country"),
+            text(Patient.national_id, "national_id"),
             case((basic, literal("basic")), else_=literal("supplementary")).label("coverage"),
-            case((basic, Claim.basic_member_id), else_=Claim.supplementary_member_id).label(
-                "member_id"
+            text(
+                case((basic, Claim.basic_member_id), else_=Claim.supplementary_member_id),
+                "member_id",
             ),
-            Facility.code.label("facility_code"),
+            text(Facility.code, "facility_code"),
             _stamp_sql(Claim.service_at, dialect).label("service_at"),
             _stamp_sql(Claim.created_at, dialect).label("created_at"),
             Claim.currency,
@@ -187,7 +193,7 @@ def export_query(pull: Pull, dialect: str | None = None) -> Select[Any]:
                 "insurer_share_minor"
             ),
             Claim.tariff_schedule_id,
-            Claim.components_text,
+            text(Claim.components_text, "components_text"),
         )
         .select_from(ClaimRelease)
         .join(Claim, Claim.id == ClaimRelease.claim_id)
@@ -229,7 +235,7 @@ def _python_csv(engine: Engine, pull: Pull) -> Iterator[bytes]:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     for n, cells in enumerate(_rows(engine, pull), start=1):
-        writer.writerow(cells)
+        writer.writerow(spreadsheet.row(cells))
         if n % 1000 == 0:
             yield buf.getvalue().encode()
             buf.seek(0)
@@ -241,7 +247,7 @@ def _python_csv(engine: Engine, pull: Pull) -> Iterator[bytes]:
 def _copy_csv(engine: Engine, pull: Pull) -> Iterator[bytes]:
     """The same query through ``COPY ... TO STDOUT (FORMAT csv)``, streamed as it arrives."""
     sql = str(
-        export_query(pull, engine.dialect.name).compile(
+        export_query(pull, engine.dialect.name, csv=True).compile(
             dialect=engine.dialect, compile_kwargs={"literal_binds": True}
         )
     )
