@@ -10,6 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from hub.config import VideoSettings
+from tests.support.paging import all_pages, assert_refuses_bad_cursors
 from tests.support.personas import World
 from tests.video.support import open_session, world_video_consult
 from video import turn
@@ -68,6 +69,29 @@ def test_open_invite_consent_and_end(app: Flask, client: FlaskClient, world: Wor
     ended = client.post(f"{s}/end", headers=world["specialist"].headers)
     assert ended.status_code == 200 and ended.get_json()["status"] == "ended"
     assert client.post(f"{s}/end", headers=world["hw_a"].headers).status_code == 409
+
+
+def test_sessions_of_a_consult_page_by_next_cursor(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    consult = world_video_consult(app, world)
+    made = []
+    for _ in range(3):
+        video = open_session(app, world, consult)
+        made.append(video["id"])
+        ended = client.post(
+            f"/api/v1/video-sessions/{video['id']}/end", headers=world["specialist"].headers
+        )
+        assert ended.status_code == 200
+    url = f"/api/v1/consults/{consult}/video-sessions"
+    h = world["hw_a"].headers
+    one_page = client.get(url, headers=h).get_json()
+    assert one_page["next_cursor"] is None
+    walked = all_pages(client, url, h, limit=1)
+    assert [v["id"] for v in walked] == [v["id"] for v in one_page["items"]] == made
+    one = client.get(f"/api/v1/video-sessions/{made[0]}", headers=h).get_json()
+    assert set(walked[0]) == set(one) and walked[0]["join_url"] == f"/video/sessions/{made[0]}"
+    assert_refuses_bad_cursors(client, url, h)
 
 
 def test_bad_input_is_a_clear_4xx(app: Flask, client: FlaskClient, world: World) -> None:
