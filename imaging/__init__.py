@@ -4,25 +4,28 @@ from __future__ import annotations
 
 from flask import Flask
 
+from hub import hooks
+from hub.jobs import add_periodic
 from imaging import api as api  # its routes join the /api/v1 blueprint
-from imaging import archive as archive  # registers its outbox handler (central deletions)
+from imaging import cli, consults, reading, services, tasks, views
 from imaging import models as models  # registers the tables
+from imaging.archive import deletions
+from imaging.demo import seed_titles
+from imaging.reading import api as reading_api  # noqa: F401 (its routes join /api/v1)
 
 
 def init_app(app: Flask) -> None:
-    from consult.views import PageSection, register_section
-    from hub.demo import register_demo_seeder
-    from hub.jobs import add_periodic
-    from hub.services.patients import register_merge_hook
-    from imaging import cli, consults, reports, services, tasks, views
-    from imaging.demo import seed_titles
-
+    """Register the imaging pages, report, CLI, seams and periodic jobs."""
     views.init_app(app)
-    reports.init_app(app)  # the radiologist's signed report
-    register_section(PageSection("imaging/_consult_section.html", consults.page_section))
+    reading.init_app(app)  # the radiologist's signed report
     app.cli.add_command(cli.dicom_group)
-    register_merge_hook(services.move_studies)
-    register_demo_seeder(seed_titles)
+    hooks.consult_page_sections.register(
+        "imaging/_consult_section.html",
+        hooks.PageSection("imaging/_consult_section.html", consults.page_section),
+    )
+    hooks.patient_merged.register(services.move_studies)
+    hooks.outbox_handlers.register(deletions.TOPIC, deletions.deliver)  # central deletions
+    hooks.demo_seeders.register(seed_titles)
     if app.config["HUB_SETTINGS"].imaging.central_pacs is not None:
         add_periodic(app, "imaging-forward", tasks.forward_drain.name, tasks.FORWARD_EVERY)
     add_periodic(app, "imaging-retention", tasks.retention_sweep.name, tasks.RETENTION_EVERY)

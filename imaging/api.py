@@ -1,33 +1,43 @@
 """Studies under /api/v1: the index by patient, one study with its forwarding status, image
-links, legal hold and patient linking."""
+links, legal hold, patient linking, upload, priors and the CD package."""
 
 from __future__ import annotations
 
-from flask import Response, current_app, request
+import tempfile
+
+from flask import Response, current_app, request, send_file
 from sqlalchemy import select
 
 from hub import db
 from hub.api.core import api_route
+from hub.api.pagination import next_cursor
 from hub.auth.principal import Principal
 from hub.config import ImagingSettings, Settings
 from hub.errors import NotFound
+from hub.jobs import enqueue_after_commit
 from hub.models import Patient
-from imaging import forwarding, links, services, upload
-from imaging.models import ImageLink, Study
-from imaging.parse import UID_PATTERN
+from imaging import consults, links, services, storage, upload
+from imaging.archive import forwarding, priors, retrieve
+from imaging.dicom.parse import UID_PATTERN
+from imaging.index import Indexer
+from imaging.models import Study
+from imaging.package import write_package
+from imaging.reading.services import signed_pdf
 from imaging.schemas import (
     AttachedOut,
     AttachIn,
+    ConsultStudyQuery,
     ForwardingOut,
     LegalHoldIn,
     LinkCreated,
     LinkIn,
     LinkList,
     LinkOut,
+    LinkQuery,
     PatientLinkIn,
     PriorList,
+    PriorListQuery,
     PriorOut,
-    PriorQuery,
     RefusedFile,
     RetrievedOut,
     RetrieveIn,
@@ -38,6 +48,7 @@ from imaging.schemas import (
     StudySummary,
     UploadOut,
 )
+from imaging.tasks import forward_drain
 
 
 def _settings() -> Settings:
@@ -55,75 +66,31 @@ def _checked_uid(uid: str) -> str:
     return uid
 
 
-def _summary(study: Study, modalities: list[str]) -> StudySummary:
-    return StudySummary(
-        study_instance_uid=study.study_instance_uid,
-        patient_id=study.patient_id,
-        facility=study.facility.code,
-        study_date=study.study_date,
-        description=study.description,
-        accession_number=study.accession_number,
-        modalities=modalities,
-        received_at=study.received_at,
-        urgent=study.urgent,
-    )
-
-
 def study_out(study: Study) -> StudyOut:
+    """The study with what its page shows beside the row: series, counts, forwarding,
+    retention and the patient's national id."""
     sess = db.session()
-    series = services.series_of(sess, study.id)
-    stored, deleted = services.instance_counts(sess, study.id)
-    fwd = forwarding.study_status(sess, study.id, _imaging().central_pacs is not None)
+    settings = _imaging()
     images_until, reports_until = services.retention_dates(
-        study, _imaging().image_retention_years, _imaging().report_retention_years
+        study, settings.image_retention_years, settings.report_retention_years
     )
     national_id = None
     if study.patient_id is not None:
         national_id = sess.scalar(select(Patient.national_id).where(Patient.id == study.patient_id))
-    modalities = sorted({s.series.modality for s in series if s.series.modality})
-    summary = _summary(study, modalities)
+    stored, deleted = services.instance_counts(sess, study.id)
+    fwd = forwarding.study_status(sess, study.id, settings.central_pacs is not None)
     return StudyOut(
-        **summary.model_dump(),
+        **StudySummary.model_validate(study).model_dump(),
         patient_national_id=national_id,
         dicom_patient_id=study.dicom_patient_id,
         issuer=study.issuer,
-        series=[
-            SeriesOut(
-                series_instance_uid=s.series.series_instance_uid,
-                modality=s.series.modality,
-                series_number=s.series.series_number,
-                description=s.series.description,
-                body_part=s.series.body_part,
-                instances=s.instances,
-            )
-            for s in series
-        ],
+        series=[SeriesOut.model_validate(s) for s in services.series_of(sess, study.id)],
         instances=stored,
         instances_deleted=deleted,
-        forwarding=ForwardingOut(
-            status=fwd.status,
-            total=fwd.total,
-            forwarded=fwd.sent,
-            pending=fwd.pending,
-            failed=fwd.failed,
-            resent=fwd.resent,
-            reason=fwd.reason,
-        ),
+        forwarding=ForwardingOut.model_validate(fwd),
         legal_hold=study.legal_hold,
         images_kept_until=images_until,
         reports_kept_until=reports_until,
-    )
-
-
-def link_out(link: ImageLink) -> LinkOut:
-    return LinkOut(
-        id=link.id,
-        created_by=link.created_by_id,
-        created_at=link.created_at,
-        expires_at=link.expires_at,
-        revoked_at=link.revoked_at,
-        opens=link.opens,
-        live=links.is_live(link),
     )
 
 
@@ -140,23 +107,18 @@ def link_url(token: str) -> str:
     response=StudyList,
 )
 def list_studies(principal: Principal, query: StudyQuery) -> StudyList:
-    sess = db.session()
     found = services.list_studies(
-        sess,
+        db.session(),
         principal,
         national_id=query.patient_national_id,
         country=query.id_country,
-        after_id=query.cursor,
+        after_id=query.position() or 0,
         limit=query.limit,
     )
-    items = []
-    for study in found:
-        modalities = sorted(
-            {s.series.modality for s in services.series_of(sess, study.id) if s.series.modality}
-        )
-        items.append(_summary(study, modalities))
-    next_cursor = str(found[-1].id) if len(found) == query.limit else None
-    return StudyList(items=items, next_cursor=next_cursor)
+    return StudyList(
+        items=[StudySummary.model_validate(study) for study in found],
+        next_cursor=next_cursor(found, query.limit, key=lambda study: study.id),
+    )
 
 
 @api_route(
@@ -164,29 +126,21 @@ def list_studies(principal: Principal, query: StudyQuery) -> StudyList:
     summary="A patient's earlier studies in the central archive (C-FIND)",
     scope="imaging:read",
     tag="imaging",
-    query=PriorQuery,
+    query=PriorListQuery,
     response=PriorList,
     errors=(503,),
 )
-def list_priors(principal: Principal, query: PriorQuery) -> PriorList:
-    from imaging import priors
-
+def list_priors(principal: Principal, query: PriorListQuery) -> PriorList:
     found = priors.priors(
         db.session(), principal, _imaging(), query.patient_national_id, query.id_country
     )
+    # The archive's answer is not a table of ours: a page's key is a position in it.
+    start = query.position() or 0
+    page = list(enumerate(found or [], start=1))[start : start + query.limit]
     return PriorList(
         configured=found is not None,
-        items=[
-            PriorOut(
-                study_instance_uid=p.study_instance_uid,
-                study_date=p.study_date,
-                description=p.description,
-                modalities=p.modalities,
-                instances=p.instances,
-                held_by_hub=p.held_by_hub,
-            )
-            for p in found or []
-        ],
+        items=[PriorOut.model_validate(prior) for _position, prior in page],
+        next_cursor=next_cursor(page, query.limit, key=lambda row: row[0]),
     )
 
 
@@ -201,8 +155,6 @@ def list_priors(principal: Principal, query: PriorQuery) -> PriorList:
     errors=(404, 409, 503),
 )
 def retrieve_prior(principal: Principal, body: RetrieveIn) -> RetrievedOut:
-    from imaging import retrieve
-
     done = retrieve.retrieve_prior(
         current_app._get_current_object(),  # type: ignore[attr-defined]
         db.session(),
@@ -212,12 +164,7 @@ def retrieve_prior(principal: Principal, body: RetrieveIn) -> RetrievedOut:
         body.patient_national_id,
         body.id_country,
     )
-    return RetrievedOut(
-        study_instance_uid=done.study_instance_uid,
-        instances=done.instances,
-        failed=done.failed,
-        already_held=done.already_held,
-    )
+    return RetrievedOut.model_validate(done)
 
 
 @api_route(
@@ -262,12 +209,22 @@ def create_link(principal: Principal, study_instance_uid: str, body: LinkIn) -> 
     summary="The study's links (without their tokens)",
     scope="imaging:read",
     tag="imaging",
+    query=LinkQuery,
     response=LinkList,
     errors=(404,),
 )
-def list_links(principal: Principal, study_instance_uid: str) -> LinkList:
-    found = links.list_links(db.session(), principal, _checked_uid(study_instance_uid))
-    return LinkList(items=[link_out(link) for link in found])
+def list_links(principal: Principal, study_instance_uid: str, query: LinkQuery) -> LinkList:
+    found = links.list_links(
+        db.session(),
+        principal,
+        _checked_uid(study_instance_uid),
+        after_id=query.position(),
+        limit=query.limit,
+    )
+    return LinkList(
+        items=[LinkOut.model_validate(link) for link in found],
+        next_cursor=next_cursor(found, query.limit, key=lambda link: link.id),
+    )
 
 
 @api_route(
@@ -280,7 +237,7 @@ def list_links(principal: Principal, study_instance_uid: str) -> LinkList:
     errors=(404, 409),
 )
 def revoke_link(principal: Principal, study_instance_uid: str, link_id: int) -> LinkOut:
-    return link_out(
+    return LinkOut.model_validate(
         links.revoke_link(db.session(), principal, _checked_uid(study_instance_uid), link_id)
     )
 
@@ -330,16 +287,9 @@ def link_patient(principal: Principal, study_instance_uid: str, body: PatientLin
     errors=(413,),
 )
 def upload_studies(principal: Principal) -> UploadOut:
-    from pathlib import Path
-
-    from hub.jobs import enqueue_after_commit
-    from imaging.index import Indexer
-    from imaging.storage import Storage
-    from imaging.tasks import forward_drain
-
     settings = _imaging()
     factory = db.get_db().session_factory
-    assert factory is not None and settings.storage_dir is not None
+    assert factory is not None
     files = [
         (f.filename or "upload", f.stream)
         for f in request.files.getlist("files") + request.files.getlist("file")
@@ -349,7 +299,7 @@ def upload_studies(principal: Principal) -> UploadOut:
         sess,
         principal,
         files,
-        storage=Storage(Path(settings.storage_dir)),
+        storage=storage.from_settings(settings),
         indexer=Indexer(factory, forward=settings.central_pacs is not None),
         facility_code=request.form.get("facility") or None,
     )
@@ -375,8 +325,6 @@ def upload_studies(principal: Principal) -> UploadOut:
     errors=(404, 409),
 )
 def attach_to_consult(principal: Principal, study_instance_uid: str, body: AttachIn) -> AttachedOut:
-    from imaging import consults
-
     row = consults.attach(
         db.session(), principal, _checked_uid(study_instance_uid), body.consult_id
     )
@@ -392,44 +340,29 @@ def attach_to_consult(principal: Principal, study_instance_uid: str, body: Attac
     summary="Studies attached to a consult",
     scope="imaging:read",
     tag="imaging",
+    query=ConsultStudyQuery,
     response=StudyList,
     errors=(404,),
 )
-def consult_studies(principal: Principal, consult_id: int) -> StudyList:
-    from imaging import consults
-
-    sess = db.session()
-    found = consults.studies_of(sess, principal, consult_id)
-    items = [
-        _summary(
-            s,
-            sorted(
-                {x.series.modality for x in services.series_of(sess, s.id) if x.series.modality}
-            ),
-        )
-        for s in found
-    ]
-    return StudyList(items=items, next_cursor=None)
+def consult_studies(principal: Principal, consult_id: int, query: ConsultStudyQuery) -> StudyList:
+    found = consults.studies_of(
+        db.session(), principal, consult_id, after_id=query.position(), limit=query.limit
+    )
+    return StudyList(
+        items=[StudySummary.model_validate(study) for study in found],
+        next_cursor=next_cursor(found, query.limit, key=lambda study: study.id),
+    )
 
 
 def package_response(study: Study) -> Response:
     """The study's CD/download package as a zip attachment."""
-    import tempfile
-    from pathlib import Path
-
-    from flask import send_file
-
-    from imaging.package import write_package
-    from imaging.reports import signed_pdf
-
-    settings = _imaging()
-    assert settings.storage_dir is not None
+    store = storage.from_settings(_imaging())
     paths = services.stored_paths(db.session(), study.id)
     report = signed_pdf(db.session(), study.id)
     db.session().commit()  # the audit of the export is kept even if the download breaks off
     # Closed (and so deleted) by Werkzeug once the response is sent.
     spool = tempfile.TemporaryFile()  # noqa: SIM115
-    write_package(Path(settings.storage_dir), paths, spool, report)
+    write_package(store.root, paths, spool, report)
     spool.seek(0)
     name = f"study-{study.study_date or study.id}.zip"
     resp = send_file(spool, mimetype="application/zip", as_attachment=True, download_name=name)

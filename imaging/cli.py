@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 
 import click
+from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
@@ -12,7 +14,10 @@ from hub import audit, db
 from hub.auth.principal import SYSTEM
 from hub.config import ConfigError, ae_title
 from hub.models import Facility, utcnow
+from imaging import storage
+from imaging.dicom.node import run_forever
 from imaging.models import AeKind, CallingAe
+from imaging.retention import run
 
 
 @click.group("dicom", cls=AppGroup, invoke_without_command=True)
@@ -28,8 +33,8 @@ def dicom_group(ctx: click.Context, processes: int | None) -> None:
     """Run the DICOM node (C-ECHO, C-STORE, C-FIND) until stopped; or manage its AE titles."""
     if ctx.invoked_subcommand is not None:
         return
+    # Imported here: hub.cli imports hub.migrate, which imports every package's models (this one's).
     from hub.cli import _real_app
-    from imaging.node import run_forever
 
     sys.exit(run_forever(_real_app(), processes))
 
@@ -130,19 +135,12 @@ def ae_list() -> None:
 @with_appcontext
 def retention(dry_run: bool, today: object) -> None:
     """Delete images past their 5 years and reports past their 10 (legal holds excepted)."""
-    from datetime import datetime
-    from pathlib import Path
-
-    from flask import current_app
-
-    from imaging.retention import run
-    from imaging.storage import Storage
-
     settings = current_app.config["HUB_SETTINGS"].imaging
     factory = db.get_db().session_factory
-    assert factory is not None and settings.storage_dir is not None
+    assert factory is not None
     day = today.date() if isinstance(today, datetime) else None
-    report = run(factory, Storage(Path(settings.storage_dir)), settings, today=day, dry_run=dry_run)
+    store = storage.from_settings(settings)
+    report = run(factory, store, settings, today=day, dry_run=dry_run)
     verb = "would delete" if dry_run else "deleted"
     for item in report.expired:
         click.echo(

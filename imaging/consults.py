@@ -10,10 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consult import services as consult_services
-from consult.models import Consult
 from hub import audit
 from hub.auth.principal import Principal
 from hub.errors import Conflict
+from hub.hooks import ConsultPage
 from hub.models import Role
 from hub.permissions import CLINICAL_ROLES, require
 from imaging.models import Study, StudyConsult
@@ -51,18 +51,26 @@ def attach(session: Session, principal: Principal, study_uid: str, consult_id: i
     return row
 
 
-def studies_of(session: Session, principal: Principal, consult_id: int) -> list[Study]:
-    """The studies attached to a consult, as far as the caller may see them."""
+def studies_of(
+    session: Session,
+    principal: Principal,
+    consult_id: int,
+    *,
+    after_id: int | None = None,
+    limit: int | None = None,
+) -> list[Study]:
+    """The studies attached to a consult, as far as the caller may see them, by id: all of
+    them, or ``limit`` after the id ``after_id``."""
     consult = consult_services.get(session, principal, consult_id, purpose="studies_viewed")
     require(principal, "imaging:read", action="imaging:study:listed")
-    studies = list(
-        session.scalars(
-            select(Study)
-            .join(StudyConsult, StudyConsult.study_id == Study.id)
-            .where(StudyConsult.consult_id == consult.id, study_visibility(principal))
-            .order_by(Study.id)
-        )
+    stmt = (
+        select(Study)
+        .join(StudyConsult, StudyConsult.study_id == Study.id)
+        .where(StudyConsult.consult_id == consult.id, study_visibility(principal))
     )
+    if after_id is not None:
+        stmt = stmt.where(Study.id > after_id)
+    studies = list(session.scalars(stmt.order_by(Study.id).limit(limit)))
     audit.record(
         session,
         principal,
@@ -73,12 +81,12 @@ def studies_of(session: Session, principal: Principal, consult_id: int) -> list[
     return studies
 
 
-def page_section(session: Session, principal: Principal, consult: Consult) -> dict[str, Any]:
+def page_section(session: Session, principal: Principal, consult: ConsultPage) -> dict[str, Any]:
     """The consult page's images: the studies attached to it, and what the page needs to ask
     the central archive for the patient's earlier studies (fetched on request, not on load)."""
     if "imaging:read" not in principal.scopes:
         return {"shown": False}
-    studies = studies_of(session, principal, consult.id)
+    studies = studies_of(session, principal, consult.consult_id)
     settings = current_app.config["HUB_SETTINGS"].imaging
     return {
         "shown": True,
@@ -92,6 +100,6 @@ def page_section(session: Session, principal: Principal, consult: Consult) -> di
             for s in studies
         ],
         "archive": settings.central_pacs is not None,
-        "national_id": consult.patient.national_id,
-        "id_country": consult.patient.id_country,
+        "national_id": consult.national_id,
+        "id_country": consult.id_country,
     }

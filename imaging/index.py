@@ -28,6 +28,7 @@ from hub.auth.principal import Principal
 from hub.db import make_engine
 from hub.models import Facility, Patient, Role, utcnow
 from hub.national_id import InvalidNationalId, normalise
+from imaging.dicom.parse import Parsed
 from imaging.models import (
     ForwardItem,
     ForwardState,
@@ -37,7 +38,6 @@ from imaging.models import (
     Series,
     Study,
 )
-from imaging.parse import Parsed
 
 CACHE_SIZE = 4096
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select, update
@@ -76,13 +76,20 @@ def create_link(
     return link, token
 
 
-def list_links(session: Session, principal: Principal, study_uid: str) -> list[ImageLink]:
+def list_links(
+    session: Session,
+    principal: Principal,
+    study_uid: str,
+    *,
+    after_id: int | None = None,
+    limit: int | None = None,
+) -> list[ImageLink]:
+    """The study's links, oldest first: all of them, or ``limit`` after the id ``after_id``."""
     study = get_study(session, principal, study_uid, purpose="links_viewed")
-    return list(
-        session.scalars(
-            select(ImageLink).where(ImageLink.study_id == study.id).order_by(ImageLink.id)
-        )
-    )
+    stmt = select(ImageLink).where(ImageLink.study_id == study.id)
+    if after_id is not None:
+        stmt = stmt.where(ImageLink.id > after_id)
+    return list(session.scalars(stmt.order_by(ImageLink.id).limit(limit)))
 
 
 def revoke_link(session: Session, principal: Principal, study_uid: str, link_id: int) -> ImageLink:
@@ -167,7 +174,3 @@ def open_link(
 
 def expires_in(link: ImageLink) -> timedelta:
     return max(timedelta(0), link.expires_at - utcnow())
-
-
-def is_live(link: ImageLink, now: datetime | None = None) -> bool:
-    return link.revoked_at is None and link.expires_at > (now or utcnow())

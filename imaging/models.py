@@ -159,6 +159,11 @@ class ImageLink(Model):
     opens: Mapped[int] = mapped_column(default=0)
     study: Mapped[Study] = relationship()
 
+    @property
+    def live(self) -> bool:
+        """Neither revoked nor expired: opening it shows the images."""
+        return self.revoked_at is None and self.expires_at > utcnow()
+
 
 class StudyConsult(Model):
     """A study attached to a consult (the consult's images); the study stays the patient's."""

@@ -5,7 +5,7 @@ of what existed survives; the files go. Each study's deletion is committed and a
 its files are removed: a crash in between leaves unreferenced files, which the orphan sweep
 deletes, never an index row pointing at nothing it does not know about. With
 ``HUB_CENTRAL_ARCHIVE_REST`` set, the same transaction queues the deletion of the central
-archive's copies (imaging.archive).
+archive's copies (imaging.archive.deletions).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from hub import audit
 from hub.auth.principal import SYSTEM
 from hub.config import ImagingSettings
 from hub.models import utcnow
-from imaging import archive
+from imaging.archive import deletions
 from imaging.models import ForwardItem, ForwardState, Instance, InstanceKind, Study
 from imaging.services import retention_dates
 from imaging.storage import Storage, sweep_orphans
@@ -146,7 +146,7 @@ def run(
                     .values(state=ForwardState.FAILED, last_error="deleted by retention")
                 )
                 if settings.central_archive_rest:
-                    archive.queue_deletion(session, study.id, [str(r[3]) for r in rows])
+                    deletions.queue_deletion(session, study.id, [str(r[3]) for r in rows])
                 audit.record(
                     session,
                     SYSTEM,

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, AliasPath, BaseModel, ConfigDict, Field, field_validator
+
+from hub.api.pagination import PageQuery
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-class StudyQuery(Strict):
+class StudyQuery(PageQuery):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     patient_national_id: str | None = Field(
         default=None, min_length=5, max_length=32, description="The patient's national id"
     )
@@ -21,11 +25,12 @@ class StudyQuery(Strict):
         max_length=2,
         description="Country of the national id; default: any",
     )
-    cursor: int = Field(default=0, ge=0, description="next_cursor of the previous page")
-    limit: int = Field(default=50, ge=1, le=200)
 
 
 class ForwardingOut(BaseModel):
+    """Built from a study's forwarding status (``imaging.archive.forwarding.study_status``)."""
+
+    model_config = ConfigDict(from_attributes=True)
     status: str = Field(description="not_configured, received, forwarding, forwarded or failed")
     total: int
     forwarded: int
@@ -37,25 +42,49 @@ class ForwardingOut(BaseModel):
     reason: str | None
 
 
+def _of_series(name: str) -> AliasChoices:
+    # A SeriesSummary carries the row as ``series`` beside its instance count.
+    return AliasChoices(name, AliasPath("series", name))
+
+
 class SeriesOut(BaseModel):
-    series_instance_uid: str
-    modality: str
-    series_number: int | None
-    description: str
-    body_part: str
+    """Built from an ``imaging.services.SeriesSummary``."""
+
+    model_config = ConfigDict(from_attributes=True)
+    series_instance_uid: str = Field(validation_alias=_of_series("series_instance_uid"))
+    modality: str = Field(validation_alias=_of_series("modality"))
+    series_number: int | None = Field(validation_alias=_of_series("series_number"))
+    description: str = Field(validation_alias=_of_series("description"))
+    body_part: str = Field(validation_alias=_of_series("body_part"))
     instances: int
 
 
 class StudySummary(BaseModel):
+    """Built from a ``Study`` row (``StudySummary.model_validate(study)``)."""
+
+    model_config = ConfigDict(from_attributes=True)
     study_instance_uid: str
     patient_id: int | None
     facility: str
     study_date: date | None
     description: str
     accession_number: str
-    modalities: list[str]
+    modalities: list[str] = Field(validation_alias=AliasChoices("modalities", "series"))
     received_at: datetime
     urgent: bool
+
+    @field_validator("facility", mode="before")
+    @classmethod
+    def _facility_code(cls, value: Any) -> Any:
+        return getattr(value, "code", value)  # the row holds the Facility
+
+    @field_validator("modalities", mode="before")
+    @classmethod
+    def _series_modalities(cls, value: Any) -> Any:
+        # The row holds its series: the study's modalities are theirs, once each, sorted.
+        if isinstance(value, list) and value and not isinstance(value[0], str):
+            return sorted({s.modality for s in value if s.modality})
+        return value
 
 
 class StudyList(BaseModel):
@@ -88,9 +117,16 @@ class LinkCreated(BaseModel):
     expires_at: datetime
 
 
+class LinkQuery(PageQuery):
+    pass
+
+
 class LinkOut(BaseModel):
+    """Built from an ``ImageLink`` row (``LinkOut.model_validate(link)``)."""
+
+    model_config = ConfigDict(from_attributes=True)
     id: int
-    created_by: int | None
+    created_by: int | None = Field(validation_alias=AliasChoices("created_by", "created_by_id"))
     created_at: datetime
     expires_at: datetime
     revoked_at: datetime | None
@@ -100,6 +136,7 @@ class LinkOut(BaseModel):
 
 class LinkList(BaseModel):
     items: list[LinkOut]
+    next_cursor: str | None
 
 
 class LegalHoldIn(Strict):
@@ -127,6 +164,10 @@ class AttachIn(Strict):
     consult_id: int = Field(gt=0)
 
 
+class ConsultStudyQuery(PageQuery):
+    pass
+
+
 class AttachedOut(BaseModel):
     study_instance_uid: str
     consult_id: int
@@ -138,7 +179,16 @@ class PriorQuery(Strict):
     id_country: str | None = Field(default=None, min_length=2, max_length=2)
 
 
+class PriorListQuery(PageQuery):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    patient_national_id: str = Field(min_length=5, max_length=32)
+    id_country: str | None = Field(default=None, min_length=2, max_length=2)
+
+
 class PriorOut(BaseModel):
+    """Built from an ``imaging.archive.priors.Prior``."""
+
+    model_config = ConfigDict(from_attributes=True)
     study_instance_uid: str
     study_date: date | None
     description: str
@@ -152,6 +202,9 @@ class RetrieveIn(PriorQuery):
 
 
 class RetrievedOut(BaseModel):
+    """Built from an ``imaging.archive.retrieve.Retrieved``."""
+
+    model_config = ConfigDict(from_attributes=True)
     study_instance_uid: str
     instances: int = Field(description="Instances stored by this retrieval")
     failed: int = Field(description="Instances the archive could not send or the hub keep")
@@ -161,3 +214,4 @@ class RetrievedOut(BaseModel):
 class PriorList(BaseModel):
     configured: bool = Field(description="False when no central archive is configured")
     items: list[PriorOut]
+    next_cursor: str | None

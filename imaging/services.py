@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from hub import audit
 from hub.auth.principal import Principal
 from hub.errors import AccessDenied, Conflict, NotFound, ValidationFailed
+from hub.hooks import PatientMerge
 from hub.models import Facility, Patient, Role
 from hub.national_id import InvalidNationalId, normalise
 from hub.permissions import CLINICAL_ROLES, REGION_ROLES, patient_visibility, require
@@ -250,17 +251,17 @@ def link_patient(session: Session, principal: Principal, study_uid: str, patient
     return study
 
 
-def move_studies(
-    session: Session, principal: Principal, survivor: Patient, duplicate: Patient
-) -> None:
-    """Patient merge hook: the duplicate's studies and PatientID keys move to the survivor."""
+def move_studies(session: Session, principal: Principal, merge: PatientMerge) -> None:
+    """Patient merge seam: the duplicate's studies and PatientID keys move to the survivor."""
     session.execute(
-        update(Study).where(Study.patient_id == duplicate.id).values(patient_id=survivor.id)
+        update(Study)
+        .where(Study.patient_id == merge.duplicate_id)
+        .values(patient_id=merge.survivor_id)
     )
     session.execute(
         update(PatientKey)
-        .where(PatientKey.patient_id == duplicate.id)
-        .values(patient_id=survivor.id)
+        .where(PatientKey.patient_id == merge.duplicate_id)
+        .values(patient_id=merge.survivor_id)
     )
 
 

@@ -19,6 +19,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from hub.config import ImagingSettings
+
 ORPHAN_AGE_SECONDS = 3600
 # The file's data and the metadata needed to read it back (its size); not its timestamps.
 _sync_data = getattr(os, "fdatasync", os.fsync)
@@ -142,6 +144,13 @@ class Storage:
                 yield str(path.relative_to(self.root)), path.stat().st_mtime
             except FileNotFoundError:
                 continue
+
+
+def from_settings(settings: ImagingSettings) -> Storage:
+    """The storage of received instances, under the configured storage directory."""
+    if settings.storage_dir is None:
+        raise RuntimeError("the imaging storage directory is not configured")
+    return Storage(Path(settings.storage_dir))
 
 
 class Unsynced:

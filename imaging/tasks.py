@@ -7,6 +7,11 @@ from datetime import timedelta
 from celery import shared_task
 from flask import current_app
 
+from hub import db
+from imaging import storage
+from imaging.archive.forwarding import drain
+from imaging.retention import run
+
 FORWARD_EVERY = timedelta(seconds=5)
 RETENTION_EVERY = timedelta(hours=24)
 
@@ -14,8 +19,6 @@ RETENTION_EVERY = timedelta(hours=24)
 @shared_task(name="imaging.forward.drain", acks_late=True, ignore_result=True)
 def forward_drain() -> int:
     """Send due instances to the central archive; returns how many arrived."""
-    from imaging.forwarding import drain
-
     settings = current_app.config["HUB_SETTINGS"].imaging
     if settings.central_pacs is None:
         return 0
@@ -25,13 +28,7 @@ def forward_drain() -> int:
 @shared_task(name="imaging.retention.sweep", acks_late=True, ignore_result=True)
 def retention_sweep() -> int:
     """Daily: delete images past 5 years and reports past 10 (legal holds excepted)."""
-    from pathlib import Path
-
-    from hub import db
-    from imaging.retention import run
-    from imaging.storage import Storage
-
     settings = current_app.config["HUB_SETTINGS"].imaging
     factory = db.get_db().session_factory
-    assert factory is not None and settings.storage_dir is not None
-    return run(factory, Storage(Path(settings.storage_dir)), settings).instances
+    assert factory is not None
+    return run(factory, storage.from_settings(settings), settings).instances

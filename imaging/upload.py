@@ -21,8 +21,8 @@ from hub.auth.principal import Principal
 from hub.errors import AccessDenied, ValidationFailed
 from hub.models import Facility, Role
 from hub.permissions import CLINICAL_ROLES, require
+from imaging.dicom.parse import MalformedDataset, parse
 from imaging.index import DuplicateInstance, Indexer
-from imaging.parse import MalformedDataset, parse
 from imaging.storage import Storage, file_meta, relative_path
 
 UPLOADERS = CLINICAL_ROLES | {Role.FACILITY_ADMIN, Role.NATIONAL_ADMIN}

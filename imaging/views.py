@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from flask import (
@@ -25,21 +24,17 @@ from sqlalchemy import select
 
 from hub import db
 from hub.auth.principal import user_principal
-from imaging import links, services
+from imaging import links, services, storage
+from imaging.api import _checked_uid, link_url, package_response, study_out
 from imaging.models import Instance, InstanceKind, Series
 from imaging.render import CannotRender, render_png
+from imaging.schemas import LinkOut
 
 bp = Blueprint("imaging_pages", __name__, url_prefix="/imaging")
 
 
 def _secret() -> str:
     return str(current_app.config["HUB_SETTINGS"].secret_key)
-
-
-def _storage_root() -> Path:
-    root = current_app.config["HUB_SETTINGS"].imaging.storage_dir
-    assert root is not None
-    return Path(root)
 
 
 def _private(resp: Response) -> Response:
@@ -133,7 +128,10 @@ def frame_png(token: str, instance_id: int, frame: int) -> ResponseReturnValue:
         center = request.args.get("wc", type=float)
         width = request.args.get("ww", type=float)
         png, used_center, used_width = render_png(
-            _storage_root() / instance.path, frame, center, width
+            storage.from_settings(current_app.config["HUB_SETTINGS"].imaging).full(instance.path),
+            frame,
+            center,
+            width,
         )
     except CannotRender:
         return _private(Response(status=415))
@@ -147,8 +145,6 @@ def frame_png(token: str, instance_id: int, frame: int) -> ResponseReturnValue:
 @bp.get("/links/<token>/package.zip")
 def link_package(token: str) -> ResponseReturnValue:
     """The CD/download package through a link; audited like an open."""
-    from imaging.api import package_response
-
     sess = db.session()
     try:
         _link, study = links.open_link(
@@ -163,8 +159,6 @@ def link_package(token: str) -> ResponseReturnValue:
 @login_required
 def study_page(study_instance_uid: str) -> ResponseReturnValue:
     """A study: series, instance count, forwarding status, retention, links."""
-    from imaging.api import _checked_uid, link_out, study_out
-
     principal = user_principal(current_user.user, "session")
     sess = db.session()
     study = services.get_study(sess, principal, _checked_uid(study_instance_uid))
@@ -172,7 +166,7 @@ def study_page(study_instance_uid: str) -> ResponseReturnValue:
     out = study_out(study)
     sess.commit()
     return render_template(
-        "imaging/study.html", study=out, links=[link_out(link) for link in found]
+        "imaging/study.html", study=out, links=[LinkOut.model_validate(link) for link in found]
     )
 
 
@@ -180,8 +174,6 @@ def study_page(study_instance_uid: str) -> ResponseReturnValue:
 @login_required
 def create_link_form(study_instance_uid: str) -> ResponseReturnValue:
     """The form on the study page: a new link, shown once."""
-    from imaging.api import _checked_uid, link_url
-
     settings = current_app.config["HUB_SETTINGS"].imaging
     principal = user_principal(current_user.user, "session")
     sess = db.session()

@@ -198,9 +198,10 @@ def disk_ceiling(directory: Path, studies: list[Path]) -> float:
     """Seconds for one thread per study to store its files as the node does, without DICOM."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from imaging.storage import Storage, relative_path
+    from hub.config import ImagingSettings
+    from imaging.storage import from_settings, relative_path
 
-    storage = Storage(directory)
+    storage = from_settings(ImagingSettings(storage_dir=directory))
     files = [sorted(study.iterdir()) for study in studies]
     contents = [[path.read_bytes() for path in paths] for paths in files]
 

@@ -32,7 +32,7 @@ from sqlalchemy import func, select  # noqa: E402
 from hub import db  # noqa: E402
 from hub.demo import seed_demo  # noqa: E402
 from hub.models import Facility  # noqa: E402
-from imaging import forwarding  # noqa: E402
+from imaging.archive import forwarding  # noqa: E402
 from imaging.models import ForwardItem, Instance, Study  # noqa: E402
 from tests.imaging.peers import running_orthanc  # noqa: E402
 from tests.imaging.support import ingest  # noqa: E402

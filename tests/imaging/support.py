@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 from flask import Flask
 from pydicom.dataset import Dataset
@@ -15,8 +14,9 @@ from pydicom.uid import generate_uid
 
 from hub import db
 from hub.models import Facility
+from imaging import storage as storage_module
+from imaging.dicom.parse import parse
 from imaging.index import Indexer
-from imaging.parse import parse
 from imaging.storage import Storage, file_meta, relative_path
 from tests.imaging.dicomdata import ct_instance, sr_instance
 
@@ -36,8 +36,7 @@ def _encode(ds: Dataset) -> bytes:
 
 
 def storage(app: Flask) -> Storage:
-    root = app.config["HUB_SETTINGS"].imaging.storage_dir
-    return Storage(Path(root))
+    return storage_module.from_settings(app.config["HUB_SETTINGS"].imaging)
 
 
 def ingest(

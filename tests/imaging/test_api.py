@@ -107,13 +107,16 @@ def test_bad_input_never_errors(app: Flask, client: FlaskClient, world: World) -
     for query in (
         "limit=0",
         "limit=x",
-        "cursor=-1",
         "patient_national_id=1",
         "foo=bar",
         "id_country=IRN",
     ):
         resp = client.get(f"/api/v1/studies?{query}", headers=headers)
         assert resp.status_code == 422, (query, resp.status_code)
+    # A cursor the hub did not write is refused, never taken for the first page.
+    resp = client.get("/api/v1/studies?cursor=-1", headers=headers)
+    assert resp.status_code == 400, resp.status_code
+    assert resp.get_json()["error"]["code"] == "bad_cursor"
     patient = _patient(app, world)
     study = ingest(app, world.facility_a, patient.national_id, images=1)
     for body in ({"ttl_hours": 0}, {"ttl_hours": 10**6}, {"ttl_hours": "x"}, {"x": 1}, []):
@@ -126,3 +129,27 @@ def test_bad_input_never_errors(app: Flask, client: FlaskClient, world: World) -
         headers=headers,
     )
     assert resp.status_code == 400
+
+
+def test_studies_and_links_page_with_the_opaque_cursor(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    headers = world["hw_a"].headers
+    patient = _patient(app, world)
+    uids = [ingest(app, world.facility_a, patient.national_id, images=1).study_uid for _ in "abc"]
+    url = f"/api/v1/studies?patient_national_id={patient.national_id}&limit=2"
+    first = client.get(url, headers=headers).get_json()
+    assert [i["study_instance_uid"] for i in first["items"]] == [uids[2], uids[1]]
+    assert first["next_cursor"] is not None
+    last = client.get(f"{url}&cursor={first['next_cursor']}", headers=headers).get_json()
+    assert [i["study_instance_uid"] for i in last["items"]] == [uids[0]]
+    assert last["next_cursor"] is None
+
+    links = f"/api/v1/studies/{uids[0]}/links"
+    made = [client.post(links, json={}, headers=headers).get_json()["id"] for _ in "abc"]
+    page = client.get(f"{links}?limit=2", headers=headers).get_json()
+    assert [link["id"] for link in page["items"]] == made[:2]
+    rest = client.get(f"{links}?limit=2&cursor={page['next_cursor']}", headers=headers)
+    assert [link["id"] for link in rest.get_json()["items"]] == made[2:]
+    assert rest.get_json()["next_cursor"] is None
+    assert client.get(f"{links}?cursor=nonsense", headers=headers).status_code == 400

@@ -22,9 +22,13 @@ from sqlalchemy import func, select, update
 
 from hub import db, outbox
 from hub.models import AuditEvent, OutboxMessage, utcnow
-from imaging import archive, forwarding, retention
+from imaging import retention, storage
+from imaging.archive import deletions as central_deletions
+from imaging.archive import forwarding
+from imaging.archive.central import CentralArchive
+from imaging.archive.errors import ArchiveUnavailable
+from imaging.dicom import sender as dicom_sender
 from imaging.models import ForwardItem, ForwardState, Instance, Study
-from imaging.storage import Storage
 from tests.imaging.conftest import Titles
 from tests.imaging.dicomdata import write_study
 from tests.imaging.peers import Node, Orthanc, dcmtk, running_node, running_orthanc
@@ -237,7 +241,7 @@ def test_connection_lost_mid_send_hands_the_rest_back_for_a_retry_at_once(
         tmp_path, patient_id=world.patient_a.national_id, count=6, size=64
     )
     _store(fwd_node, titles.a, paths)
-    real_store = forwarding.sender.store_file
+    real_store = dicom_sender.store_file
     calls = []
 
     def store_then_break(*args: Any) -> Any:
@@ -246,9 +250,9 @@ def test_connection_lost_mid_send_hands_the_rest_back_for_a_retry_at_once(
             raise ConnectionResetError(104, "Connection reset by peer")
         return real_store(*args)
 
-    monkeypatch.setattr(forwarding.sender, "store_file", store_then_break)
+    monkeypatch.setattr(dicom_sender, "store_file", store_then_break)
     assert _drain(fwd_app) == 2
-    monkeypatch.setattr(forwarding.sender, "store_file", real_store)
+    monkeypatch.setattr(dicom_sender, "store_file", real_store)
     with fwd_app.app_context(), db.transaction() as sess:
         pending = sess.execute(
             select(ForwardItem.leased_until, ForwardItem.last_error)
@@ -282,7 +286,7 @@ def test_sending_on_a_connection_that_is_gone_is_a_lost_connection(
         acceptor=SimpleNamespace(maximum_length=16384), dul=SimpleNamespace(socket=transport)
     )
     with pytest.raises(ConnectionError):
-        forwarding.sender.store_file(assoc, path, 1, str(ds.SOPClassUID), str(ds.SOPInstanceUID), 1)
+        dicom_sender.store_file(assoc, path, 1, str(ds.SOPClassUID), str(ds.SOPInstanceUID), 1)
 
 
 def test_worker_lost_mid_batch_resends_harmlessly_and_counts_it(
@@ -303,8 +307,8 @@ def test_worker_lost_mid_batch_resends_harmlessly_and_counts_it(
     assert settings.central_pacs is not None
     # pynetdicom 3.0.4 now and then loses a sending association ("unexpected C-STORE service
     # message"); whatever this worker got through before dying, the rest follows below.
-    with contextlib.suppress(forwarding.Retryable):
-        forwarding.send_batch(settings.central_pacs, settings, items, recorder)
+    with contextlib.suppress(ArchiveUnavailable):
+        forwarding.send_batch(CentralArchive.from_settings(settings), settings, items, recorder)
     assert len(orthanc.instances_of(study_uid)) <= 6
     # Its leases run out; the next worker sends them again.
     with fwd_app.app_context(), db.transaction() as sess:
@@ -542,7 +546,7 @@ def test_retention_deletes_the_central_archive_copy_when_configured(
     factory = db.get_db(deleting).session_factory
     assert factory is not None
     settings = deleting.config["HUB_SETTINGS"].imaging
-    store = Storage(Path(settings.storage_dir))
+    store = storage.from_settings(settings)
     the_day = date(1995, 6, 1)  # five years after the study date, before every other study's
 
     sops = {str(dcmread(p, stop_before_pixels=True).SOPInstanceUID) for p in paths}
@@ -552,7 +556,9 @@ def test_retention_deletes_the_central_archive_copy_when_configured(
         with deleting.app_context(), db.transaction() as sess:
             outbox.drain(sess)
         with deleting.app_context(), db.transaction() as sess:
-            rows = sess.scalars(select(OutboxMessage).where(OutboxMessage.topic == archive.TOPIC))
+            rows = sess.scalars(
+                select(OutboxMessage).where(OutboxMessage.topic == central_deletions.TOPIC)
+            )
             return [
                 (m.dispatched_at is not None, m.last_error)
                 for m in rows
@@ -576,7 +582,7 @@ def test_retention_deletes_the_central_archive_copy_when_configured(
     with deleting.app_context(), db.transaction() as sess:
         sess.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.topic == archive.TOPIC)
+            .where(OutboxMessage.topic == central_deletions.TOPIC)
             .values(available_at=utcnow())
         )
     assert deletions() == [(True, None)]

@@ -27,8 +27,8 @@ from pynetdicom import AE, _config, evt
 from sqlalchemy import func, select
 
 from hub import db
+from imaging.dicom.transport import set_nodelay
 from imaging.models import Instance, InstanceKind, Series, Study
-from imaging.node import set_nodelay
 from tests.imaging.conftest import Titles, storage_dir
 from tests.imaging.dicomdata import (
     KEY_OBJECT_SELECTION,
@@ -500,8 +500,8 @@ def test_an_instance_whose_file_cannot_be_flushed_is_refused_and_not_indexed(
 ) -> None:
     """On PostgreSQL the row of an instance of a known series commits while its file is
     flushed; when the flush fails, the row is taken back before the failure status."""
-    from imaging import node as node_module
     from imaging import storage as storage_module
+    from imaging.dicom import node as node_module
     from tests.support.apps import make_app
     from tests.support.processes import free_port
 

@@ -13,7 +13,7 @@ from pydicom import dcmread
 from sqlalchemy import select
 
 from hub import db
-from imaging import forwarding
+from imaging.archive import forwarding
 from imaging.models import AeKind, CallingAe, ForwardItem, Instance, Study
 from tests.imaging.dicomdata import write_study
 from tests.imaging.peers import Node, dcmtk, running_node

@@ -20,7 +20,7 @@ from pynetdicom.dimse_primitives import C_STORE
 from pynetdicom.dsutils import encode
 from pynetdicom.sop_class import CTImageStorage, Verification
 
-from imaging import transport
+from imaging.dicom import transport
 from tests.imaging.dicomdata import ct_instance
 from tests.support.processes import free_port
 

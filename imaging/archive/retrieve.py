@@ -10,15 +10,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 from flask import Flask
 from pydicom.dataset import Dataset
-from pynetdicom import AE, StoragePresentationContexts, build_role, evt
-from pynetdicom.sop_class import (  # type: ignore[attr-defined]
-    StudyRootQueryRetrieveInformationModelFind,
-    StudyRootQueryRetrieveInformationModelGet,
-)
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -28,20 +22,17 @@ from hub.config import ImagingSettings
 from hub.errors import Conflict, NotFound
 from hub.models import Patient
 from hub.permissions import patient_visibility, require
+from imaging import storage
+from imaging.archive.central import CentralArchive
+from imaging.archive.client import GET_TIMEOUTS
+from imaging.dicom.parse import MalformedDataset, parse
 from imaging.index import DuplicateInstance, Indexer
 from imaging.models import PatientKey, Study
-from imaging.node import set_nodelay
-from imaging.parse import MalformedDataset, parse
-from imaging.priors import ArchiveUnavailable
 from imaging.services import _patient_ids
-from imaging.storage import Storage, file_meta, relative_path
+from imaging.storage import file_meta, relative_path
 
 log = logging.getLogger("imaging.retrieve")
 SUCCESS, CANNOT_UNDERSTAND, OUT_OF_RESOURCES = 0x0000, 0xC000, 0xA700
-# One presentation context is the C-GET itself; the rest carry the archive's C-STOREs.
-STORAGE_CLASSES: list[str] = [
-    str(cx.abstract_syntax) for cx in StoragePresentationContexts[:127] if cx.abstract_syntax
-]
 
 
 @dataclass(frozen=True)
@@ -74,46 +65,16 @@ def _patient(
     return patient, ids
 
 
-def _association(settings: ImagingSettings, handlers: list[Any], contexts: list[Any]) -> Any:
-    peer = settings.central_pacs
-    assert peer is not None
-    ae = AE(ae_title=settings.ae_title)
-    ae.acse_timeout, ae.dimse_timeout, ae.network_timeout = 15, 120, 120
-    for abstract_syntax in contexts:
-        ae.add_requested_context(abstract_syntax)
-    # We act as the storage SCP for the archive's sub-operations (C-GET needs no move target).
-    roles: list[Any] = [build_role(uid, scp_role=True) for uid in STORAGE_CLASSES]
-    assoc = ae.associate(
-        peer.host,
-        peer.port,
-        ae_title=peer.ae_title,
-        ext_neg=roles if len(contexts) > 1 else None,
-        evt_handlers=[(evt.EVT_CONN_OPEN, set_nodelay), *handlers],
-    )
-    if not assoc.is_established:
-        raise ArchiveUnavailable("The central archive cannot be reached now.")
-    return assoc
-
-
-def _archive_patient_id(settings: ImagingSettings, study_uid: str) -> str | None:
+def _archive_patient_id(archive: CentralArchive, study_uid: str) -> str | None:
     """The PatientID the archive files the study under, or None if it does not hold it."""
-    assoc = _association(settings, [], [StudyRootQueryRetrieveInformationModelFind])
-    try:
-        query = Dataset()
-        query.QueryRetrieveLevel = "STUDY"
-        query.StudyInstanceUID = study_uid
-        query.PatientID = ""
-        found = None
-        for status, answer in assoc.send_c_find(query, StudyRootQueryRetrieveInformationModelFind):
-            code = int(getattr(status, "Status", CANNOT_UNDERSTAND))
-            if code in (0xFF00, 0xFF01) and answer is not None:
-                found = str(answer.get("PatientID", "") or "")
-            elif code != SUCCESS:
-                raise ArchiveUnavailable("The central archive refused the query.")
-        return found
-    finally:
-        if assoc.is_established:
-            assoc.release()
+    query = Dataset()
+    query.QueryRetrieveLevel = "STUDY"
+    query.StudyInstanceUID = study_uid
+    query.PatientID = ""
+    found = None
+    for answer in archive.find([query], GET_TIMEOUTS):
+        found = str(answer.get("PatientID", "") or "")
+    return found
 
 
 def retrieve_prior(
@@ -136,11 +97,12 @@ def retrieve_prior(
     # The reply may take a while: end the transaction (and SQLite's lock) before asking.
     session.commit()
     if held is None:
-        filed_under = _archive_patient_id(settings, study_uid)
+        archive = CentralArchive.from_settings(settings)
+        filed_under = _archive_patient_id(archive, study_uid)
         if filed_under is None or filed_under not in patient_ids:
             # Not this patient's study (or not in the archive): say no more than not found.
             raise NotFound("Not found.")
-        stored, failed = _get(app, settings, study_uid, facility_id)
+        stored, failed = _get(app, archive, settings, study_uid, facility_id)
     else:
         stored, failed = 0, 0
     with db.transaction(app) as tx:
@@ -161,22 +123,22 @@ def retrieve_prior(
 
 
 def _get(
-    app: Flask, settings: ImagingSettings, study_uid: str, facility_id: int
+    app: Flask,
+    archive: CentralArchive,
+    settings: ImagingSettings,
+    study_uid: str,
+    facility_id: int,
 ) -> tuple[int, int]:
     """C-GET the study; every instance the archive sends is stored durably and indexed."""
-    assert settings.storage_dir is not None and settings.central_pacs is not None
+    assert settings.central_pacs is not None
     factory = db.get_db(app).session_factory
     assert factory is not None
     indexer = Indexer(factory, forward=False)  # never sent back where it came from
-    storage = Storage(settings.storage_dir)
+    store = storage.from_settings(settings)
     calling = settings.central_pacs.ae_title
     counts = {"stored": 0, "failed": 0}
 
-    def on_store(event: evt.Event) -> int:
-        request: Any = event.request
-        syntax = str(event.context.transfer_syntax)
-        sop_class, sop_uid = str(request.AffectedSOPClassUID), str(request.AffectedSOPInstanceUID)
-        data = event.encoded_dataset(include_meta=False)
+    def on_instance(sop_class: str, sop_uid: str, syntax: str, data: bytes) -> int:
         try:
             parsed = parse(data, syntax, sop_class_uid=sop_class, sop_instance_uid=sop_uid)
         except MalformedDataset:
@@ -185,7 +147,7 @@ def _get(
         relative = relative_path(parsed.study_uid, parsed.sop_instance_uid)
         meta = file_meta(sop_class, sop_uid, syntax)
         try:
-            storage.write(relative, [meta, data])
+            store.write(relative, [meta, data])
             indexer.add(parsed, relative, len(meta) + len(data), calling, facility_id)
         except DuplicateInstance:
             return SUCCESS
@@ -197,22 +159,8 @@ def _get(
         counts["stored"] += 1
         return SUCCESS
 
-    assoc = _association(
-        settings,
-        [(evt.EVT_C_STORE, on_store)],
-        [StudyRootQueryRetrieveInformationModelGet, *STORAGE_CLASSES],
-    )
-    try:
-        query = Dataset()
-        query.QueryRetrieveLevel = "STUDY"
-        query.StudyInstanceUID = study_uid
-        for status, _identifier in assoc.send_c_get(
-            query, StudyRootQueryRetrieveInformationModelGet
-        ):
-            code = int(getattr(status, "Status", CANNOT_UNDERSTAND))
-            if code not in (SUCCESS, 0xFF00, 0xB000):
-                raise ArchiveUnavailable("The central archive could not send the study.")
-    finally:
-        if assoc.is_established:
-            assoc.release()
+    query = Dataset()
+    query.QueryRetrieveLevel = "STUDY"
+    query.StudyInstanceUID = study_uid
+    archive.get(query, on_instance)
     return counts["stored"], counts["failed"]

@@ -37,13 +37,15 @@ from sqlalchemy.exc import IntegrityError
 
 from hub import audit, db
 from hub.config import ImagingSettings
-from imaging import query
+from imaging import storage
+from imaging.dicom import query
+from imaging.dicom.parse import MalformedDataset, parse
+from imaging.dicom.transport import serve_stores_inline, set_nodelay
+from imaging.dicom.transport import tune as tune_transport
 from imaging.index import DuplicateInstance, Indexer, node_principal
 from imaging.models import CallingAe
-from imaging.parse import MalformedDataset, parse
-from imaging.storage import Storage, file_meta, relative_path
-from imaging.transport import serve_stores_inline
-from imaging.transport import tune as tune_transport
+from imaging.storage import file_meta, relative_path
+from imaging.tasks import forward_drain
 
 log = logging.getLogger("imaging.node")
 
@@ -87,14 +89,6 @@ TRANSFER_SYNTAXES = [
     "1.2.840.10008.1.2.4.107",
     "1.2.840.10008.1.2.4.108",
 ]
-
-
-def set_nodelay(event: evt.Event) -> None:
-    """Nagle's algorithm holds each small PDU ~40 ms waiting for an ACK: turn it off."""
-    sock = getattr(event.assoc.dul.socket, "socket", None)
-    if sock is not None:
-        with contextlib.suppress(OSError):  # the peer may already have gone away
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 class Registry:
@@ -142,8 +136,7 @@ class Node:
         settings: ImagingSettings = app.config["HUB_SETTINGS"].imaging
         self.app = app
         self.settings = settings
-        assert settings.storage_dir is not None
-        self.storage = Storage(settings.storage_dir)
+        self.storage = storage.from_settings(settings)
         self.registry = Registry(app)
         database = db.get_db(app)
         assert database.session_factory is not None
@@ -211,8 +204,6 @@ class Node:
 
     def _kicker(self) -> None:
         """Ask a worker to forward now rather than at the next periodic drain."""
-        from imaging.tasks import forward_drain
-
         while True:
             self._kick.wait()
             self._kick.clear()

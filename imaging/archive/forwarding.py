@@ -19,21 +19,17 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 from flask import Flask
-from pynetdicom import AE, evt
 from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub import db
-from hub.config import DicomPeer, ImagingSettings
+from hub.config import ImagingSettings
 from hub.models import utcnow
-from imaging import sender
+from imaging.archive.central import CentralArchive
+from imaging.archive.errors import ArchiveError, ArchiveUnavailable
 from imaging.models import ForwardItem, ForwardState, Instance
-from imaging.node import set_nodelay
-from imaging.storage import IMPLEMENTATION_CLASS_UID
-from imaging.transport import tune as tune_transport
 
 log = logging.getLogger("imaging.forwarding")
 LEASE = timedelta(minutes=5)
@@ -46,12 +42,6 @@ BATCH_SECONDS = 15.0
 MAX_BACKOFF = timedelta(minutes=5)
 RUN_BUDGET_SECONDS = 50.0
 RECORD_EVERY = 25
-_RETRYABLE_STATUS = (0xA700, 0xA7FF)  # out of resources: the archive may recover
-_WARNINGS = frozenset({0xB000, 0xB006, 0xB007, 0x0001})
-
-
-class Retryable(Exception):
-    """The archive cannot take instances now (down, busy, connection lost)."""
 
 
 @dataclass(frozen=True)
@@ -192,54 +182,36 @@ class _Recorder:
         self.sent, self.failed, self.retry, self.returned = [], [], [], []
 
 
-def _status_of(result: Any) -> int | None:
-    status = getattr(result, "Status", None)
-    return int(status) if status is not None else None
-
-
 def send_batch(
-    peer: DicomPeer, settings: ImagingSettings, items: list[_Item], recorder: _Recorder
+    archive: CentralArchive, settings: ImagingSettings, items: list[_Item], recorder: _Recorder
 ) -> None:
-    """Send ``items`` over one association; every item ends sent, failed or to retry."""
+    """Send ``items`` over one association; every item ends sent, failed or to retry.
+
+    Raises :class:`ArchiveUnavailable` when the archive stops taking instances.
+    """
     assert settings.storage_dir is not None
-    # Each file's dataset is sent exactly as stored: same bytes, same transfer syntax.
-    tune_transport()
-    ae = AE(ae_title=settings.ae_title)
-    ae.implementation_class_uid = IMPLEMENTATION_CLASS_UID
-    ae.acse_timeout, ae.dimse_timeout, ae.network_timeout = 30, 60, 60
     contexts: dict[str, set[str]] = {}
     for item in items:
         contexts.setdefault(item.sop_class, set()).add(item.transfer_syntax)
     pairs = [(cls, ts) for cls, syntaxes in contexts.items() for ts in sorted(syntaxes)]
-    for cls, ts in pairs[:128]:
-        ae.add_requested_context(cls, ts)
-    assoc = ae.associate(
-        peer.host,
-        peer.port,
-        ae_title=peer.ae_title,
-        evt_handlers=[(evt.EVT_CONN_OPEN, set_nodelay)],
-    )
-    if not assoc.is_established:
-        reason = "association rejected" if assoc.is_rejected else "archive unreachable"
-        for item in items:
-            recorder.retry.append((item.forward_id, reason))
-        recorder.flush()
-        raise Retryable(reason)
-    accepted = {
-        (str(cx.abstract_syntax), str(cx.transfer_syntax[0])): int(cx.context_id or 0)
-        for cx in assoc.accepted_contexts
-    }
-    ends_at = time.monotonic() + BATCH_SECONDS
     try:
-        with sender.reactor_paused(assoc):
+        connection = archive.store(pairs)
+    except ArchiveUnavailable as exc:
+        for item in items:
+            recorder.retry.append((item.forward_id, str(exc)))
+        recorder.flush()
+        raise
+    ends_at = time.monotonic() + BATCH_SECONDS
+    with connection:
+        try:
             for index, item in enumerate(items):
                 if index and time.monotonic() > ends_at:
                     recorder.returned.extend(rest.forward_id for rest in items[index:])
                     break
-                if not assoc.is_established:
+                if not connection.established:
                     for rest in items[index:]:
                         recorder.retry.append((rest.forward_id, "connection lost"))
-                    raise Retryable("connection lost")
+                    raise ArchiveUnavailable("connection lost")
                 if item.path is None:
                     recorder.failed.append((item.forward_id, "the file was deleted (retention)"))
                     continue
@@ -247,7 +219,7 @@ def send_batch(
                 if not path.exists():
                     recorder.failed.append((item.forward_id, "the stored file is missing"))
                     continue
-                if (item.sop_class, item.transfer_syntax) not in accepted:
+                if not connection.accepts(item.sop_class, item.transfer_syntax):
                     recorder.failed.append(
                         (
                             item.forward_id,
@@ -257,56 +229,40 @@ def send_batch(
                     )
                     continue
                 try:
-                    result = sender.store_file(
-                        assoc,
+                    refused = connection.send(
                         path,
-                        accepted[(item.sop_class, item.transfer_syntax)],
                         item.sop_class,
                         item.sop_uid,
+                        item.transfer_syntax,
                         index + 1,
-                        sender.PRIORITY_HIGH if item.urgent else sender.PRIORITY_MEDIUM,
+                        urgent=item.urgent,
                     )
-                except ConnectionError as exc:  # store_file's every socket error
-                    # The archive went away while this one was being sent (killed, reset).
+                except ArchiveUnavailable as exc:
+                    # The archive went away or stopped answering while this one was sent.
                     # Handed back for a retry now: left leased, the rest of the batch would
                     # wait for its lease to run out (minutes) before anyone sent it again.
+                    # Resending is harmless: the archive keeps one copy per SOP Instance UID.
                     for rest in items[index:]:
-                        recorder.retry.append((rest.forward_id, "connection lost"))
-                    raise Retryable("connection lost") from exc
-                status = _status_of(result)
-                if status is None:
-                    # No answer: timeout or aborted association. Resend later (idempotent).
-                    for rest in items[index:]:
-                        recorder.retry.append((rest.forward_id, "no response from the archive"))
-                    raise Retryable("no response")
-                if status == 0 or status in _WARNINGS:
+                        recorder.retry.append((rest.forward_id, str(exc)))
+                    raise
+                if refused is None:
                     recorder.sent.append(item.forward_id)
-                elif _RETRYABLE_STATUS[0] <= status <= _RETRYABLE_STATUS[1]:
-                    recorder.retry.append((item.forward_id, f"archive status 0x{status:04X}"))
+                elif refused.permanent:
+                    recorder.failed.append((item.forward_id, str(refused)))
                 else:
-                    comment = str(getattr(result, "ErrorComment", "") or "")
-                    recorder.failed.append(
-                        (
-                            item.forward_id,
-                            f"archive refused it: status 0x{status:04X} {comment}".strip(),
-                        )
-                    )
+                    recorder.retry.append((item.forward_id, str(refused)))
                 if len(recorder.sent) + len(recorder.failed) + len(recorder.retry) >= RECORD_EVERY:
                     recorder.flush()
                 recorder.keep_lease()
-    finally:
-        recorder.flush()
-        if assoc.is_established:
-            assoc.release()
-        else:
-            assoc.abort()
+        finally:
+            recorder.flush()
 
 
 def drain(app: Flask, settings: ImagingSettings, budget_seconds: float = RUN_BUDGET_SECONDS) -> int:
     """Forward due instances until none are left, the archive fails, or the budget is spent."""
-    peer = settings.central_pacs
-    if peer is None:
+    if settings.central_pacs is None:
         return 0
+    archive = CentralArchive.from_settings(settings)
     factory = db.get_db(app).session_factory
     assert factory is not None
     deadline = time.monotonic() + budget_seconds
@@ -317,15 +273,15 @@ def drain(app: Flask, settings: ImagingSettings, budget_seconds: float = RUN_BUD
             break
         recorder = _Recorder(factory, token)
         try:
-            send_batch(peer, settings, items, recorder)
-        except Retryable as exc:
+            send_batch(archive, settings, items, recorder)
+        except ArchiveError as exc:
             delivered += recorder.delivered
-            log.warning("forwarding to %s paused: %s", peer, exc)
+            log.warning("forwarding to %s paused: %s", settings.central_pacs, exc)
             break
         except Exception as exc:
             # Unknown trouble: leases expire and the rows are retried; never lose them.
             delivered += recorder.delivered
-            log.error("forwarding to %s failed: %s", peer, type(exc).__name__)
+            log.error("forwarding to %s failed: %s", settings.central_pacs, type(exc).__name__)
             break
         delivered += recorder.delivered
     return delivered
@@ -340,6 +296,10 @@ class StudyForwarding:
     failed: int
     resent: int
     reason: str | None
+
+    @property
+    def forwarded(self) -> int:
+        return self.sent
 
 
 def study_status(session: Session, study_id: int, configured: bool) -> StudyForwarding:

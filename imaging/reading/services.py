@@ -7,33 +7,26 @@ signs which report, and audits every step.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from flask import Flask, Response, current_app
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hub import audit, db
-from hub.api.core import api_route
+from hub import audit, hooks
 from hub.auth.principal import Principal
 from hub.config import Settings
-from hub.documents import registry
 from hub.documents import services as documents
 from hub.documents.facts import patient_facts, pick_locale, signer_facts
 from hub.documents.registry import DocumentKind, SignatureSlot
-from hub.documents.schemas import DocumentOut, LocaleQuery, document_out, pdf_response
 from hub.documents.text import Labels
 from hub.errors import AccessDenied, Conflict, NotFound
 from hub.models import Role, SignedDocument, User, utcnow
 from hub.permissions import REQUESTER_ROLES, require
 from imaging import services
-from imaging.hooks import report_signed
 from imaging.models import ImagingReport, ReportStatus, Study
-from imaging.parse import UID_PATTERN
-from imaging.report_text import TEXT
+from imaging.reading.schemas import ReportIn
+from imaging.reading.text import TEXT
 
 REPORT = DocumentKind(
     code="imaging_report",
@@ -46,25 +39,6 @@ REPORT = DocumentKind(
 AUTHORS = frozenset({Role.RADIOLOGIST})
 # Who receives the report for the sending facility: its health workers, as for consults.
 RECEIVERS = REQUESTER_ROLES
-
-
-class ReportIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    findings: str = Field(min_length=1, max_length=20_000)
-    impression: str = Field(min_length=1, max_length=5_000)
-    critical: bool = Field(default=False, description="A critical finding (urgent communication)")
-
-
-class ReportOut(BaseModel):
-    study_instance_uid: str
-    author_id: int
-    findings: str
-    impression: str
-    critical: bool
-    status: str
-    created_at: datetime
-    updated_at: datetime
-    signed_at: datetime | None
 
 
 def _report_of(session: Session, study: Study) -> ImagingReport | None:
@@ -215,7 +189,16 @@ def sign(
     report.status = ReportStatus.SIGNED
     report.signed_at = doc.certified_at
     # Billing (insurance) and other packages act in this same transaction.
-    report_signed(session, principal, study.id, doc.public_id)
+    signed = hooks.SignedService(
+        service_type=REPORT.code,
+        service_id=study.id,
+        document_id=doc.public_id,
+        patient_id=study.patient_id,
+        facility_id=author.facility_id or study.facility_id,
+        service_at=doc.certified_at,
+        signer_user_id=author.id,
+    )
+    hooks.imaging_report_signed.run(session, principal, signed)
     audit.record(
         session,
         principal,
@@ -294,110 +277,3 @@ def pdf(
         details={"document": doc.public_id if doc else None, "draft": doc is None},
     )
     return data, doc is not None
-
-
-# --- API ----------------------------------------------------------------------------------------
-
-BASE = "/studies/<study_instance_uid>/report"
-
-
-def _settings() -> Settings:
-    settings: Settings = current_app.config["HUB_SETTINGS"]
-    return settings
-
-
-def _uid(uid: str) -> str:
-    # A malformed UID can match nothing; answer as for any unknown study.
-    if len(uid) > 64 or not UID_PATTERN.match(uid):
-        raise NotFound("Not found.")
-    return uid
-
-
-def report_out(report: ImagingReport) -> ReportOut:
-    return ReportOut(
-        study_instance_uid=report.study.study_instance_uid,
-        author_id=report.author_id,
-        findings=report.findings,
-        impression=report.impression,
-        critical=report.critical,
-        status=report.status.value,
-        created_at=report.created_at,
-        updated_at=report.updated_at,
-        signed_at=report.signed_at,
-    )
-
-
-@api_route(
-    BASE,
-    summary="The study's report (draft or signed)",
-    scope="imaging:read",
-    tag="imaging",
-    response=ReportOut,
-    errors=(404,),
-)
-def get_report(principal: Principal, study_instance_uid: str) -> ReportOut:
-    return report_out(get(db.session(), principal, _uid(study_instance_uid)))
-
-
-@api_route(
-    BASE,
-    "PUT",
-    summary="Write or change the report's draft (the radiologist who writes it)",
-    scope="imaging:write",
-    tag="imaging",
-    body=ReportIn,
-    response=ReportOut,
-    errors=(404, 409),
-)
-def put_report(principal: Principal, study_instance_uid: str, body: ReportIn) -> ReportOut:
-    report, _created = write(db.session(), principal, _uid(study_instance_uid), body)
-    return report_out(report)
-
-
-@api_route(
-    BASE + ".pdf",
-    summary="The report as a PDF: the signed one as stored, or an unsigned draft",
-    scope="imaging:read",
-    tag="imaging",
-    query=LocaleQuery,
-    errors=(404, 409),
-)
-def get_report_pdf(principal: Principal, study_instance_uid: str, query: LocaleQuery) -> Response:
-    uid = _uid(study_instance_uid)
-    data, signed = pdf(db.session(), _settings(), principal, uid, query.locale)
-    return pdf_response(data, signed, "imaging-report")
-
-
-@api_route(
-    BASE + "/sign",
-    "POST",
-    summary="Sign the report (its radiologist; PAdES certification with a time-stamp)",
-    scope="imaging:write",
-    tag="imaging",
-    query=LocaleQuery,
-    response=DocumentOut,
-    status=201,
-    errors=(404, 409, 503),
-)
-def sign_report(principal: Principal, study_instance_uid: str, query: LocaleQuery) -> DocumentOut:
-    uid = _uid(study_instance_uid)
-    doc = sign(db.session(), _settings(), principal, uid, query.locale)
-    return document_out(db.session(), _settings(), doc)
-
-
-@api_route(
-    BASE + "/countersign",
-    "POST",
-    summary="Countersign the signed report (a health worker of the sending facility)",
-    scope="imaging:write",
-    tag="imaging",
-    response=DocumentOut,
-    errors=(404, 409, 503),
-)
-def countersign_report(principal: Principal, study_instance_uid: str) -> DocumentOut:
-    doc = countersign(db.session(), _settings(), principal, _uid(study_instance_uid))
-    return document_out(db.session(), _settings(), doc)
-
-
-def init_app(app: Flask) -> None:
-    registry.register(REPORT)

@@ -30,8 +30,10 @@ message queue instead of polling it.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import select
+import socket
 import ssl
 import struct
 import time as _time
@@ -51,6 +53,14 @@ from pynetdicom.transport import AssociationSocket
 
 POLL_SECONDS = 0.0002
 _applied = False
+
+
+def set_nodelay(event: evt.Event) -> None:
+    """Nagle's algorithm holds each small PDU ~40 ms waiting for an ACK: turn it off."""
+    sock = getattr(event.assoc.dul.socket, "socket", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):  # the peer may already have gone away
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def _recv(self: AssociationSocket, nr_bytes: int) -> bytearray:

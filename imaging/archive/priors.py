@@ -13,27 +13,26 @@ from typing import Any
 
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
-from pynetdicom import AE, evt
-from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind  # type: ignore
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub import audit
 from hub.auth.principal import Principal
 from hub.config import ImagingSettings
-from hub.errors import HubError
 from hub.models import Patient
 from hub.permissions import patient_visibility, require
+from imaging.archive.central import CentralArchive
 from imaging.models import PatientKey, Study
-from imaging.node import set_nodelay
 from imaging.services import _patient_ids
 
 MAX_ANSWERS = 500
-
-
-class ArchiveUnavailable(HubError):
-    status = 503
-    code = "archive_unavailable"
+_KEYS = (
+    "StudyInstanceUID",
+    "StudyDate",
+    "StudyDescription",
+    "ModalitiesInStudy",
+    "NumberOfStudyRelatedInstances",
+)
 
 
 @dataclass(frozen=True)
@@ -53,62 +52,35 @@ def _date(text: str) -> date | None:
         return None
 
 
-def find_studies(settings: ImagingSettings, patient_ids: list[str]) -> list[dict[str, Any]]:
+def _identifier(patient_id: str) -> Dataset:
+    query = Dataset()
+    query.QueryRetrieveLevel = "STUDY"
+    query.PatientID = patient_id
+    for keyword in _KEYS:
+        setattr(query, keyword, "")
+    return query
+
+
+def find_studies(archive: CentralArchive, patient_ids: list[str]) -> list[dict[str, Any]]:
     """Study-level C-FIND on the central archive for each PatientID."""
-    peer = settings.central_pacs
-    assert peer is not None
-    ae = AE(ae_title=settings.ae_title)
-    ae.acse_timeout, ae.dimse_timeout, ae.network_timeout = 15, 30, 30
-    ae.add_requested_context(StudyRootQueryRetrieveInformationModelFind)
-    assoc = ae.associate(
-        peer.host,
-        peer.port,
-        ae_title=peer.ae_title,
-        evt_handlers=[(evt.EVT_CONN_OPEN, set_nodelay)],
-    )
-    if not assoc.is_established:
-        raise ArchiveUnavailable("The central archive cannot be reached now.")
     found: dict[str, dict[str, Any]] = {}
-    try:
-        for patient_id in patient_ids:
-            query = Dataset()
-            query.QueryRetrieveLevel = "STUDY"
-            query.PatientID = patient_id
-            for keyword in (
-                "StudyInstanceUID",
-                "StudyDate",
-                "StudyDescription",
-                "ModalitiesInStudy",
-                "NumberOfStudyRelatedInstances",
-            ):
-                setattr(query, keyword, "")
-            for status, answer in assoc.send_c_find(
-                query, StudyRootQueryRetrieveInformationModelFind
-            ):
-                code = int(getattr(status, "Status", 0xC000))
-                if code not in (0xFF00, 0xFF01) or answer is None:
-                    if code not in (0x0000, 0xFF00, 0xFF01):
-                        raise ArchiveUnavailable("The central archive refused the query.")
-                    continue
-                uid = str(answer.get("StudyInstanceUID", "") or "")
-                if uid and len(found) < MAX_ANSWERS:
-                    raw = answer.get("ModalitiesInStudy", "")
-                    modalities = (
-                        [str(m) for m in raw]
-                        if isinstance(raw, MultiValue)
-                        else [m for m in str(raw or "").split("\\") if m]
-                    )
-                    count = answer.get("NumberOfStudyRelatedInstances", None)
-                    found[uid] = {
-                        "uid": uid,
-                        "date": _date(str(answer.get("StudyDate", "") or "")),
-                        "description": str(answer.get("StudyDescription", "") or ""),
-                        "modalities": modalities,
-                        "instances": int(count) if count not in (None, "") else None,
-                    }
-    finally:
-        if assoc.is_established:
-            assoc.release()
+    for answer in archive.find(_identifier(patient_id) for patient_id in patient_ids):
+        uid = str(answer.get("StudyInstanceUID", "") or "")
+        if uid and len(found) < MAX_ANSWERS:
+            raw = answer.get("ModalitiesInStudy", "")
+            modalities = (
+                [str(m) for m in raw]
+                if isinstance(raw, MultiValue)
+                else [m for m in str(raw or "").split("\\") if m]
+            )
+            count = answer.get("NumberOfStudyRelatedInstances", None)
+            found[uid] = {
+                "uid": uid,
+                "date": _date(str(answer.get("StudyDate", "") or "")),
+                "description": str(answer.get("StudyDescription", "") or ""),
+                "modalities": modalities,
+                "instances": int(count) if count not in (None, "") else None,
+            }
     return list(found.values())
 
 
@@ -142,7 +114,7 @@ def priors(
     )
     # The reply may take seconds: end the transaction (and SQLite's lock) before asking.
     session.commit()
-    answers = find_studies(settings, sorted(ids))
+    answers = find_studies(CentralArchive.from_settings(settings), sorted(ids))
     held = set(
         session.scalars(
             select(Study.study_instance_uid).where(

@@ -6,6 +6,7 @@ a modality or PACS proxy cannot browse another organisation's images.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from pydicom.dataset import Dataset
@@ -52,9 +53,7 @@ def _match_uids(column: Any, value: str) -> ColumnElement[bool] | None:
     return column.in_(uids) if len(uids) > 1 else column == uids[0]
 
 
-def _parse_date(text: str) -> Any:
-    from datetime import date
-
+def _parse_date(text: str) -> date:
     if len(text) != 8 or not text.isdigit():
         raise QueryError("a date matching key is not YYYYMMDD")
     try:
