@@ -22,6 +22,26 @@ log = logging.getLogger("hub.http")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 _MACHINE_PREFIXES = ("/api/", "/oauth/", "/metrics", "/healthz", "/readyz")
 RETRY_AFTER_SECONDS = 5
+# Pages load scripts and styles from the hub only: no inline script or style, nothing from
+# elsewhere (a stored script in a patient's name cannot run). Media and images may be blobs
+# (video, viewer); websockets are same-origin ('self' covers ws/wss of this host).
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data: blob:",
+        "media-src 'self' blob:",
+        "connect-src 'self'",
+        "worker-src 'self' blob:",
+        "frame-src 'self'",
+        "font-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
 
 
 def local_path(target: str | None) -> str | None:
@@ -110,6 +130,11 @@ def init_app(app: Flask) -> None:
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         resp.headers.setdefault("Referrer-Policy", "same-origin")
         resp.headers.setdefault("X-Frame-Options", "DENY")
+        resp.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        # Pages and API answers may carry patient data: no browser or proxy keeps a copy
+        # (shared health-post PCs). Static files and answers that chose a policy keep theirs.
+        if not request.path.startswith("/static/") and "Cache-Control" not in resp.headers:
+            resp.headers["Cache-Control"] = "no-store"
         return resp
 
     @app.errorhandler(HubError)

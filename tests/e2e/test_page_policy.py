@@ -1,0 +1,72 @@
+"""Every page runs under the content security policy without a violation (no inline script or
+style left behind), and pages are never cached, in a real browser against a live hub."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import requests
+from playwright.sync_api import Browser, ConsoleMessage, Page
+
+from hub.demo import ACCOUNTS
+from hub.http import CONTENT_SECURITY_POLICY
+from tests.support.live import DEMO_PASSWORD
+from tests.support.processes import HubProcess
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+TIMEOUT_MS = 15_000
+# Each demo role and the pages it opens from its home.
+VISITS = {
+    "chw.demo": ("/home", "/consults", "/consults/new", "/imaging/upload", "/verify"),
+    "specialist.demo": ("/home", "/worklist", "/consults"),
+    "insurer.demo": ("/home", "/insurance/analyst"),
+    "admin.demo": ("/home", "/insurance/billing"),
+}
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(locale="en-US")
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def _log_in(page: Page, base_url: str, username: str) -> None:
+    page.goto(base_url + "/login")
+    page.fill("#username", username)
+    page.fill("#password", DEMO_PASSWORD)
+    page.click("form[action^='/login'] button[type=submit]")
+    page.wait_for_url(base_url + "/home")
+
+
+def test_pages_have_no_policy_violation(live: HubProcess, page: Page) -> None:
+    assert set(VISITS) <= {a.username for a in ACCOUNTS}
+    refused: list[str] = []
+
+    def on_console(msg: ConsoleMessage) -> None:
+        if "Content Security Policy" in msg.text:
+            refused.append(f"{page.url}: {msg.text}")
+
+    page.on("console", on_console)
+    page.goto(live.base_url + "/login")
+    for username, paths in VISITS.items():
+        page.context.clear_cookies()
+        _log_in(page, live.base_url, username)
+        for path in paths:
+            resp = page.goto(live.base_url + path)
+            assert resp is not None and resp.status < 400, (username, path)
+            assert resp.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+            assert resp.headers["cache-control"] == "no-store", (username, path)
+            page.wait_for_load_state("networkidle")
+    assert refused == []
+
+
+def test_static_files_stay_cacheable_and_api_answers_are_not(live: HubProcess) -> None:
+    css = requests.get(live.base_url + "/static/hub.css", timeout=10)
+    assert css.status_code == 200 and "no-store" not in css.headers.get("Cache-Control", "")
+    api = requests.get(live.base_url + "/api/v1/me", timeout=10)
+    assert api.status_code == 401 and api.headers["Cache-Control"] == "no-store"
