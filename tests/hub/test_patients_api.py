@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
 from hub import db
-from hub.models import AuditEvent, Patient
+from hub.models import AuditEvent, Membership, Patient
 from tests.support import factories as f
 from tests.support.apps import make_app
 from tests.support.paging import all_pages, assert_refuses_bad_cursors
@@ -185,12 +185,21 @@ def test_command_sees_own_region_only(client: FlaskClient, world: World) -> None
     assert client.get(f"/api/v1/patients/{world.patient_a.id}", headers=y).status_code == 404
 
 
-def test_insurer_sees_only_its_members(client: FlaskClient, world: World) -> None:
+def test_insurer_sees_only_its_members(app: Flask, client: FlaskClient, world: World) -> None:
     a = world["insurer_a"].headers
     assert client.get(f"/api/v1/patients/{world.patient_a.id}", headers=a).status_code == 200
     assert client.get(f"/api/v1/patients/{world.patient_b.id}", headers=a).status_code == 404
     listed = all_pages(client, "/api/v1/patients", a)
-    assert [p["id"] for p in listed] == [world.patient_a.id]
+    # The world is shared by the session: other tests may enrol more patients with insurer A.
+    with app.app_context(), db.transaction() as sess:
+        members = sess.scalars(
+            select(Membership.patient_id)
+            .join(Patient, Patient.id == Membership.patient_id)
+            .where(Membership.insurer_id == world.insurer_a.id, Patient.merged_into_id.is_(None))
+            .distinct()
+        ).all()
+    assert [p["id"] for p in listed] == sorted(members)
+    assert world.patient_a.id in members and world.patient_b.id not in members
 
 
 def test_consent_record_and_withdraw(client: FlaskClient, world: World) -> None:
