@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 
 from flask import Response, request
 from sqlalchemy import select
@@ -11,7 +12,7 @@ from hub import db
 from hub.api.core import api_route
 from hub.api.pagination import PageQuery, next_cursor
 from hub.auth.principal import Principal
-from hub.errors import ValidationFailed
+from hub.errors import BadRequest, ValidationFailed
 from hub.models import Facility, Insurer
 from hub.permissions import require
 from insurance import exports, services, tariffs
@@ -99,12 +100,27 @@ def reconcile_claim(principal: Principal, claim_id: int, body: ReconcileIn) -> R
     summary="The approved tariff schedules, newest first (amounts in minor units)",
     scope="profile",
     tag="insurance",
+    query=PageQuery,
     response=ScheduleList,
 )
-def list_tariffs(principal: Principal) -> ScheduleList:
+def list_tariffs(principal: Principal, query: PageQuery) -> ScheduleList:
+    rows = tariffs.schedules(db.session(), before=_effective_before(query), limit=query.limit)
     return ScheduleList(
-        items=[ScheduleOut.model_validate(s) for s in tariffs.schedules(db.session())]
+        items=[ScheduleOut.model_validate(s) for s in rows],
+        # Effective dates are unique, so the date (as its ordinal) is the page's key.
+        next_cursor=next_cursor(rows, query.limit, lambda s: s.effective_from.toordinal()),
     )
+
+
+def _effective_before(query: PageQuery) -> date | None:
+    key = query.position()
+    if key is None:
+        return None
+    if not 1 <= key <= date.max.toordinal():
+        raise BadRequest(
+            "The cursor is not valid; use next_cursor from the previous page.", code="bad_cursor"
+        )
+    return date.fromordinal(key)
 
 
 @api_route(

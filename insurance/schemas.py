@@ -59,7 +59,7 @@ class ScheduleOut(FromRow):
     items: list[TariffItemOut]
 
 
-class ScheduleList(BaseModel):
+class ScheduleList(CursorPage):
     items: list[ScheduleOut]
 
 

@@ -234,10 +234,14 @@ def in_force(session: Session, on: date) -> TariffSchedule | None:
     )
 
 
-def schedules(session: Session) -> list[TariffSchedule]:
-    return list(
-        session.scalars(select(TariffSchedule).order_by(TariffSchedule.effective_from.desc()))
-    )
+def schedules(
+    session: Session, *, before: date | None = None, limit: int | None = None
+) -> list[TariffSchedule]:
+    """Schedules newest first; ``before`` (an effective date) and ``limit`` give one page."""
+    stmt = select(TariffSchedule)
+    if before is not None:
+        stmt = stmt.where(TariffSchedule.effective_from < before)
+    return list(session.scalars(stmt.order_by(TariffSchedule.effective_from.desc()).limit(limit)))
 
 
 def price_of(session: Session, schedule: TariffSchedule, component: str) -> TariffItem | None:

@@ -13,8 +13,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from hub import db
+from hub.api.pagination import encode_cursor
 from insurance import tariffs
 from insurance.models import TariffItem, TariffSchedule, TariffUnit
+from tests.support.paging import all_pages, assert_refuses_bad_cursors
 from tests.support.personas import World
 
 _days = itertools.count(random.randrange(0, 50_000))
@@ -81,6 +83,26 @@ def test_upload_stores_a_version_in_minor_units(
     # A date already taken: a stored schedule never changes.
     status, body = _upload(client, world["national"].headers, GOOD.encode(), on=on)
     assert status == 409 and body["error"]["code"] == "schedule_exists"  # type: ignore[index]
+
+
+def test_schedules_page_newest_first_by_next_cursor(client: FlaskClient, world: World) -> None:
+    national = world["national"].headers
+    made = []
+    for _ in range(3):
+        status, body = _upload(client, national, GOOD.encode(), on=_future())
+        assert status == 201, body
+        made.append(body)
+    one_page = client.get("/api/v1/tariffs?limit=200", headers=national).get_json()
+    walked = all_pages(client, "/api/v1/tariffs", national, limit=1)
+    assert [s["id"] for s in walked] == [s["id"] for s in one_page["items"]]
+    dates = [s["effective_from"] for s in walked]
+    assert dates == sorted(dates, reverse=True)
+    assert {m["id"] for m in made} <= {s["id"] for s in walked}  # type: ignore[index]
+    assert_refuses_bad_cursors(client, "/api/v1/tariffs", national)
+    # A key no date has (0, or past year 9999) is refused as well.
+    for key in (0, date.max.toordinal() + 1):
+        resp = client.get(f"/api/v1/tariffs?cursor={encode_cursor(key)}", headers=national)
+        assert resp.status_code == 400 and resp.get_json()["error"]["code"] == "bad_cursor"
 
 
 @pytest.mark.parametrize(
