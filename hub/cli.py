@@ -11,15 +11,19 @@ from flask.cli import AppGroup, with_appcontext
 
 from hub import db, hooks
 from hub.audit import verify
-from hub.auth.oauth import create_client
+from hub.auth.oauth import create_client, list_clients, revoke_client
 from hub.config import parse_duration
 from hub.demo import print_logins, seed_demo
 from hub.errors import HubError
 from hub.migrate import heads, upgrade
-from hub.models import Role
+from hub.models import Role, utcnow
 from hub.server import serve_web
-from hub.services.tokens import create_personal_token
-from hub.services.users import create_user, generate_password
+from hub.services.tokens import (
+    create_personal_token,
+    list_personal_tokens,
+    revoke_personal_token,
+)
+from hub.services.users import create_user, disable_user, enable_user, generate_password
 from hub.supervisor import run_all
 
 
@@ -167,6 +171,34 @@ def user_create(
     click.echo(f"created {username}" + (f" with password {password}" if generated else ""))
 
 
+@user_group.command("disable")
+@click.argument("username")
+@with_appcontext
+def user_disable(username: str) -> None:
+    """Disable USERNAME: no login; their sessions and tokens stop working at once."""
+
+    try:
+        with db.transaction() as sess:
+            disable_user(sess, username)
+    except HubError as exc:
+        _fail(exc)
+    click.echo(f"disabled {username}")
+
+
+@user_group.command("enable")
+@click.argument("username")
+@with_appcontext
+def user_enable(username: str) -> None:
+    """Let a disabled USERNAME log in again (their old sessions and tokens stay revoked)."""
+
+    try:
+        with db.transaction() as sess:
+            enable_user(sess, username)
+    except HubError as exc:
+        _fail(exc)
+    click.echo(f"enabled {username}")
+
+
 token_group = AppGroup("token", help="Personal API tokens.")
 
 
@@ -180,17 +212,65 @@ token_group = AppGroup("token", help="Personal API tokens.")
 def token_create(username: str, ttl: str | None, name: str) -> None:
     """Print a new bearer token for USERNAME (only the token, for scripts)."""
 
+    settings = current_app.config["HUB_SETTINGS"]
+    longest = settings.token_max_ttl_days * 86400
     try:
-        default = current_app.config["HUB_SETTINGS"].token_default_ttl
-        seconds = parse_duration(ttl) if ttl else default
+        seconds = parse_duration(ttl) if ttl else settings.token_default_ttl
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--ttl") from None
+    if seconds > longest:
+        raise click.BadParameter(
+            f"at most {settings.token_max_ttl_days}d (HUB_TOKEN_MAX_TTL_DAYS)", param_hint="--ttl"
+        )
     try:
         with db.transaction() as sess:
-            token = create_personal_token(sess, username, seconds, name=name)
+            token = create_personal_token(
+                sess, username, seconds, name=name, max_ttl_seconds=longest
+            )
     except HubError as exc:
         _fail(exc)
     click.echo(token)
+
+
+@token_group.command("list")
+@click.argument("username")
+@with_appcontext
+def token_list(username: str) -> None:
+    """List USERNAME's tokens: id, name, created, expires, state (never the tokens)."""
+
+    try:
+        with db.transaction() as sess:
+            rows = list_personal_tokens(sess, username)
+            now = utcnow()
+            for row in rows:
+                state = (
+                    "revoked"
+                    if row.revoked_at is not None
+                    else "expired"
+                    if row.expires_at <= now
+                    else "active"
+                )
+                click.echo(
+                    f"{row.id}\t{row.name}\t{row.created_at:%Y-%m-%dT%H:%MZ}"
+                    f"\t{row.expires_at:%Y-%m-%dT%H:%MZ}\t{state}"
+                )
+    except HubError as exc:
+        _fail(exc)
+
+
+@token_group.command("revoke")
+@click.argument("token")
+@with_appcontext
+def token_revoke(token: str) -> None:
+    """Revoke a token by its id (`hub token list USERNAME`) or by the token itself."""
+
+    try:
+        with db.transaction() as sess:
+            row = revoke_personal_token(sess, token)
+            token_id = row.id
+    except HubError as exc:
+        _fail(exc)
+    click.echo(f"revoked token {token_id}")
 
 
 oauth_group = AppGroup("oauth-client", help="OAuth2 clients.")
@@ -240,6 +320,31 @@ def oauth_client_create(
     else:
         click.echo(f"client_id: {client_id}")
         click.echo(f"client_secret: {secret}")
+
+
+@oauth_group.command("list")
+@with_appcontext
+def oauth_client_list() -> None:
+    """List clients: client id, name, grant types, state (never secrets)."""
+
+    with db.transaction() as sess:
+        for row in list_clients(sess):
+            state = "revoked" if row.revoked_at is not None else "active"
+            click.echo(f"{row.client_id}\t{row.name}\t{','.join(row.grant_types)}\t{state}")
+
+
+@oauth_group.command("revoke")
+@click.argument("client_id")
+@with_appcontext
+def oauth_client_revoke(client_id: str) -> None:
+    """Revoke CLIENT_ID: no new tokens, and its tokens stop working at once."""
+
+    try:
+        with db.transaction() as sess:
+            revoke_client(sess, client_id)
+    except HubError as exc:
+        _fail(exc)
+    click.echo(f"revoked client {client_id}")
 
 
 audit_group = AppGroup("audit", help="The audit log.")

@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict
 
 
 class ConfigError(RuntimeError):
@@ -318,6 +319,13 @@ class Settings:
     pki: PkiSettings = field(default_factory=PkiSettings)
     imaging: ImagingSettings = field(default_factory=ImagingSettings)
     video: VideoSettings = field(default_factory=VideoSettings)
+    # Access and sessions (see hub/auth/throttle.py and hub/auth/sessions.py).
+    login_lockout_first_seconds: int = 60
+    login_address_max_failures: int = 20
+    login_address_window_seconds: int = 600
+    trusted_proxies: int = 0
+    session_idle_minutes: int = 30
+    token_max_ttl_days: int = 365
 
     @property
     def is_sqlite(self) -> bool:
@@ -403,7 +411,48 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         pki=load_pki(env, data_dir),
         imaging=load_imaging(env, data_dir),
         video=load_video(env, data_dir),
+        **_load_access(env),
     )
+
+
+class _Access(TypedDict):
+    login_lockout_first_seconds: int
+    login_address_max_failures: int
+    login_address_window_seconds: int
+    trusted_proxies: int
+    session_idle_minutes: int
+    token_max_ttl_days: int
+
+
+def _load_access(env: Mapping[str, str]) -> _Access:
+    """Login throttling, session idle limit and token lifetime (beside the ``HUB_LOGIN_*``)."""
+    lockout = env_int(env, "HUB_LOGIN_LOCKOUT_SECONDS", 900, minimum=1)
+    first = env_int(env, "HUB_LOGIN_LOCKOUT_FIRST_SECONDS", min(60, lockout), minimum=1)
+    if first > lockout:
+        raise ConfigError(
+            f"HUB_LOGIN_LOCKOUT_FIRST_SECONDS={first} must be at most "
+            f"HUB_LOGIN_LOCKOUT_SECONDS={lockout}"
+        )
+    max_days = env_int(env, "HUB_TOKEN_MAX_TTL_DAYS", 365, minimum=1, maximum=3650)
+    default_ttl = env_int(env, "HUB_TOKEN_DEFAULT_TTL", 3600, minimum=60)
+    if default_ttl > max_days * 86400:
+        raise ConfigError(
+            f"HUB_TOKEN_DEFAULT_TTL={default_ttl} is longer than HUB_TOKEN_MAX_TTL_DAYS={max_days}"
+        )
+    return {
+        "login_lockout_first_seconds": first,
+        "login_address_max_failures": env_int(
+            env, "HUB_LOGIN_ADDRESS_MAX_FAILURES", 20, minimum=1, maximum=100_000
+        ),
+        "login_address_window_seconds": env_int(
+            env, "HUB_LOGIN_ADDRESS_WINDOW_SECONDS", 600, minimum=1, maximum=7 * 86400
+        ),
+        "trusted_proxies": env_int(env, "HUB_TRUSTED_PROXIES", 0, minimum=0, maximum=10),
+        "session_idle_minutes": env_int(
+            env, "HUB_SESSION_IDLE_MINUTES", 30, minimum=1, maximum=7 * 24 * 60
+        ),
+        "token_max_ttl_days": max_days,
+    }
 
 
 def _web_workers(env: Mapping[str, str], redis_url: str | None) -> int:

@@ -16,16 +16,17 @@ from authlib.oauth2.rfc6749 import (
     TokenMixin,
     grants,
 )
+from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from hub import audit, db
 from hub.auth.principal import SYSTEM, Principal
-from hub.errors import ValidationFailed
+from hub.errors import NotFound, ValidationFailed
 from hub.models import AuthorizationCode, Insurer, OAuthClient, OAuthToken, User, utcnow
 from hub.models.org import Facility
 from hub.permissions import SCOPES, scopes_for_roles
@@ -132,6 +133,7 @@ def _query_client(client_id: str) -> ClientView | None:
 def _save_token(token: dict[str, Any], request: Any) -> None:
     client: ClientView = request.client
     user = request.user if isinstance(getattr(request, "user", None), User) else None
+    code = getattr(request, "authorization_code", None)
     now = utcnow()
     sess = db.session()
     row = OAuthToken(
@@ -142,6 +144,7 @@ def _save_token(token: dict[str, Any], request: Any) -> None:
         scope=token.get("scope", ""),
         issued_at=now,
         expires_at=now + timedelta(seconds=int(token["expires_in"])),
+        authorization_code_id=code.row.id if isinstance(code, CodeView) else None,
     )
     sess.add(row)
     sess.flush()
@@ -159,7 +162,28 @@ def _save_token(token: dict[str, Any], request: Any) -> None:
     )
 
 
-class ClientCredentialsGrant(grants.ClientCredentialsGrant):
+class RegisteredScopes:
+    """A grant refuses, with ``invalid_scope``, a request for any scope the client is not
+    registered for, rather than quietly issuing less than was asked (RFC 6749 §3.3, §5.2).
+    Scopes the user's roles do not allow are still left out (:func:`granted_scopes`)."""
+
+    request: Any
+
+    def validate_requested_scope(self) -> None:
+        super().validate_requested_scope()  # type: ignore[misc]
+        client: ClientView = self.request.client
+        registered = set(client.row.scope.split())
+        unknown = [
+            s for s in scope_to_list(self.request.payload.scope) or [] if s not in registered
+        ]
+        if unknown:
+            raise InvalidScopeError(
+                f"The client is not registered for the scope {unknown[0]!r}.",
+                state=self.request.payload.state,
+            )
+
+
+class ClientCredentialsGrant(RegisteredScopes, grants.ClientCredentialsGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
 
@@ -172,23 +196,31 @@ def granted_scopes(client: ClientView, user: User, requested: str | None) -> lis
 
 
 class RequiredCodeChallenge(CodeChallenge):
-    """PKCE that a public app cannot skip: its authorization request without a
-    ``code_challenge`` is refused at once. Authlib's ``CodeChallenge(required=True)`` only refuses
-    the later token request, after the user was shown a consent page and a code was issued."""
+    """PKCE that a public app cannot skip, with S256 only.
+
+    An authorization request without a ``code_challenge`` is refused at once: Authlib's
+    ``CodeChallenge(required=True)`` only refuses the later token request, after the user was
+    shown a consent page and a code was issued. ``plain`` (also what a challenge without a
+    method means, RFC 7636 §4.3) is refused: its challenge is the verifier itself, so whoever
+    sees the authorization request can redeem the code.
+    """
+
+    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+    CODE_CHALLENGE_METHODS = {"S256": CodeChallenge.CODE_CHALLENGE_METHODS["S256"]}
 
     def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
         request = grant.request
         client: ClientView = request.client
-        if (
-            self.required
-            and not request.payload.data.get("code_challenge")
-            and client.row.secret_hash is None
-        ):
+        challenge = request.payload.data.get("code_challenge")
+        if self.required and not challenge and client.row.secret_hash is None:
             raise InvalidRequestError("Missing 'code_challenge': public apps must use PKCE.")
+        if challenge and request.payload.data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError("'code_challenge_method' must be S256.")
         super().validate_code_challenge(grant, redirect_uri)
 
 
-class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+class AuthorizationCodeGrant(RegisteredScopes, grants.AuthorizationCodeGrant):
     # Public apps (no secret) must use PKCE; confidential apps may as well.
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
@@ -214,13 +246,24 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         db.session().add(row)
 
     def query_authorization_code(self, code: str, client: ClientView) -> CodeView | None:
-        row = db.session().scalar(
-            select(AuthorizationCode).where(
+        sess = db.session()
+        # Locked: of two redemptions at once, the second waits and then sees the code used.
+        row = sess.scalar(
+            select(AuthorizationCode)
+            .where(
                 AuthorizationCode.code_hash == digest(code),
                 AuthorizationCode.client_pk == client.row.id,
             )
+            .with_for_update()
         )
-        if row is None or row.used_at is not None or row.expires_at <= utcnow():
+        if row is None:
+            return None
+        if row.used_at is not None:
+            _revoke_replayed(sess, row, client)
+            return None
+        if row.expires_at <= utcnow() or (
+            row.code_challenge and row.code_challenge_method != "S256"
+        ):
             return None
         return CodeView(row)
 
@@ -231,6 +274,24 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     def authenticate_user(self, authorization_code: CodeView) -> User | None:
         user = authorization_code.row.user
         return user if user.is_active else None
+
+
+def _revoke_replayed(sess: Session, row: AuthorizationCode, client: ClientView) -> None:
+    """A used code presented again: whoever holds it may hold its tokens too, so they are
+    revoked (RFC 6749 §4.1.2); the view commits this with the ``invalid_grant`` answer."""
+    live = OAuthToken.authorization_code_id == row.id, OAuthToken.revoked_at.is_(None)
+    revoked = list(sess.scalars(select(OAuthToken.id).where(*live)))
+    sess.execute(update(OAuthToken).where(*live).values(revoked_at=utcnow()))
+    actor = Principal(kind="client", via="oauth", client_id=client.row.client_id)
+    for token_id in revoked:
+        audit.record(
+            sess,
+            actor,
+            "hub:oauth_token:revoked",
+            object_type="oauth_token",
+            object_id=token_id,
+            details={"reason": "code_replayed", "code_id": row.id},
+        )
 
 
 def _query_token(token_string: str, token_type_hint: str | None) -> TokenView | None:
@@ -367,3 +428,32 @@ def create_client(
         details={"grant_types": grant_types},
     )
     return row, secret
+
+
+def revoke_client(session: Session, client_id: str, actor: Principal = SYSTEM) -> OAuthClient:
+    """Revoke a client: it gets no more tokens and every token it holds stops working (audited)."""
+    row = session.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id.strip()))
+    if row is None:
+        raise NotFound(f"No OAuth2 client {client_id!r}.")
+    now = utcnow()
+    tokens = session.execute(
+        update(OAuthToken)
+        .where(OAuthToken.client_pk == row.id, OAuthToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    if row.revoked_at is None:
+        row.revoked_at = now
+        audit.record(
+            session,
+            actor,
+            "hub:oauth_client:revoked",
+            object_type="oauth_client",
+            object_id=row.id,
+            details={"tokens": int(getattr(tokens, "rowcount", 0) or 0)},
+        )
+    return row
+
+
+def list_clients(session: Session) -> list[OAuthClient]:
+    """Every OAuth2 client, oldest first (client ids for ``hub oauth-client revoke``)."""
+    return list(session.scalars(select(OAuthClient).order_by(OAuthClient.id)))

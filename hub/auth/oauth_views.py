@@ -63,6 +63,10 @@ def authorize() -> ResponseReturnValue:
         # Validated again on POST: the query string is the request being answered.
         grant = authorization_server.get_consent_grant(end_user=user)
     except OAuth2Error as error:
+        if error.redirect_uri:
+            # The redirect URI was checked against the app's registration, so the app hears of
+            # the refusal (e.g. invalid_scope) at its callback, with its state (RFC 6749 4.1.2.1).
+            return authorization_server.handle_error_response(request, error)
         return render_template("oauth_error.html", error=error), 400
     granted = user if request.form.get("decision") == "allow" else None
     return _commit_after(

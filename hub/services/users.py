@@ -1,10 +1,10 @@
-"""Staff accounts: creation with a scope that matches the role, passwords, login with lockout."""
+"""Staff accounts: creation with a scope that matches the role, passwords, login with lockout,
+disabling (which ends every session and token of the account)."""
 
 from __future__ import annotations
 
 import re
 import secrets
-from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -13,9 +13,12 @@ from sqlalchemy.orm import Session
 
 from hub import audit
 from hub.auth.principal import SYSTEM, Principal
-from hub.errors import Conflict, Unauthorized, ValidationFailed
+from hub.auth.sessions import end_user_sessions
+from hub.auth.throttle import UNKNOWN_ADDRESS, LoginPolicy, failed_here, record_failure
+from hub.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from hub.models import Facility, Insurer, MacroRegion, Role, Specialty, User, UserRole, utcnow
 from hub.permissions import REGION_ROLES
+from hub.services.tokens import revoke_user_tokens
 
 _hasher = PasswordHasher()
 # Verified against when the username is unknown, so the answer takes as long either way.
@@ -117,13 +120,30 @@ def set_password(session: Session, user: User, password: str) -> None:
 
 
 def authenticate(
-    session: Session, username: str, password: str, *, max_failures: int, lockout_seconds: int
+    session: Session,
+    username: str,
+    password: str,
+    *,
+    max_failures: int,
+    lockout_seconds: int,
+    address: str = UNKNOWN_ADDRESS,
+    policy: LoginPolicy | None = None,
 ) -> User:
-    """The user for these credentials; one message for every failure, so none leaks which part."""
+    """The user for these credentials; one message for every failure, so none leaks which part.
+
+    Failures are counted per account and per client address as :mod:`hub.auth.throttle`
+    describes; the caller checks the address's budget first (:func:`address_retry_after`).
+    """
+    policy = policy or LoginPolicy(
+        max_failures=max_failures,
+        lockout_seconds=lockout_seconds,
+        lockout_first_seconds=min(lockout_seconds, LoginPolicy.lockout_first_seconds),
+    )
     user = session.scalar(select(User).where(User.username == username.strip().lower()))
     now = utcnow()
     if user is None or user.password_hash is None or not user.is_active:
         _verify(_DUMMY_HASH, password)
+        record_failure(session, address, None, policy, now)
         # Recorded without the typed name (it is sometimes a password typed in the wrong
         # field), so password spraying against made-up usernames still shows in the log.
         audit.record(
@@ -133,10 +153,12 @@ def authenticate(
             object_type="user",
             object_id=user.id if user else None,
             outcome="denied",
-            details={"reason": "unknown_or_inactive"},
+            details={"reason": "unknown_or_inactive", "address": address},
         )
         raise Unauthorized(BAD_CREDENTIALS, code="invalid_credentials")
-    if user.locked_until is not None and user.locked_until > now:
+    locked = user.locked_until is not None and user.locked_until > now
+    if locked and failed_here(session, address, user, policy, now):
+        # Only the addresses that failed against the account wait; see hub.auth.throttle.
         _verify(_DUMMY_HASH, password)
         audit.record(
             session,
@@ -145,16 +167,22 @@ def authenticate(
             object_type="user",
             object_id=user.id,
             outcome="denied",
-            details={"reason": "locked"},
+            details={"reason": "locked", "address": address},
         )
         raise Unauthorized(BAD_CREDENTIALS, code="invalid_credentials")
     if not _verify(user.password_hash, password):
         user.failed_logins += 1
-        details: dict[str, object] = {"reason": "password", "failures": user.failed_logins}
-        if user.failed_logins >= max_failures:
-            user.locked_until = now + timedelta(seconds=lockout_seconds)
-            user.failed_logins = 0
+        record_failure(session, address, user, policy, now)
+        details: dict[str, object] = {
+            "reason": "password",
+            "failures": user.failed_logins,
+            "address": address,
+        }
+        lock = policy.lock_for(user.failed_logins)
+        if lock is not None:
+            user.locked_until = now + lock
             details["locked"] = True
+            details["lock_seconds"] = int(lock.total_seconds())
         audit.record(
             session,
             SYSTEM,
@@ -178,3 +206,37 @@ def _verify(stored: str, password: str) -> bool:
         return _hasher.verify(stored, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+def _user_named(session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(User.username == username.strip().lower()))
+    if user is None:
+        raise NotFound(f"No user {username!r}.")
+    return user
+
+
+def disable_user(session: Session, username: str, actor: Principal = SYSTEM) -> User:
+    """Disable an account: no login, and its sessions and tokens end at once (audited)."""
+    user = _user_named(session, username)
+    user.is_active = False
+    sessions = end_user_sessions(session, user.id, "disabled")
+    personal, oauth = revoke_user_tokens(session, user.id)
+    audit.record(
+        session,
+        actor,
+        "hub:user:disabled",
+        object_type="user",
+        object_id=user.id,
+        details={"sessions": sessions, "personal_tokens": personal, "oauth_tokens": oauth},
+    )
+    return user
+
+
+def enable_user(session: Session, username: str, actor: Principal = SYSTEM) -> User:
+    """Let a disabled account log in again; its old sessions and tokens stay ended."""
+    user = _user_named(session, username)
+    user.is_active = True
+    user.failed_logins = 0
+    user.locked_until = None
+    audit.record(session, actor, "hub:user:enabled", object_type="user", object_id=user.id)
+    return user

@@ -546,32 +546,25 @@ def test_unregistered_grant_type_is_refused(client: FlaskClient, app: Flask, wor
     assert resp.get_json()["error"] == "unsupported_grant_type"
 
 
-def test_scopes_the_client_lacks_are_not_granted(
+def test_scopes_the_client_lacks_are_invalid_scope(
     client: FlaskClient, app: Flask, world: World
 ) -> None:
     machine = make_machine(app, world.insurer_a.code)
-    issued = client_token(client, machine, scope="claims:read admin patients:write")
+    issued = client_token(client, machine, scope="claims:read")
     assert issued["scope"].split() == ["claims:read"]
     me = client.get("/api/v1/me", headers=bearer(issued["access_token"])).get_json()
     assert me["scopes"] == ["claims:read"]
 
-    only_foreign = client.post(
-        "/oauth/token",
-        data={"grant_type": "client_credentials", "scope": "admin"},
-        headers=machine.auth,
-    )
-    if only_foreign.status_code == 200:
-        # A token that can do nothing (Authlib's choice), not one with the client's defaults.
-        token = only_foreign.get_json()
-        assert token.get("scope", "") == ""
-        me = client.get("/api/v1/me", headers=bearer(token["access_token"])).get_json()
-        assert me["scopes"] == []
-        assert (
-            client.get("/api/v1/patients", headers=bearer(token["access_token"])).status_code == 403
+    # Asking for more than the registration is refused outright, never quietly cut down.
+    for scope in ("claims:read admin patients:write", "admin"):
+        refused = client.post(
+            "/oauth/token",
+            data={"grant_type": "client_credentials", "scope": scope},
+            headers=machine.auth,
         )
-    else:
-        assert only_foreign.status_code == 400
-        assert only_foreign.get_json()["error"] == "invalid_scope"
+        assert refused.status_code == 400
+        assert refused.get_json()["error"] == "invalid_scope"
+        assert "access_token" not in refused.get_json()
 
 
 def test_revocation_makes_the_token_unusable(client: FlaskClient, app: Flask, world: World) -> None:
@@ -805,25 +798,35 @@ def test_authorization_code_with_pkce(
     assert body["username"] == person.username
     assert body["scopes"] == ["patients:read", "profile"]
 
-    replay = redeem(client, app_client, code, verifier)
-    assert replay.status_code == 400
-    assert replay.get_json()["error"] == "invalid_grant"
-
     # The token is the app's and the user's: it reads but cannot write patients.
     write = client.post("/api/v1/patients", json=new_patient_body(), headers=bearer(token))
     assert write.status_code == 403
 
+    replay = redeem(client, app_client, code, verifier)
+    assert replay.status_code == 400
+    assert replay.get_json()["error"] == "invalid_grant"
+    # Whoever replays a code may hold its token as well: that token is revoked (RFC 6749 4.1.2).
+    assert_invalid_token(client.get("/api/v1/me", headers=bearer(token)))
 
-def test_scopes_beyond_the_app_or_the_user_are_not_granted(
-    client: FlaskClient, app: Flask, world: World, app_client: App
+
+def test_scopes_beyond_the_user_are_not_granted(
+    client: FlaskClient, app: Flask, world: World
 ) -> None:
+    name = f"Admin app {secrets.token_hex(3)}"
+    with app.app_context(), db.transaction() as sess:
+        row, _ = create_client(
+            sess,
+            name=name,
+            redirect_uris=(REDIRECT_URI,),
+            public=True,
+            scope="profile admin consults:read",
+        )
+        app_client = App(row.client_id, name)
     person = make_person(app, world, Role.CHW)
     log_in(client, person)
     verifier = secrets.token_urlsafe(48)
-    # The app is registered for profile, patients:read, consults:read; a CHW has no admin.
-    url = authorize_url(
-        app_client, verifier=verifier, scope="profile patients:write admin consults:read"
-    )
+    # The app is registered for profile, admin, consults:read; a CHW has no admin.
+    url = authorize_url(app_client, verifier=verifier, scope="profile admin consults:read")
     # The consent page shows what the app will really get, not what it asked for.
     assert consent_scopes(client, url) == ["profile", "consults:read"]
     params = callback_params(decide(client, url, "allow"))
@@ -880,6 +883,89 @@ def test_authorization_request_without_code_challenge_is_refused(
         assert params["error"] == "invalid_request"
     else:
         assert resp.status_code == 400
+
+
+def test_scopes_beyond_the_app_are_invalid_scope(
+    client: FlaskClient, app: Flask, world: World, app_client: App
+) -> None:
+    log_in(client, make_person(app, world, Role.CHW))
+    # Registered for profile, patients:read, consults:read: patients:write is beyond it, even
+    # though a CHW may write patients.
+    url = authorize_url(
+        app_client,
+        verifier=secrets.token_urlsafe(48),
+        scope="profile patients:write consults:read",
+        state="scope-state",
+    )
+    page = client.get(url)
+    assert page.status_code == 400
+    assert "invalid_scope" in page.get_data(as_text=True)
+    assert "code" not in urlsplit(page.headers.get("Location", "")).query
+    # Allowing anyway: the app hears invalid_scope at its callback, with its state, and no code.
+    resp = client.post(
+        url, data={"csrf_token": meta_csrf(client.get("/home")), "decision": "allow"}
+    )
+    params = callback_params(resp)
+    assert params["error"] == "invalid_scope"
+    assert params["state"] == "scope-state"
+    assert "code" not in params
+
+
+@pytest.mark.parametrize("method", ["plain", None])
+def test_pkce_plain_is_refused(
+    client: FlaskClient, app: Flask, world: World, app_client: App, method: str | None
+) -> None:
+    log_in(client, make_person(app, world))
+    verifier = secrets.token_urlsafe(48)
+    # plain: the challenge is the verifier; without a method RFC 7636 reads it as plain.
+    challenge = {"code_challenge": verifier}
+    if method is not None:
+        challenge["code_challenge_method"] = method
+    url = authorize_url(app_client, verifier=None, **challenge)
+    page = client.get(url)
+    assert page.status_code == 400
+    assert "invalid_request" in page.get_data(as_text=True)
+    resp = client.post(
+        url, data={"csrf_token": meta_csrf(client.get("/home")), "decision": "allow"}
+    )
+    params = callback_params(resp)
+    assert params["error"] == "invalid_request"
+    assert "code" not in params
+
+
+def test_a_replayed_code_revokes_the_token_it_gave(
+    client: FlaskClient, app: Flask, world: World, app_client: App
+) -> None:
+    person = make_person(app, world)
+    log_in(client, person)
+    verifier = secrets.token_urlsafe(48)
+    params = callback_params(decide(client, authorize_url(app_client, verifier=verifier), "allow"))
+    first = redeem(client, app_client, params["code"], verifier)
+    assert first.status_code == 200, first.get_data(as_text=True)
+    token = first.get_json()["access_token"]
+    assert client.get("/api/v1/me", headers=bearer(token)).status_code == 200
+
+    # A second, unrelated code of the same user and app keeps its token.
+    other_verifier = secrets.token_urlsafe(48)
+    other_params = callback_params(
+        decide(client, authorize_url(app_client, verifier=other_verifier), "allow")
+    )
+    other = redeem(client, app_client, other_params["code"], other_verifier).get_json()
+
+    replay = redeem(client, app_client, params["code"], verifier)
+    assert replay.status_code == 400
+    assert replay.get_json()["error"] == "invalid_grant"
+    assert "access_token" not in replay.get_json()
+    assert_invalid_token(client.get("/api/v1/me", headers=bearer(token)))
+    assert client.get("/api/v1/me", headers=bearer(other["access_token"])).status_code == 200
+    with app.app_context(), db.transaction() as sess:
+        revoked = sess.scalar(
+            select(AuditEvent).where(
+                AuditEvent.action == "hub:oauth_token:revoked",
+                AuditEvent.request_id == replay.headers["X-Request-ID"],
+            )
+        )
+        assert revoked is not None and revoked.details["reason"] == "code_replayed"
 
 
 def test_unregistered_redirect_uri_is_refused(
