@@ -14,6 +14,10 @@
   const ww = document.getElementById("ww");
   let current = 0;
   let pending = null;
+  // The controls act at once; Enter in a number field must not submit (reload) the page.
+  document.getElementById("viewer-controls").addEventListener("submit", function (event) {
+    event.preventDefault();
+  });
 
   function url(instance, frame) {
     const base = frameUrl.replace(/\/0\/0\.png$/, "/" + instance + "/" + frame + ".png");

@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
 
+from tests.support.browser import wait_until  # noqa: E402
 from tests.support.live import browser_env  # noqa: E402
 from tests.video.coturn import coturn  # noqa: E402
 from tests.video.live import (  # noqa: E402
@@ -96,9 +97,9 @@ def measure_connect(hub: VideoHub, rounds: int, home: Path) -> list[dict[str, fl
                 session_id = hub.new_session(admit_all=True)
                 url = f"{hub.base_url}/video/sessions/{session_id}?autojoin=1"
                 doc.goto(url)
-                doc.wait_for_function("window.hubVideo && window.hubVideo.joined === true")
+                wait_until(doc, "window.hubVideo && window.hubVideo.joined === true")
                 chw.goto(url)
-                chw.wait_for_function(CONNECTED_JS, timeout=30_000)
+                wait_until(chw, CONNECTED_JS, timeout=30_000)
                 times = chw.evaluate(CONNECTED_JS)
                 found.append(
                     {
@@ -262,14 +263,14 @@ def browser_recording(hub: VideoHub, base: Path, seconds: float) -> tuple[float,
         try:
             doc, chw = _page(browser, hub, SPECIALIST), _page(browser, hub, REQUESTER)
             doc.goto(url)
-            doc.wait_for_function("window.hubVideo && window.hubVideo.joined === true")
+            wait_until(doc, "window.hubVideo && window.hubVideo.joined === true")
             chw.goto(url)
             recorder_js = (
                 "Object.values(window.hubVideo.peers).some(p => p.role === 'recorder'"
                 " && p.pc.connectionState === 'connected')"
             )
             for page in (doc, chw):
-                page.wait_for_function(recorder_js, timeout=60_000)
+                wait_until(page, recorder_js, timeout=60_000)
             time.sleep(8)
             cpu0, t0 = cpu_seconds(worker.pid), time.monotonic()
             time.sleep(seconds)
@@ -354,9 +355,9 @@ def inner_link(quick: bool) -> dict[str, Any]:
                 session_id = hub.new_session(admit_all=True)
                 url = f"{hub.base_url}/video/sessions/{session_id}?autojoin=1"
                 doc.goto(url)
-                doc.wait_for_function("window.hubVideo && window.hubVideo.joined === true")
+                wait_until(doc, "window.hubVideo && window.hubVideo.joined === true")
                 chw.goto(url)
-                chw.wait_for_function(CONNECTED_JS, timeout=60_000)
+                wait_until(chw, CONNECTED_JS, timeout=60_000)
                 time.sleep(5)  # bandwidth estimation settles
                 start = {
                     "lo": qdisc_counters(),

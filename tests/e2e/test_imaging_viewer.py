@@ -16,6 +16,7 @@ from hub.models import Facility
 from hub.national_id import make_iranian
 from tests.imaging.support import ingest
 from tests.support.apps import make_app
+from tests.support.browser import wait_until
 from tests.support.live import demo_env, live_demo_hub, run_hub_command
 from tests.support.processes import HubProcess
 
@@ -63,7 +64,7 @@ def test_viewer_scrolls_and_windows(
     try:
         page.goto(link.json()["url"])
         image = page.locator("#frame")
-        page.wait_for_function("document.getElementById('frame').naturalWidth === 96")
+        wait_until(page, "document.getElementById('frame').naturalWidth === 96")
         expect(page.locator("#slice-label")).to_have_text("1 / 5")
         page.screenshot(path=str(tmp_path / "viewer-default.png"))
         page.keyboard.press("ArrowDown")
@@ -80,7 +81,7 @@ def test_viewer_scrolls_and_windows(
         page.fill("#wc", "-500")
         page.fill("#ww", "100")
         page.press("#ww", "Tab")  # change events
-        page.wait_for_function("document.getElementById('frame').naturalWidth === 96")
+        wait_until(page, "document.getElementById('frame').naturalWidth === 96")
         page.wait_for_timeout(500)
         assert any("wc=-500" in url and "ww=100" in url for url in frames), frames
         assert len({url.split("/frames/")[1].split("/")[0] for url in frames}) >= 3

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from tests.support.browser import wait_until
 from tests.support.live import browser_env, log_in
 from tests.video.live import (
     OUTSIDER,
@@ -81,10 +82,10 @@ def test_two_browsers_connect_and_a_reload_rejoins(
     doc = page_of(browser, hub, SPECIALIST)
     chw = page_of(browser, hub, REQUESTER)
     doc.goto(url)
-    doc.wait_for_function("window.hubVideo && window.hubVideo.joined === true")
+    wait_until(doc, "window.hubVideo && window.hubVideo.joined === true")
     chw.goto(url)
     # The health worker waits until the specialist admits them.
-    chw.wait_for_function("window.hubVideo && window.hubVideo.me !== null")
+    wait_until(chw, "window.hubVideo && window.hubVideo.me !== null")
     assert chw.evaluate("window.hubVideo.joined") is False
     doc.click("#waiting button[data-admit]")
     chw_stats = wait_connected(chw)
@@ -106,9 +107,7 @@ def test_two_browsers_connect_and_a_reload_rejoins(
     # The signalling connection drops (network change) while the media keeps flowing: the
     # socket reconnects and rejoins the same place; the peer connections are kept.
     chw.evaluate("window.hubVideo.socket.io.engine.close()")
-    chw.wait_for_function(
-        "document.getElementById('video-status').textContent.includes('same session')"
-    )
+    wait_until(chw, "document.getElementById('video-status').textContent.includes('same session')")
     frames_before = wait_connected(chw)["peers"]
     # ICE restart on the same connection (what the page does when the network changes).
     ufrag = "(() => { const p = Object.values(window.hubVideo.peers)[0];"
@@ -116,7 +115,7 @@ def test_two_browsers_connect_and_a_reload_rejoins(
     before_ufrag = chw.evaluate(ufrag)
     assert chw.evaluate("Object.values(window.hubVideo.peers)[0].offerer") is True
     chw.evaluate("window.hubVideo.restartIce(Object.keys(window.hubVideo.peers)[0])")
-    chw.wait_for_function(f"{ufrag} !== '{before_ufrag}'")
+    wait_until(chw, f"{ufrag} !== '{before_ufrag}'")
     after = wait_connected(chw, frames=next(iter(frames_before.values()))["frames"] + 30)
     assert next(iter(after["peers"].values()))["state"] == "connected"
 
@@ -159,7 +158,7 @@ def test_patient_joins_by_guest_link_and_the_page_is_right_to_left_in_persian(
     expired_url = hub.guest_link(session_id, hours_valid=0)
     doc = page_of(browser, hub, SPECIALIST)
     doc.goto(f"{hub.base_url}/video/sessions/{session_id}?autojoin=1")
-    doc.wait_for_function("window.hubVideo && window.hubVideo.joined === true")
+    wait_until(doc, "window.hubVideo && window.hubVideo.joined === true")
 
     # The patient has no account: the link alone opens the page, in Persian, right to left.
     patient = browser.new_context(locale="fa-IR")
@@ -168,7 +167,7 @@ def test_patient_joins_by_guest_link_and_the_page_is_right_to_left_in_persian(
     page.goto(guest_url + "?autojoin=1")
     assert page.get_attribute("html", "dir") == "rtl"
     assert page.inner_text("#join-button").strip() == "پیوستن"
-    page.wait_for_function("window.hubVideo && window.hubVideo.me !== null")
+    wait_until(page, "window.hubVideo && window.hubVideo.me !== null")
     assert page.evaluate("window.hubVideo.joined") is False  # in the waiting room
     doc.click("#waiting button[data-admit]")
     stats = wait_connected(page)
@@ -191,12 +190,12 @@ def test_the_consult_page_opens_the_session_and_the_requester_invites_the_patien
     chw.wait_for_url(f"{hub.base_url}/video/sessions/*")
     first = chw.url
     chw.click("#invite-patient")
-    chw.wait_for_function("document.getElementById('guest-url').value.includes('/video/guest/')")
+    wait_until(chw, "document.getElementById('guest-url').value.includes('/video/guest/')")
     guest_url = chw.input_value("#guest-url")
     assert guest_url.startswith(hub.base_url)
     chw.fill("#invite-username", "nobody-by-that-name")
     chw.click("#invite-form button[type=submit]")
-    chw.wait_for_function("document.getElementById('invite-error').textContent.length > 0")
+    wait_until(chw, "document.getElementById('invite-error').textContent.length > 0")
 
     doc = page_of(browser, hub, SPECIALIST)
     doc.goto(f"{hub.base_url}/consults/{consult_id}")
@@ -219,15 +218,15 @@ def test_low_bandwidth_controls_quality_and_chat(browser: Browser, hub: VideoHub
     url = f"{hub.base_url}/video/sessions/{session_id}?autojoin=1"
     doc, chw = page_of(browser, hub, SPECIALIST), page_of(browser, hub, REQUESTER)
     doc.goto(url)
-    doc.wait_for_function("window.hubVideo && window.hubVideo.joined === true")
+    wait_until(doc, "window.hubVideo && window.hubVideo.joined === true")
     chw.goto(url)
     wait_connected(chw)
     wait_connected(doc)
     # Every video sender is capped (HUB_VIDEO_MAX_BITRATE, 800 kbit/s by default).
     for page in (doc, chw):
-        page.wait_for_function(f"({SENDER_JS})().maxBitrate === 800000")
+        wait_until(page, f"({SENDER_JS})().maxBitrate === 800000")
     # The quality indicator fills from getStats().
-    chw.wait_for_function("document.getElementById('quality').textContent.includes('kbit/s')")
+    wait_until(chw, "document.getElementById('quality').textContent.includes('kbit/s')")
     assert chw.get_attribute("#quality", "data-level") in ("good", "fair", "poor")
 
     # Audio only: the health worker stops sending video and asks the specialist to do the same;
@@ -235,7 +234,7 @@ def test_low_bandwidth_controls_quality_and_chat(browser: Browser, hub: VideoHub
     chw.click("#audio-only-button")
     assert chw.get_attribute("#audio-only-button", "aria-pressed") == "true"
     for page in (chw, doc):
-        page.wait_for_function(f"!({SENDER_JS})().hasVideo")
+        wait_until(page, f"!({SENDER_JS})().hasVideo")
     frames = {
         n: next(iter(p.evaluate(STATS_JS)["peers"].values()))["frames"]
         for n, p in (("doc", doc), ("chw", chw))
@@ -247,7 +246,7 @@ def test_low_bandwidth_controls_quality_and_chat(browser: Browser, hub: VideoHub
         assert peer["state"] == "connected"
     chw.click("#audio-only-button")  # and back
     for page in (chw, doc):
-        page.wait_for_function(f"({SENDER_JS})().hasVideo")
+        wait_until(page, f"({SENDER_JS})().hasVideo")
     wait_connected(doc, frames=frames["doc"] + 30)
 
     # Mute and camera toggles act on the local tracks.
@@ -264,10 +263,11 @@ def test_low_bandwidth_controls_quality_and_chat(browser: Browser, hub: VideoHub
     # The chat fallback is the consult's own conversation.
     chw.fill("#chat-body", "The video is choppy, writing here instead.")
     chw.click("#chat-form button[type=submit]")
-    chw.wait_for_function(
-        "document.getElementById('chat-messages').textContent.includes('writing here instead')"
+    wait_until(
+        chw, "document.getElementById('chat-messages').textContent.includes('writing here instead')"
     )
-    doc.wait_for_function(
+    wait_until(
+        doc,
         "document.getElementById('chat-messages').textContent.includes('writing here instead')",
         timeout=20_000,
     )

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
+from tests.support.browser import wait_until
 from tests.support.live import browser_env
 from tests.video.live import (
     REQUESTER,
@@ -88,9 +89,9 @@ def test_media_worker_records_a_consented_session(
             doc = page_of(browser, hub, SPECIALIST)
             chw = page_of(browser, hub, REQUESTER)
             doc.goto(url)
-            doc.wait_for_function("window.hubVideo && window.hubVideo.joined === true")
+            wait_until(doc, "window.hubVideo && window.hubVideo.joined === true")
             chw.goto(url)
-            chw.wait_for_function("window.hubVideo && window.hubVideo.me !== null")
+            wait_until(chw, "window.hubVideo && window.hubVideo.me !== null")
             doc.click("#waiting button[data-admit]")
             # Each browser: the other browser and the recorder connected.
             wait_connected(chw, peers=1, frames=10)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
+from tests.support.browser import wait_until
 from tests.support.live import browser_env
 from tests.video.coturn import Coturn, allocate, coturn
 from tests.video.live import REQUESTER, SPECIALIST, STATS_JS, WEBRTC_ARGS, VideoHub, video_hub
@@ -61,12 +62,12 @@ def test_browsers_connect_through_coturn_relay_only(
             doc = page_of(browser, relay_hub, SPECIALIST)
             chw = page_of(browser, relay_hub, REQUESTER)
             doc.goto(url)
-            doc.wait_for_function("window.hubVideo && window.hubVideo.joined === true")
+            wait_until(doc, "window.hubVideo && window.hubVideo.joined === true")
             config = doc.evaluate("window.hubVideo.ice")
             assert config["iceTransportPolicy"] == "relay"
             assert config["iceServers"][0]["username"].split(":")[1].startswith("p")
             chw.goto(url)
-            chw.wait_for_function("window.hubVideo && window.hubVideo.me !== null")
+            wait_until(chw, "window.hubVideo && window.hubVideo.me !== null")
             doc.click("#waiting button[data-admit]")
             for page in (chw, doc):
                 stats = wait_connected(page)

@@ -1,0 +1,32 @@
+"""Waiting on a condition in a page that runs under the hub's content security policy.
+
+Playwright's ``wait_for_function`` compiles a string predicate inside the page, which a policy
+without ``'unsafe-eval'`` refuses; ``page.evaluate`` goes through the debugging protocol and is
+not subject to it. So the tests poll with ``evaluate`` and keep the policy on, which also holds
+every page they open to it.
+"""
+
+from __future__ import annotations
+
+import time
+
+from playwright.sync_api import Page
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+POLL_SECONDS = 0.05
+
+
+def wait_until(page: Page, expression: str, timeout: float = 15_000) -> object:
+    """The first truthy value of the JavaScript ``expression``; TimeoutError after ``timeout``
+    milliseconds (the last value is in the message)."""
+    deadline = time.monotonic() + timeout / 1000
+    last: object = None
+    while True:
+        last = page.evaluate(expression)
+        if last:
+            return last
+        if time.monotonic() >= deadline:
+            raise PlaywrightTimeout(
+                f"{expression!r} still {last!r} after {timeout:.0f} ms on {page.url}"
+            )
+        time.sleep(POLL_SECONDS)
