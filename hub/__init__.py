@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask
@@ -20,7 +21,21 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     import imaging
     import insurance
     import video
-    from hub import api, db, documents, health, http, i18n, jobs, outbox, pki, realtime, web
+    from hub import (
+        api,
+        audit,
+        audit_checkpoints,
+        db,
+        documents,
+        health,
+        http,
+        i18n,
+        jobs,
+        outbox,
+        pki,
+        realtime,
+        web,
+    )
     from hub.auth import login, oauth, oauth_views
 
     settings = settings or load_settings()
@@ -57,6 +72,13 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     insurance.init_app(app)  # tariffs, coverage, claims, insurer exports
     api.init_app(app)  # /api/v1 with every package's routes, and its OpenAPI document
     jobs.add_periodic(app, "outbox-drain", outbox.drain_task.name, outbox.POLL_EVERY)
+    audit.configure(settings.audit.key)  # every event sealed by this process is keyed
+    jobs.add_periodic(
+        app,
+        "audit-checkpoint",
+        audit_checkpoints.checkpoint_task.name,
+        timedelta(minutes=settings.audit.checkpoint_minutes),
+    )
 
     # Last, and imported here: the commands import services that need the packages above.
     from hub import cli

@@ -286,6 +286,33 @@ def load_video(env: Mapping[str, str], data_dir: Path) -> VideoSettings:
     )
 
 
+@dataclass(frozen=True)
+class AuditSettings:
+    """The audit chain's key and its checkpoints, both kept outside the database."""
+
+    key: bytes = b""
+    key_generated: bool = True
+    checkpoint_dir: Path = Path("var/audit-checkpoints")
+    checkpoint_minutes: int = 60
+
+
+def load_audit(env: Mapping[str, str], data_dir: Path) -> AuditSettings:
+    """``HUB_AUDIT_KEY``/``_FILE`` (else a key generated once in the data directory: the
+    embedded default), ``HUB_AUDIT_CHECKPOINT_DIR``, ``HUB_AUDIT_CHECKPOINT_MINUTES``."""
+    key = env_secret(env, "HUB_AUDIT_KEY")
+    if key is not None and len(key) < 32:
+        raise ConfigError("HUB_AUDIT_KEY must be at least 32 characters")
+    directory = env_str(env, "HUB_AUDIT_CHECKPOINT_DIR")
+    return AuditSettings(
+        key=(key or _load_or_create_secret(data_dir, "audit_key")).encode("utf-8"),
+        key_generated=key is None,
+        checkpoint_dir=Path(directory).resolve() if directory else data_dir / "audit-checkpoints",
+        checkpoint_minutes=env_int(
+            env, "HUB_AUDIT_CHECKPOINT_MINUTES", 60, minimum=1, maximum=24 * 60
+        ),
+    )
+
+
 SUPPORTED_LOCALES = ("en", "fa", "ru", "tr", "zh")
 
 
@@ -319,6 +346,7 @@ class Settings:
     pki: PkiSettings = field(default_factory=PkiSettings)
     imaging: ImagingSettings = field(default_factory=ImagingSettings)
     video: VideoSettings = field(default_factory=VideoSettings)
+    audit: AuditSettings = field(default_factory=AuditSettings)
     # Access and sessions (see hub/auth/throttle.py and hub/auth/sessions.py).
     login_lockout_first_seconds: int = 60
     login_address_max_failures: int = 20
@@ -332,16 +360,26 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
 
-def _load_or_create_secret(data_dir: Path) -> str:
-    """A per-installation secret kept in the data directory, so a restart keeps sessions valid."""
-    path = data_dir / "secret_key"
+def _load_or_create_secret(data_dir: Path, name: str = "secret_key") -> str:
+    """A per-installation secret kept in the data directory, so a restart keeps sessions valid
+    (and the audit chain verifiable); the processes of one installation share it."""
+    path = data_dir / name
     if path.exists():
         return path.read_text(encoding="utf-8").strip()
     data_dir.mkdir(parents=True, exist_ok=True)
     value = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    # Written whole to a file of this process, then linked into place: a process starting at
+    # the same moment either wins the link or reads the complete secret of the one that did.
+    staged = data_dir / f".{name}.{os.getpid()}"
+    fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(value)
+    try:
+        os.link(staged, path)
+    except FileExistsError:
+        return path.read_text(encoding="utf-8").strip()
+    finally:
+        staged.unlink(missing_ok=True)
     return value
 
 
@@ -411,6 +449,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         pki=load_pki(env, data_dir),
         imaging=load_imaging(env, data_dir),
         video=load_video(env, data_dir),
+        audit=load_audit(env, data_dir),
         **_load_access(env),
     )
 

@@ -29,6 +29,8 @@ class AuditEvent(Model):
     details: Mapped[dict[str, Any]]
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # HMAC-SHA256 of ``hash`` under the audit key (not in the database); null before the key.
+    mac: Mapped[str | None] = mapped_column(String(64))
 
 
 class AuditHead(Model):
@@ -38,3 +40,4 @@ class AuditHead(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
+    mac: Mapped[str | None] = mapped_column(String(64))  # of (seq, hash): the head moved shows
