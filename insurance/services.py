@@ -32,10 +32,10 @@ from hub.models import (
     Membership,
     Role,
     SignedDocument,
-    User,
     utcnow,
 )
 from hub.permissions import PATIENT_WRITERS, can_see_patient, require
+from imaging.reading import services as reading
 from insurance import tariffs
 from insurance.errors import CannotPrice, PrintNotBillable
 from insurance.models import (
@@ -361,15 +361,9 @@ def bill_consult_document(
 
 def report_components(session: Session, study_id: int) -> list[Component]:
     """A signed imaging report: one reading per modality of the study, and the report."""
-    from imaging.models import Series
-
-    modalities = sorted(
-        {
-            m.strip().lower()
-            for m in session.scalars(select(Series.modality).where(Series.study_id == study_id))
-            if m and m.strip()
-        }
-    )
+    facts = reading.report_facts(session, study_id)
+    found = facts.modalities if facts is not None else ()
+    modalities = sorted({m.strip().lower() for m in found if m.strip()})
     parts = [Component(f"image_reading:{m}", 1) for m in modalities if m.isalnum()]
     return [*parts, Component("report", 1)]
 
@@ -378,33 +372,33 @@ def bill_imaging_report(
     session: Session, principal: Principal, study_id: int, document_public_id: str | None
 ) -> Claim:
     """The claim of a signed imaging report (teleradiology); the existing one if billed."""
-    from imaging.models import ImagingReport, ReportStatus, Study
-
     existing = _existing(session, IMAGING_REPORT, study_id)
     if existing is not None:
         return existing
-    study = session.get_one(Study, study_id)
-    report = session.scalar(select(ImagingReport).where(ImagingReport.study_id == study_id))
-    if report is None or report.status is not ReportStatus.SIGNED:
+    report = reading.report_facts(session, study_id)
+    if report is None or not report.signed:
         raise Conflict("No claim without a signed report.", code="not_signed")
-    if study.patient_id is None:
+    if report.patient_id is None:
         # Billed once the study is matched to a patient (the outbox retries until then).
         raise CannotPrice("study_without_patient")
-    author = session.get(User, report.author_id)
     claim = Claim(
         service_type=IMAGING_REPORT,
-        service_id=study.id,
+        service_id=report.study_id,
         consult_id=None,
         document_public_id=document_public_id,
         kind=ClaimKind.ORIGINAL,
         revision=0,
         status=ClaimStatus.HELD,
-        patient_id=study.patient_id,
-        facility_id=author.facility_id if author and author.facility_id else study.facility_id,
+        patient_id=report.patient_id,
+        facility_id=report.author_facility_id or report.study_facility_id,
         service_at=report.signed_at or utcnow(),
     )
     return _bill(
-        session, principal, claim, lambda: report_components(session, study.id), {"study": study.id}
+        session,
+        principal,
+        claim,
+        lambda: report_components(session, report.study_id),
+        {"study": report.study_id},
     )
 
 

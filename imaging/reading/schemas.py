@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -37,3 +38,20 @@ class ReportOut(BaseModel):
     @classmethod
     def _status_value(cls, value: Any) -> Any:
         return getattr(value, "value", value)  # the row holds the ReportStatus enum
+
+
+@dataclass(frozen=True)
+class ReportFacts:
+    """What another package may know of a study's report (to bill the reading), without the
+    imaging tables."""
+
+    study_id: int
+    patient_id: int | None  # None until the study is matched to a hub patient
+    study_facility_id: int
+    author_facility_id: int | None
+    signed_at: datetime | None  # None unless the report is signed
+    modalities: tuple[str, ...]  # of the study's series, lower case, as stored
+
+    @property
+    def signed(self) -> bool:
+        return self.signed_at is not None

@@ -25,7 +25,7 @@ from hub.models import Role, SignedDocument, User, utcnow
 from hub.permissions import REQUESTER_ROLES, require
 from imaging import services
 from imaging.models import ImagingReport, ReportStatus, Study
-from imaging.reading.schemas import ReportIn
+from imaging.reading.schemas import ReportFacts, ReportIn
 from imaging.reading.text import TEXT
 
 REPORT = DocumentKind(
@@ -277,3 +277,22 @@ def pdf(
         details={"document": doc.public_id if doc else None, "draft": doc is None},
     )
     return data, doc is not None
+
+
+def report_facts(session: Session, study_id: int) -> ReportFacts | None:
+    """A study's report facts, unchecked: for the hub acting on its own (billing in the signing
+    transaction or from the outbox); None when the study does not exist."""
+    study = session.get(Study, study_id)
+    if study is None:
+        return None
+    report = _report_of(session, study)
+    author = session.get(User, report.author_id) if report is not None else None
+    signed = report is not None and report.status is ReportStatus.SIGNED
+    return ReportFacts(
+        study_id=study.id,
+        patient_id=study.patient_id,
+        study_facility_id=study.facility_id,
+        author_facility_id=author.facility_id if author is not None else None,
+        signed_at=(report.signed_at or utcnow()) if report is not None and signed else None,
+        modalities=tuple(s.modality for s in study.series if s.modality),
+    )

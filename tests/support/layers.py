@@ -139,9 +139,7 @@ def _top(module: str) -> str:
 
 
 def _is_test_code(target: str) -> bool:
-    return _top(target) == "tests" or any(
-        part.startswith("test") for part in target.split(".")[1:]
-    )
+    return _top(target) == "tests" or any(part.startswith("test") for part in target.split(".")[1:])
 
 
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -208,11 +206,7 @@ def check(root: Path, packages: Iterable[str] = PRODUCTION) -> list[Offence]:
                 offences.append(
                     Offence(imp.path, imp.line, "imports test code", f"{name} -> {imp.target}")
                 )
-            if (
-                source_top == CORE
-                and target_top in DOMAINS
-                and name not in CORE_MAY_IMPORT_DOMAINS
-            ):
+            if source_top == CORE and target_top in DOMAINS and name not in CORE_MAY_IMPORT_DOMAINS:
                 offences.append(
                     Offence(
                         imp.path,
@@ -250,9 +244,7 @@ def check(root: Path, packages: Iterable[str] = PRODUCTION) -> list[Offence]:
                 edges.setdefault((name, imp.target), imp)
     for cycle in _cycles(graph):
         members = set(cycle)
-        links = sorted(
-            edge for (a, b), edge in edges.items() if a in members and b in members
-        )
+        links = sorted(edge for (a, b), edge in edges.items() if a in members and b in members)
         first = links[0] if links else None
         offences.append(
             Offence(
