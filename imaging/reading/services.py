@@ -17,7 +17,8 @@ from hub import audit, hooks
 from hub.auth.principal import Principal
 from hub.config import Settings
 from hub.documents import services as documents
-from hub.documents.facts import patient_facts, pick_locale, signer_facts
+from hub.documents import workflow
+from hub.documents.facts import patient_facts, signer_facts
 from hub.documents.registry import DocumentKind, SignatureSlot
 from hub.documents.text import Labels
 from hub.errors import AccessDenied, Conflict, NotFound
@@ -157,6 +158,17 @@ def content(session: Session, report: ImagingReport, locale: str) -> documents.C
     )
 
 
+def _subject(session: Session, report: ImagingReport) -> workflow.Subject:
+    return workflow.Subject(
+        kind=REPORT,
+        id=report.study_id,
+        object_type="study",
+        audit_as="imaging:report",
+        content=lambda locale: content(session, report, locale),
+        audit_details={"patient_id": report.study.patient_id},
+    )
+
+
 def sign(
     session: Session, settings: Settings, principal: Principal, study_uid: str, locale: str | None
 ) -> SignedDocument:
@@ -175,16 +187,15 @@ def sign(
             object_id=study.id,
         )
     author = session.get_one(User, principal.user_id)
-    chosen = pick_locale(locale, author.locale, settings.default_locale)
-    doc = documents.certify(
+    subject = _subject(session, report)
+    doc = workflow.sign(
         session,
         settings,
         principal,
-        REPORT,
-        study.id,
+        subject,
         author=author,
-        content=content(session, report, chosen),
-        locale=chosen,
+        locale=locale,
+        reader_locale=author.locale,
     )
     report.status = ReportStatus.SIGNED
     report.signed_at = doc.certified_at
@@ -199,14 +210,7 @@ def sign(
         signer_user_id=author.id,
     )
     hooks.imaging_report_signed.run(session, principal, signed)
-    audit.record(
-        session,
-        principal,
-        action,
-        object_type="study",
-        object_id=study.id,
-        details={"document": doc.public_id, "patient_id": study.patient_id},
-    )
+    workflow.audit_signed(session, principal, subject, doc)
     return doc
 
 
@@ -224,28 +228,17 @@ def countersign(
             object_type="study",
             object_id=study.id,
         )
-    doc = documents.find(session, REPORT, study.id)
-    if doc is None:
+    report = _report_of(session, study)
+    if report is None:
         raise Conflict("The radiologist has not signed this report yet.", code="not_signed")
-    signer = session.get_one(User, principal.user_id)
-    documents.countersign(
+    return workflow.countersign(
         session,
         settings,
         principal,
-        REPORT,
-        doc,
-        signer_user=signer,
-        location=study.facility.name,
+        _subject(session, report),
+        not_signed="The radiologist has not signed this report yet.",
+        location=lambda _signer: study.facility.name,
     )
-    audit.record(
-        session,
-        principal,
-        action,
-        object_type="study",
-        object_id=study.id,
-        details={"document": doc.public_id, "patient_id": study.patient_id},
-    )
-    return doc
 
 
 def signed_pdf(session: Session, study_id: int) -> bytes | None:
@@ -261,22 +254,15 @@ def pdf(
 ) -> tuple[bytes, bool]:
     """The signed report as stored, or an unsigned draft; (bytes, signed)."""
     report = get(session, principal, study_uid)
-
-    def draft() -> tuple[documents.Content, str]:
-        reader = session.get(User, principal.user_id) if principal.user_id else None
-        chosen = pick_locale(locale, reader.locale if reader else None, settings.default_locale)
-        return content(session, report, chosen), chosen
-
-    data, doc = documents.stored_or_draft(session, REPORT, report.study_id, draft)
-    audit.record(
+    reader = session.get(User, principal.user_id) if principal.user_id else None
+    return workflow.pdf(
         session,
+        settings,
         principal,
-        "imaging:report:downloaded",
-        object_type="study",
-        object_id=report.study_id,
-        details={"document": doc.public_id if doc else None, "draft": doc is None},
+        _subject(session, report),
+        locale=locale,
+        reader_locale=reader.locale if reader else None,
     )
-    return data, doc is not None
 
 
 def report_facts(session: Session, study_id: int) -> ReportFacts | None:
