@@ -72,6 +72,23 @@ def test_token_create_refuses_unknown_user_and_bad_ttl(hub) -> None:  # type: ig
     assert bad_ttl.returncode != 0 and "ttl" in bad_ttl.stderr.lower()
 
 
+def test_token_create_refuses_a_ttl_beyond_the_maximum(hub) -> None:  # type: ignore[no-untyped-def]
+    done = hub("token", "create", "chw.demo", "--ttl", "99999999999d", check=False)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr and "OverflowError" not in done.stderr
+    assert "at most 365d (HUB_TOKEN_MAX_TTL_DAYS)" in done.stderr
+    assert done.stdout == ""
+
+
+def test_token_list_and_revoke(hub) -> None:  # type: ignore[no-untyped-def]
+    token = hub("token", "create", "chw.demo").stdout.strip()
+    [line] = hub("token", "list", "chw.demo").stdout.splitlines()
+    token_id, name, _created, _expires, state = line.split("\t")
+    assert (name, state) == ("cli", "active") and token not in line
+    assert hub("token", "revoke", token_id).stdout.strip() == f"revoked token {token_id}"
+    assert hub("token", "list", "chw.demo").stdout.split("\t")[4].strip() == "revoked"
+
+
 def test_oauth_client_json(hub) -> None:  # type: ignore[no-untyped-def]
     done = hub("oauth-client", "create", "--insurer", "DEMO", "--json")
     payload = json.loads(done.stdout)
