@@ -109,11 +109,8 @@ def _throttled(form: LoginForm, address: str, retry_after: int) -> tuple[str, in
         details={"reason": "address_throttled", "address": address},
     )
     sess.commit()
-    minutes = max(1, (retry_after + 59) // 60)
-    error = _(
-        "Too many failed logins from this network. Try again in %(minutes)d minutes.",
-        minutes=minutes,
-    )
+    # The translated message every refusal shows; how long to wait is in Retry-After.
+    error = _("Wrong username or password, or the account is locked.")
     page = render_template("login.html", form=form, error=error)
     return page, 429, {"Retry-After": str(retry_after)}
 

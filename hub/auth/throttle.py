@@ -108,8 +108,6 @@ def address_retry_after(
     ).one()
     if count < policy.address_max_failures or oldest is None:
         return None
-    if oldest.tzinfo is None:  # SQLite's aggregate bypasses the column type's UTC conversion
-        oldest = oldest.replace(tzinfo=now.tzinfo)
     return max(1, math.ceil((oldest + policy.window - now).total_seconds()))
 
 

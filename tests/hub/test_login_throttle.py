@@ -17,7 +17,8 @@ from hub import db
 from hub.auth.throttle import LoginPolicy, client_address
 from hub.models import AuditEvent, User, utcnow
 from hub.models.auth import LoginFailure
-from tests.hub.test_auth import Person, is_logged_in, make_person, post_login
+from hub.services.users import BAD_CREDENTIALS
+from tests.hub.test_auth import Person, is_logged_in, login_error, make_person, post_login
 from tests.support import factories as f
 from tests.support.apps import make_app
 from tests.support.personas import World
@@ -57,7 +58,7 @@ def test_twenty_failures_across_ten_accounts_stop_that_address(app: Flask, world
     assert throttled.status_code == 429
     retry_after = int(throttled.headers["Retry-After"])
     assert 0 < retry_after <= settings.login_address_window_seconds
-    assert "Too many failed logins" in throttled.get_data(as_text=True)
+    assert login_error(throttled) == BAD_CREDENTIALS
     assert not is_logged_in(guesser)
     assert post_login(guesser, people[0].username).status_code == 429
 
