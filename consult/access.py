@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, false, or_, select, true
+from sqlalchemy import ColumnElement, Select, false, or_, select, true
 
-from consult.models import Consult, ConsultOffer
+from consult.models import Consult, ConsultOffer, OfferState
 from hub.auth.principal import Principal
 from hub.models import Patient, Role
 from hub.permissions import REGION_ROLES, REQUESTER_ROLES
@@ -22,28 +22,32 @@ def consult_visibility(principal: Principal) -> ColumnElement[bool]:
     ):
         clauses.append(Consult.requester_facility_id == principal.facility_id)
     if principal.user_id is not None and principal.roles & CONSULTANT_ROLES:
-        # Access follows the consult: one they were offered or answered stays visible even
-        # when the same patient's next consult goes to someone else.
+        # Access follows the consult: the one they answer stays visible even when the same
+        # patient's next consult goes to someone else; one they are offered, only while the
+        # offer is open (claimed by someone else, declined or withdrawn: access ends).
         clauses.append(Consult.assigned_to_id == principal.user_id)
-        clauses.append(
-            Consult.id.in_(
-                select(ConsultOffer.consult_id).where(
-                    ConsultOffer.specialist_id == principal.user_id
-                )
-            )
-        )
+        clauses.append(Consult.id.in_(_open_offers(principal.user_id)))
     if principal.region_id is not None and principal.roles & REGION_ROLES:
         clauses.append(Consult.region_id == principal.region_id)
     return or_(*clauses) if clauses else false()
 
 
+def _open_offers(user_id: int) -> Select[tuple[int]]:
+    return select(ConsultOffer.consult_id).where(
+        ConsultOffer.specialist_id == user_id, ConsultOffer.state == OfferState.OPEN
+    )
+
+
 def patients_of_my_consults(principal: Principal) -> ColumnElement[bool] | None:
-    """Patient grant: a consultant sees the patients of consults offered or assigned to them."""
+    """Patient grant: a consultant sees the patients of the consults assigned to them, and of
+    those offered to them while the offer is open."""
     if principal.user_id is None or not principal.roles & CONSULTANT_ROLES:
         return None
-    offered = select(ConsultOffer.consult_id).where(ConsultOffer.specialist_id == principal.user_id)
     return Patient.id.in_(
         select(Consult.patient_id).where(
-            or_(Consult.assigned_to_id == principal.user_id, Consult.id.in_(offered))
+            or_(
+                Consult.assigned_to_id == principal.user_id,
+                Consult.id.in_(_open_offers(principal.user_id)),
+            )
         )
     )

@@ -592,3 +592,15 @@ def add_timeline_event(
 ) -> None:
     """Add an event another package caused (a video session opened) to the consult's timeline."""
     add_event(session, session.get_one(Consult, consult_id), kind, actor_id=actor_id, **details)
+
+
+def assigned_any(session: Session, user_id: int | None, consult_ids: list[int]) -> bool:
+    """Whether the user is the assigned specialist of one of these consults."""
+    if user_id is None or not consult_ids:
+        return False
+    found = session.scalar(
+        select(Consult.id)
+        .where(Consult.id.in_(consult_ids), Consult.assigned_to_id == user_id)
+        .limit(1)
+    )
+    return found is not None

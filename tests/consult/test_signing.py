@@ -211,7 +211,8 @@ def test_who_may_sign_and_countersign(
 def test_non_assigned_specialist_gets_403(
     app: Flask, client: FlaskClient, session: Session, pki: ca.Authority
 ) -> None:
-    """A specialist who was offered the consult (so may read it) but did not claim it."""
+    """A specialist whose offer is still open (so may read it) but who did not claim it; once
+    the offer ends, the consult is not even visible to them."""
     from consult.models import ConsultOffer, OfferState
     from hub.models import Role
     from tests.consult.support import bearer
@@ -219,14 +220,17 @@ def test_non_assigned_specialist_gets_403(
 
     case = answered_consult(app, client, session)
     other = clinician(session, Role.SPECIALIST, at=case.site.l2, specialty="pulmonology")
-    session.add(
-        ConsultOffer(consult_id=case.consult_id, specialist_id=other.id, state=OfferState.WITHDRAWN)
-    )
+    offer = ConsultOffer(consult_id=case.consult_id, specialist_id=other.id, state=OfferState.OPEN)
+    session.add(offer)
     headers = bearer(session, other)
     session.commit()
     resp = client.post(f"/api/v1/consults/{case.consult_id}/sign", headers=headers)
     assert resp.status_code == 403
     assert "assigned specialist" in resp.get_json()["error"]["message"]
+    offer.state = OfferState.WITHDRAWN
+    session.commit()
+    resp = client.post(f"/api/v1/consults/{case.consult_id}/sign", headers=headers)
+    assert resp.status_code == 404
 
 
 def test_prescription_is_signed_and_countersigned(
