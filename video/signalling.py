@@ -15,16 +15,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import wraps
 from typing import Any
 
 from flask import current_app, request
 from flask_socketio import join_room, leave_room
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from hub import audit, db
+from hub import audit, db, limits
 from hub.auth.principal import Principal
-from hub.errors import AccessDenied, HubError
+from hub.errors import AccessDenied, HubError, ValidationFailed
 from hub.models import utcnow
 from hub.realtime import _authenticate, socketio
 from video import services, timeline, turn
@@ -437,12 +439,32 @@ def on_disconnect(*_args: Any) -> None:
         _leave(sid, seat, "disconnected")
 
 
+def checked(handler: Callable[[Any], dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    """An event handler that answers any payload with an acknowledgement: none at all, extra
+    arguments, an id no column holds or text that is not Unicode get an error answer, never an
+    unhandled exception (the client would wait for an answer that never comes)."""
+
+    @wraps(handler)
+    def handle(*args: Any) -> dict[str, Any]:
+        data = args[0] if args else None
+        try:
+            limits.check_values(data, what="message")
+        except ValidationFailed as exc:
+            return _error("bad_request", f"{exc.message} ({exc.details[0]['problem']})")
+        return handler(data)
+
+    return handle
+
+
 def init_app() -> None:
     socketio.on_event("connect", _on_connect, namespace=NAMESPACE)
     socketio.on_event("disconnect", on_disconnect, namespace=NAMESPACE)
-    socketio.on_event("join", on_join, namespace=NAMESPACE)
-    socketio.on_event("admit", on_admit, namespace=NAMESPACE)
-    socketio.on_event("signal", on_signal, namespace=NAMESPACE)
-    socketio.on_event("quality", on_quality, namespace=NAMESPACE)
-    socketio.on_event("leave", on_leave, namespace=NAMESPACE)
-    socketio.on_event("consent", on_consent, namespace=NAMESPACE)
+    for name, handler in (
+        ("join", on_join),
+        ("admit", on_admit),
+        ("signal", on_signal),
+        ("quality", on_quality),
+        ("leave", on_leave),
+        ("consent", on_consent),
+    ):
+        socketio.on_event(name, checked(handler), namespace=NAMESPACE)

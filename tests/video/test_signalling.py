@@ -287,3 +287,23 @@ def test_signalling_across_two_web_processes(webs: TwoWebs) -> None:
         for peer in (doc, chw):
             if peer.client.connected:
                 peer.client.disconnect()
+
+
+def test_malformed_socket_events_are_answered_not_raised(app: Flask, world: World) -> None:
+    """No payload, an id beyond any column, a lone surrogate: each event still gets an error
+    acknowledgement (a client waiting for one is never left hanging)."""
+    consult = world_video_consult(app, world)
+    video = open_session(app, world, consult)
+    doc = _client(app, world, "specialist")
+    for event in ("join", "admit", "signal", "quality", "consent", "leave"):
+        bare = doc.emit(event, namespace=NAMESPACE, callback=True)
+        assert isinstance(bare, dict) and "ok" in bare, (event, bare)
+        for payload in (
+            {"session_id": 2**70, "participant_id": 2**70, "to": 2**70},
+            {"session_id": video["id"], "text": "\ud800"},
+        ):
+            answer = doc.emit(event, payload, namespace=NAMESPACE, callback=True)
+            assert answer["ok"] is False and answer["error"]["code"] == "bad_request", event
+    # The socket still works afterwards.
+    joined = doc.emit("join", {"session_id": video["id"]}, namespace=NAMESPACE, callback=True)
+    assert joined["ok"] and joined["status"] == "joined"
