@@ -15,12 +15,13 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from consult import services as consult_services
 from hub import audit
 from hub.auth.principal import Principal
-from hub.errors import Conflict, NotFound, ValidationFailed
+from hub.errors import AccessDenied, Conflict, NotFound, ValidationFailed
 from hub.models import Role, utcnow
 from hub.permissions import CLINICAL_ROLES, require
-from imaging.models import ImageLink, Study
+from imaging.models import ImageLink, Study, StudyConsult
 from imaging.services import get_study
 
 LINK_CREATORS = CLINICAL_ROLES | {Role.FACILITY_ADMIN, Role.NATIONAL_ADMIN}
@@ -37,6 +38,25 @@ def _serializer(secret_key: str) -> URLSafeSerializer:
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _require_sharer(session: Session, principal: Principal, study: Study, action: str) -> None:
+    """Only the facility that owns the study, or the assigned specialist of a consult it is
+    attached to, hands out (or withdraws) anonymous access to it: seeing a study, e.g. through
+    an open offer, is not enough."""
+    if principal.has_role(Role.NATIONAL_ADMIN) or principal.facility_id == study.facility_id:
+        return
+    consult_ids = list(
+        session.scalars(select(StudyConsult.consult_id).where(StudyConsult.study_id == study.id))
+    )
+    if consult_services.assigned_any(session, principal.user_id, consult_ids):
+        return
+    raise AccessDenied(
+        "Only the study's facility or the consult's assigned specialist shares this study.",
+        action=action,
+        object_type="study",
+        object_id=study.id,
+    )
 
 
 def create_link(
@@ -56,6 +76,7 @@ def create_link(
             f"A link lives 1 to {max_ttl_hours} hours.", details={"ttl_hours": ttl_hours}
         )
     study = get_study(session, principal, study_uid, purpose="viewed")
+    _require_sharer(session, principal, study, action)
     token = _serializer(secret_key).dumps({"s": study.id, "n": secrets.token_urlsafe(24)})
     link = ImageLink(
         token_hash=_digest(token),
@@ -96,6 +117,7 @@ def revoke_link(session: Session, principal: Principal, study_uid: str, link_id:
     action = "imaging:link:revoked"
     require(principal, "imaging:read", roles=LINK_CREATORS, action=action)
     study = get_study(session, principal, study_uid, purpose="viewed")
+    _require_sharer(session, principal, study, action)
     link = session.scalar(
         select(ImageLink).where(ImageLink.id == link_id, ImageLink.study_id == study.id)
     )

@@ -23,7 +23,9 @@ READERS = frozenset(
 )
 # Who sees a study of a facility-A patient with a consult offered to the specialist.
 SEE = frozenset({"hw_a", "gp_a", "specialist", "command_x", "admin_a", "national"})
-SHARE = frozenset({"hw_a", "gp_a", "specialist", "admin_a", "national"})
+# Who may mint or revoke its links: its facility and national admins. A specialist with an open
+# offer sees the study but does not hand it out (only a consult's assigned specialist would).
+SHARE = frozenset({"hw_a", "gp_a", "admin_a", "national"})
 ADMINS = frozenset({"admin_a", "national"})
 # Roles with imaging:write (health workers, GPs, facility admins, national admins).
 UPLOADERS = frozenset({"hw_a", "hw_b", "gp_a", "admin_a", "national"})
