@@ -32,7 +32,7 @@ def consult_visibility(principal: Principal) -> ColumnElement[bool]:
     return or_(*clauses) if clauses else false()
 
 
-def _open_offers(user_id: int) -> Select[tuple[int]]:
+def _open_offers(user_id: int) -> Select[int]:
     return select(ConsultOffer.consult_id).where(
         ConsultOffer.specialist_id == user_id, ConsultOffer.state == OfferState.OPEN
     )
