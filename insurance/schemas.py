@@ -149,10 +149,21 @@ class CoverageBody(BaseModel):
     cap_minor: int | None = Field(default=None, ge=0)
 
 
+# Identifiers an insurer or the hub issued: letters and digits, with . _ / - inside. Anything
+# else (a formula for a spreadsheet, markup, control characters) is refused at the door.
+IDENTIFIER = r"^[A-Za-z0-9](?:[A-Za-z0-9._/-]{0,62}[A-Za-z0-9])?$"
+CODE = r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,38}[A-Za-z0-9])?$"
+
+
 class ContractIn(BaseModel):
-    code: str = Field(min_length=1, max_length=40)
-    insurer: str = Field(description="Insurer code")
-    facility: str | None = Field(default=None, description="Facility code; none = every facility")
+    code: str = Field(min_length=1, max_length=40, pattern=CODE)
+    insurer: str = Field(description="Insurer code", max_length=32, pattern=CODE)
+    facility: str | None = Field(
+        default=None,
+        max_length=32,
+        pattern=CODE,
+        description="Facility code; none = every facility",
+    )
     valid_from: date
     valid_to: date | None = None
     coverages: list[CoverageBody] = Field(min_length=1)
@@ -171,8 +182,13 @@ class ContractOut(FromRow):
 
 
 class MembershipIn(BaseModel):
-    insurer: str = Field(min_length=1, max_length=32, description="Insurer code")
-    member_id: str = Field(min_length=1, max_length=64)
+    insurer: str = Field(min_length=1, max_length=32, pattern=CODE, description="Insurer code")
+    member_id: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=IDENTIFIER,
+        description="The insurer's member number: letters and digits, with . _ / - inside",
+    )
     valid_from: date
     valid_to: date | None = None
 

@@ -11,10 +11,12 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from hub import db, spreadsheet
+from hub.models import Insurer
 from hub.pki import ca
 from insurance.models import Claim
 from tests.insurance.support import insurer_with_contract
 from tests.insurance.test_exports import make_claim, pull
+from tests.support import factories as f
 from tests.support.personas import World
 from tests.support.pki import pki
 
@@ -57,3 +59,22 @@ def test_a_member_id_written_as_a_formula_is_plain_text_in_the_csv(
     assert status == 200
     (record,) = [r for r in records if int(r["claim_id"]) == claim_id]
     assert record["member_id"] == FORMULA
+
+
+def test_identifiers_are_validated_strictly_at_input(
+    app: Flask, client: FlaskClient, session: Session, world: World, pki: ca.Authority
+) -> None:
+    case = insurer_with_contract(app, client, session)
+    patient = f.patient(session, world.facility_a)
+    session.commit()
+    with app.app_context(), db.transaction() as sess:
+        code = sess.get_one(Insurer, case.insurer_id).code
+    url = f"/api/v1/patients/{patient.id}/memberships"
+    hw = world["hw_a"].headers
+    for member_id in (FORMULA, "+98123", "-1", "@x", "A 1", "A\t1", "<b>1</b>", "A-"):
+        body = {"insurer": code, "member_id": member_id, "valid_from": "2026-01-01"}
+        refused = client.post(url, json=body, headers=hw)
+        assert refused.status_code == 422, (member_id, refused.get_json())
+    for member_id in ("A-1", "12345", "IR.2026/77_x"):
+        body = {"insurer": code, "member_id": member_id, "valid_from": "2026-01-01"}
+        assert client.post(url, json=body, headers=hw).status_code == 201, member_id
