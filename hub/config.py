@@ -80,6 +80,15 @@ def env_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name}={value!r} is not a boolean (use one of {sorted(_TRUE | _FALSE)})")
 
 
+def _cookie_secure(env: Mapping[str, str]) -> bool | None:
+    """``HUB_SESSION_COOKIE_SECURE``: ``auto`` (the default, None) marks cookies Secure on
+    requests that arrived over HTTPS; true always, false never."""
+    value = _raw(env, "HUB_SESSION_COOKIE_SECURE")
+    if value is None or value.lower() == "auto":
+        return None
+    return env_bool(env, "HUB_SESSION_COOKIE_SECURE", False)
+
+
 def env_choice(env: Mapping[str, str], name: str, default: str, choices: set[str]) -> str:
     value = _raw(env, name) or default
     if value not in choices:
@@ -162,10 +171,17 @@ class ImagingSettings:
     image_retention_years: int = 5
     report_retention_years: int = 10
     enabled: bool = True
+    # HTTP uploads: what one upload's zips may expand to in all, how many times the upload's
+    # own size, and how many members a zip may hold (members are spooled to disk and counted
+    # as they are read; the sizes a zip declares are never trusted).
+    upload_max_expanded_bytes: int = 4 * 1024**3
+    upload_max_ratio: int = 100
+    upload_max_members: int = 20000
 
 
 def load_imaging(env: Mapping[str, str], data_dir: Path) -> ImagingSettings:
-    """The ``HUB_DICOM_*``, ``HUB_CENTRAL_PACS``, ``HUB_IMAGE_*`` and ``HUB_*_RETENTION_*``."""
+    """The ``HUB_DICOM_*``, ``HUB_CENTRAL_PACS``, ``HUB_IMAGE_*``, ``HUB_*_RETENTION_*`` and
+    ``HUB_UPLOAD_*``."""
     cert, key = env_str(env, "HUB_DICOM_TLS_CERT"), env_str(env, "HUB_DICOM_TLS_KEY")
     if bool(cert) != bool(key):
         raise ConfigError("HUB_DICOM_TLS_CERT and HUB_DICOM_TLS_KEY must be set together")
@@ -189,6 +205,17 @@ def load_imaging(env: Mapping[str, str], data_dir: Path) -> ImagingSettings:
         image_retention_years=images,
         report_retention_years=reports,
         enabled=env_bool(env, "HUB_DICOM_ENABLED", True),
+        upload_max_expanded_bytes=env_int(
+            env,
+            "HUB_UPLOAD_MAX_EXPANDED_BYTES",
+            4 * 1024**3,
+            minimum=1024 * 1024,
+            maximum=1024**4,
+        ),
+        upload_max_ratio=env_int(env, "HUB_UPLOAD_MAX_RATIO", 100, minimum=2, maximum=100000),
+        upload_max_members=env_int(
+            env, "HUB_UPLOAD_MAX_MEMBERS", 20000, minimum=1, maximum=1_000_000
+        ),
     )
 
 
@@ -336,7 +363,7 @@ class Settings:
     login_lockout_seconds: int
     token_default_ttl: int
     oauth_token_ttl: int
-    session_cookie_secure: bool
+    session_cookie_secure: bool | None  # None: Secure whenever the request came over HTTPS
     web_threads: int
     web_workers: int
     base_url: str
@@ -437,7 +464,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         login_lockout_seconds=env_int(env, "HUB_LOGIN_LOCKOUT_SECONDS", 900, minimum=1),
         token_default_ttl=env_int(env, "HUB_TOKEN_DEFAULT_TTL", 3600, minimum=60),
         oauth_token_ttl=env_int(env, "HUB_OAUTH_TOKEN_TTL", 3600, minimum=60),
-        session_cookie_secure=env_bool(env, "HUB_SESSION_COOKIE_SECURE", False),
+        session_cookie_secure=_cookie_secure(env),
         web_threads=env_int(env, "HUB_WEB_THREADS", 200, minimum=4, maximum=2000),
         web_workers=_web_workers(env, redis_url),
         log_level=log_level,

@@ -7,11 +7,13 @@ import re
 import uuid
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, g, jsonify, render_template, request
+from flask import Flask, Response, g, has_request_context, jsonify, render_template, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from hub import audit, db
 from hub.auth.principal import Principal
@@ -115,9 +117,25 @@ def _audit_refusal(exc: AccessDenied) -> None:
         log.exception("could not audit a refusal (request %s)", g.get("request_id"))
 
 
+class _SessionCookies(SecureCookieSessionInterface):
+    """Session cookies marked Secure when ``HUB_SESSION_COOKIE_SECURE`` is true, or (``auto``)
+    whenever the request arrived over HTTPS."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        if app.config["HUB_SETTINGS"].session_cookie_secure is None and has_request_context():
+            return request.is_secure
+        return bool(super().get_cookie_secure(app))
+
+
 def init_app(app: Flask) -> None:
     # Before any route exists: every <int:...> in a URL is bounded to what an id column holds.
     app.url_map.converters["int"] = IdConverter
+    app.session_interface = _SessionCookies()
+    proxies = app.config["HUB_SETTINGS"].trusted_proxies
+    if proxies:
+        # Behind a TLS-terminating proxy: its X-Forwarded-Proto says whether the client used
+        # HTTPS. The client address is read by the login throttle itself (hub.auth.throttle).
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=0, x_proto=proxies)  # type: ignore[method-assign]
 
     @app.before_request
     def _assign_request_id() -> None:
