@@ -34,7 +34,7 @@ def create_personal_token(
 ) -> str:
     """A new bearer token for ``username``; the plain token is returned once and never stored."""
     longest = min(max_ttl_seconds, HARD_MAX_TTL_SECONDS)
-    if not 0 < ttl_seconds <= longest:
+    if ttl_seconds > longest:
         raise ValidationFailed(
             f"A token lives at most {longest // 86400} days ({longest} seconds).",
             code="ttl_too_long",
