@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import tempfile
 
-from flask import Response, current_app, request, send_file
+from flask import Response, current_app, jsonify, request, send_file
 from sqlalchemy import select
 
 from hub import db
@@ -28,6 +28,7 @@ from imaging.schemas import (
     AttachIn,
     ConsultStudyQuery,
     ForwardingOut,
+    InstanceProblemOut,
     LegalHoldIn,
     LinkCreated,
     LinkIn,
@@ -38,6 +39,7 @@ from imaging.schemas import (
     PriorList,
     PriorListQuery,
     PriorOut,
+    ProblemFile,
     RefusedFile,
     RetrievedOut,
     RetrieveIn,
@@ -78,6 +80,7 @@ def study_out(study: Study) -> StudyOut:
     if study.patient_id is not None:
         national_id = sess.scalar(select(Patient.national_id).where(Patient.id == study.patient_id))
     stored, deleted = services.instance_counts(sess, study.id)
+    flagged, problems, quarantined = services.problems_of(sess, study)
     fwd = forwarding.study_status(sess, study.id, settings.central_pacs is not None)
     return StudyOut(
         **StudySummary.model_validate(study).model_dump(),
@@ -91,6 +94,9 @@ def study_out(study: Study) -> StudyOut:
         legal_hold=study.legal_hold,
         images_kept_until=images_until,
         reports_kept_until=reports_until,
+        instances_with_problems=flagged,
+        problems=[InstanceProblemOut.model_validate(i) for i in problems],
+        quarantined=quarantined,
     )
 
 
@@ -280,13 +286,16 @@ def link_patient(principal: Principal, study_instance_uid: str, body: PatientLin
     "/studies/upload",
     "POST",
     summary="Upload DICOM files or a zip of them "
-    "(multipart field 'files'; optional 'facility' code)",
+    "(multipart field 'files'; optional 'facility' code). 409 study_conflict when a file "
+    "names another facility's or another patient's study, 413 upload_too_large when a zip "
+    "expands beyond HUB_UPLOAD_MAX_EXPANDED_BYTES or HUB_UPLOAD_MAX_RATIO; either way the "
+    "error's details are the upload's report, and the files stored stay stored",
     scope="imaging:write",
     tag="imaging",
     response=UploadOut,
-    errors=(413,),
+    errors=(409, 413),
 )
-def upload_studies(principal: Principal) -> UploadOut:
+def upload_studies(principal: Principal) -> UploadOut | Response:
     settings = _imaging()
     factory = db.get_db().session_factory
     assert factory is not None
@@ -302,15 +311,37 @@ def upload_studies(principal: Principal) -> UploadOut:
         storage=storage.from_settings(settings),
         indexer=Indexer(factory, forward=settings.central_pacs is not None),
         facility_code=request.form.get("facility") or None,
+        limits=upload.Limits.from_settings(settings),
     )
     if report.stored and settings.central_pacs is not None:
         enqueue_after_commit(sess, forward_drain.s())
-    return UploadOut(
+    out = UploadOut(
         stored=report.stored,
         duplicates=report.duplicates,
         refused=[RefusedFile(file=n[:200], reason=r) for n, r in report.refused],
         studies=sorted(report.studies),
+        quarantined=[n[:200] for n in report.quarantined],
+        problems=[ProblemFile(file=n[:200], problems=p) for n, p in report.problems.items()],
     )
+    if report.conflicts:
+        return _upload_error(
+            409,
+            "study_conflict",
+            "Some files name a study of another facility or of another patient; they were refused.",
+            out,
+        )
+    if report.over_budget:
+        return _upload_error(413, "upload_too_large", report.over_budget, out)
+    return out
+
+
+def _upload_error(status: int, code: str, message: str, out: UploadOut) -> Response:
+    """An upload's error, with what it did store as details (those files stay stored)."""
+    resp = jsonify(
+        {"error": {"code": code, "message": message, "details": out.model_dump(mode="json")}}
+    )
+    resp.status_code = status
+    return resp
 
 
 @api_route(

@@ -46,6 +46,32 @@ class DuplicateInstance(Exception):
     """The SOP Instance UID is already stored; the new copy is not kept."""
 
 
+class ForeignInstance(Exception):
+    """The instance names a study it cannot join: another facility's, or another patient's.
+
+    Refused whole (audited as ``imaging:instance:refused``): merging it would show one
+    patient's image in another's study and in every link to it. ``comment`` says why, without
+    any attribute value; ``code`` is the reason for the API.
+    """
+
+    def __init__(self, code: str, comment: str) -> None:
+        super().__init__(comment)
+        self.code = code
+        self.comment = comment
+
+
+@dataclass(frozen=True)
+class _StudyKey:
+    """What an indexed study is, as far as an instance must agree with it."""
+
+    id: int
+    urgent: bool
+    facility_id: int
+    dicom_patient_id: str
+    issuer: str
+    patient_id: int | None
+
+
 def node_principal(calling_ae: str, facility_id: int) -> Principal:
     """Who acts when a calling AE stores or queries: the facility's DICOM client."""
     return Principal(
@@ -108,7 +134,7 @@ class Indexer:
     def __init__(self, session_factory: sessionmaker[Session], *, forward: bool) -> None:
         self.session_factory = session_factory
         self.forward = forward
-        self._studies: OrderedDict[str, tuple[int, bool]] = OrderedDict()
+        self._studies: OrderedDict[str, _StudyKey] = OrderedDict()
         self._series: OrderedDict[str, int] = OrderedDict()
         self._known_sql: str | None = None
         self._stream_engine: Engine | None = None
@@ -161,6 +187,10 @@ class Indexer:
         """
         study = self._studies.get(parsed.study_uid)
         series_id = self._series.get(parsed.series_uid)
+        if study is not None:
+            # Checked on every instance, the cached path too: a study is joined only by
+            # its own facility's instances of its own patient.
+            self._check_joins(study, parsed, facility_id, principal, calling_ae)
         if connection is not None and study is not None and series_id is not None:
             return self._add_known(
                 connection,
@@ -174,13 +204,14 @@ class Indexer:
             )
         session = self.session_factory()
         try:
-            study_id, urgent, new_study = self._study(
+            key, new_study = self._study(
                 session,
                 parsed,
                 facility_id,
                 principal or node_principal(calling_ae, facility_id),
                 calling_ae,
             )
+            study_id, urgent = key.id, key.urgent
             series_id = self._series_id(session, parsed, study_id)
             now = utcnow()
             # Core inserts: the ORM's unit of work costs ~1 ms per instance here.
@@ -208,6 +239,9 @@ class Indexer:
             # Or a study or series row another process inserted meanwhile.
             self._conflict(session, parsed)
             raise
+        except ForeignInstance:
+            session.rollback()
+            raise
         except BaseException:
             session.rollback()
             self._studies.pop(parsed.study_uid, None)
@@ -215,7 +249,7 @@ class Indexer:
             raise
         finally:
             session.close()
-        self._remember(self._studies, parsed.study_uid, (study_id, urgent))  # type: ignore[arg-type]
+        self._remember(self._studies, parsed.study_uid, key)  # type: ignore[arg-type]
         self._remember(self._series, parsed.series_uid, series_id)  # type: ignore[arg-type]
         return Indexed(instance_id, study_id, new_study)
 
@@ -230,11 +264,11 @@ class Indexer:
         relative_path: str,
         size: int,
         calling_ae: str,
-        study: tuple[int, bool],
+        study: _StudyKey,
         series_id: int,
         before_commit: Callable[[], None] | None,
     ) -> Indexed:
-        study_id, urgent = study
+        study_id, urgent = study.id, study.urgent
         now = utcnow()
         params = {
             "sop_instance_uid": parsed.sop_instance_uid,
@@ -245,6 +279,7 @@ class Indexer:
             "instance_number": parsed.instance_number,
             "kind": (InstanceKind.REPORT if parsed.is_report else InstanceKind.IMAGE).value,
             "frames": parsed.frames,
+            "problems": _problems(parsed),
             "size": size,
             "path": relative_path,
             "calling_ae": calling_ae,
@@ -284,6 +319,16 @@ class Indexer:
             ).first()
         return None if row is None else (row[0], int(row[1]))
 
+    def stored_instance(self, sop_instance_uid: str) -> tuple[int, str | None, int] | None:
+        """The indexed instance: (id, relative path, size), or None."""
+        with self.session_factory() as session:
+            row = session.execute(
+                select(Instance.id, Instance.path, Instance.size).where(
+                    Instance.sop_instance_uid == sop_instance_uid
+                )
+            ).first()
+        return None if row is None else (int(row[0]), row[1], int(row[2]))
+
     def withdraw(self, instance_id: int) -> None:
         """Remove an instance's rows again (its file could not be made durable)."""
         with self.session_factory() as session:
@@ -300,17 +345,81 @@ class Indexer:
         self._studies.pop(parsed.study_uid, None)
         self._series.pop(parsed.series_uid, None)
 
+    def _check_joins(
+        self,
+        study: _StudyKey,
+        p: Parsed,
+        facility_id: int,
+        principal: Principal | None,
+        calling_ae: str,
+        session: Session | None = None,
+    ) -> None:
+        """Raise :class:`ForeignInstance` (audited) unless ``p`` may join ``study``."""
+        refusal: tuple[str, str] | None = None
+        if study.facility_id != facility_id:
+            refusal = ("foreign_study", "the study belongs to another facility")
+        elif (p.patient_id, p.issuer) != (study.dicom_patient_id, study.issuer):
+            refusal = ("patient_mismatch", "the patient differs from the study's patient")
+        elif session is not None and study.patient_id is not None:
+            # The same PatientID, mapped since to another hub patient (a re-linked key).
+            mapped = resolve_patient(session, facility_id, p.patient_id, p.issuer)
+            if mapped is not None and mapped != study.patient_id:
+                refusal = ("patient_mismatch", "the patient differs from the study's patient")
+        if refusal is None:
+            return
+        code, comment = refusal
+        self._record_refusal(study, p, facility_id, principal, calling_ae, code)
+        raise ForeignInstance(code, comment)
+
+    def _record_refusal(
+        self,
+        study: _StudyKey,
+        p: Parsed,
+        facility_id: int,
+        principal: Principal | None,
+        calling_ae: str,
+        code: str,
+    ) -> None:
+        # Its own session: the instance's rows roll back, the refusal must stay on record.
+        # Ids only: never a name or PatientID in the audit.
+        with self.session_factory() as session:
+            audit.record(
+                session,
+                principal or node_principal(calling_ae, facility_id),
+                "imaging:instance:refused",
+                outcome="denied",
+                object_type="study",
+                object_id=study.id,
+                details={
+                    "reason": code,
+                    "calling_ae": calling_ae,
+                    "facility_id": facility_id,
+                    "study_facility_id": study.facility_id,
+                    "sop_instance_uid": p.sop_instance_uid,
+                },
+            )
+            session.commit()
+
     def _study(
         self, session: Session, p: Parsed, facility_id: int, principal: Principal, calling_ae: str
-    ) -> tuple[int, bool, bool]:
+    ) -> tuple[_StudyKey, bool]:
         cached = self._studies.get(p.study_uid)
         if cached is not None:
-            return cached[0], cached[1], False
+            return cached, False
         row = session.execute(
-            select(Study.id, Study.urgent).where(Study.study_instance_uid == p.study_uid)
+            select(
+                Study.id,
+                Study.urgent,
+                Study.facility_id,
+                Study.dicom_patient_id,
+                Study.issuer,
+                Study.patient_id,
+            ).where(Study.study_instance_uid == p.study_uid)
         ).first()
         if row is not None:
-            return row[0], row[1], False
+            key = _StudyKey(*row)
+            self._check_joins(key, p, facility_id, principal, calling_ae, session)
+            return key, False
         study = Study(
             study_instance_uid=p.study_uid,
             facility_id=facility_id,
@@ -339,7 +448,15 @@ class Indexer:
             object_id=study.id,
             details={"calling_ae": calling_ae, "linked": study.patient_id is not None},
         )
-        return study.id, study.urgent, True
+        key = _StudyKey(
+            study.id,
+            study.urgent,
+            facility_id,
+            study.dicom_patient_id,
+            study.issuer,
+            study.patient_id,
+        )
+        return key, True
 
     def _series_id(self, session: Session, p: Parsed, study_id: int) -> int:
         cached = self._series.get(p.series_uid)
@@ -359,6 +476,10 @@ class Indexer:
         session.add(series)
         session.flush()
         return series.id
+
+
+def _problems(parsed: Parsed) -> str | None:
+    return " ".join(parsed.problems)[:255] or None
 
 
 def _instance_insert(
@@ -381,6 +502,7 @@ def _instance_insert(
             instance_number=parsed.instance_number,
             kind=InstanceKind.REPORT if parsed.is_report else InstanceKind.IMAGE,
             frames=parsed.frames,
+            problems=_problems(parsed),
             size=size,
             path=relative_path,
             calling_ae=calling_ae,
@@ -401,6 +523,7 @@ def _instance_insert_template() -> Insert:
         "instance_number",
         "kind",
         "frames",
+        "problems",
         "size",
         "path",
         "calling_ae",

@@ -118,6 +118,35 @@ class Instance(Model):
     calling_ae: Mapped[str] = mapped_column(String(16), default="")
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     deleted_at: Mapped[datetime | None]
+    # What was wrong with the instance as received (``imaging.dicom.checks``), codes separated
+    # by spaces, e.g. ``frames_exceed_pixel_data``; None when nothing was. Shown on its study.
+    problems: Mapped[str | None] = mapped_column(String(255))
+
+
+class QuarantineReason(enum.Enum):
+    # A second object under a SOP Instance UID already stored, with other content.
+    DUPLICATE_DIFFERS = "duplicate_differs"
+
+
+class Quarantined(Model):
+    """An object kept aside for a person to look at, never indexed as an instance."""
+
+    __tablename__ = "dicom_quarantine"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reason: Mapped[QuarantineReason] = mapped_column(value_enum(QuarantineReason))
+    facility_id: Mapped[int] = mapped_column(ForeignKey("facility.id"), index=True)
+    # The indexed instance it collided with (no foreign key: retention may remove that row
+    # while this one waits for a person).
+    instance_id: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))
+    sop_instance_uid: Mapped[str] = mapped_column(String(64), index=True)
+    study_instance_uid: Mapped[str] = mapped_column(String(64))
+    calling_ae: Mapped[str] = mapped_column(String(16), default="")
+    # Relative to the storage directory, under ``quarantine/``.
+    path: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None]
 
 
 class ForwardItem(Model):

@@ -92,6 +92,19 @@ class StudyList(BaseModel):
     next_cursor: str | None
 
 
+class InstanceProblemOut(BaseModel):
+    """An instance stored with problems (``imaging.dicom.pixels`` codes)."""
+
+    model_config = ConfigDict(from_attributes=True)
+    sop_instance_uid: str
+    problems: list[str]
+
+    @field_validator("problems", mode="before")
+    @classmethod
+    def _codes(cls, value: Any) -> Any:
+        return value.split() if isinstance(value, str) else value
+
+
 class StudyOut(StudySummary):
     patient_national_id: str | None
     dicom_patient_id: str
@@ -103,6 +116,16 @@ class StudyOut(StudySummary):
     legal_hold: bool
     images_kept_until: date | None
     reports_kept_until: date | None
+    instances_with_problems: int = Field(
+        description="Instances stored with invalid values or truncated pixel data"
+    )
+    problems: list[InstanceProblemOut] = Field(
+        description="The first 100 of those instances, with their problem codes"
+    )
+    quarantined: int = Field(
+        description="Objects with this study's UIDs kept aside for a person "
+        "(a different object under a stored SOP Instance UID)"
+    )
 
 
 class LinkIn(Strict):
@@ -153,11 +176,20 @@ class RefusedFile(BaseModel):
     reason: str
 
 
+class ProblemFile(BaseModel):
+    file: str
+    problems: list[str]
+
+
 class UploadOut(BaseModel):
     stored: int
     duplicates: int
     refused: list[RefusedFile]
     studies: list[str]
+    quarantined: list[str] = Field(
+        description="Files kept aside: another object with the same SOP Instance UID is stored"
+    )
+    problems: list[ProblemFile] = Field(description="Files stored with problems")
 
 
 class AttachIn(Strict):

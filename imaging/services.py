@@ -19,8 +19,10 @@ from hub.hooks import PatientMerge
 from hub.models import Facility, Patient, Role
 from hub.national_id import InvalidNationalId, normalise
 from hub.permissions import CLINICAL_ROLES, REGION_ROLES, patient_visibility, require
-from imaging.models import Instance, InstanceKind, PatientKey, Series, Study
+from imaging.models import Instance, InstanceKind, PatientKey, Quarantined, Series, Study
 
+# How many instances with problems a study's answer lists (the count is always complete).
+PROBLEMS_LISTED = 100
 HOLD_ROLES = frozenset({Role.FACILITY_ADMIN, Role.NATIONAL_ADMIN})
 LINKERS = frozenset({Role.FACILITY_ADMIN, Role.NATIONAL_ADMIN})
 
@@ -157,6 +159,24 @@ def instance_counts(session: Session, study_id: int) -> tuple[int, int]:
     stored = sum(int(c) for alive, c in rows if alive)
     deleted = sum(int(c) for alive, c in rows if not alive)
     return stored, deleted
+
+
+def problems_of(session: Session, study: Study) -> tuple[int, list[Instance], int]:
+    """(instances with problems, the first PROBLEMS_LISTED of them, objects quarantined)."""
+    flagged = (Instance.study_id == study.id) & Instance.problems.is_not(None)
+    count = session.scalar(select(func.count(Instance.id)).where(flagged)) or 0
+    listed = list(
+        session.scalars(
+            select(Instance).where(flagged).order_by(Instance.id).limit(PROBLEMS_LISTED)
+        )
+    )
+    quarantined = session.scalar(
+        select(func.count(Quarantined.id)).where(
+            Quarantined.study_instance_uid == study.study_instance_uid,
+            Quarantined.resolved_at.is_(None),
+        )
+    )
+    return int(count), listed, int(quarantined or 0)
 
 
 def instances_of_series(session: Session, series_id: int) -> list[Instance]:

@@ -12,6 +12,7 @@ an orphan that :func:`sweep_orphans` removes; it never shadows a stored instance
 from __future__ import annotations
 
 import hashlib
+import mmap
 import os
 import secrets
 import struct
@@ -26,6 +27,8 @@ ORPHAN_AGE_SECONDS = 3600
 _sync_data = getattr(os, "fdatasync", os.fsync)
 IMPLEMENTATION_CLASS_UID = "1.2.826.0.1.3680043.10.1408.1"
 IMPLEMENTATION_VERSION = "TELEHUB_1"
+# What a file is written from: bytes received, or a view of an upload spooled to disk.
+Chunk = bytes | memoryview | mmap.mmap
 
 
 def _element(group_elem: int, vr: bytes, value: bytes) -> bytes:
@@ -84,11 +87,11 @@ class Storage:
             _fsync_dir(directory.parent)
         self._known_dirs.add(directory)
 
-    def write(self, relative: str, chunks: list[bytes]) -> int:
+    def write(self, relative: str, chunks: list[Chunk]) -> int:
         """Write and fsync a new file; returns its size. Never overwrites an existing file."""
         return self.create(relative, chunks).sync()
 
-    def create(self, relative: str, chunks: list[bytes]) -> Unsynced:
+    def create(self, relative: str, chunks: list[Chunk]) -> Unsynced:
         """Write a new file without flushing it to disk yet (see :meth:`Unsynced.sync`)."""
         path = self.root / relative
         self._ensure_dir(path.parent)
@@ -120,7 +123,32 @@ class Storage:
         except FileNotFoundError:
             return False
 
-    def restore(self, relative: str, chunks: list[bytes]) -> None:
+    def copy_from(self, relative: str, head: bytes, source: int, offset: int, length: int) -> int:
+        """Write and fsync a new file of ``head`` and ``length`` bytes of the file ``source``
+        from ``offset``; returns its size. The kernel copies: nothing passes through memory
+        here, so a large upload costs no more than a small one."""
+        path = self.root / relative
+        self._ensure_dir(path.parent)
+        fd = os.open(
+            path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o640
+        )
+        try:
+            view = memoryview(head)
+            while view:
+                view = view[os.write(fd, view) :]
+            done = 0
+            while done < length:
+                sent = os.sendfile(fd, source, offset + done, length - done)
+                if sent == 0:
+                    raise OSError(5, "the source file ended early")
+                done += sent
+        except BaseException:
+            os.close(fd)
+            path.unlink(missing_ok=True)
+            raise
+        return Unsynced(path, fd, len(head) + length).sync()
+
+    def restore(self, relative: str, chunks: list[Chunk]) -> None:
         """Put a complete copy in place of a damaged or missing stored file, atomically."""
         # Named as a stored file: one a crash leaves behind is an orphan the sweep removes.
         temporary = f"{relative}.{secrets.token_hex(4)}.restoring.dcm"

@@ -37,12 +37,12 @@ from sqlalchemy.exc import IntegrityError
 
 from hub import audit, db
 from hub.config import ImagingSettings
-from imaging import storage
+from imaging import quarantine, storage
 from imaging.dicom import query
-from imaging.dicom.parse import MalformedDataset, parse
+from imaging.dicom.parse import MalformedDataset, Parsed, parse
 from imaging.dicom.transport import serve_stores_inline, set_nodelay
 from imaging.dicom.transport import tune as tune_transport
-from imaging.index import DuplicateInstance, Indexer, node_principal
+from imaging.index import DuplicateInstance, ForeignInstance, Indexer, node_principal
 from imaging.models import CallingAe
 from imaging.storage import file_meta, relative_path
 from imaging.tasks import forward_drain
@@ -51,7 +51,19 @@ log = logging.getLogger("imaging.node")
 
 SUCCESS = 0x0000
 OUT_OF_RESOURCES = 0xA700
+# PS3.4 B.2.3 "Data Set does not match SOP Class" (failure): the instance's identity does not
+# match the study it names (another facility's, another patient's). Permanent: a sender must
+# not retry it, and dcmtk and pynetdicom report it as a failure with its comment.
+STUDY_MISMATCH = 0xA900
 CANNOT_UNDERSTAND = 0xC000
+# PS3.4 B.2.3 warnings, with the object received and kept:
+# 0xB000 (coercion/general warning) for a second object under a stored SOP Instance UID with
+# other content, kept in quarantine. Not 0x0111 (PS3.7 C "Duplicate SOP Instance"), a failure
+# status that tells the sender nothing was kept (untrue) and makes some senders retry forever.
+DUPLICATE_QUARANTINED = 0xB000
+# 0xB007 "Data Set does not match SOP Class" (warning): stored, but with invalid values the
+# index records (e.g. more frames declared than the pixel data holds).
+STORED_WITH_PROBLEMS = 0xB007
 FIND_FAILED = 0xC001
 REGISTRY_TTL = 5.0
 KICK_INTERVAL = 1.0
@@ -124,6 +136,7 @@ class _AssocState:
     stored: int = 0
     duplicates: int = 0
     refused: int = 0
+    quarantined: int = 0
     studies: set[int] = field(default_factory=set)
     # The association's own database connection where that saves round trips (PostgreSQL).
     connection: Connection | None = None
@@ -163,6 +176,14 @@ class Node:
     def on_requested(self, event: evt.Event) -> None:
         primitive: Any = event.assoc.requestor.primitive
         calling = str(primitive.calling_ae_title).strip()
+        called = str(primitive.called_ae_title).strip()
+        if called != self.settings.ae_title:
+            # An association meant for another node (a misconfigured modality) must not have
+            # its images filed here.
+            log.warning("rejected association from %r calling AE title %r", calling, called)
+            event.assoc.acse.send_reject(0x01, 0x01, 0x07)  # called AE title not recognised
+            event.assoc.kill()
+            return
         try:
             facility_id = self.registry.facility_of(calling)
         except Exception:
@@ -189,15 +210,18 @@ class Node:
         if state is not None and state.connection is not None:
             with contextlib.suppress(Exception):  # a broken connection is dropped all the same
                 state.connection.close()
-        if state is None or not (state.stored or state.duplicates or state.refused):
+        if state is None or not (
+            state.stored or state.duplicates or state.refused or state.quarantined
+        ):
             return
         log.info(
-            "association from %s ended (node process %d): %d stored, %d duplicate, %d refused",
+            "association from %s ended (node process %d): %d stored, %d duplicate, %d refused%s",
             state.calling_ae,
             os.getpid(),
             state.stored,
             state.duplicates,
             state.refused,
+            f", {state.quarantined} quarantined" if state.quarantined else "",
         )
         if state.stored and self.indexer.forward:
             self._kick.set()
@@ -277,9 +301,13 @@ class Node:
                     connection=state.connection,
                 )
             except DuplicateInstance:
-                outcome = self._keep_stored_copy(state, sop_uid, [meta, data])
-                if not isinstance(outcome, Dataset):  # a refused one is counted as refused
+                outcome = self._duplicate(state, parsed, [meta, data])
+                if outcome == SUCCESS:  # a refused one is counted as refused
                     state.duplicates += 1
+                break
+            except ForeignInstance as exc:
+                log.warning("refused an instance from %s: %s", state.calling_ae, exc.comment)
+                outcome = _failure(STUDY_MISMATCH, exc.comment)
                 break
             except IntegrityError:
                 if attempt == 1:
@@ -315,13 +343,20 @@ class Node:
             state.studies.add(indexed.study_id)
             if self.indexer.forward:
                 self._kick.set()
+            if parsed.problems:
+                log.warning(
+                    "stored an instance from %s with problems: %s",
+                    state.calling_ae,
+                    " ".join(parsed.problems),
+                )
+                return _status(STORED_WITH_PROBLEMS, "stored; " + " ".join(parsed.problems))
             return SUCCESS
         # Not kept: wait for the write to finish before removing what it wrote.
         futures.wait([writing])
         self.storage.delete(relative)
         if outcome is None:
             outcome = _failure(OUT_OF_RESOURCES, "the instance could not be indexed")
-        if isinstance(outcome, Dataset):
+        if isinstance(outcome, Dataset) and int(outcome.Status) >> 12 != 0xB:
             state.refused += 1
         return outcome
 
@@ -329,40 +364,40 @@ class Node:
         state.refused += 1
         return _failure(status, comment)
 
-    def _keep_stored_copy(
-        self, state: _AssocState, sop_uid: str, chunks: list[bytes]
-    ) -> int | Dataset:
-        """A duplicate is answered with success once the stored copy is known to be whole.
-
-        A copy left short by a crash during its flush (the row had committed, the sender was
-        never answered) is replaced by this one, if it is the same size as indexed.
-        """
+    def _duplicate(self, state: _AssocState, parsed: Parsed, chunks: list[bytes]) -> int | Dataset:
+        """A duplicate is answered with success once the stored copy is known to be whole
+        and the same; other content is kept in quarantine and the sender warned."""
         try:
-            stored = self.indexer.stored(sop_uid)
-            if stored is None:
-                # Its row was withdrawn meanwhile (a failed flush): nothing is stored.
-                return _failure(OUT_OF_RESOURCES, "the instance could not be indexed")
-            relative, size = stored
-            if relative is None:
-                return SUCCESS  # its file was deleted by retention, as intended
-            if self.storage.intact(relative, size):
-                return SUCCESS
-            if sum(len(chunk) for chunk in chunks) != size:
-                log.error(
-                    "the stored copy of an instance from %s is damaged and the one sent again "
-                    "differs in size; not replaced",
-                    state.calling_ae,
-                )
-                return _failure(OUT_OF_RESOURCES, "the stored copy is damaged")
-            self.storage.restore(relative, chunks)
-            log.warning("restored a damaged stored copy of an instance from %s", state.calling_ae)
-            return SUCCESS
+            found = quarantine.resolve(
+                self.indexer,
+                self.storage,
+                parsed,
+                chunks,
+                calling_ae=state.calling_ae,
+                facility_id=state.facility_id,
+            )
         except OSError as exc:
-            log.error("cannot restore an instance from %s: %s", state.calling_ae, exc.strerror)
+            log.error("cannot keep a duplicate from %s: %s", state.calling_ae, exc.strerror)
             return _failure(OUT_OF_RESOURCES, "the instance could not be written")
         except Exception as exc:
             log.error("cannot check a duplicate from %s: %s", state.calling_ae, type(exc).__name__)
             return _failure(OUT_OF_RESOURCES, "the instance could not be indexed")
+        if found is quarantine.Duplicate.WITHDRAWN:
+            # Its row was withdrawn meanwhile (a failed flush): nothing is stored.
+            return _failure(OUT_OF_RESOURCES, "the instance could not be indexed")
+        if found is quarantine.Duplicate.DAMAGED:
+            log.error(
+                "the stored copy of an instance from %s is damaged and the one sent again "
+                "differs in size; not replaced",
+                state.calling_ae,
+            )
+            return _failure(OUT_OF_RESOURCES, "the stored copy is damaged")
+        if found is quarantine.Duplicate.RESTORED:
+            log.warning("restored a damaged stored copy of an instance from %s", state.calling_ae)
+        if found is quarantine.Duplicate.QUARANTINED:
+            state.quarantined += 1
+            return _status(DUPLICATE_QUARANTINED, "another object has this UID; quarantined")
+        return SUCCESS
 
     def on_find(self, event: evt.Event) -> Iterator[tuple[int, Dataset | None]]:
         state = self._assocs.get(id(event.assoc))
@@ -397,14 +432,17 @@ class Node:
             yield 0xFF00, match
 
 
-def _failure(status: int, comment: str) -> Dataset:
-    """A failure status with its comment, as pynetdicom takes it from a handler (a Dataset;
-    anything else it answers as 0xC002, and the sender would not see why, nor whether to
+def _status(status: int, comment: str) -> Dataset:
+    """A status with its comment, as pynetdicom takes it from a handler (a Dataset; a failure
+    given otherwise it answers as 0xC002, and the sender would not see why, nor whether to
     retry)."""
     ds = Dataset()
     ds.Status = status
     ds.ErrorComment = comment[:64]
     return ds
+
+
+_failure = _status
 
 
 class NodeServer(ThreadedAssociationServer):

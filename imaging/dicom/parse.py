@@ -7,6 +7,7 @@ objects the receive path never uses; this walk only reads element headers (~0.1 
 
 from __future__ import annotations
 
+import mmap
 import re
 import struct
 import zlib
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from pydicom.charset import convert_encodings, decode_bytes
+
+from imaging.dicom.pixels import PixelData, check_frames
 
 DEFLATED = "1.2.840.10008.1.2.1.99"
 IMPLICIT_LE = "1.2.840.10008.1.2"
@@ -25,7 +28,11 @@ _LONG_VRS = frozenset(
 _VR_SHAPE = re.compile(rb"^[A-Z]{2}$")
 UID_PATTERN = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 ITEM, ITEM_END, SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
+# Pixel Data, Float Pixel Data, Double Float Pixel Data.
+PIXEL_TAGS = frozenset({0x7FE00010, 0x7FE00008, 0x7FE00009})
 MAX_DEPTH = 16
+# A deflated dataset inflates in memory (the walk needs it whole): at most this much.
+MAX_INFLATED = 1024 * 1024 * 1024
 
 # Report-like storage classes are kept 10 years, images 5 (SEEDS 000).
 _REPORT_CLASS_PREFIXES = (
@@ -55,7 +62,12 @@ WANTED = {
     0x00200010: "study_id",
     0x00200011: "series_number",
     0x00200013: "instance_number",
+    0x00280002: "samples",
+    0x00280004: "photometric",
     0x00280008: "frames",
+    0x00280010: "rows",
+    0x00280011: "columns",
+    0x00280100: "bits_allocated",
     0x0032000C: "priority",
 }
 _PERSON_NAMES = {"patient_name", "referring_physician"}
@@ -90,6 +102,8 @@ class Parsed:
     instance_number: int | None
     frames: int
     urgent: bool
+    # What is wrong with the instance though it can be stored (``imaging.dicom.pixels``).
+    problems: tuple[str, ...] = ()
 
     @property
     def is_report(self) -> bool:
@@ -97,13 +111,22 @@ class Parsed:
 
 
 class _Walker:
-    def __init__(self, buf: bytes, implicit: bool, little: bool) -> None:
+    def __init__(self, buf: bytes | mmap.mmap, implicit: bool, little: bool) -> None:
         self.buf = buf
         self.implicit = implicit
         self.u16 = struct.Struct("<H" if little else ">H").unpack_from
         self.u32 = struct.Struct("<I" if little else ">I").unpack_from
         self.tag = struct.Struct("<HH" if little else ">HH").unpack_from
         self.found: dict[str, bytes] = {}
+        self.pixels: PixelData | None = None
+        self._fragments = 0
+        self._first_item: int | None = None
+
+    def us(self, raw: bytes | None) -> int | None:
+        """An unsigned short (VR US) value in the dataset's byte order."""
+        if raw is None or len(raw) < 2:
+            return None
+        return int(self.u16(raw, 0)[0])
 
     def _header(self, pos: int, end: int) -> tuple[int, bytes | None, int, int]:
         """(tag, VR or None, value length, value offset) of the element at ``pos``."""
@@ -141,10 +164,21 @@ class _Walker:
                     raise MalformedDataset("an element has an undefined length it cannot have")
                 # An undefined-length UN holds a sequence encoded in implicit VR (PS3.5 6.2.2).
                 saved, self.implicit = self.implicit, self.implicit or vr == b"UN"
+                encapsulated = tag == 0x7FE00010
+                if encapsulated:
+                    self._fragments, self._first_item = 0, None
                 try:
-                    pos = self.sequence(value, end, depth + 1, encapsulated=tag == 0x7FE00010)
+                    pos = self.sequence(value, end, depth + 1, encapsulated=encapsulated)
                 finally:
                     self.implicit = saved
+                if encapsulated and top:
+                    # The first item is the basic offset table; the others are fragments.
+                    self.pixels = PixelData(
+                        encapsulated=True,
+                        length=0,
+                        offset_table_length=self._first_item or 0,
+                        fragments=max(self._fragments - 1, 0),
+                    )
                 continue
             if value + length > end:
                 raise MalformedDataset("an element's length runs past the end of the data")
@@ -153,7 +187,9 @@ class _Walker:
             elif top:
                 name = WANTED.get(tag)
                 if name is not None:
-                    self.found[name] = self.buf[value : value + length]
+                    self.found[name] = bytes(self.buf[value : value + length])
+                elif tag in PIXEL_TAGS:
+                    self.pixels = PixelData(encapsulated=False, length=length)
             pos = value + length
         if until_item_end:
             raise MalformedDataset("an item is not closed")
@@ -185,7 +221,11 @@ class _Walker:
                 continue
             if value + length > end:
                 raise MalformedDataset("an item's length runs past the end of the data")
-            if not encapsulated:
+            if encapsulated:
+                if self._first_item is None:
+                    self._first_item = length
+                self._fragments += 1
+            else:
                 self.dataset(value, value + length, depth, top=False)
             pos = value + length
         if not defined:
@@ -238,20 +278,34 @@ def _person(raw: bytes | None, charsets: list[str]) -> str:
 
 
 def parse(
-    data: bytes, transfer_syntax: str, *, sop_class_uid: str, sop_instance_uid: str
+    data: bytes | mmap.mmap,
+    transfer_syntax: str,
+    *,
+    sop_class_uid: str,
+    sop_instance_uid: str,
+    offset: int = 0,
 ) -> Parsed:
     """Validate ``data`` (a dataset without file meta) and pick what the index needs.
 
-    ``sop_*`` come from the C-STORE request; the dataset must agree with them.
+    ``sop_*`` come from the C-STORE request; the dataset must agree with them. ``offset``:
+    where the dataset starts in ``data`` (an upload's file mapped from disk: only the element
+    headers the walk reads are brought into memory).
     """
     if transfer_syntax == DEFLATED:
+        inflater = zlib.decompressobj(-zlib.MAX_WBITS)
         try:
-            data = zlib.decompress(data, -zlib.MAX_WBITS)
+            # Bounded: a small deflated dataset must not inflate without end in memory.
+            data = inflater.decompress(memoryview(data)[offset:], MAX_INFLATED)
         except zlib.error:
             raise MalformedDataset("the deflated dataset cannot be inflated") from None
+        if inflater.unconsumed_tail:
+            raise MalformedDataset("the deflated dataset inflates beyond the limit")
+        if not inflater.eof:
+            raise MalformedDataset("the deflated dataset cannot be inflated")
+        offset = 0
     walker = _Walker(data, transfer_syntax == IMPLICIT_LE, transfer_syntax != EXPLICIT_BE)
     try:
-        walker.dataset(0, len(data), 0, top=True)
+        walker.dataset(offset, len(data), 0, top=True)
     except struct.error:
         raise MalformedDataset("an element header is cut off") from None
     f = walker.found
@@ -265,7 +319,16 @@ def parse(
         charsets = convert_encodings(declared)
     except Exception:  # an unknown character set must not refuse the images
         charsets = ["iso8859"]
-    frames = _int(f.get("frames"))
+    frames, problems = check_frames(
+        declared=_text(f.get("frames")),
+        rows=walker.us(f.get("rows")),
+        columns=walker.us(f.get("columns")),
+        samples=walker.us(f.get("samples")),
+        bits_allocated=walker.us(f.get("bits_allocated")),
+        photometric=_text(f.get("photometric")),
+        pixels=walker.pixels,
+        transfer_syntax=transfer_syntax,
+    )
     return Parsed(
         sop_class_uid=sop_class,
         sop_instance_uid=sop_uid,
@@ -288,6 +351,7 @@ def parse(
         series_description=_person(f.get("series_description"), charsets)[:64],
         body_part=_text(f.get("body_part"))[:16],
         instance_number=_int(f.get("instance_number")),
-        frames=frames if frames and frames > 0 else 1,
+        frames=frames,
         urgent=_text(f.get("priority")).upper() in {"STAT", "HIGH"},
+        problems=problems,
     )
