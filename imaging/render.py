@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from pydicom import dcmread
-from pydicom.pixels import apply_modality_lut
+from pydicom.pixels import apply_modality_lut, pixel_array
 
 MAX_SIDE = 2048
 
@@ -33,22 +33,21 @@ def render_png(
 ) -> tuple[bytes, float, float]:
     """The PNG of ``frame`` and the window (center, width) it was drawn with."""
     try:
-        ds = dcmread(path)
+        # Large values (the pixel data) are left on disk until asked for.
+        ds = dcmread(path, defer_size=4096)
         if "PixelData" not in ds:
             raise CannotRender("no pixel data")
-        pixels = ds.pixel_array
+        frames = int(getattr(ds, "NumberOfFrames", 1) or 1)
+        if not 0 <= frame < frames:
+            raise CannotRender("no such frame")
+        # Only the frame asked for is decoded: a multi-frame instance's whole pixel array
+        # would cost the web worker its size times the frames.
+        pixels = pixel_array(path, index=frame if frames > 1 else None)
     except CannotRender:
         raise
     except Exception as exc:  # codec missing or damaged pixel data
         raise CannotRender(type(exc).__name__) from None
-    frames = int(getattr(ds, "NumberOfFrames", 1) or 1)
     samples = int(getattr(ds, "SamplesPerPixel", 1) or 1)
-    if frames > 1:
-        if not 0 <= frame < frames:
-            raise CannotRender("no such frame")
-        pixels = pixels[frame]
-    elif frame != 0:
-        raise CannotRender("no such frame")
     if samples == 3:
         image = Image.fromarray(_to_uint8(pixels).astype(np.uint8), "RGB")
         return _png(image), 128.0, 256.0

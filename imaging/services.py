@@ -179,6 +179,44 @@ def problems_of(session: Session, study: Study) -> tuple[int, list[Instance], in
     return int(count), listed, int(quarantined or 0)
 
 
+# Frames per page of a series in the viewer and its JSON: never one list of every frame (a
+# series of multi-frame instances may hold hundreds of thousands).
+FRAMES_PAGE = 1000
+
+
+def frames_page(
+    session: Session, series_id: int, start: int = 0, limit: int = FRAMES_PAGE
+) -> tuple[list[tuple[int, int]], int]:
+    """(instance id, frame) pairs from the ``start``-th frame of a series, at most ``limit``,
+    and the series' total frame count."""
+    shown = (
+        (Instance.series_id == series_id)
+        & Instance.deleted_at.is_(None)
+        & (Instance.kind == InstanceKind.IMAGE)
+    )
+    total = int(session.scalar(select(func.sum(Instance.frames)).where(shown)) or 0)
+    page: list[tuple[int, int]] = []
+    seen = 0
+    rows = session.execute(
+        select(Instance.id, Instance.frames)
+        .where(shown)
+        .order_by(Instance.instance_number, Instance.id)
+        .execution_options(yield_per=1000)
+    )
+    for instance_id, frames in rows:
+        count = max(int(frames), 1)
+        if seen + count > start:
+            first = max(start - seen, 0)
+            page.extend(
+                (instance_id, f) for f in range(first, min(count, first + limit - len(page)))
+            )
+            if len(page) >= limit:
+                break
+        seen += count
+    rows.close()
+    return page, total
+
+
 def instances_of_series(session: Session, series_id: int) -> list[Instance]:
     return list(
         session.scalars(

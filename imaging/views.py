@@ -31,6 +31,8 @@ from imaging.render import CannotRender, render_png
 from imaging.schemas import LinkOut
 
 bp = Blueprint("imaging_pages", __name__, url_prefix="/imaging")
+# Beyond any series (the index records at most pixels.MAX_FRAMES frames an instance).
+MAX_START = 2**40
 
 
 def _secret() -> str:
@@ -50,11 +52,12 @@ def _refused() -> Response:
 
 
 def _viewer_series(study_id: int) -> list[dict[str, Any]]:
+    """Each series with its first page of frames and its total; the viewer asks the series
+    JSON for the next pages as it scrolls (``services.FRAMES_PAGE`` frames a page)."""
     sess = db.session()
     out: list[dict[str, Any]] = []
     for summary in services.series_of(sess, study_id):
-        instances = services.instances_of_series(sess, summary.series.id)
-        frames = [(i.id, f) for i in instances for f in range(max(i.frames, 1))]
+        frames, total = services.frames_page(sess, summary.series.id)
         if frames:
             out.append(
                 {
@@ -62,6 +65,7 @@ def _viewer_series(study_id: int) -> list[dict[str, Any]]:
                     "label": f"{summary.series.modality} {summary.series.series_number or ''}"
                     f" {summary.series.description}".strip(),
                     "frames": frames,
+                    "total": total,
                 }
             )
     return out
@@ -124,6 +128,9 @@ def frame_png(token: str, instance_id: int, frame: int) -> ResponseReturnValue:
     sess.commit()
     if instance is None or instance.path is None:
         abort(404)
+    if frame >= max(instance.frames, 1):
+        # Beyond the frames the pixel data holds (as indexed), whatever the file declares.
+        return _private(Response(status=415))
     try:
         center = request.args.get("wc", type=float)
         width = request.args.get("ww", type=float)
@@ -192,7 +199,8 @@ def create_link_form(study_instance_uid: str) -> ResponseReturnValue:
 
 @bp.get("/links/<token>/series/<series_uid>.json")
 def series_json(token: str, series_uid: str) -> ResponseReturnValue:
-    """Frame list of one series (for viewers that load series lazily)."""
+    """One page of a series' frames (``?start=``, ``services.FRAMES_PAGE`` a page), its total
+    and where the next page starts (null on the last)."""
     sess = db.session()
     try:
         _link, study = links.open_link(
@@ -206,10 +214,22 @@ def series_json(token: str, series_uid: str) -> ResponseReturnValue:
     if series is None:
         sess.commit()
         abort(404)
-    instances = services.instances_of_series(sess, series.id)
+    start = request.args.get("start", 0, type=int)
+    if start < 0 or start > MAX_START:
+        sess.commit()
+        abort(400)
+    frames, total = services.frames_page(sess, series.id, start)
     sess.commit()
+    after = start + len(frames)
     return _private(
-        jsonify({"frames": [[i.id, f] for i in instances for f in range(max(i.frames, 1))]})
+        jsonify(
+            {
+                "frames": [[i, f] for i, f in frames],
+                "start": start,
+                "total": total,
+                "next": after if after < total else None,
+            }
+        )
     )
 
 

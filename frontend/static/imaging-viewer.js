@@ -6,6 +6,10 @@
   if (!root || !data) return;
   const series = JSON.parse(data.textContent);
   const frameUrl = root.dataset.frameUrl; // .../frames/0/0.png: instance and frame replaced
+  const seriesUrl = root.dataset.seriesUrl; // .../series/UID.json: the series' UID replaced
+  // Each series comes with its first page of frames and its total; further pages are asked
+  // for as the slider reaches them (never one list of every frame).
+  const fetching = {};
   const img = document.getElementById("frame");
   const pick = document.getElementById("series");
   const slice = document.getElementById("slice");
@@ -27,10 +31,33 @@
     return query ? base + "?" + query : base;
   }
 
+  function more(which) {
+    const s = series[which];
+    if (fetching[which] || s.frames.length >= s.total) return;
+    fetching[which] = true;
+    const url = seriesUrl.replace(/SERIES\.json$/, encodeURIComponent(s.uid) + ".json") +
+      "?start=" + s.frames.length;
+    fetch(url, { credentials: "same-origin" }).then(function (resp) {
+      if (!resp.ok) throw new Error(resp.status);
+      return resp.json();
+    }).then(function (page) {
+      if (page.start === s.frames.length) s.frames = s.frames.concat(page.frames);
+      if (page.next === null) s.total = s.frames.length;
+    }).catch(function () {
+      s.total = s.frames.length; // stop asking; what is loaded stays usable
+    }).finally(function () {
+      delete fetching[which];
+      if (which === current) show();
+    });
+  }
+
   function show() {
-    const frames = series[current].frames;
-    const index = Math.min(Math.max(parseInt(slice.value, 10) || 0, 0), frames.length - 1);
-    label.textContent = (index + 1) + " / " + frames.length;
+    const s = series[current];
+    const frames = s.frames;
+    const wanted = Math.min(Math.max(parseInt(slice.value, 10) || 0, 0), s.total - 1);
+    label.textContent = (wanted + 1) + " / " + s.total;
+    if (wanted >= frames.length) { more(current); return; }
+    const index = wanted;
     const [instance, frame] = frames[index];
     // Coalesce rapid scrolling: only the latest requested frame is loaded.
     pending = url(instance, frame);
@@ -62,7 +89,7 @@
 
   function selectSeries() {
     current = parseInt(pick.value, 10) || 0;
-    slice.max = String(series[current].frames.length - 1);
+    slice.max = String(series[current].total - 1);
     slice.value = "0";
     show();
   }

@@ -26,13 +26,14 @@ from imaging import storage
 from imaging.archive.central import CentralArchive
 from imaging.archive.client import GET_TIMEOUTS
 from imaging.dicom.parse import MalformedDataset, parse
-from imaging.index import DuplicateInstance, Indexer
+from imaging.index import DuplicateInstance, ForeignInstance, Indexer
 from imaging.models import PatientKey, Study
 from imaging.services import _patient_ids
 from imaging.storage import file_meta, relative_path
 
 log = logging.getLogger("imaging.retrieve")
 SUCCESS, CANNOT_UNDERSTAND, OUT_OF_RESOURCES = 0x0000, 0xC000, 0xA700
+STUDY_MISMATCH = 0xA900  # as the node answers (imaging.dicom.node)
 
 
 @dataclass(frozen=True)
@@ -148,10 +149,23 @@ def _get(
         meta = file_meta(sop_class, sop_uid, syntax)
         try:
             store.write(relative, [meta, data])
+        except OSError as exc:
+            log.error("cannot keep a retrieved instance: %s", exc.strerror)
+            counts["failed"] += 1
+            return OUT_OF_RESOURCES
+        try:
             indexer.add(parsed, relative, len(meta) + len(data), calling, facility_id)
         except DuplicateInstance:
+            store.delete(relative)
             return SUCCESS
+        except ForeignInstance as exc:
+            # The hub holds this study for another facility or patient: never merged.
+            store.delete(relative)
+            log.warning("refused a retrieved instance: %s", exc.comment)
+            counts["failed"] += 1
+            return STUDY_MISMATCH
         except Exception as exc:
+            store.delete(relative)
             # Only the type: a database error's text carries the row's values.
             log.error("cannot keep a retrieved instance: %s", type(exc).__name__)
             counts["failed"] += 1
