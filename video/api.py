@@ -29,7 +29,7 @@ from video.schemas import (
     SessionList,
     SessionOut,
 )
-from video.signalling import emit_after_commit
+from video.signalling import emit_after_commit, evict
 
 
 def _video() -> VideoSettings:
@@ -158,6 +158,27 @@ def invite_video_participant(
         participant=participant_out(video, invitation.participant, set()),
         guest_url=guest_url,
     )
+
+
+@api_route(
+    "/video-sessions/<int:session_id>/participants/<int:participant_id>/revoke",
+    "POST",
+    summary="Revoke a patient's guest link (the session's requester or specialist); a "
+    "connected patient is taken out of the session",
+    scope="consults:write",
+    tag="video",
+    response=ParticipantOut,
+    errors=(404, 409),
+)
+def revoke_video_guest(
+    principal: Principal, session_id: int, participant_id: int
+) -> ParticipantOut:
+    sess = db.session()
+    revoked = services.revoke_guest(sess, principal, session_id, participant_id)
+    out = participant_out(revoked.participant.session, revoked.participant, set())
+    sess.commit()  # the link is dead before anyone is told or disconnected
+    evict(session_id, participant_id, revoked.sockets)
+    return out
 
 
 @api_route(

@@ -25,6 +25,7 @@ from video.models import (
     ParticipantRole,
     SessionKind,
     SessionStatus,
+    VideoEvent,
     VideoParticipant,
     VideoRecording,
     VideoSession,
@@ -376,6 +377,51 @@ def end(session: Session, principal: Principal, session_id: int) -> VideoSession
     timeline.add(session, video, "ended", me, at=now)
     audit.record(session, principal, action, object_type="video_session", object_id=video.id)
     return video
+
+
+@dataclass(frozen=True)
+class Revocation:
+    participant: VideoParticipant
+    sockets: list[str]  # the guest's socket ids on record, to disconnect after the commit
+
+
+def revoke_guest(
+    session: Session, principal: Principal, session_id: int, participant_id: int
+) -> Revocation:
+    """The session's requester or specialist withdraws a patient's guest link: the link never
+    opens again, and the patient, if connected, is taken out of the session."""
+    action = "video:guest_link:revoked"
+    video, _me = _host_or_requester(session, principal, session_id, action)
+    person = next((p for p in video.participants if p.id == participant_id), None)
+    if person is None or person.role is not ParticipantRole.PATIENT:
+        raise NotFound("Not found.")
+    if person.guest_token_hash is None:
+        raise Conflict("This guest link was already revoked.", code="already_revoked")
+    now = utcnow()
+    # The hash goes: no token can match it again, whatever its signature or expiry said.
+    person.guest_token_hash = None
+    person.guest_expires_at = now
+    sockets = [
+        str(e.details["sid"])
+        for e in session.scalars(
+            select(VideoEvent).where(
+                VideoEvent.session_id == video.id, VideoEvent.participant_id == person.id
+            )
+        )
+        if isinstance(e.details, dict) and e.details.get("sid")
+    ]
+    if person.id in connected(session, video):
+        timeline.add(session, video, "left", person, at=now, reason="revoked")
+    timeline.add(session, video, "guest_revoked", person, at=now)
+    audit.record(
+        session,
+        principal,
+        action,
+        object_type="video_session",
+        object_id=video.id,
+        details={"participant_id": person.id},
+    )
+    return Revocation(person, sorted(set(sockets)))
 
 
 def recordings(session: Session, video: VideoSession) -> list[VideoRecording]:

@@ -84,6 +84,26 @@ def emit_after_commit(sess: Any, name: str, data: dict[str, Any], session_id: in
     _after_commit.add(sess, (name, data, session_room(session_id)))
 
 
+def evict(session_id: int, participant_id: int, sockets: list[str]) -> None:
+    """Take a participant out of a session now (a revoked guest link): their sockets are
+    disconnected (through the message queue when the socket is on another web process), the
+    others' browsers drop the media connection, and the page learns why."""
+    socketio.emit(
+        "revoked",
+        {"participant_id": participant_id},
+        to=participant_room(session_id, participant_id),
+        namespace=NAMESPACE,
+    )
+    socketio.emit(
+        "peer-left",
+        {"participant_id": participant_id, "reason": "revoked"},
+        to=session_room(session_id),
+        namespace=NAMESPACE,
+    )
+    for sid in sockets:
+        socketio.server.disconnect(sid, namespace=NAMESPACE)
+
+
 def recorder_token(secret_key: str, session_id: int) -> str:
     """A short-lived credential that lets the media worker join one session as its recorder."""
     return URLSafeTimedSerializer(secret_key, salt=RECORDER_SALT).dumps({"session": session_id})

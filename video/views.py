@@ -37,6 +37,7 @@ JS_TEXT = {
     "left": _l("You left the session."),
     "refused": _l("You cannot join this session."),
     "ended": _l("This session has ended."),
+    "revoked": _l("Your link to this session was withdrawn."),
     "no_media": _l("No camera or microphone could be opened: {error}"),
     "admit": _l("Admit"),
     "asks_to_join": _l("{role} is waiting to join."),

@@ -299,6 +299,13 @@
     socket.on("peer-joined", function (p) { ensureListed(p.participant_id, p.role); });
     socket.on("peer-left", function (p) { markPeer(p.participant_id, ""); closePeer(p.participant_id); });
     socket.on("signal", onSignal);
+    socket.on("revoked", function () {
+      Object.keys(state.peers).forEach(closePeer);
+      state.joined = false;
+      status(T.revoked);
+      socket.disconnect();
+      $("leave-button").disabled = true; $("join-button").disabled = true;
+    });
     socket.on("ended", function () {
       Object.keys(state.peers).forEach(closePeer);
       state.joined = false;

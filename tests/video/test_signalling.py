@@ -307,3 +307,58 @@ def test_malformed_socket_events_are_answered_not_raised(app: Flask, world: Worl
     # The socket still works afterwards.
     joined = doc.emit("join", {"session_id": video["id"]}, namespace=NAMESPACE, callback=True)
     assert joined["ok"] and joined["status"] == "joined"
+
+
+def test_a_revoked_guest_link_is_dead_and_its_patient_taken_out(app: Flask, world: World) -> None:
+    consult = world_video_consult(app, world)
+    video = open_session(app, world, consult)
+    s = f"/api/v1/video-sessions/{video['id']}"
+    with app.test_client() as client:
+        invited = client.post(
+            f"{s}/participants", json={"role": "patient"}, headers=world["hw_a"].headers
+        ).get_json()
+    token = invited["guest_url"].rsplit("/", 1)[1]
+    patient_id = invited["participant"]["id"]
+    doc = _client(app, world, "specialist")
+    assert doc.emit("join", {"session_id": video["id"]}, namespace=NAMESPACE, callback=True)["ok"]
+    doc.emit("admit", {"participant_id": patient_id}, namespace=NAMESPACE, callback=True)
+    guest = hub_socketio.test_client(app, namespace=NAMESPACE, auth={"guest": token})
+    assert guest.is_connected(NAMESPACE)
+    joined = guest.emit("join", {"session_id": video["id"]}, namespace=NAMESPACE, callback=True)
+    assert joined["ok"], joined
+    doc.get_received(NAMESPACE)
+
+    with app.test_client() as client:
+        assert client.get(f"/video/guest/{token}").status_code == 200
+        # Only the session's requester and specialist revoke, and only a patient's link.
+        outsider = client.post(
+            f"{s}/participants/{patient_id}/revoke", headers=world["hw_b"].headers
+        )
+        assert outsider.status_code == 404
+        me = video["participants"][0]["id"]
+        not_a_guest = client.post(f"{s}/participants/{me}/revoke", headers=world["hw_a"].headers)
+        assert not_a_guest.status_code == 404
+        revoked = client.post(
+            f"{s}/participants/{patient_id}/revoke", headers=world["hw_a"].headers
+        )
+        assert revoked.status_code == 200, revoked.get_json()
+        again = client.post(f"{s}/participants/{patient_id}/revoke", headers=world["hw_a"].headers)
+        assert again.status_code == 409 and again.get_json()["error"]["code"] == "already_revoked"
+        # The link opens nothing any more, and cannot connect a socket.
+        assert client.get(f"/video/guest/{token}").status_code in (404, 410)
+    assert not guest.is_connected(NAMESPACE)
+    assert not hub_socketio.test_client(
+        app, namespace=NAMESPACE, auth={"guest": token}
+    ).is_connected(NAMESPACE)
+    # The others' browsers drop the patient's media connection.
+    left = [e["args"][0] for e in doc.get_received(NAMESPACE) if e["name"] == "peer-left"]
+    assert {"participant_id": patient_id, "reason": "revoked"} in left
+    with app.app_context(), db.transaction() as sess:
+        recorded = sess.scalars(
+            select(AuditEvent.details).where(
+                AuditEvent.action == "video:guest_link:revoked",
+                AuditEvent.outcome == "ok",
+                AuditEvent.object_id == str(video["id"]),
+            )
+        ).all()
+    assert recorded == [{"participant_id": patient_id}]
