@@ -54,10 +54,12 @@ class ForeignInstance(Exception):
     any attribute value; ``code`` is the reason for the API.
     """
 
-    def __init__(self, code: str, comment: str) -> None:
+    def __init__(self, code: str, comment: str, study_id: int, study_facility_id: int) -> None:
         super().__init__(comment)
         self.code = code
         self.comment = comment
+        self.study_id = study_id
+        self.study_facility_id = study_facility_id
 
 
 @dataclass(frozen=True)
@@ -190,7 +192,11 @@ class Indexer:
         if study is not None:
             # Checked on every instance, the cached path too: a study is joined only by
             # its own facility's instances of its own patient.
-            self._check_joins(study, parsed, facility_id, principal, calling_ae)
+            try:
+                self._check_joins(study, parsed, facility_id)
+            except ForeignInstance as exc:
+                self._record_refusal(exc, parsed, facility_id, principal, calling_ae)
+                raise
         if connection is not None and study is not None and series_id is not None:
             return self._add_known(
                 connection,
@@ -239,8 +245,10 @@ class Indexer:
             # Or a study or series row another process inserted meanwhile.
             self._conflict(session, parsed)
             raise
-        except ForeignInstance:
+        except ForeignInstance as exc:
+            # Recorded once the session let go: SQLite's one writer is this session.
             session.rollback()
+            self._record_refusal(exc, parsed, facility_id, principal, calling_ae)
             raise
         except BaseException:
             session.rollback()
@@ -346,15 +354,9 @@ class Indexer:
         self._series.pop(parsed.series_uid, None)
 
     def _check_joins(
-        self,
-        study: _StudyKey,
-        p: Parsed,
-        facility_id: int,
-        principal: Principal | None,
-        calling_ae: str,
-        session: Session | None = None,
+        self, study: _StudyKey, p: Parsed, facility_id: int, session: Session | None = None
     ) -> None:
-        """Raise :class:`ForeignInstance` (audited) unless ``p`` may join ``study``."""
+        """Raise :class:`ForeignInstance` unless ``p`` may join ``study``."""
         refusal: tuple[str, str] | None = None
         if study.facility_id != facility_id:
             refusal = ("foreign_study", "the study belongs to another facility")
@@ -368,17 +370,15 @@ class Indexer:
         if refusal is None:
             return
         code, comment = refusal
-        self._record_refusal(study, p, facility_id, principal, calling_ae, code)
-        raise ForeignInstance(code, comment)
+        raise ForeignInstance(code, comment, study.id, study.facility_id)
 
     def _record_refusal(
         self,
-        study: _StudyKey,
+        refused: ForeignInstance,
         p: Parsed,
         facility_id: int,
         principal: Principal | None,
         calling_ae: str,
-        code: str,
     ) -> None:
         # Its own session: the instance's rows roll back, the refusal must stay on record.
         # Ids only: never a name or PatientID in the audit.
@@ -389,12 +389,12 @@ class Indexer:
                 "imaging:instance:refused",
                 outcome="denied",
                 object_type="study",
-                object_id=study.id,
+                object_id=refused.study_id,
                 details={
-                    "reason": code,
+                    "reason": refused.code,
                     "calling_ae": calling_ae,
                     "facility_id": facility_id,
-                    "study_facility_id": study.facility_id,
+                    "study_facility_id": refused.study_facility_id,
                     "sop_instance_uid": p.sop_instance_uid,
                 },
             )
@@ -418,7 +418,7 @@ class Indexer:
         ).first()
         if row is not None:
             key = _StudyKey(*row)
-            self._check_joins(key, p, facility_id, principal, calling_ae, session)
+            self._check_joins(key, p, facility_id, session)
             return key, False
         study = Study(
             study_instance_uid=p.study_uid,

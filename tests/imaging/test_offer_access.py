@@ -5,7 +5,6 @@ minting and revoking need the study's facility or the consult's assigned special
 from __future__ import annotations
 
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
