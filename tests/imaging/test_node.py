@@ -560,6 +560,11 @@ def test_several_node_processes_share_the_port_and_the_senders(
     results: list[list[int]] = [[] for _ in range(senders)]
     with running_node(database_url, tmp_path / "node", HUB_DICOM_PROCESSES="2") as node:
         children = Path(f"/proc/{node.proc.pid}/task/{node.proc.pid}/children")
+        # The shared port opens before the second process forks: on a loaded machine the
+        # port can answer before the child exists.
+        deadline = time.monotonic() + 30
+        while not children.read_text().split() and time.monotonic() < deadline:
+            time.sleep(0.05)
         processes = [node.proc.pid, *map(int, children.read_text().split())]
         assert len(processes) == 2
         associations = [Sender(node.port, titles.a) for _ in range(senders)]
