@@ -18,7 +18,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from hub import audit, db
 from hub.auth.principal import Principal
 from hub.errors import AccessDenied, HubError
-from hub.limits import IdConverter
+from hub.limits import BigIdConverter, IdConverter
 
 log = logging.getLogger("hub.http")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -128,8 +128,10 @@ class _SessionCookies(SecureCookieSessionInterface):
 
 
 def init_app(app: Flask) -> None:
-    # Before any route exists: every <int:...> in a URL is bounded to what an id column holds.
+    # Before any route exists: every <int:...> in a URL is bounded to what an id column holds
+    # (<bigint:...> for the ids of BIGINT tables).
     app.url_map.converters["int"] = IdConverter
+    app.url_map.converters["bigint"] = BigIdConverter
     app.session_interface = _SessionCookies()
     proxies = app.config["HUB_SETTINGS"].trusted_proxies
     if proxies:
@@ -171,7 +173,13 @@ def init_app(app: Flask) -> None:
     def _http_error(exc: HTTPException) -> Response:
         _rollback()
         code = (exc.name or "error").lower().replace(" ", "_")
-        return _error_response(exc.code or 500, code, exc.description or exc.name)
+        resp = _error_response(exc.code or 500, code, exc.description or exc.name)
+        # Keep what the exception says besides its HTML body: a 405's Allow (RFC 9110 requires
+        # it), a 401's WWW-Authenticate, a 429's Retry-After.
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                resp.headers[name] = value
+        return resp
 
     @app.errorhandler(PoolTimeout)
     @app.errorhandler(OperationalError)
