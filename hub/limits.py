@@ -16,6 +16,7 @@ from hub.errors import BadRequest, ValidationFailed
 
 MAX_DEPTH = 32  # far deeper than any of the API's bodies; the parser recurses per level
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1  # a signed 64-bit column, the widest the hub stores
+ID_MAX = 2**31 - 1  # an INTEGER id column (signed 32-bit on PostgreSQL), what most ids are
 
 
 def json_depth_exceeds(raw: bytes, limit: int = MAX_DEPTH) -> bool:
@@ -92,10 +93,35 @@ def check_json_text(raw: bytes) -> None:
         )
 
 
+def digits_up_to(limit: int) -> str:
+    """A regular expression matching the decimal numbers 0..``limit`` (leading zeros allowed up
+    to ``limit``'s length), so that a larger number fails the URL's pattern itself."""
+    top = str(limit)
+    options = [rf"\d{{1,{len(top) - 1}}}"] if len(top) > 1 else []
+    for i, digit in enumerate(top):
+        if digit != "0":
+            rest = len(top) - i - 1
+            options.append(f"{top[:i]}[0-{int(digit) - 1}]" + (rf"\d{{{rest}}}" if rest else ""))
+    options.append(top)
+    return "(?:" + "|".join(options) + ")"
+
+
 class IdConverter(IntegerConverter):
-    """``<int:...>`` in every URL: a number no id column can hold matches no route (404)
-    instead of overflowing the database driver."""
+    """``<int:...>`` in every URL: an id column is INTEGER, signed 32-bit on PostgreSQL, so a
+    larger number matches no route (404) instead of overflowing the database driver.
+
+    The bound is in the pattern, not only in ``to_python``: a number refused there would still
+    have matched the path, and Werkzeug would answer 405 for the other methods of that shape."""
+
+    max_value = ID_MAX
 
     def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("max", INT_MAX)
+        kwargs.setdefault("max", self.max_value)
         super().__init__(map, *args, **kwargs)
+        self.regex = digits_up_to(self.max_value)
+
+
+class BigIdConverter(IdConverter):
+    """``<bigint:...>``: the id of a BIGINT table (insurance claims), up to 64 bits."""
+
+    max_value = INT_MAX

@@ -70,7 +70,7 @@ def pull_claims(principal: Principal, query: PullQuery) -> Response:
 
 
 @api_route(
-    "/insurer/claims/<int:claim_id>/reconciliation",
+    "/insurer/claims/<bigint:claim_id>/reconciliation",
     "POST",
     summary="Accept or reject your share of a claim (once; a rejection needs a reason code)",
     scope="claims:reconcile",
@@ -182,7 +182,7 @@ def list_claims(principal: Principal, query: ClaimQuery) -> ClaimPage:
 
 
 @api_route(
-    "/claims/<int:claim_id>/correction",
+    "/claims/<bigint:claim_id>/correction",
     "POST",
     summary="Correct a claim: re-price a held one, or write a credit and a rebill referencing "
     "the original (a rejected claim is resubmitted this way)",

@@ -142,7 +142,7 @@ def billing() -> ResponseReturnValue:
     )
 
 
-@bp.post("/billing/<int:claim_id>/correct")
+@bp.post("/billing/<bigint:claim_id>/correct")
 @login_required
 def correct(claim_id: int) -> ResponseReturnValue:
     """Price a held claim again, or resubmit a rejected one, from the consult's record."""

@@ -10,6 +10,7 @@ from pydantic.json_schema import JsonSchemaMode
 
 from hub.api.core import OPERATIONS, Operation
 from hub.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageQuery
+from hub.limits import ID_MAX, INT_MAX
 from hub.permissions import SCOPES
 
 _REF = "#/components/schemas/{model}"
@@ -45,6 +46,10 @@ _PAGE_PARAMS = {
 }
 
 
+# The URL converters of ids (hub.limits) and the largest number each matches.
+_ID_BOUNDS = {"int": ID_MAX, "bigint": INT_MAX}
+
+
 def _add_defs(spec: APISpec, schema: dict[str, Any], seen: set[str]) -> None:
     for name, sub in schema.pop("$defs", {}).items():
         if name not in seen:
@@ -73,8 +78,11 @@ def _parameters(op: Operation, seen: set[str], spec: APISpec) -> list[dict[str, 
     for segment in op.rule.split("/"):
         if segment.startswith("<") and segment.endswith(">"):
             converter, _, name = segment[1:-1].rpartition(":")
-            kind = "integer" if converter == "int" else "string"
-            params.append({"name": name, "in": "path", "required": True, "schema": {"type": kind}})
+            kind: dict[str, Any] = {"type": "string"}
+            if converter in _ID_BOUNDS:
+                # What the URL converter matches: a larger number is no route (404).
+                kind = {"type": "integer", "minimum": 0, "maximum": _ID_BOUNDS[converter]}
+            params.append({"name": name, "in": "path", "required": True, "schema": kind})
     if op.query is not None:
         schema = op.query.model_json_schema(ref_template=_REF)
         _add_defs(spec, schema, seen)
