@@ -22,7 +22,7 @@ from consult.models import (
 from hub.api.pagination import PageQuery
 from hub.auth.principal import Principal
 from hub.permissions import REQUESTER_ROLES
-from hub.schemas import CursorPage, FromRow, Strict
+from hub.schemas import CursorPage, FromRow, Id, Strict, Timestamp
 
 
 class Vitals(Strict):
@@ -37,7 +37,7 @@ class Vitals(Strict):
 
 
 class ConsultIn(Strict):
-    patient_id: int = Field(gt=0)
+    patient_id: Id
     specialty: str = Field(min_length=2, max_length=40)
     urgency: Urgency
     mode: Mode = Mode.ASYNC
@@ -164,7 +164,7 @@ class CancelIn(Strict):
 
 class MessageIn(Strict):
     body: str = Field(min_length=1, max_length=10_000)
-    attachment_id: int | None = Field(default=None, gt=0)
+    attachment_id: Id | None = None
 
 
 class MessageOut(FromRow):
@@ -218,8 +218,8 @@ class ShiftIn(Strict):
     specialist: str = Field(min_length=2, max_length=64)
     specialty: str = Field(min_length=2, max_length=40)
     facility: str = Field(min_length=1, max_length=32)
-    starts_at: datetime
-    ends_at: datetime
+    starts_at: Timestamp
+    ends_at: Timestamp
 
     @field_validator("starts_at", "ends_at")
     @classmethod
@@ -245,8 +245,8 @@ class ShiftList(BaseModel):
 
 class ShiftQuery(Strict):
     specialty: str | None = Field(default=None, max_length=40)
-    start: datetime | None = None
-    end: datetime | None = None
+    start: Timestamp | None = None
+    end: Timestamp | None = None
 
     @field_validator("start", "end")
     @classmethod

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
+from typing import Annotated
 
-from pydantic import AliasPath, BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import (
+    AliasPath,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    field_validator,
+)
 
+from hub.limits import ID_MAX
 from hub.models import ConsentMethod, ConsentScope, Sex
 
 
@@ -13,6 +24,32 @@ class Strict(BaseModel):
     """Unknown fields are an error, not silently dropped."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+_RFC3339_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _rfc3339_text(value: object) -> object:
+    # pydantic would read a number, or digits in a query string, as seconds since 1970 ("0.5"
+    # would be a time in 1970); the API documents date-time text, so only that is read. Parsed
+    # here, as strictly typed bodies take no text for a datetime.
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and _RFC3339_DATE.match(value.strip()):
+        try:
+            return datetime.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ValueError("give a date and time as text (e.g. 2026-12-01T08:00:00+03:30)")
+
+
+# A date and time given to the API: RFC 3339 text (or a datetime from Python callers).
+Timestamp = Annotated[datetime, BeforeValidator(_rfc3339_text)]
+
+
+# The id of a row given in a body or query: what an INTEGER id column holds (signed 32-bit
+# on PostgreSQL; a larger number would overflow the driver instead of matching nothing).
+Id = Annotated[int, Field(gt=0, le=ID_MAX)]
 
 
 class FromRow(BaseModel):
@@ -90,7 +127,7 @@ class PatientList(CursorPage):
 
 
 class MergeIn(Strict):
-    duplicate_id: int = Field(gt=0)
+    duplicate_id: Id
     reason: str = Field(min_length=3, max_length=500)
 
 
@@ -108,7 +145,7 @@ class ConsentIn(Strict):
         default=None, min_length=1, max_length=200, description="Defaults to the patient's own name"
     )
     relationship_to_patient: str = Field(default="self", min_length=1, max_length=40)
-    given_at: datetime | None = Field(default=None, description="Defaults to now (UTC)")
+    given_at: Timestamp | None = Field(default=None, description="Defaults to now (UTC)")
 
     @field_validator("scopes")
     @classmethod

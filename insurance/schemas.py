@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator
 
 from hub.api.pagination import PageQuery
-from hub.schemas import CursorPage, FromRow
+from hub.schemas import CursorPage, FromRow, Id
 from insurance.models import ClaimKind, ClaimStatus, Decision, TariffUnit
 from insurance.services import REASON_CODES
 
@@ -123,7 +123,7 @@ class ClaimPage(CursorPage):
 
 
 class ClaimQuery(PageQuery):
-    facility_id: int | None = None
+    facility_id: Id | None = None
     status: Literal["held", "ready", "rejected"] | None = None
 
 

@@ -7,14 +7,14 @@ from typing import Any
 
 from pydantic import AliasPath, BaseModel, Field, computed_field, field_validator
 
-from hub.schemas import CursorPage, FromRow, Strict
+from hub.schemas import CursorPage, FromRow, Strict, Timestamp
 from video.models import ParticipantRole, RecordingStatus, SessionKind, SessionStatus
 
 
 class SessionIn(Strict):
     kind: SessionKind = SessionKind.INSTANT
     # With an offset (Z or +03:30); shown to each participant in their own time zone.
-    scheduled_at: datetime | None = None
+    scheduled_at: Timestamp | None = None
     # Ask for a recording; it happens only when every participant consented.
     record: bool = False
 
