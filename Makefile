@@ -7,7 +7,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .DEFAULT_GOAL := help
 .PHONY: help run test install system-deps lint format typecheck migrations-check pytest \
-        translations translations-update bench clean
+        translations translations-update bench clean vendor
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -19,6 +19,15 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP) translations ## Create .venv and install the hub with its dev tools
+
+NODE_STAMP := frontend/node_modules/.installed
+
+$(NODE_STAMP): frontend/package.json frontend/package-lock.json
+	cd frontend && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+vendor: ## Refresh frontend/static/vendor from the pinned npm packages (commit the result)
+	scripts/vendor-frontend
 
 translations: $(STAMP) ## Compile the .po catalogues
 	@$(BIN)/pybabel compile -d frontend/translations >/dev/null
@@ -46,7 +55,7 @@ typecheck: $(STAMP) ## mypy
 migrations-check: $(STAMP) ## Fail unless Alembic has exactly one head
 	$(BIN)/hub db heads
 
-pytest: install ## The pytest suite only (SQLite and PostgreSQL, Redis, Chromium)
+pytest: install $(NODE_STAMP) ## The pytest suite only (SQLite and PostgreSQL, Redis, Chromium, axe-core)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: install system-deps lint typecheck migrations-check pytest ## Everything CI runs
@@ -55,4 +64,4 @@ bench: install ## Benchmarks under tests/benchmarks (see their docstrings)
 	@for b in tests/benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean: ## Remove .venv and caches (not var/)
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache frontend/node_modules

@@ -11,6 +11,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page
 
 from hub.demo import ACCOUNTS
 from hub.http import CONTENT_SECURITY_POLICY
+from tests.support.browser import axe_violations, wait_until
 from tests.support.live import DEMO_PASSWORD
 from tests.support.processes import HubProcess
 
@@ -18,7 +19,14 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 TIMEOUT_MS = 15_000
 # Each demo role and the pages it opens from its home.
 VISITS = {
-    "chw.demo": ("/home", "/consults", "/consults/new", "/imaging/upload", "/verify"),
+    "chw.demo": (
+        "/home",
+        "/consults",
+        "/consults/new",
+        "/imaging/upload",
+        "/verify",
+        "/api/v1/docs",
+    ),
     "specialist.demo": ("/home", "/worklist", "/consults"),
     "insurer.demo": ("/home", "/insurance/analyst"),
     "admin.demo": ("/home", "/insurance/billing"),
@@ -62,6 +70,33 @@ def test_pages_have_no_policy_violation(live: HubProcess, page: Page) -> None:
             assert resp.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
             assert resp.headers["cache-control"] == "no-store", (username, path)
             page.wait_for_load_state("networkidle")
+    assert refused == []
+
+
+@pytest.mark.parametrize("locale", ["en", "fa"])
+def test_pages_have_no_serious_accessibility_violation(
+    live: HubProcess, page: Page, locale: str
+) -> None:
+    found: list[str] = []
+    for username, paths in VISITS.items():
+        page.context.clear_cookies()
+        _log_in(page, live.base_url, username)
+        page.goto(f"{live.base_url}/lang/{locale}")
+        for path in paths:
+            page.goto(live.base_url + path)
+            page.wait_for_load_state("networkidle")
+            found += [f"{username} {path}: {v}" for v in axe_violations(page)]
+    assert found == []
+
+
+def test_the_api_documentation_renders_the_hubs_own_document(live: HubProcess, page: Page) -> None:
+    refused: list[str] = []
+    page.on("console", lambda m: refused.append(m.text) if "Security Policy" in m.text else None)
+    _log_in(page, live.base_url, "chw.demo")
+    page.goto(live.base_url + "/api/v1/docs")
+    wait_until(page, "document.querySelectorAll('#swagger-ui .opblock').length > 20")
+    summaries = page.locator("#swagger-ui .opblock-summary-path").all_inner_texts()
+    assert any(s.startswith("/api/v1/consults") for s in summaries)
     assert refused == []
 
 

@@ -9,6 +9,7 @@ every page they open to it.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from playwright.sync_api import Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -30,3 +31,28 @@ def wait_until(page: Page, expression: str, timeout: float = 15_000) -> object:
                 f"{expression!r} still {last!r} after {timeout:.0f} ms on {page.url}"
             )
         time.sleep(POLL_SECONDS)
+
+
+AXE = Path(__file__).resolve().parents[2] / "frontend" / "node_modules" / "axe-core" / "axe.min.js"
+BLOCKING = ("serious", "critical")
+
+
+def axe_violations(page: Page, impacts: tuple[str, ...] = BLOCKING) -> list[str]:
+    """axe-core's violations of the page at these impacts, one line each (rule, impact, the
+    first offending elements). Injected through ``evaluate``, so the page's policy stays on."""
+    if not AXE.exists():
+        raise RuntimeError(
+            f"{AXE} is missing: run `make pytest` (it installs frontend/ npm packages)"
+        )
+    if not page.evaluate("typeof window.axe === 'object'"):
+        page.evaluate(AXE.read_text(encoding="utf-8"))
+    result = page.evaluate(
+        "axe.run(document, {resultTypes: ['violations']}).then(r => r.violations.map(v => "
+        "({id: v.id, impact: v.impact, help: v.help, "
+        "nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))})))"
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {', '.join(v['nodes'])}"
+        for v in result
+        if v["impact"] in impacts
+    ]
