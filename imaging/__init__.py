@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from flask import Flask
 
-from hub import hooks
-from hub.jobs import add_periodic
-from imaging import api as api  # its routes join the /api/v1 blueprint
-from imaging import cli, consults, reading, services, tasks, views
 from imaging import models as models  # registers the tables
-from imaging.archive import deletions
-from imaging.demo import seed_titles
-from imaging.reading import api as reading_api  # noqa: F401 (its routes join /api/v1)
 
 
 def init_app(app: Flask) -> None:
-    """Register the imaging pages, report, CLI, seams and periodic jobs."""
+    """Register the imaging API, pages, report, CLI, seams and periodic jobs."""
+    # Imported when the app is built, not with the package: importing the package for its
+    # tables (Alembic, the model registry) must not load its web layer and DICOM stack.
+    from hub import hooks
+    from hub.jobs import add_periodic
+    from imaging import api as api  # its routes join the /api/v1 blueprint
+    from imaging import cli, consults, reading, services, tasks, views
+    from imaging.archive import deletions
+    from imaging.demo import seed_titles
+    from imaging.reading import api as reading_api  # noqa: F401 (its routes join /api/v1)
+
     views.init_app(app)
     reading.init_app(app)  # the radiologist's signed report
     app.cli.add_command(cli.dicom_group)
