@@ -86,6 +86,23 @@ def _digest(
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+def digest_of(ev: AuditEvent, prev_hash: str) -> str:
+    """The hash a stored event must carry when it follows ``prev_hash``."""
+    return _digest(
+        ev.seq,
+        ev.occurred_at,
+        ev.action,
+        ev.outcome,
+        ev.actor_type,
+        ev.actor_id,
+        ev.object_type,
+        ev.object_id,
+        ev.request_id,
+        ev.details,
+        prev_hash,
+    )
+
+
 def record(
     session: Session,
     principal: Principal,
@@ -255,19 +272,7 @@ def verify(
                 )
             if ev.prev_hash != prev_hash:
                 return broken(ev.seq, f"event {ev.seq} does not link to event {ev.seq - 1}")
-            digest = _digest(
-                ev.seq,
-                ev.occurred_at,
-                ev.action,
-                ev.outcome,
-                ev.actor_type,
-                ev.actor_id,
-                ev.object_type,
-                ev.object_id,
-                ev.request_id,
-                ev.details,
-                ev.prev_hash,
-            )
+            digest = digest_of(ev, ev.prev_hash)
             if digest != ev.hash:
                 return broken(ev.seq, f"event {ev.seq} was altered (its hash does not match)")
             if ev.mac is None:

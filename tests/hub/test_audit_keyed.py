@@ -80,19 +80,7 @@ def _rehash_from(engine: Engine, seq: int) -> None:
         ).all()
         for ev in rows:
             ev.prev_hash = prev
-            ev.hash = audit._digest(
-                ev.seq,
-                ev.occurred_at,
-                ev.action,
-                ev.outcome,
-                ev.actor_type,
-                ev.actor_id,
-                ev.object_type,
-                ev.object_id,
-                ev.request_id,
-                ev.details,
-                prev,
-            )
+            ev.hash = audit.digest_of(ev, prev)
             prev = ev.hash
         head = sess.get_one(AuditHead, 1)
         head.seq, head.hash = rows[-1].seq, prev
