@@ -39,6 +39,10 @@ def configure(key: bytes | None) -> None:
     _key = key
 
 
+def configured_key() -> bytes | None:
+    return _key
+
+
 def event_mac(key: bytes, digest: str) -> str:
     return hmac.new(key, b"event:" + digest.encode("ascii"), hashlib.sha256).hexdigest()
 

@@ -43,9 +43,17 @@ def _disable_guard(engine: Engine) -> str:
 
 @pytest.fixture
 def engine(fresh_database_url: str) -> Iterator[Engine]:
+    """A database of its own, its events sealed without a key: these tests are about the hash
+    chain itself (tests/hub/test_audit_keyed.py covers the key), and an app built earlier in
+    the run would otherwise have keyed this process with its own generated key."""
     eng = make_engine(fresh_database_url)
-    yield eng
-    eng.dispose()
+    previous = audit.configured_key()
+    audit.configure(None)
+    try:
+        yield eng
+    finally:
+        audit.configure(previous)
+        eng.dispose()
 
 
 def test_intact_chain_verifies(engine: Engine) -> None:

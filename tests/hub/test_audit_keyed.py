@@ -32,11 +32,12 @@ KEY = b"k" * 40
 @pytest.fixture
 def engine(fresh_database_url: str) -> Iterator[Engine]:
     eng = make_engine(fresh_database_url)
+    previous = audit.configured_key()
     audit.configure(KEY)
     try:
         yield eng
     finally:
-        audit.configure(None)
+        audit.configure(previous)
         eng.dispose()
 
 
