@@ -74,8 +74,7 @@ def test_migration_folds_rows_stored_as_typed(kind: str, tmp_path: Path) -> None
         one, two = f.national_id(), f.national_id()
         try:
             with engine.begin() as conn:
-                # The migrations seed the organisation tree, so a facility exists.
-                facility = conn.execute(sa.text("SELECT min(id) FROM facility")).scalar_one()
+                facility = _facility(conn)
                 for national_id in (one.translate(PERSIAN), one, two.translate(ARABIC)):
                     conn.execute(
                         sa.text(
@@ -95,3 +94,25 @@ def test_migration_folds_rows_stored_as_typed(kind: str, tmp_path: Path) -> None
     # The Arabic-Indic row is folded; of the two forms of ``one`` the folded row stays, and the
     # Persian duplicate is kept as typed for an administrator to merge (nothing is lost).
     assert sorted([one, one.translate(PERSIAN), two]) == stored
+
+
+def _facility(conn: sa.Connection) -> int:
+    """A facility of a new organisation tree (the migrations seed none)."""
+    conn.execute(sa.text("INSERT INTO country (code, name) VALUES ('IR', 'Iran')"))
+    country = conn.execute(sa.text("SELECT id FROM country WHERE code = 'IR'")).scalar_one()
+    conn.execute(
+        sa.text(
+            "INSERT INTO macro_region (code, number, name, country_id) "
+            "VALUES ('MRT', 1, 'Region', :c)"
+        ),
+        {"c": country},
+    )
+    region = conn.execute(sa.text("SELECT id FROM macro_region WHERE code = 'MRT'")).scalar_one()
+    conn.execute(
+        sa.text(
+            "INSERT INTO facility (code, name, kind, level, region_id, timezone) "
+            "VALUES ('HP-T', 'Post', 'health_post', 1, :r, 'Asia/Tehran')"
+        ),
+        {"r": region},
+    )
+    return int(conn.execute(sa.text("SELECT id FROM facility WHERE code = 'HP-T'")).scalar_one())

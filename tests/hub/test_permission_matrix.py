@@ -137,7 +137,7 @@ def test_every_operation_has_a_rule() -> None:
         + signing_rules(0)
         + imaging_rules(Probe("", 0, 0))
         + insurance_rules(InsuranceProbe(0))
-        + video_rules(VideoProbe(0, 0, 0, 0))
+        + video_rules(VideoProbe(0, 0, 0, 0, 0))
     )
     assert uncovered_operations(every) == []
 

@@ -29,6 +29,7 @@ class Probe:
     consult: int
     session: int
     recording: int
+    guest: int  # the patient's participant id (a guest link)
 
 
 def rules(p: Probe) -> list[Rule]:
@@ -69,6 +70,13 @@ def rules(p: Probe) -> list[Rule]:
             lambda w: f"/api/v1/video-recordings/{p.recording}/file",
             SEE,
         ),
+        # The first participant revokes the guest link; the other gets 409 (not a refusal).
+        Rule(
+            "POST",
+            "/api/v1/video-sessions/{session_id}/participants/{participant_id}/revoke",
+            lambda w: f"{s}/participants/{p.guest}/revoke",
+            PARTICIPANTS,
+        ),
         # Last: the first participant ends it, the other gets 409 (not a refusal).
         Rule("POST", "/api/v1/video-sessions/{session_id}/end", lambda w: f"{s}/end", PARTICIPANTS),
     ]
@@ -93,7 +101,14 @@ def probe(app: Flask, world: World) -> Probe:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"\x1a\x45\xdf\xa3probe")
         recording = row.id
-    return Probe(fresh, consult, video["id"], recording)
+    with app.test_client() as client:
+        invited = client.post(
+            f"/api/v1/video-sessions/{video['id']}/participants",
+            json={"role": "patient"},
+            headers=world["hw_a"].headers,
+        )
+        assert invited.status_code == 201, invited.get_json()
+    return Probe(fresh, consult, video["id"], recording, invited.get_json()["participant"]["id"])
 
 
 def test_video_refusals_hold_and_are_audited(
