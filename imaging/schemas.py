@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import AliasChoices, AliasPath, BaseModel, ConfigDict, Field, field_validator
 
 from hub.api.pagination import PageQuery
+from hub.schemas import Id
 
 
 class Strict(BaseModel):
@@ -168,7 +169,7 @@ class LegalHoldIn(Strict):
 
 
 class PatientLinkIn(Strict):
-    patient_id: int = Field(gt=0)
+    patient_id: Id
 
 
 class RefusedFile(BaseModel):
@@ -193,7 +194,7 @@ class UploadOut(BaseModel):
 
 
 class AttachIn(Strict):
-    consult_id: int = Field(gt=0)
+    consult_id: Id
 
 
 class ConsultStudyQuery(PageQuery):
