@@ -12,13 +12,13 @@ import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from hub import audit
 from hub.auth.principal import SYSTEM, Principal
 from hub.models import User, utcnow
 from hub.models.auth import UserSession
-from hub.services.tokens import digest
+from hub.services.tokens import digest, principal_user
 
 # How often a live session's last use is written: each request would be one write more, and a
 # minute is small against an idle limit counted in minutes.
@@ -42,11 +42,7 @@ def find_session(session: Session, key: str) -> UserSession | None:
         session.scalars(
             select(UserSession)
             .where(UserSession.key_hash == digest(key))
-            .options(
-                joinedload(UserSession.user).options(
-                    joinedload(User.facility), joinedload(User.roles), joinedload(User.specialties)
-                )
-            )
+            .options(principal_user(UserSession.user))
         )
         .unique()
         .one_or_none()

@@ -8,7 +8,8 @@ import secrets
 from datetime import timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import QueryableAttribute, Session, joinedload
+from sqlalchemy.orm.interfaces import LoaderOption
 
 from hub import audit
 from hub.auth.principal import SYSTEM, Principal
@@ -62,17 +63,21 @@ def create_personal_token(
     return token
 
 
+def principal_user(relationship: QueryableAttribute[User]) -> LoaderOption:
+    """Load ``relationship``'s user with what a principal is built from (facility, roles,
+    specialties) in the same query: the lookup of every authenticated request."""
+    return joinedload(relationship).options(
+        joinedload(User.facility), joinedload(User.roles), joinedload(User.specialties)
+    )
+
+
 def find_personal_token(session: Session, token: str) -> PersonalToken | None:
     """The token with its user as a principal needs them, in one query (every API request)."""
     return (
         session.scalars(
             select(PersonalToken)
             .where(PersonalToken.token_hash == digest(token))
-            .options(
-                joinedload(PersonalToken.user).options(
-                    joinedload(User.facility), joinedload(User.roles), joinedload(User.specialties)
-                )
-            )
+            .options(principal_user(PersonalToken.user))
         )
         .unique()
         .one_or_none()
