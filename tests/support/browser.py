@@ -8,6 +8,7 @@ every page they open to it.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -56,3 +57,34 @@ def axe_violations(page: Page, impacts: tuple[str, ...] = BLOCKING) -> list[str]
         for v in result
         if v["impact"] in impacts
     ]
+
+
+ARTIFACTS_ENV = "HUB_TEST_ARTIFACTS"
+
+
+def artifacts_dir() -> Path:
+    """Where browser tests keep their screenshots: ``$HUB_TEST_ARTIFACTS`` or ``test-artifacts/``
+    at the project root (ignored by git); CI keeps the directory as the run's artefacts."""
+    default = Path(__file__).resolve().parents[2] / "test-artifacts"
+    root = Path(os.environ.get(ARTIFACTS_ENV) or default)
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def screenshot(page: Page, name: str) -> Path:
+    """A full-page screenshot named ``name`` (e.g. ``chw-consent-fa``) kept as a test artefact."""
+    path = artifacts_dir() / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def log_in(page: Page, base_url: str, username: str, password: str, locale: str = "en") -> None:
+    """Log in through the login page and choose the page language through the switcher link."""
+    page.goto(base_url + "/login")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("form[action^='/login'] button[type=submit]")
+    page.wait_for_url(base_url + "/home")
+    if locale != "en":
+        page.goto(base_url + f"/lang/{locale}?next=/home")
+        page.wait_for_url(base_url + "/home")
