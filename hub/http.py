@@ -17,6 +17,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from hub import audit, db
 from hub.auth.principal import Principal
+from hub.error_pages import page_text
 from hub.errors import AccessDenied, HubError
 from hub.limits import BigIdConverter, IdConverter
 
@@ -70,12 +71,25 @@ def _wants_json() -> bool:
     return best == "application/json"
 
 
-def _error_response(status: int, code: str, message: str, details: object = None) -> Response:
+def _error_response(
+    status: int, code: str, message: str, details: object = None, *, page_detail: bool = True
+) -> Response:
+    """JSON for machines; for people a page in their language (``page_detail=False`` leaves
+    out ``message``, e.g. Werkzeug's English descriptions)."""
     if _wants_json():
         resp = jsonify({"error": {"code": code, "message": message, "details": details}})
     else:
+        title, explanation, detail = page_text(status, message if page_detail else None)
         resp = Response(
-            render_template("error.html", status=status, message=message), mimetype="text/html"
+            render_template(
+                "error.html",
+                status=status,
+                title=title,
+                explanation=explanation,
+                detail=detail,
+                request_id=g.get("request_id", ""),
+            ),
+            mimetype="text/html",
         )
     resp.status_code = status
     if status == 401 and request.path.startswith("/api/"):
@@ -173,7 +187,9 @@ def init_app(app: Flask) -> None:
     def _http_error(exc: HTTPException) -> Response:
         _rollback()
         code = (exc.name or "error").lower().replace(" ", "_")
-        resp = _error_response(exc.code or 500, code, exc.description or exc.name)
+        resp = _error_response(
+            exc.code or 500, code, exc.description or exc.name, page_detail=False
+        )
         # Keep what the exception says besides its HTML body: a 405's Allow (RFC 9110 requires
         # it), a 401's WWW-Authenticate, a 429's Retry-After.
         for name, value in exc.get_headers():

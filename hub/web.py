@@ -119,6 +119,12 @@ def home() -> ResponseReturnValue:
     )
 
 
+@bp.get("/favicon.ico")
+def favicon() -> ResponseReturnValue:
+    # Browsers ask for /favicon.ico on pages without a <link rel=icon> (PDFs, JSON).
+    return redirect(url_for("static", filename="favicon.svg"), code=301)
+
+
 @bp.get("/lang/<code>")
 def set_language(code: str) -> ResponseReturnValue:
     if code in SUPPORTED_LOCALES:
