@@ -8,9 +8,11 @@ builds each document's content, moves the consult to ``signed`` and audits every
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -29,7 +31,7 @@ from hub.documents.registry import DocumentKind, SignatureSlot
 from hub.documents.text import Labels
 from hub.errors import AccessDenied, Conflict, NotFound
 from hub.models import Role, SignedDocument, User
-from hub.permissions import REQUESTER_ROLES, require
+from hub.permissions import REQUESTER_ROLES, has_scope, require
 
 OUTCOME = DocumentKind(
     code="consult_outcome",
@@ -38,6 +40,7 @@ OUTCOME = DocumentKind(
     attachment_name="consult-outcome.json",
     author=SignatureSlot("Consultant", "sig-author"),
     countersigner=SignatureSlot("Requester", "sig-counter"),
+    title=_l("Consultation outcome"),
 )
 PRESCRIPTION = DocumentKind(
     code="e_prescription",
@@ -46,6 +49,7 @@ PRESCRIPTION = DocumentKind(
     attachment_name="e-prescription.json",
     author=SignatureSlot("Prescriber", "sig-author"),
     countersigner=SignatureSlot("Requester", "sig-counter"),
+    title=_l("E-prescription"),
 )
 # SEEDS 001: a referral to level 2/3 goes with a letter signed by both sides.
 REFERRAL = DocumentKind(
@@ -55,6 +59,7 @@ REFERRAL = DocumentKind(
     attachment_name="referral-letter.json",
     author=SignatureSlot("Consultant", "sig-author"),
     countersigner=SignatureSlot("Requester", "sig-counter"),
+    title=_l("Referral letter"),
 )
 # The word used in audit actions and file names for each kind.
 NOUNS = {OUTCOME.code: "outcome", PRESCRIPTION.code: "prescription", REFERRAL.code: "referral"}
@@ -312,6 +317,57 @@ def pdf(
         reader_locale=consult.requester.locale,
         draftable=draftable,
     )
+
+
+KINDS = (OUTCOME, PRESCRIPTION, REFERRAL)
+KIND_BY_NOUN = {NOUNS[k.code]: k for k in KINDS}
+
+
+@dataclass(frozen=True)
+class DocumentState:
+    """One of a consult's documents as its page shows it: signed or not, and who acts next."""
+
+    kind: DocumentKind
+    noun: str
+    document: SignedDocument | None
+    can_sign: bool
+    can_countersign: bool
+
+
+def document_states(
+    session: Session, principal: Principal, consult: Consult
+) -> list[DocumentState]:
+    """The documents this consult's outcome calls for (none before the outcome), with what the
+    caller may do with each; the routes check each step again. ``consult`` is one the caller
+    was allowed to read (``services.get``)."""
+    outcome = consult.outcome
+    if outcome is None:
+        return []
+    signer = (
+        consult.assigned_to_id == principal.user_id
+        and principal.has_role(Role.SPECIALIST)
+        and has_scope(principal, "consults:write")
+    )
+    requester = (
+        consult.requester_id == principal.user_id
+        and bool(principal.roles & REQUESTER_ROLES)
+        and has_scope(principal, "consults:write")
+    )
+    found = []
+    for kind in KINDS:
+        if _not_applicable(outcome, kind) is not None:
+            continue
+        doc = documents.find(session, kind, consult.id)
+        found.append(
+            DocumentState(
+                kind=kind,
+                noun=NOUNS[kind.code],
+                document=doc,
+                can_sign=signer and doc is None,
+                can_countersign=requester and doc is not None and doc.countersigned_by_id is None,
+            )
+        )
+    return found
 
 
 def signed_documents(

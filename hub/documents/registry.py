@@ -9,6 +9,7 @@ outcome and the e-prescription come from ``consult``; the imaging report will co
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from hub import hooks
 
@@ -28,6 +29,8 @@ class DocumentKind:
     author: SignatureSlot  # certifies the document (first signature)
     countersigner: SignatureSlot | None = None  # signs next, as an incremental update
     retention_years: int = 10  # SEEDS 000/001: reports and exchanged records kept 10 years
+    # What pages call it (a lazy_gettext string, so the reader's language); None: the code.
+    title: Any = None
 
 
 def register(kind: DocumentKind) -> DocumentKind:

@@ -20,6 +20,7 @@ from markupsafe import Markup
 from weasyprint.text.fonts import FontConfiguration
 
 from frontend import TEMPLATES_DIR
+from hub.calendars import format_date, format_datetime
 from hub.config import SUPPORTED_LOCALES
 from hub.documents.registry import DocumentKind
 from hub.documents.text import Labels
@@ -61,7 +62,9 @@ def paragraphs(text: str | None) -> Markup:
     )
 
 
-_env.globals.update(paragraphs=paragraphs, text_dir=text_dir)
+_env.globals.update(
+    paragraphs=paragraphs, text_dir=text_dir, doc_date=format_date, doc_datetime=format_datetime
+)
 
 
 def _fonts() -> FontConfiguration:

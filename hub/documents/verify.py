@@ -2,6 +2,8 @@
 
 Used by the public ``/verify`` page and by ``hub verify-pdf``. Never raises on bad input: a file
 that is not a PDF, or a PDF without signatures, is a result ("not signed"), not an error.
+Reasons and problems are in the reader's language inside a request (English elsewhere, e.g. the
+CLI); machines read ``status``, which never changes with the language.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from asn1crypto import x509 as asn1_x509
+from flask_babel import gettext, ngettext
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.validation import validate_pdf_signature
@@ -114,30 +117,37 @@ def _check(
         covers_whole_file=status.coverage == SignatureCoverageLevel.ENTIRE_FILE,
     )
     if not status.intact:
-        report.problems.append("the signed bytes were changed (digest mismatch)")
+        report.problems.append(gettext("the signed bytes were changed (digest mismatch)"))
     elif not status.valid:
-        report.problems.append("the cryptographic signature is invalid")
+        report.problems.append(gettext("the cryptographic signature is invalid"))
     if not status.trusted:
         report.problems.append(
-            "the signer's certificate does not chain to the hub's root CA "
-            "(or is outside its validity period)"
+            gettext(
+                "the signer's certificate does not chain to the hub's root CA "
+                "(or is outside its validity period)"
+            )
         )
     if ts is not None and not report.timestamp_trusted:
-        report.problems.append("the signature time-stamp is not valid or not trusted")
+        report.problems.append(gettext("the signature time-stamp is not valid or not trusted"))
     if revoked and (signed_at is None or revoked[0] <= signed_at):
         report.problems.append(
-            f"the certificate was revoked on {revoked[0]:%Y-%m-%d %H:%M} UTC "
-            f"({revoked[1]}), before this signature"
+            gettext(
+                "the certificate was revoked on %(when)s UTC (%(reason)s), before this signature",
+                when=f"{revoked[0]:%Y-%m-%d %H:%M}",
+                reason=revoked[1],
+            )
         )
     if status.docmdp_ok is False:
-        report.problems.append("the document was changed in a way its certification forbids")
+        report.problems.append(
+            gettext("the document was changed in a way its certification forbids")
+        )
     if (
         status.modification_level is not None
         and status.modification_level > ModificationLevel.FORM_FILLING
     ):
-        report.problems.append("the document was modified after this signature")
+        report.problems.append(gettext("the document was modified after this signature"))
     if last and not report.covers_whole_file:
-        report.problems.append("data was appended after the last signature")
+        report.problems.append(gettext("data was appended after the last signature"))
     return report
 
 
@@ -149,17 +159,21 @@ def verify_pdf(
 ) -> Report:
     """Verify every signature of ``data`` against ``trust_roots``."""
     if b"%PDF-" not in data[:1024]:
-        return Report(NOT_SIGNED, "This file is not a PDF, so it carries no signature.")
+        return Report(NOT_SIGNED, gettext("This file is not a PDF, so it carries no signature."))
     try:
         reader = PdfFileReader(io.BytesIO(data), strict=False)
         signatures = list(reader.embedded_signatures)
     except Exception as exc:  # any parse failure of untrusted input is a result, not a 500
         log.info("unreadable PDF: %s", type(exc).__name__)
         return Report(
-            INVALID, f"The PDF cannot be read ({type(exc).__name__}); it is damaged or was altered."
+            INVALID,
+            gettext(
+                "The PDF cannot be read (%(problem)s); it is damaged or was altered.",
+                problem=type(exc).__name__,
+            ),
         )
     if not signatures:
-        return Report(NOT_SIGNED, "This PDF is not signed.")
+        return Report(NOT_SIGNED, gettext("This PDF is not signed."))
     context = ValidationContext(
         trust_roots=trust_roots,
         other_certs=other_certs,
@@ -175,8 +189,12 @@ def verify_pdf(
             log.info("signature %s failed to validate: %s", sig.field_name, exc)
             return Report(
                 INVALID,
-                f"Signature {sig.field_name!r} cannot be validated "
-                f"({type(exc).__name__}); the file is damaged or altered.",
+                gettext(
+                    "Signature %(name)s cannot be validated (%(problem)s); "
+                    "the file is damaged or altered.",
+                    name=repr(sig.field_name),
+                    problem=type(exc).__name__,
+                ),
                 reports,
             )
     problems = [f"{r.field_name}: {p}" for r in reports for p in r.problems]
@@ -184,6 +202,10 @@ def verify_pdf(
         return Report(INVALID, "; ".join(problems), reports)
     return Report(
         VALID,
-        f"{len(reports)} valid signature(s); the document is unchanged since the last one.",
+        ngettext(
+            "%(num)d valid signature; the document is unchanged since it.",
+            "%(num)d valid signatures; the document is unchanged since the last one.",
+            len(reports),
+        ),
         reports,
     )

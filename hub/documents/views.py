@@ -11,6 +11,8 @@ from typing import Any
 
 from flask import Blueprint, Flask, current_app, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 
 from hub import audit, db
 from hub.auth.principal import Principal
@@ -66,6 +68,18 @@ def _wants_json() -> bool:
     return best == "application/json"
 
 
+# What a page says for the registry's states and pyHanko's modification levels.
+STATUS_TEXT = {"certified": _l("signed by its author"), "countersigned": _l("countersigned")}
+MODIFICATION_TEXT = {
+    "none": _l("no change after signing"),
+    "lta_updates": _l("only long-term validation data added"),
+    "form_filling": _l("only form fields filled in"),
+    "annotations": _l("annotations added"),
+    "other": _l("other changes"),
+    "unknown": _l("changes could not be assessed"),
+}
+
+
 def _answer(
     report: Report,
     registered: dict[str, Any] | None,
@@ -73,7 +87,14 @@ def _answer(
 ) -> ResponseReturnValue:
     if _wants_json():
         return jsonify(_as_json(report, {"registered": registered})), status
-    return render_template("documents/verify.html", report=report, registered=registered), status
+    page = render_template(
+        "documents/verify.html",
+        report=report,
+        registered=registered,
+        status_text=STATUS_TEXT,
+        modification_text=MODIFICATION_TEXT,
+    )
+    return page, status
 
 
 def _registered(doc: Any, revision: Any, latest_seq: int) -> dict[str, Any]:
@@ -81,7 +102,7 @@ def _registered(doc: Any, revision: Any, latest_seq: int) -> dict[str, Any]:
     return {
         "id": doc.public_id,
         "kind": doc.kind,
-        "title": kind.code.replace("_", " ") if kind else doc.kind,
+        "title": str(kind.title) if kind and kind.title else doc.kind,
         "status": doc.status.value,
         "certified_at": doc.certified_at.isoformat(),
         "countersigned_at": doc.countersigned_at.isoformat() if doc.countersigned_at else None,
@@ -100,11 +121,13 @@ def verify_form() -> ResponseReturnValue:
 def verify_upload() -> ResponseReturnValue:
     upload = request.files.get("file")
     if upload is None:
-        report = Report(NOT_SIGNED, "Choose a PDF file to verify.")
+        report = Report(NOT_SIGNED, gettext("Choose a PDF file to verify."))
         return _answer(report, None, 400)
     data = upload.stream.read(MAX_UPLOAD + 1)
     if len(data) > MAX_UPLOAD:
-        return _answer(Report(NOT_SIGNED, "The file is too large to be a hub document."), None, 413)
+        return _answer(
+            Report(NOT_SIGNED, gettext("The file is too large to be a hub document.")), None, 413
+        )
     sess = db.session()
     report = documents.verify_bytes(sess, _settings(), data)
     revision = documents.revision_by_digest(sess, hashlib.sha256(data).hexdigest())
@@ -130,7 +153,9 @@ def verify_registered(public_id: str) -> ResponseReturnValue:
     doc = documents.by_public_id(sess, public_id[:40])
     if doc is None:
         return _answer(
-            Report(NOT_SIGNED, "No document with this number was signed at this hub."), None, 404
+            Report(NOT_SIGNED, gettext("No document with this number was signed at this hub.")),
+            None,
+            404,
         )
     latest = documents.latest_revision(sess, doc)
     report = documents.verify_bytes(sess, _settings(), latest.pdf)

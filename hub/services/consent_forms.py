@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -30,6 +31,7 @@ CONSENT_FORM = DocumentKind(
     template="documents/consent_form.html",
     attachment_name="consent.json",
     author=SignatureSlot("Witness", "sig-author"),
+    title=_l("Telemedicine consent form"),
 )
 
 

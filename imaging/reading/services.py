@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -36,6 +37,7 @@ REPORT = DocumentKind(
     attachment_name="imaging-report.json",
     author=SignatureSlot("Radiologist", "sig-author"),
     countersigner=SignatureSlot("Receiver", "sig-counter"),
+    title=_l("Imaging report"),
 )
 AUTHORS = frozenset({Role.RADIOLOGIST})
 # Who receives the report for the sending facility: its health workers, as for consults.
