@@ -84,6 +84,7 @@ SECTION_URLS = {
     "claims_exports": "insurance_pages.analyst",
     "reconciliation": "insurance_pages.analyst",
     "billing": "insurance_pages.billing",
+    "video_sessions": "video_pages.my_sessions",
 }
 
 

@@ -235,6 +235,32 @@ def of_consult(
     return list(session.scalars(stmt.order_by(VideoSession.id).limit(limit)))
 
 
+def of_participant(
+    session: Session, principal: Principal, *, before_id: int | None = None, limit: int = 50
+) -> list[VideoSession]:
+    """The sessions the caller takes part in, newest first; ``before_id`` pages back."""
+    action = "video:session:listed"
+    require(principal, "consults:read", action=action)
+    if principal.user_id is None:
+        return []
+    stmt = (
+        select(VideoSession)
+        .join(VideoParticipant, VideoParticipant.session_id == VideoSession.id)
+        .where(VideoParticipant.user_id == principal.user_id)
+    )
+    if before_id is not None:
+        stmt = stmt.where(VideoSession.id < before_id)
+    found = list(session.scalars(stmt.order_by(VideoSession.id.desc()).limit(limit)))
+    audit.record(
+        session,
+        principal,
+        action,
+        object_type="video_session",
+        details={"count": len(found), "before_id": before_id},
+    )
+    return found
+
+
 def _host_or_requester(
     session: Session, principal: Principal, session_id: int, action: str
 ) -> tuple[VideoSession, VideoParticipant]:

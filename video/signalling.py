@@ -35,6 +35,9 @@ from video.models import ParticipantRole, VideoParticipant, VideoSession
 log = logging.getLogger("hub.video")
 NAMESPACE = "/video"
 MAX_SIGNAL_BYTES = 200_000
+# What a page tells its peers of its own media: asks them to stop sending video (audio only),
+# and shows its camera or microphone as off (so a dark tile is labelled, not a mystery).
+PREFS = frozenset({"audio_only", "camera_off", "muted"})
 RECORDER_SALT = "video-recorder"
 
 
@@ -182,22 +185,24 @@ def _place(sess: Any, seat: Seat, session_id: int) -> VideoParticipant:
     return person
 
 
+def _who(person: VideoParticipant) -> dict[str, Any]:
+    """How the others' pages name a participant: staff by their name, a patient's guest link
+    by the role alone (the patient's name stays with the consult)."""
+    return {
+        "participant_id": person.id,
+        "role": person.role.value,
+        "name": person.user.full_name if person.user is not None else None,
+    }
+
+
 def _peers(sess: Any, video: VideoSession, me: int) -> list[dict[str, Any]]:
     live = services.connected(sess, video)
-    return [
-        {"participant_id": p.id, "role": p.role.value}
-        for p in video.participants
-        if p.id in live and p.id != me
-    ]
+    return [_who(p) for p in video.participants if p.id in live and p.id != me]
 
 
 def _waiting(sess: Any, video: VideoSession) -> list[dict[str, Any]]:
     waiting = timeline.waiting(sess, video)
-    return [
-        {"participant_id": p.id, "role": p.role.value}
-        for p in video.participants
-        if p.id in waiting and p.admitted_at is None
-    ]
+    return [_who(p) for p in video.participants if p.id in waiting and p.admitted_at is None]
 
 
 def on_join(data: Any) -> dict[str, Any]:
@@ -227,7 +232,7 @@ def on_join(data: Any) -> dict[str, Any]:
                     object_id=video.id,
                     details={"participant_id": person.id},
                 )
-                notice = {"participant_id": person.id, "role": person.role.value}
+                notice = _who(person)
                 answer = {"ok": True, "status": "waiting", "participant_id": person.id}
             else:
                 rejoined = timeline.has_joined(sess, video, person.id)
@@ -242,11 +247,7 @@ def on_join(data: Any) -> dict[str, Any]:
                 )
                 join_room(session_room(video.id), namespace=NAMESPACE)
                 seat.entered = True
-                notice = {
-                    "participant_id": person.id,
-                    "role": person.role.value,
-                    "rejoined": rejoined,
-                }
+                notice = {**_who(person), "rejoined": rejoined}
                 answer = {
                     "ok": True,
                     "status": "joined",
@@ -333,9 +334,12 @@ def on_signal(data: Any) -> dict[str, Any]:
     if description is None and "candidate" not in data and prefs is None:
         return _error("bad_request", "A signal carries a description, a candidate or prefs.")
     if prefs is not None and not (
-        isinstance(prefs, dict) and isinstance(prefs.get("audio_only"), bool)
+        isinstance(prefs, dict)
+        and prefs
+        and set(prefs) <= PREFS
+        and all(isinstance(v, bool) for v in prefs.values())
     ):
-        return _error("bad_request", "prefs must be {audio_only: true|false}.")
+        return _error("bad_request", "prefs must be {audio_only, camera_off, muted: true|false}.")
     pc_id = data.get("pc")
     if pc_id is not None and not (isinstance(pc_id, str) and 0 < len(pc_id) <= 64):
         return _error("bad_request", "pc must be a short string.")
@@ -353,7 +357,7 @@ def on_signal(data: Any) -> dict[str, Any]:
         return _error("not_found", "No such participant in this session.")
     message: dict[str, Any] = {"from": seat.participant_id, "pc": pc_id}
     if prefs is not None:
-        message["prefs"] = {"audio_only": prefs["audio_only"]}
+        message["prefs"] = {key: prefs[key] for key in sorted(PREFS) if key in prefs}
     if description is not None:
         message["description"] = {"type": description["type"], "sdp": description["sdp"]}
     if "candidate" in data:
@@ -427,9 +431,19 @@ def _leave(sid: str, seat: Seat, kind: str) -> None:
             person = sess.get_one(VideoParticipant, participant_id)
             timeline.add(sess, video, kind, person, sid=sid)
             still_here = participant_id in services.connected(sess, video)
+            still_waiting = participant_id in timeline.waiting(sess, video)
+            was_waiting = not was_entered and person.admitted_at is None
     except Exception:  # a closing socket must not take the worker thread down
         log.exception("could not record %s of a video participant", kind)
         return
+    if was_waiting and not still_waiting:
+        # The hosts' waiting room lists them no longer.
+        socketio.emit(
+            "waiting-left",
+            {"participant_id": participant_id},
+            to=session_room(session_id),
+            namespace=NAMESPACE,
+        )
     if was_entered and not still_here:
         socketio.emit(
             "peer-left",

@@ -11,6 +11,7 @@
   var SESSION = parseInt(app.dataset.sessionId, 10);
   var CONSULT = parseInt(app.dataset.consultId, 10);
   var GUEST = app.dataset.guestToken || null;
+  var NAMES = JSON.parse(document.getElementById("video-people").textContent);
 
   function $(id) { return document.getElementById(id); }
   function fill(text, values) {
@@ -19,11 +20,23 @@
     });
   }
   function status(text) { $("video-status").textContent = text; }
+  /* Times added after load (the chat) in the reader's zone, language and calendar. */
+  function formatTimes(root) {
+    if (window.hub && window.hub.formatTimes) { window.hub.formatTimes(root); return; }
+    var format;
+    try {
+      format = new Intl.DateTimeFormat(document.documentElement.lang || "en", { dateStyle: "medium", timeStyle: "short" });
+    } catch (e) { return; }
+    root.querySelectorAll("time[datetime]").forEach(function (el) {
+      var when = new Date(el.getAttribute("datetime"));
+      if (!isNaN(when.getTime())) { el.textContent = format.format(when); el.setAttribute("data-formatted", ""); }
+    });
+  }
   function randomId() { return Math.random().toString(36).slice(2) + Date.now().toString(36); }
 
   var state = {
     socket: null, me: null, role: app.dataset.role, joined: false, ice: null,
-    maxBitrate: 800000, local: null, peers: {}, audioOnly: false, peerAudioOnly: {},
+    maxBitrate: 800000, local: null, peers: {}, audioOnly: false, peerAudioOnly: {}, peerPrefs: {},
     joinedAt: null, connectedAt: null, lastStats: {}
   };
   window.hubVideo = state; /* read by the browser tests and the benchmark */
@@ -81,9 +94,27 @@
     if (a) { a.enabled = $("mute-button").getAttribute("aria-pressed") !== "true"; }
     if (v) { v.enabled = $("camera-button").getAttribute("aria-pressed") !== "true"; }
   }
+  function pressed(id) { return $(id).getAttribute("aria-pressed") === "true"; }
+  /* The buttons say what state the microphone and camera are in; the preview says it too. */
+  function paintToggles() {
+    var mute = $("mute-button"), camera = $("camera-button");
+    mute.textContent = pressed("mute-button") ? T.muted : T.mute;
+    mute.title = pressed("mute-button") ? T.unmute_hint : "";
+    camera.textContent = pressed("camera-button") ? T.camera_is_off : T.camera_turn_off;
+    camera.title = pressed("camera-button") ? T.camera_turn_on : "";
+    $("self-muted").hidden = !pressed("mute-button");
+    $("self-camera-off").hidden = !pressed("camera-button");
+  }
+  function myPrefs() {
+    return { audio_only: state.audioOnly, muted: pressed("mute-button"), camera_off: pressed("camera-button") };
+  }
+  function sendPrefs(pid) {
+    if (state.socket && state.joined && roleOf(pid) !== "recorder") { send(+pid, { prefs: myPrefs() }); }
+  }
   function toggle(button) {
     button.setAttribute("aria-pressed", button.getAttribute("aria-pressed") === "true" ? "false" : "true");
     applyToggles();
+    paintToggles();
   }
 
   /* --- Peer connections ------------------------------------------------------------- */
@@ -127,6 +158,39 @@
       if (sender.track !== wanted) { sender.replaceTrack(wanted).catch(function () {}); }
     });
   }
+  function ensureTile(peer) {
+    if (peer.figure) { return; }
+    peer.figure = document.createElement("figure");
+    peer.figure.dataset.participantId = peer.id;
+    var v = document.createElement("video");
+    v.autoplay = true; v.playsInline = true;
+    var off = document.createElement("p");
+    off.className = "tile-off"; off.hidden = true;
+    var cap = document.createElement("figcaption");
+    var name = document.createElement("span");
+    name.className = "tile-name"; name.textContent = nameOf(peer.id);
+    var mic = document.createElement("span");
+    mic.className = "badge tile-muted"; mic.hidden = true;
+    cap.appendChild(name); cap.appendChild(mic);
+    peer.figure.appendChild(v); peer.figure.appendChild(off); peer.figure.appendChild(cap);
+    $("remotes").appendChild(peer.figure);
+  }
+  /* A remote tile without video says so, with the participant's name, instead of staying dark. */
+  function paintTile(peer) {
+    if (!peer.figure) { return; }
+    var prefs = state.peerPrefs[peer.id] || {};
+    var receiver = peer.pc.getReceivers().filter(function (r) { return r.track && r.track.kind === "video"; })[0];
+    var noVideo = !!(prefs.camera_off || prefs.audio_only || state.audioOnly || !receiver || receiver.track.muted);
+    var name = nameOf(peer.id);
+    peer.figure.dataset.cameraOff = noVideo ? "true" : "false";
+    peer.figure.querySelector(".tile-name").textContent = name;
+    var off = peer.figure.querySelector(".tile-off");
+    off.hidden = !noVideo;
+    off.textContent = fill(T.camera_off, { name: name });
+    var mic = peer.figure.querySelector(".tile-muted");
+    mic.hidden = !prefs.muted;
+    mic.textContent = fill(T.muted_peer, { name: name });
+  }
   function closePeer(pid) {
     var peer = state.peers[pid];
     if (!peer) { return; }
@@ -148,26 +212,29 @@
     };
     pc.ontrack = function (e) {
       if (role === "recorder") { return; }
-      if (!peer.figure) {
-        peer.figure = document.createElement("figure");
-        var v = document.createElement("video");
-        v.autoplay = true; v.playsInline = true;
-        var cap = document.createElement("figcaption");
-        cap.textContent = T.roles[role] || role;
-        peer.figure.appendChild(v); peer.figure.appendChild(cap);
-        peer.figure.dataset.participantId = pid;
-        $("remotes").appendChild(peer.figure);
-      }
+      ensureTile(peer);
       var video = peer.figure.querySelector("video");
       if (video.srcObject !== e.streams[0]) { video.srcObject = e.streams[0] || new MediaStream([e.track]); }
+      if (e.track.kind === "video") {
+        /* A sender that stopped sending video (audio only) mutes the track here. */
+        e.track.onmute = e.track.onunmute = function () { paintTile(peer); };
+      }
+      paintTile(peer);
     };
     pc.onconnectionstatechange = function () {
+      if (state.peers[pid] !== peer) { return; }  /* closed: the page said why already */
       markPeer(pid, pc.connectionState);
       if (pc.connectionState === "connected") {
         if (!state.connectedAt) { state.connectedAt = performance.now(); }
         capBitrate(peer);
         if (peer.restartTimer) { clearTimeout(peer.restartTimer); peer.restartTimer = null; }
-      } else if ((pc.connectionState === "disconnected" || pc.connectionState === "failed") && peer.offerer) {
+        if (!peer.prefsSent) { peer.prefsSent = true; sendPrefs(pid); }
+        if (peer.interrupted) { peer.interrupted = false; status(T.joined); }
+      } else if ((pc.connectionState === "disconnected" || pc.connectionState === "failed") && role !== "recorder") {
+        peer.interrupted = true;
+        status(fill(T.peer_interrupted, { name: nameOf(pid) }));
+      }
+      if ((pc.connectionState === "disconnected" || pc.connectionState === "failed") && peer.offerer) {
         /* Network change: restart ICE on the same connection, keep the session. */
         if (!peer.restartTimer) {
           peer.restartTimer = setTimeout(function () {
@@ -195,8 +262,12 @@
   function onSignal(msg) {
     var pid = msg.from, peer = state.peers[pid];
     if (msg.prefs) {
-      state.peerAudioOnly[pid] = !!msg.prefs.audio_only;
-      if (peer) { replaceTracks(peer); }
+      var prefs = state.peerPrefs[pid] = state.peerPrefs[pid] || {};
+      ["audio_only", "camera_off", "muted"].forEach(function (key) {
+        if (key in msg.prefs) { prefs[key] = !!msg.prefs[key]; }
+      });
+      state.peerAudioOnly[pid] = !!prefs.audio_only;
+      if (peer) { replaceTracks(peer); paintTile(peer); }
       return;
     }
     if (msg.description && msg.description.type === "offer") {
@@ -228,34 +299,53 @@
   /* --- Participants and waiting room ------------------------------------------------- */
   var roles = {};
   function roleOf(pid) { return roles[pid] || "participant"; }
+  function nameOf(pid) { return NAMES[pid] || T.roles[roleOf(pid)] || roleOf(pid); }
+  /* Who a signalling notice is about: staff by name and role, the patient by the role. */
+  function learn(p) {
+    roles[p.participant_id] = p.role;
+    var role = T.roles[p.role] || p.role;
+    if (p.name) { NAMES[p.participant_id] = p.name + " (" + role + ")"; }
+    else if (!NAMES[p.participant_id]) { NAMES[p.participant_id] = role; }
+  }
+  function othersHere() {
+    return Object.keys(state.peers).filter(function (pid) { return roleOf(pid) !== "recorder"; }).length;
+  }
   function listItem(pid) { return document.querySelector('#participants li[data-participant-id="' + pid + '"]'); }
   function markPeer(pid, text) {
     var li = listItem(pid);
     if (!li) { return; }
     li.dataset.connected = text === "connected" ? "true" : "false";
-    li.querySelector(".state").textContent = text === "connected" ? T.connected : (text ? T.reconnecting : "");
+    li.querySelector(".state").textContent = text === "connected" ? T.connected
+      : text === "left" ? T.left_state : (text ? T.reconnecting : "");
   }
   function ensureListed(pid, role) {
     roles[pid] = role;
-    if (listItem(pid)) { return; }
+    if (listItem(pid)) { listItem(pid).querySelector(".name").textContent = nameOf(pid); return; }
     var li = document.createElement("li");
     li.dataset.participantId = pid; li.dataset.connected = "false";
     li.innerHTML = '<span class="dot" aria-hidden="true"></span><span class="name"></span><span class="state muted small"></span>';
-    li.querySelector(".name").textContent = T.roles[role] || role;
+    li.querySelector(".name").textContent = nameOf(pid);
     $("participants").appendChild(li);
   }
+  /* The waiting room heading shows only while someone waits. */
+  function removeWaiting(pid) {
+    var li = document.querySelector('#waiting li[data-participant-id="' + pid + '"]');
+    if (li) { li.parentNode.removeChild(li); }
+    $("waiting-room").hidden = !$("waiting").children.length;
+  }
   function showWaiting(item) {
+    learn(item);
     $("waiting-room").hidden = false;
     if (document.querySelector('#waiting li[data-participant-id="' + item.participant_id + '"]')) { return; }
     var li = document.createElement("li");
     li.dataset.participantId = item.participant_id;
     var label = document.createElement("span");
-    label.textContent = fill(T.asks_to_join, { role: T.roles[item.role] || item.role });
+    label.textContent = fill(T.asks_to_join, { role: nameOf(item.participant_id) });
     var button = document.createElement("button");
     button.type = "button"; button.textContent = T.admit; button.dataset.admit = item.participant_id;
     button.addEventListener("click", function () {
       state.socket.emit("admit", { participant_id: item.participant_id }, function (ack) {
-        if (ack && ack.ok) { li.parentNode.removeChild(li); }
+        if (ack && ack.ok) { removeWaiting(item.participant_id); }
       });
     });
     li.appendChild(label); li.appendChild(button);
@@ -273,11 +363,12 @@
     if (ack.status === "waiting") { status(T.waiting); return; }
     state.joined = true;
     state.ice = ack.ice; state.maxBitrate = ack.max_bitrate;
-    status(ack.rejoined ? T.rejoined : T.joined);
+    status(ack.rejoined ? T.rejoined : (ack.peers.length ? T.joined : T.alone));
     markPeer(state.me, "connected");
     $("leave-button").disabled = false; $("join-button").disabled = true;
     (ack.waiting || []).forEach(showWaiting);
     ack.peers.forEach(function (p) {
+      learn(p);
       ensureListed(p.participant_id, p.role);
       var peer = state.peers[p.participant_id];
       if (peer && peer.pc.connectionState === "connected") { return; }  /* kept across a socket drop */
@@ -296,8 +387,24 @@
     socket.on("disconnect", function () { if (state.joined) { status(T.reconnecting); } });
     socket.on("admitted", function () { socket.emit("join", { session_id: SESSION }, onJoined); });
     socket.on("waiting", showWaiting);
-    socket.on("peer-joined", function (p) { ensureListed(p.participant_id, p.role); });
-    socket.on("peer-left", function (p) { markPeer(p.participant_id, ""); closePeer(p.participant_id); });
+    socket.on("waiting-left", function (p) { removeWaiting(p.participant_id); });
+    socket.on("peer-joined", function (p) {
+      learn(p);
+      ensureListed(p.participant_id, p.role);
+      removeWaiting(p.participant_id);
+      if (p.role !== "recorder" && state.joined) { status(fill(T.peer_joined, { name: nameOf(p.participant_id) })); }
+    });
+    /* The other side left (or dropped, or lost its link): say so, never a stale "In the session". */
+    socket.on("peer-left", function (p) {
+      var pid = p.participant_id;
+      markPeer(pid, "left");
+      closePeer(pid);
+      delete state.peerPrefs[pid];
+      if (roleOf(pid) === "recorder" || !state.joined) { return; }
+      var text = p.reason === "disconnected" ? T.peer_lost : (p.reason === "revoked" ? T.peer_revoked : T.peer_left);
+      text = fill(text, { name: nameOf(pid) });
+      status(othersHere() ? text : text + " " + T.nobody_left);
+    });
     socket.on("signal", onSignal);
     socket.on("revoked", function () {
       Object.keys(state.peers).forEach(closePeer);
@@ -381,14 +488,19 @@
   /* --- Controls ------------------------------------------------------------------------ */
   $("join-button").addEventListener("click", join);
   $("leave-button").addEventListener("click", leave);
-  $("mute-button").addEventListener("click", function () { toggle(this); });
-  $("camera-button").addEventListener("click", function () { toggle(this); });
+  function toggleAndTell(button) {
+    toggle(button);
+    Object.keys(state.peers).forEach(sendPrefs);
+  }
+  $("mute-button").addEventListener("click", function () { toggleAndTell(this); });
+  $("camera-button").addEventListener("click", function () { toggleAndTell(this); });
   $("audio-only-button").addEventListener("click", function () {
     toggle(this);
     state.audioOnly = this.getAttribute("aria-pressed") === "true";
     Object.keys(state.peers).forEach(function (pid) {
       replaceTracks(state.peers[pid]);
-      send(+pid, { prefs: { audio_only: state.audioOnly } });
+      paintTile(state.peers[pid]);
+      sendPrefs(pid);
     });
   });
   $("camera-select").addEventListener("change", openMedia);
@@ -422,6 +534,7 @@
     }).then(function (r) {
       return r.json().then(function (d) {
         if (!r.ok) { $("invite-error").textContent = d.error.message; return null; }
+        learn({ participant_id: d.participant.id, role: d.participant.role, name: null });
         ensureListed(d.participant.id, d.participant.role);
         return d;
       });
@@ -445,7 +558,7 @@
   function loadChat() {
     if (!list) { return; }
     fetch(list.dataset.url, { credentials: "same-origin" }).then(function (r) { return r.text(); })
-      .then(function (html) { list.innerHTML = html; list.scrollTop = list.scrollHeight; });
+      .then(function (html) { list.innerHTML = html; formatTimes(list); list.scrollTop = list.scrollHeight; });
   }
   if (list) {
     loadChat();

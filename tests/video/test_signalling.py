@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
 from hub import db
-from hub.models import AuditEvent, Role
+from hub.models import AuditEvent, Role, User
 from hub.realtime import socketio as hub_socketio
 from tests.conftest import REDIS_URL
 from tests.support import factories as f
@@ -26,7 +26,7 @@ from tests.support.apps import TEST_SECRET
 from tests.support.databases import temporary_database
 from tests.support.personas import World
 from tests.support.processes import HubProcess, web_processes
-from tests.video.support import open_session, video_consult, world_video_consult
+from tests.video.support import open_session, persona_user, video_consult, world_video_consult
 from video import services
 from video.models import VideoEvent, VideoSession
 from video.signalling import NAMESPACE
@@ -40,6 +40,12 @@ def _client(app: Flask, world: World, name: str) -> Any:
 
 def _events(client: Any, name: str) -> list[Any]:
     return [e["args"][0] for e in client.get_received(NAMESPACE) if e["name"] == name]
+
+
+def _full_name(app: Flask, world: World, name: str) -> str:
+    with app.app_context(), db.transaction() as sess:
+        user = sess.get_one(User, persona_user(app, world, name))
+        return user.full_name
 
 
 def _denied(app: Flask, action: str) -> int:
@@ -81,7 +87,10 @@ def test_join_wait_admit_relay_and_leave(app: Flask, world: World) -> None:
     waiting = chw.emit("join", {"session_id": sid}, namespace=NAMESPACE, callback=True)
     assert waiting["status"] == "waiting"
     me = waiting["participant_id"]
-    assert _events(doc, "waiting") == [{"participant_id": me, "role": "requester"}]
+    # Staff are named to the others (the page labels their tile and waiting-room line).
+    assert _events(doc, "waiting") == [
+        {"participant_id": me, "role": "requester", "name": _full_name(app, world, "hw_a")}
+    ]
     # Waiting is not joined: no relaying yet, and a non-host cannot admit.
     assert (
         chw.emit(
@@ -113,11 +122,23 @@ def test_join_wait_admit_relay_and_leave(app: Flask, world: World) -> None:
     assert ack == {"ok": True}
     relayed = _events(doc, "signal")
     assert relayed == [{"from": me, "pc": "abc", "description": offer}]
+    # What a page says of its own media: camera off and muted label the others' tile of it.
+    prefs = {"camera_off": True, "muted": False}
+    ack = chw.emit(
+        "signal",
+        {"to": joined["participant_id"], "prefs": prefs},
+        namespace=NAMESPACE,
+        callback=True,
+    )
+    assert ack == {"ok": True}
+    assert _events(doc, "signal") == [{"from": me, "pc": None, "prefs": prefs}]
     for bad in (
         {"to": joined["participant_id"]},
         {"to": joined["participant_id"], "description": {"type": "rollback", "sdp": ""}},
         {"to": joined["participant_id"], "description": {"type": "offer", "sdp": "x" * 300_000}},
         {"to": joined["participant_id"], "prefs": {"audio_only": "yes"}},
+        {"to": joined["participant_id"], "prefs": {}},
+        {"to": joined["participant_id"], "prefs": {"camera_off": True, "volume": 3}},
         {"to": "everyone", "candidate": None},
         {"to": 10**9, "candidate": None},  # not a participant of this session
     ):
@@ -157,6 +178,20 @@ def test_join_wait_admit_relay_and_leave(app: Flask, world: World) -> None:
     assert people["specialist"]["connected_seconds"] >= 1 and not people["specialist"]["connected"]
     assert out["billable_seconds"] >= 1
     assert {"joined", "quality"} <= {e["kind"] for e in out["timeline"]}
+
+
+def test_someone_who_stops_waiting_leaves_the_waiting_room(app: Flask, world: World) -> None:
+    video = open_session(app, world, world_video_consult(app, world))
+    doc, chw = _client(app, world, "specialist"), _client(app, world, "hw_a")
+    assert doc.emit("join", {"session_id": video["id"]}, namespace=NAMESPACE, callback=True)["ok"]
+    waiting = chw.emit("join", {"session_id": video["id"]}, namespace=NAMESPACE, callback=True)
+    assert waiting["status"] == "waiting"
+    assert [e["participant_id"] for e in _events(doc, "waiting")] == [waiting["participant_id"]]
+    chw.disconnect(namespace=NAMESPACE)
+    # The host's page drops them from its waiting room; nobody had entered, so no peer-left.
+    assert _events(doc, "waiting-left") == [{"participant_id": waiting["participant_id"]}]
+    assert _events(doc, "peer-left") == []
+    doc.disconnect(namespace=NAMESPACE)
 
 
 def test_ending_tells_the_participants_and_closes_the_session(app: Flask, world: World) -> None:
