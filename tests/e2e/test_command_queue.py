@@ -1,0 +1,81 @@
+"""Command staff watch the queue board while a health post submits a consult: it appears
+without a reload (Socket.IO), in English and Persian, on a desktop and a phone, axe-clean."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import requests
+from playwright.sync_api import Browser
+
+from tests.support.browser import axe_violations, log_in, screenshot, wait_until
+from tests.support.live import DEMO_PASSWORD, demo_env, live_demo_hub, run_hub_command
+from tests.support.processes import HubProcess
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+TIMEOUT_MS = 20_000
+VIEWPORTS = {"en": {"width": 1280, "height": 900}, "fa": {"width": 390, "height": 844}}
+
+
+@pytest.fixture(scope="module")
+def queue_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[HubProcess, str]]:
+    directory = tmp_path_factory.mktemp("queue-hub")
+    with live_demo_hub(directory) as proc:
+        env = demo_env(directory, int(proc.port or 0))
+        token = run_hub_command("token", "create", "chw.demo", env=env).strip().splitlines()[-1]
+        yield proc, token
+
+
+def _submit(base: str, token: str) -> int:
+    headers = {"Authorization": f"Bearer {token}"}
+    patients = requests.get(f"{base}/api/v1/patients", headers=headers, timeout=30)
+    assert patients.status_code == 200, patients.text
+    patient_id = patients.json()["items"][0]["id"]
+    resp = requests.post(
+        f"{base}/api/v1/consults",
+        json={
+            "patient_id": patient_id,
+            "specialty": "pulmonology",
+            "urgency": "urgent",
+            "mode": "async",
+            "question": "Cough for three weeks; night sweats.",
+        },
+        headers=headers,
+        timeout=30,
+    )
+    assert resp.status_code == 201, resp.text
+    return int(resp.json()["id"])
+
+
+@pytest.mark.parametrize("locale", ["en", "fa"])
+def test_a_new_consult_appears_on_the_board_without_a_reload(
+    queue_hub: tuple[HubProcess, str], browser: Browser, locale: str
+) -> None:
+    live, token = queue_hub
+    context = browser.new_context(locale=locale, viewport=VIEWPORTS[locale])
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        page = context.new_page()
+        log_in(page, live.base_url, "command.demo", DEMO_PASSWORD, locale)
+        assert page.locator('a[href="/queues"]').count() == 1  # the home links the board
+        page.goto(live.base_url + "/queues")
+        wait_until(page, "document.getElementById('queue-live').textContent.length > 0")
+        assert axe_violations(page) == []
+        screenshot(page, f"command-queue-before-{locale}")
+        page.evaluate("window.stillTheSamePage = true")
+
+        consult_id = _submit(live.base_url, token)
+
+        wait_until(
+            page,
+            f"document.querySelector('#queue-tables a[href=\"/consults/{consult_id}\"]') !== null",
+        )
+        assert page.evaluate("window.stillTheSamePage === true")  # no reload happened
+        assert page.evaluate(
+            "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+        )
+        screenshot(page, f"command-queue-after-{locale}")
+        assert axe_violations(page) == []
+    finally:
+        context.close()
