@@ -165,6 +165,10 @@ class ImagingSettings:
     # The central archive's Orthanc-compatible REST API: when set, retention deletes expired
     # images there too (DICOM itself has no way to delete).
     central_archive_rest: str | None = None
+    # The Ministry's teleradiology system (SEEDS 003): each study's dose SRs and a KOS go there.
+    national_dose_node: DicomPeer | None = None
+    # An exam is flagged when its dose exceeds the reference level times this factor.
+    dose_drl_factor_percent: int = 100
     forward_batch: int = 200
     link_ttl_hours: int = 72
     link_max_ttl_hours: int = 24 * 30
@@ -180,8 +184,8 @@ class ImagingSettings:
 
 
 def load_imaging(env: Mapping[str, str], data_dir: Path) -> ImagingSettings:
-    """The ``HUB_DICOM_*``, ``HUB_CENTRAL_PACS``, ``HUB_IMAGE_*``, ``HUB_*_RETENTION_*`` and
-    ``HUB_UPLOAD_*``."""
+    """The ``HUB_DICOM_*``, ``HUB_CENTRAL_PACS``, ``HUB_NATIONAL_DOSE_NODE``, ``HUB_DOSE_*``,
+    ``HUB_IMAGE_*``, ``HUB_*_RETENTION_*`` and ``HUB_UPLOAD_*``."""
     cert, key = env_str(env, "HUB_DICOM_TLS_CERT"), env_str(env, "HUB_DICOM_TLS_KEY")
     if bool(cert) != bool(key):
         raise ConfigError("HUB_DICOM_TLS_CERT and HUB_DICOM_TLS_KEY must be set together")
@@ -199,6 +203,10 @@ def load_imaging(env: Mapping[str, str], data_dir: Path) -> ImagingSettings:
         tls_key=key,
         central_pacs=env_dicom_peer(env, "HUB_CENTRAL_PACS"),
         central_archive_rest=env_url(env, "HUB_CENTRAL_ARCHIVE_REST", None, ("http", "https")),
+        national_dose_node=env_dicom_peer(env, "HUB_NATIONAL_DOSE_NODE"),
+        dose_drl_factor_percent=env_int(
+            env, "HUB_DOSE_DRL_FACTOR_PERCENT", 100, minimum=50, maximum=1000
+        ),
         forward_batch=env_int(env, "HUB_DICOM_FORWARD_BATCH", 200, minimum=1, maximum=10000),
         link_ttl_hours=env_int(env, "HUB_IMAGE_LINK_TTL_HOURS", 72, minimum=1),
         link_max_ttl_hours=env_int(env, "HUB_IMAGE_LINK_MAX_TTL_HOURS", 24 * 30, minimum=1),

@@ -5,10 +5,18 @@ from __future__ import annotations
 
 import consult.models
 import hub.models
+import imaging.dose.models
 import imaging.models
 import insurance.models
 import video.models
 from hub.models.base import Model
 
-PACKAGES = (hub.models, consult.models, imaging.models, video.models, insurance.models)
+PACKAGES = (
+    hub.models,
+    consult.models,
+    imaging.models,
+    imaging.dose.models,
+    video.models,
+    insurance.models,
+)
 metadata = Model.metadata

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from imaging import models as models  # registers the tables
+from imaging.dose import models as dose_models  # noqa: F401 (registers the dose tables)
 
 
 def init_app(app: Flask) -> None:
@@ -17,6 +18,7 @@ def init_app(app: Flask) -> None:
     from imaging import cli, consults, reading, services, tasks, views
     from imaging.archive import deletions
     from imaging.demo import seed_titles
+    from imaging.dose import api as dose_api  # noqa: F401 (its routes join /api/v1)
     from imaging.reading import api as reading_api  # noqa: F401 (its routes join /api/v1)
 
     views.init_app(app)

@@ -19,6 +19,7 @@ from hub.models import Patient
 from imaging import consults, links, services, storage, upload
 from imaging.archive import forwarding, priors, retrieve
 from imaging.dicom.parse import UID_PATTERN
+from imaging.dose.ingest import dose_intake
 from imaging.index import Indexer
 from imaging.models import Study
 from imaging.package import write_package
@@ -309,7 +310,11 @@ def upload_studies(principal: Principal) -> UploadOut | Response:
         principal,
         files,
         storage=storage.from_settings(settings),
-        indexer=Indexer(factory, forward=settings.central_pacs is not None),
+        indexer=Indexer(
+            factory,
+            forward=settings.central_pacs is not None,
+            dose=dose_intake(settings),
+        ),
         facility_code=request.form.get("facility") or None,
         limits=upload.Limits.from_settings(settings),
     )

@@ -29,6 +29,7 @@ from hub.db import make_engine
 from hub.models import Facility, Patient, Role, utcnow
 from hub.national_id import InvalidNationalId, normalise
 from imaging.dicom.parse import Parsed
+from imaging.dose.ingest import DoseIntake, is_candidate
 from imaging.models import (
     ForwardItem,
     ForwardState,
@@ -133,9 +134,17 @@ class Indexed:
 class Indexer:
     """Adds instances to the index; remembers study and series ids to spare lookups."""
 
-    def __init__(self, session_factory: sessionmaker[Session], *, forward: bool) -> None:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        *,
+        forward: bool,
+        dose: DoseIntake | None = None,
+    ) -> None:
         self.session_factory = session_factory
         self.forward = forward
+        # Reads dose documents into the dose index with their instance (None: not read).
+        self.dose = dose
         self._studies: OrderedDict[str, _StudyKey] = OrderedDict()
         self._series: OrderedDict[str, int] = OrderedDict()
         self._known_sql: str | None = None
@@ -197,7 +206,13 @@ class Indexer:
             except ForeignInstance as exc:
                 self._record_refusal(exc, parsed, facility_id, principal, calling_ae)
                 raise
-        if connection is not None and study is not None and series_id is not None:
+        reads_dose = self.dose is not None and is_candidate(parsed.sop_class_uid)
+        if (
+            connection is not None
+            and study is not None
+            and series_id is not None
+            and not reads_dose
+        ):
             return self._add_known(
                 connection,
                 parsed,
@@ -239,6 +254,18 @@ class Indexer:
                 )
             if before_commit is not None:
                 before_commit()
+            if reads_dose:
+                assert self.dose is not None
+                # The file is durable by now; the dose rows commit with the instance's.
+                self.dose.take(
+                    session,
+                    instance_id,
+                    study_id,
+                    relative_path,
+                    principal or node_principal(calling_ae, facility_id),
+                    parsed.sop_class_uid,
+                    parsed.sop_instance_uid,
+                )
             session.commit()
         except IntegrityError:
             session.rollback()

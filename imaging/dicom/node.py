@@ -42,6 +42,7 @@ from imaging.dicom import query
 from imaging.dicom.parse import MalformedDataset, Parsed, parse
 from imaging.dicom.transport import serve_stores_inline, set_nodelay
 from imaging.dicom.transport import tune as tune_transport
+from imaging.dose.ingest import dose_intake
 from imaging.index import DuplicateInstance, ForeignInstance, Indexer, node_principal
 from imaging.models import CallingAe
 from imaging.storage import file_meta, relative_path
@@ -153,7 +154,11 @@ class Node:
         self.registry = Registry(app)
         database = db.get_db(app)
         assert database.session_factory is not None
-        self.indexer = Indexer(database.session_factory, forward=settings.central_pacs is not None)
+        self.indexer = Indexer(
+            database.session_factory,
+            forward=settings.central_pacs is not None,
+            dose=dose_intake(settings),  # dose SRs are read into the dose index
+        )
         self._assocs: dict[int, _AssocState] = {}
         # Connections accepted and not yet closed (NodeServer's hold-back), and associations
         # ended since the last garbage collection.

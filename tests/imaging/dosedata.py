@@ -6,13 +6,24 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import highdicom as hd
+import pydicom
+from flask import Flask
 from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.filebase import DicomBytesIO
+from pydicom.filewriter import write_dataset
 from pydicom.sr.coding import Code
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
+from hub import db
+from imaging import storage as storage_module
+from imaging.dicom.parse import parse
+from imaging.dose.ingest import DoseIntake
 from imaging.dose.parse import RDSR_CLASS
+from imaging.index import DuplicateInstance, Indexer
+from imaging.storage import file_meta, relative_path
 
 CONTAINS = "CONTAINS"
 
@@ -198,3 +209,61 @@ def part10(ds: Dataset) -> bytes:
     buffer = io.BytesIO()
     ds.save_as(buffer, enforce_file_format=True)
     return buffer.getvalue()
+
+
+def store(
+    app: Flask,
+    facility_id: int,
+    datasets: Sequence[Dataset],
+    *,
+    national_node: bool = False,
+    calling_ae: str = "DEMOPOST",
+) -> list[str]:
+    """Store and index instances exactly as the node does on C-STORE, dose documents read;
+    returns each instance's outcome ("stored", "duplicate")."""
+    factory = db.get_db(app).session_factory
+    assert factory is not None
+    root = app.config["HUB_SETTINGS"].imaging.storage_dir
+    indexer = Indexer(factory, forward=False, dose=DoseIntake(root, national_node=national_node))
+    files = storage_module.from_settings(app.config["HUB_SETTINGS"].imaging)
+    outcomes = []
+    for ds in datasets:
+        data = encode(ds)
+        syntax = ExplicitVRLittleEndian
+        parsed = parse(
+            data, syntax, sop_class_uid=str(ds.SOPClassUID), sop_instance_uid=str(ds.SOPInstanceUID)
+        )
+        relative = relative_path(parsed.study_uid, parsed.sop_instance_uid)
+        meta = file_meta(str(ds.SOPClassUID), str(ds.SOPInstanceUID), syntax)
+        if indexer.stored(parsed.sop_instance_uid) is not None:
+            outcomes.append("duplicate")  # the node answers success and keeps the first copy
+            continue
+        size = files.write(relative, [meta, data])
+        try:
+            indexer.add(parsed, relative, size, calling_ae, facility_id)
+        except DuplicateInstance:
+            outcomes.append("duplicate")
+            continue
+        outcomes.append("stored")
+    return outcomes
+
+
+def encode(ds: Dataset) -> bytes:
+    """The dataset without file meta, explicit VR little endian (as a C-STORE carries it)."""
+    fp = DicomBytesIO()
+    fp.is_little_endian = True
+    fp.is_implicit_VR = False
+    write_dataset(fp, ds)
+    return fp.getvalue()
+
+
+def from_file(path: Path, *, study_uid: str, patient_id: str) -> Dataset:
+    """A corpus file moved into a test study and patient (its dose content untouched)."""
+    ds = pydicom.dcmread(path)
+    ds.StudyInstanceUID = study_uid
+    ds.PatientID = patient_id
+    ds.SOPInstanceUID = generate_uid()
+    ds.SeriesInstanceUID = generate_uid()
+    if "IssuerOfPatientID" in ds:
+        del ds.IssuerOfPatientID
+    return ds

@@ -136,6 +136,20 @@ def rules(p: Probe) -> list[Rule]:
         ),
         # A JSON body is no upload: permitted callers get 422 (no file), others refusals.
         Rule("POST", "/api/v1/studies/upload", lambda w: "/api/v1/studies/upload", UPLOADERS),
+        # Dose: the study's rules for its dose, the patient's (with imaging:read) for theirs.
+        Rule("GET", "/api/v1/studies/{study_instance_uid}/dose", lambda w: f"{study}/dose", SEE),
+        Rule(
+            "GET",
+            "/api/v1/patients/{patient_id}/dose",
+            lambda w: f"/api/v1/patients/{p.patient_id}/dose",
+            SEE,
+        ),
+        Rule(
+            "GET",
+            "/api/v1/dose/reference-levels",
+            lambda w: "/api/v1/dose/reference-levels",
+            READERS,
+        ),
     ]
 
 

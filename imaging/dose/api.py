@@ -1,0 +1,58 @@
+"""Dose under /api/v1: a study's dose, a patient's cumulative dose, the reference levels."""
+
+from __future__ import annotations
+
+from flask import current_app
+
+from hub import db
+from hub.api.core import api_route
+from hub.auth.principal import Principal
+from hub.config import ImagingSettings
+from hub.errors import NotFound
+from imaging.dicom.parse import UID_PATTERN
+from imaging.dose import services
+from imaging.dose.schemas import PatientDoseOut, ReferenceLevelList, StudyDoseOut
+
+
+def _imaging() -> ImagingSettings:
+    return current_app.config["HUB_SETTINGS"].imaging
+
+
+@api_route(
+    "/studies/<study_instance_uid>/dose",
+    summary="A study's radiation dose: irradiation events, accumulated totals (each event "
+    "counted once, in mGy·cm, Gy·m², mGy, Gy), reference-level flags, the national node's state",
+    scope="imaging:read",
+    tag="imaging",
+    response=StudyDoseOut,
+    errors=(404,),
+)
+def study_dose(principal: Principal, study_instance_uid: str) -> StudyDoseOut:
+    if len(study_instance_uid) > 64 or not UID_PATTERN.match(study_instance_uid):
+        raise NotFound("Not found.")  # a malformed UID matches no study
+    return services.study_dose(db.session(), principal, study_instance_uid, _imaging())
+
+
+@api_route(
+    "/patients/<int:patient_id>/dose",
+    summary="A patient's cumulative radiation dose: each study with dose, lifetime and the "
+    "last 12 months, effective-dose estimates",
+    scope="imaging:read",
+    tag="imaging",
+    response=PatientDoseOut,
+    errors=(404,),
+)
+def patient_dose(principal: Principal, patient_id: int) -> PatientDoseOut:
+    return services.patient_dose(db.session(), principal, patient_id, _imaging())
+
+
+@api_route(
+    "/dose/reference-levels",
+    summary="Diagnostic reference levels: national, and the caller's facility's local ones, "
+    "with their sources",
+    scope="imaging:read",
+    tag="imaging",
+    response=ReferenceLevelList,
+)
+def reference_levels(principal: Principal) -> ReferenceLevelList:
+    return services.reference_levels(db.session(), principal, _imaging())

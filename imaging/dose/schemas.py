@@ -1,0 +1,145 @@
+"""Response shapes of the dose API (they also feed the OpenAPI document). Units are in the
+field names: mGy, mGy·cm (``mgycm``), Gy·m² (``gym2``), Gy, seconds, mSv."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hub.schemas import FromRow
+
+
+class DoseTotals(BaseModel):
+    """A study's accumulated dose, each irradiation event counted once; null when none of
+    its documents records that quantity."""
+
+    ct_dlp_mgycm: float | None = Field(description="CT dose length product total, mGy·cm")
+    dap_gym2: float | None = Field(description="Dose area product total, Gy·m²")
+    agd_mgy: float | None = Field(
+        description="Accumulated average glandular dose, mGy (both breasts added)"
+    )
+    dose_rp_gy: float | None = Field(description="Dose at the reference point total, Gy")
+    fluoro_time_s: float | None = Field(default=None, description="Total fluoroscopy time, s")
+
+
+class DoseEventOut(FromRow):
+    irradiation_event_uid: str | None
+    kind: str = Field(description="ct or projection")
+    started: str | None
+    protocol: str | None
+    target_region: str | None
+    target_region_code: str | None = Field(description="code value^coding scheme")
+    acquisition_type: str | None
+    ctdivol_mgy: float | None
+    dlp_mgycm: float | None
+    phantom: str | None = Field(description="head or body (CTDI phantom), or its code")
+    ssde_mgy: float | None
+    dap_gym2: float | None
+    dose_rp_gy: float | None
+    agd_mgy: float | None
+    exposure_time_s: float | None
+    laterality: str | None
+    fluoroscopy: bool
+    dose_check: dict[str, float] | None = Field(
+        description="TID 10015 dose check alert and notification values"
+    )
+
+
+class DoseDocumentOut(FromRow):
+    sop_instance_uid: str
+    state: str = Field(description="read, or refused (its reason says why)")
+    reason: str | None
+    template: str = Field(description="10011 (CT), 10001 (projection X-ray) or vendor")
+    modality: str
+    manufacturer: str | None
+    model: str | None
+    serial: str | None
+    station: str | None
+    events_declared: int | None
+    duplicate_events: int = Field(description="Events already counted from another document")
+    problems: str | None
+    received_at: datetime
+
+
+class NationalNodeOut(BaseModel):
+    state: str = Field(
+        description="not_configured, none (no dose document yet), local, sent, accepted or refused"
+    )
+    status: int | None = Field(default=None, description="The node's DIMSE status when refused")
+    comment: str | None = None
+    kos_sop_instance_uid: str | None = None
+    attempts: int = 0
+    updated_at: datetime | None = None
+    accepted_at: datetime | None = None
+
+
+class DoseFlag(BaseModel):
+    kind: str = Field(
+        description="drl (above the reference level times the factor) or ctdivol_alert"
+    )
+    quantity: str
+    value: float
+    limit: float = Field(description="The level times the factor, or the CTDIvol alert value")
+    exam_type: str | None = None
+    source: str | None = None
+    irradiation_event_uid: str | None = None
+
+
+class StudyDoseOut(BaseModel):
+    study_instance_uid: str
+    modality: str | None = Field(description="CT, MG, RF, DX (of the dose documents)")
+    source: str = Field(description="rdsr, image_headers (no dose document), or none")
+    exam_type: str | None
+    events: list[DoseEventOut]
+    totals: DoseTotals
+    effective_dose_msv_estimate: float | None = Field(
+        description="An estimate: DLP times published conversion coefficients per body region"
+    )
+    documents: list[DoseDocumentOut]
+    flags: list[DoseFlag]
+    national_node: NationalNodeOut
+
+
+class DoseSums(BaseModel):
+    studies: int
+    ct_dlp_mgycm: float
+    dap_gym2: float
+    agd_mgy: float
+    dose_rp_gy: float
+    effective_dose_msv_estimate: float = Field(description="An estimate (CT only)")
+    by_modality: dict[str, int] = Field(description="Studies per modality")
+
+
+class PatientStudyDose(BaseModel):
+    study_instance_uid: str
+    study_date: date | None
+    modality: str | None
+    exam_type: str | None
+    totals: DoseTotals
+    effective_dose_msv_estimate: float | None
+    flagged: bool
+
+
+class PatientDoseOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    patient_id: int
+    lifetime: DoseSums
+    last_12_months: DoseSums
+    studies: list[PatientStudyDose] = Field(description="Oldest first")
+
+
+class ReferenceLevelOut(FromRow):
+    id: int
+    exam_type: str
+    modality: str
+    quantity: str
+    value: float
+    facility_id: int | None = Field(description="Null for a national level")
+    source: str
+    updated_at: datetime
+
+
+class ReferenceLevelList(BaseModel):
+    items: list[ReferenceLevelOut]
+    factor_percent: int = Field(description="Exams above level times factor/100 are flagged")
