@@ -80,6 +80,7 @@ SECTION_LABELS = {
 SECTION_URLS = {
     "consult_requests": "consult_pages.my_consults",
     "images": "imaging_pages.upload_page",
+    "ae_titles": "imaging_admin.ae_titles_page",
     "worklist": "consult_pages.worklist",
     "claims_exports": "insurance_pages.analyst",
     "reconciliation": "insurance_pages.analyst",

@@ -59,6 +59,17 @@ def _require_sharer(session: Session, principal: Principal, study: Study, action
     )
 
 
+def may_share(session: Session, principal: Principal, study: Study) -> bool:
+    """Whether the principal may create and revoke the study's links (a page's buttons)."""
+    if not principal.roles & LINK_CREATORS:
+        return False
+    try:
+        _require_sharer(session, principal, study, "imaging:link:created")
+    except AccessDenied:
+        return False
+    return True
+
+
 def create_link(
     session: Session,
     principal: Principal,

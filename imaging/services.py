@@ -7,7 +7,7 @@ staff of the facility that sent it (also before its PatientID is linked to a hub
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import ColumnElement, func, or_, select, true, update
 from sqlalchemy.orm import Session
@@ -19,7 +19,16 @@ from hub.hooks import PatientMerge
 from hub.models import Facility, Patient, Role
 from hub.national_id import InvalidNationalId, normalise
 from hub.permissions import CLINICAL_ROLES, REGION_ROLES, patient_visibility, require
-from imaging.models import Instance, InstanceKind, PatientKey, Quarantined, Series, Study
+from imaging.models import (
+    ForwardItem,
+    ForwardState,
+    Instance,
+    InstanceKind,
+    PatientKey,
+    Quarantined,
+    Series,
+    Study,
+)
 
 # How many instances with problems a study's answer lists (the count is always complete).
 PROBLEMS_LISTED = 100
@@ -104,12 +113,33 @@ def list_studies(
     *,
     national_id: str | None = None,
     country: str | None = None,
+    facility_id: int | None = None,
+    text: str | None = None,
     after_id: int = 0,
     limit: int = 50,
 ) -> list[Study]:
-    """Studies within scope, newest first by id; optionally of one patient by national id."""
+    """Studies within scope, newest first by id; optionally of one patient by national id,
+    sent by one facility, or matching ``text`` in their description, accession number or the
+    patient's name or id as the header gives them."""
     require(principal, "imaging:read", action="imaging:study:listed")
     stmt = select(Study).where(study_visibility(principal))
+    if facility_id is not None:
+        stmt = stmt.where(Study.facility_id == facility_id)
+    if text and text.strip():
+        needle = text.strip().lower()
+        stmt = stmt.where(
+            or_(
+                *(
+                    func.lower(column).contains(needle, autoescape=True)
+                    for column in (
+                        Study.description,
+                        Study.accession_number,
+                        Study.dicom_patient_name,
+                        Study.dicom_patient_id,
+                    )
+                )
+            )
+        )
     if national_id is not None:
         patients = _patient_ids(session, national_id, country)
         # Studies of records merged into this patient belong to it too.
@@ -130,6 +160,15 @@ def list_studies(
         details={"ids": [s.id for s in studies]},
     )
     return studies
+
+
+def study_facilities(session: Session, principal: Principal) -> list[Facility]:
+    """The facilities that sent a study the principal may see (a list page's choice)."""
+    require(principal, "imaging:read", action="imaging:study:listed")
+    sent = select(Study.facility_id).where(study_visibility(principal)).distinct()
+    return list(
+        session.scalars(select(Facility).where(Facility.id.in_(sent)).order_by(Facility.code))
+    )
 
 
 @dataclass(frozen=True)
@@ -215,6 +254,37 @@ def frames_page(
         seen += count
     rows.close()
     return page, total
+
+
+def forwarding_times(session: Session, study_id: int) -> tuple[datetime | None, datetime | None]:
+    """(arrival of the oldest instance still waiting to be forwarded, last one forwarded)."""
+    waiting = session.scalar(
+        select(func.min(Instance.received_at))
+        .join(ForwardItem, ForwardItem.instance_id == Instance.id)
+        .where(ForwardItem.study_id == study_id, ForwardItem.state == ForwardState.PENDING)
+    )
+    sent = session.scalar(
+        select(func.max(ForwardItem.sent_at)).where(
+            ForwardItem.study_id == study_id, ForwardItem.state == ForwardState.SENT
+        )
+    )
+    return waiting, sent
+
+
+def series_with_images(session: Session, study_id: int) -> set[int]:
+    """Ids of the study's series with a stored image (a report series has none to show)."""
+    return set(
+        session.scalars(
+            select(Instance.series_id)
+            .where(
+                Instance.study_id == study_id,
+                Instance.deleted_at.is_(None),
+                Instance.path.is_not(None),
+                Instance.kind == InstanceKind.IMAGE,
+            )
+            .distinct()
+        )
+    )
 
 
 def instances_of_series(session: Session, series_id: int) -> list[Instance]:

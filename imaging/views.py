@@ -24,11 +24,10 @@ from sqlalchemy import select
 
 from hub import db
 from hub.auth.principal import user_principal
-from imaging import links, services, storage
+from imaging import ae_views, links, services, storage, study_views
 from imaging.api import _checked_uid, link_url, package_response, study_out
 from imaging.models import Instance, InstanceKind, Series
 from imaging.render import CannotRender, render_png
-from imaging.schemas import LinkOut
 
 bp = Blueprint("imaging_pages", __name__, url_prefix="/imaging")
 # Beyond any series (the index records at most pixels.MAX_FRAMES frames an instance).
@@ -169,12 +168,16 @@ def study_page(study_instance_uid: str) -> ResponseReturnValue:
     principal = user_principal(current_user.user, "session")
     sess = db.session()
     study = services.get_study(sess, principal, _checked_uid(study_instance_uid))
-    found = links.list_links(sess, principal, study.study_instance_uid)
     out = study_out(study)
-    sess.commit()
-    return render_template(
-        "imaging/study.html", study=out, links=[LinkOut.model_validate(link) for link in found]
+    context = study_views.study_context(sess, principal, study)
+    page = render_template(
+        "imaging/study.html",
+        study=out,
+        forwarding=study_views.forwarding_words(sess, study, out.forwarding),
+        **context,
     )
+    sess.commit()  # the audit of the view (and of the links listed) goes with the page
+    return page
 
 
 @bp.post("/studies/<study_instance_uid>/links")
@@ -242,3 +245,5 @@ def upload_page() -> ResponseReturnValue:
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    app.register_blueprint(study_views.bp)
+    app.register_blueprint(ae_views.bp)
