@@ -19,6 +19,8 @@ def init_app(app: Flask) -> None:
     from imaging.archive import deletions
     from imaging.demo import seed_titles
     from imaging.dose import api as dose_api  # noqa: F401 (its routes join /api/v1)
+    from imaging.dose import node as dose_node
+    from imaging.dose import sending as dose_sending
     from imaging.reading import api as reading_api  # noqa: F401 (its routes join /api/v1)
 
     views.init_app(app)
@@ -30,6 +32,7 @@ def init_app(app: Flask) -> None:
     )
     hooks.patient_merged.register(services.move_studies)
     hooks.outbox_handlers.register(deletions.TOPIC, deletions.deliver)  # central deletions
+    hooks.outbox_handlers.register(dose_node.TOPIC, dose_sending.deliver)  # national dose node
     hooks.demo_seeders.register(seed_titles)
     if app.config["HUB_SETTINGS"].imaging.central_pacs is not None:
         add_periodic(app, "imaging-forward", tasks.forward_drain.name, tasks.FORWARD_EVERY)

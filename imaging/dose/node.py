@@ -41,10 +41,9 @@ def queue_study(session: Session, study_id: int) -> NodeSend:
         )
         session.add(row)
     else:
-        # A further dose document: the KOS must name it too, so it is a new KOS; what the
-        # node already accepted is not sent again.
-        if row.kos_sop_instance_uid in (row.delivered or []):
-            row.kos_sop_instance_uid = new_uid()
+        # A further dose document: the KOS must name it too, so it is a new KOS (one built
+        # before is never sent); the dose SRs the node already accepted are not sent again.
+        row.kos_sop_instance_uid = new_uid()
         row.state = NodeState.LOCAL
         row.status, row.comment, row.accepted_at = None, None, None
         row.updated_at = now
