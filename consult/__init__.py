@@ -12,7 +12,7 @@ def init_app(app: Flask) -> None:
     # Imported when the app is built, not with the package: importing the package for its
     # tables (Alembic, the model registry) must not load its web layer.
     from consult import api as api  # its routes join the /api/v1 blueprint
-    from consult import cli, signing, tasks, views
+    from consult import cli, home, signing, tasks, views
     from consult.access import patients_of_my_consults
     from consult.demo import seed_rosters
     from hub import hooks
@@ -24,4 +24,5 @@ def init_app(app: Flask) -> None:
     # Specialists see the patients of the consults they answer.
     hooks.patient_grants.register(patients_of_my_consults)
     hooks.demo_seeders.register(seed_rosters)
+    home.register()  # the health worker's home panels
     add_periodic(app, "consult-sla-sweep", tasks.sla_sweep.name, tasks.SLA_SWEEP_EVERY)

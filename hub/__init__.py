@@ -32,6 +32,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
         i18n,
         jobs,
         outbox,
+        patients_views,
         pki,
         realtime,
         web,
@@ -64,6 +65,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     jobs.init_app(app)  # Celery bound to Flask
     realtime.init_app(app)  # Socket.IO rooms per user, facility, region
     web.init_app(app)  # page shell
+    patients_views.init_app(app)  # patient pages: search, register, consent, memberships
     pki.init_app(app)  # CA, CRL, time-stamp authority, `hub pki`
     documents.init_app(app)  # signed documents: /verify, `hub verify-pdf`
     consult.init_app(app)  # tiered consultations

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
 if TYPE_CHECKING:
@@ -138,9 +138,34 @@ class PageSection:
     context: Callable[[Session, Principal, ConsultPage], dict[str, Any]]
 
 
+@dataclass(frozen=True)
+class HomeRow:
+    """One line of a home panel: what it is, where it opens, and when (an instant shown in the
+    reader's zone, or a day such as a task's due date)."""
+
+    text: str
+    url: str | None = None
+    time: datetime | None = None
+    day: date | None = None
+    detail: str | None = None  # a status or a short note, shown beside the text
+
+
+@dataclass(frozen=True)
+class HomePanel:
+    """A list of the reader's own work that another package puts on their home page; texts are
+    already translated for the request."""
+
+    title: str
+    rows: tuple[HomeRow, ...]
+    empty: str  # what the panel says when there are no rows
+    more_url: str | None = None  # the full list, when the panel shows only the first rows
+
+
 OutboxHandler = Callable[["Session", dict[str, Any]], None]
 PatientGrant = Callable[["Principal"], "ColumnElement[bool] | None"]
 DemoSeeder = Callable[["Session"], None]
+# A home panel for this reader, or None when it is not theirs (a specialist has no requests).
+HomePanelProvider = Callable[["Session", "Principal"], "HomePanel | None"]
 
 
 # --- the seams ------------------------------------------------------------------------------
@@ -177,6 +202,10 @@ document_kinds: Registry[DocumentKind] = Registry(
     "document_kinds",
     "The signable document kinds: template, signature slots, subject, retention.",
 )
+home_panels: Registry[HomePanelProvider] = Registry(
+    "home_panels",
+    "Lists of the reader's own work on the home page (open requests, documents to countersign).",
+)
 
 SEAMS: tuple[Seam[Any] | Registry[Any], ...] = (
     document_signed,
@@ -187,6 +216,7 @@ SEAMS: tuple[Seam[Any] | Registry[Any], ...] = (
     demo_seeders,
     outbox_handlers,
     document_kinds,
+    home_panels,
 )
 
 

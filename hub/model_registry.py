@@ -8,6 +8,7 @@ import hub.models
 import imaging.dose.models
 import imaging.models
 import insurance.models
+import referral.models
 import video.models
 from hub.models.base import Model
 
@@ -18,5 +19,6 @@ PACKAGES = (
     imaging.dose.models,
     video.models,
     insurance.models,
+    referral.models,
 )
 metadata = Model.metadata

@@ -97,6 +97,12 @@ class PatientIn(Strict):
 
 
 class PatientPatch(Strict):
+    national_id: str | None = Field(
+        default=None,
+        min_length=5,
+        max_length=32,
+        description="A corrected national id, checked against its country's checksum",
+    )
     given_name: str | None = Field(default=None, min_length=1, max_length=120)
     family_name: str | None = Field(default=None, min_length=1, max_length=120)
     date_of_birth: date | None = None
@@ -170,6 +176,21 @@ class ConsentOut(FromRow):
 
 class ConsentList(BaseModel):
     items: list[ConsentOut]
+
+
+class MembershipEndIn(Strict):
+    valid_to: date | None = Field(
+        default=None, description="The last day the membership covers; defaults to today"
+    )
+
+
+class PatientMembershipOut(FromRow):
+    id: int
+    patient_id: int
+    insurer_id: int
+    member_id: str
+    valid_from: date
+    valid_to: date | None
 
 
 class MeOut(BaseModel):

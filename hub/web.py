@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import (
     Blueprint,
     Flask,
@@ -16,6 +18,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
+from hub import db, hooks
 from hub.auth.principal import user_principal
 from hub.config import SUPPORTED_LOCALES
 from hub.http import local_path
@@ -32,9 +35,9 @@ HOME_SECTIONS: dict[Role, tuple[str, ...]] = {
     Role.RADIOLOGIST: ("reading_worklist", "critical_results"),
     Role.COMMAND: ("live_queues", "sla_breaches", "transfers"),
     Role.INSURER: ("claims_exports", "reconciliation"),
-    Role.FACILITY_ADMIN: ("staff", "rosters", "ae_titles", "billing"),
+    Role.FACILITY_ADMIN: ("patients", "staff", "rosters", "ae_titles", "billing", "sla_targets"),
     Role.QA_PHYSICIAN: ("quality_reviews", "audit"),
-    Role.NATIONAL_ADMIN: ("facilities", "tariffs", "billing", "audit"),
+    Role.NATIONAL_ADMIN: ("facilities", "tariffs", "billing", "audit", "rosters", "sla_targets"),
 }
 
 
@@ -74,10 +77,12 @@ SECTION_LABELS = {
     "facilities": _l("Facilities"),
     "tariffs": _l("Tariffs"),
     "billing": _l("Billing"),
+    "sla_targets": _l("SLA targets"),
 }
 # Sections that have a page, by endpoint; domain packages register the blueprints. The home
 # shows only these: a work area without its page is not promised on it.
 SECTION_URLS = {
+    "patients": "patient_pages.search",
     "consult_requests": "consult_pages.my_consults",
     "images": "imaging_pages.upload_page",
     "ae_titles": "imaging_admin.ae_titles_page",
@@ -85,8 +90,18 @@ SECTION_URLS = {
     "claims_exports": "insurance_pages.analyst",
     "reconciliation": "insurance_pages.analyst",
     "billing": "insurance_pages.billing",
+    "tariffs": "insurance_pages.tariffs_page",
+    "roster": "roster_pages.oncall",
+    "rosters": "roster_pages.roster",
+    "sla_targets": "sla_pages.targets",
     "video_sessions": "video_pages.my_sessions",
+    "live_queues": "consult_queue_pages.queues",
+    "sla_breaches": "consult_queue_pages.queues",
+    "staff": "admin_pages.users",
+    "audit": "audit_pages.events",
 }
+# Query arguments of a section's link, where two sections share one page.
+SECTION_ARGS: dict[str, dict[str, Any]] = {"sla_breaches": {"breached": "1"}}
 
 
 @bp.get("/")
@@ -105,12 +120,18 @@ def home() -> ResponseReturnValue:
     for role in sorted(principal.roles, key=lambda r: r.value):
         sections.extend(s for s in HOME_SECTIONS[role] if s not in sections)
     urls = {
-        s: url_for(endpoint)
+        s: url_for(endpoint, **SECTION_ARGS.get(s, {}))
         for s, endpoint in SECTION_URLS.items()
         if s in sections and endpoint in current_app.view_functions
     }
     sections = [s for s in sections if s in urls]
-    return render_template(
+    # The reader's own work, listed by the packages that own it (open requests, documents to
+    # countersign, follow-up tasks); each provider says None when the panel is not theirs.
+    session_ = db.session()
+    panels = [
+        panel for provider in hooks.home_panels.values() if (panel := provider(session_, principal))
+    ]
+    html = render_template(
         "home.html",
         user=user,
         roles=sorted(r.value for r in principal.roles),
@@ -118,7 +139,10 @@ def home() -> ResponseReturnValue:
         role_labels=ROLE_LABELS,
         section_labels=SECTION_LABELS,
         section_urls=urls,
+        panels=panels,
     )
+    session_.commit()  # the panels' audit rows
+    return html
 
 
 @bp.get("/favicon.ico")

@@ -15,9 +15,11 @@ from hub.schemas import (
     ConsentIn,
     ConsentList,
     ConsentOut,
+    MembershipEndIn,
     MergeIn,
     PatientIn,
     PatientList,
+    PatientMembershipOut,
     PatientOut,
     PatientPatch,
 )
@@ -106,6 +108,23 @@ def register() -> None:
     def merge_patient(principal: Principal, patient_id: int, body: MergeIn) -> PatientOut:
         return PatientOut.model_validate(
             svc.merge_patients(db.session(), principal, patient_id, body)
+        )
+
+    @api_route(
+        "/patients/<int:patient_id>/memberships/<int:membership_id>/end",
+        "POST",
+        summary="End an insurance membership on a day (defaults to today)",
+        scope="patients:write",
+        tag="patients",
+        body=MembershipEndIn,
+        response=PatientMembershipOut,
+        errors=(404, 409),
+    )
+    def end_membership(
+        principal: Principal, patient_id: int, membership_id: int, body: MembershipEndIn
+    ) -> PatientMembershipOut:
+        return PatientMembershipOut.model_validate(
+            svc.end_membership(db.session(), principal, patient_id, membership_id, body)
         )
 
     @api_route(

@@ -5,7 +5,7 @@ Every access is permission-checked and audited.
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, date
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -18,7 +18,7 @@ from hub.models import Consent, ConsentScope, Facility, Membership, Patient, Rol
 from hub.national_id import InvalidNationalId, fold, normalise
 from hub.permissions import PATIENT_MERGERS, PATIENT_WRITERS, patient_visibility, require
 from hub.realtime import emit_after_commit, facility_room
-from hub.schemas import ConsentIn, MergeIn, PatientIn, PatientPatch
+from hub.schemas import ConsentIn, MembershipEndIn, MergeIn, PatientIn, PatientPatch
 
 
 def _facility_by_code(session: Session, code: str) -> Facility:
@@ -158,10 +158,21 @@ def update_patient(
     changes = data.model_dump(exclude_unset=True)
     if not changes:
         raise ValidationFailed("Nothing to change.")
+    required = {"national_id", "given_name", "family_name", "date_of_birth", "sex"}
     for name, value in changes.items():
-        if value is None and name in {"given_name", "family_name", "date_of_birth", "sex"}:
+        if value is None and name in required:
             raise ValidationFailed(f"{name} cannot be empty.", details={name: "required"})
+    if "national_id" in changes:
+        changes["national_id"] = _corrected_national_id(session, patient, changes["national_id"])
+    for name, value in changes.items():
         setattr(patient, name, value)
+    try:
+        session.flush()
+    except IntegrityError:
+        # Lost a race with a registration or correction to the same number.
+        raise Conflict(
+            "A patient with this national id is already registered.", code="duplicate_national_id"
+        ) from None
     audit.record(
         session,
         principal,
@@ -171,6 +182,27 @@ def update_patient(
         details={"fields": sorted(changes)},
     )
     return patient
+
+
+def _corrected_national_id(session: Session, patient: Patient, value: str) -> str:
+    """A mistyped national id corrected: the new one passes the checksum of the id's country
+    and belongs to nobody else."""
+    try:
+        national_id = normalise(patient.id_country, value)
+    except InvalidNationalId as exc:
+        raise ValidationFailed(str(exc), details={"national_id": str(exc)}) from None
+    other = session.scalar(
+        select(Patient.id).where(
+            Patient.id_country == patient.id_country,
+            Patient.national_id == national_id,
+            Patient.id != patient.id,
+        )
+    )
+    if other is not None:
+        raise Conflict(
+            "A patient with this national id is already registered.", code="duplicate_national_id"
+        )
+    return national_id
 
 
 def merge_patients(
@@ -320,3 +352,40 @@ def has_active_consent(session: Session, patient_id: int, scope: ConsentScope) -
         )
         is not None
     )
+
+
+def end_membership(
+    session: Session,
+    principal: Principal,
+    patient_id: int,
+    membership_id: int,
+    data: MembershipEndIn,
+) -> Membership:
+    """End a patient's insurance membership on a day (the card was cancelled or replaced)."""
+    action = "hub:membership:ended"
+    require(principal, "patients:write", roles=PATIENT_WRITERS, action=action)
+    patient = get_patient(session, principal, patient_id)
+    membership = session.scalar(
+        select(Membership).where(
+            Membership.id == membership_id, Membership.patient_id == patient.id
+        )
+    )
+    if membership is None:
+        raise NotFound("Not found.")
+    valid_to = data.valid_to or date.today()
+    if valid_to < membership.valid_from:
+        raise ValidationFailed(
+            "A membership cannot end before it started.", details={"valid_to": "early"}
+        )
+    if membership.valid_to is not None and membership.valid_to <= valid_to:
+        raise Conflict("This membership already ends by then.", code="already_ended")
+    membership.valid_to = valid_to
+    audit.record(
+        session,
+        principal,
+        action,
+        object_type="patient",
+        object_id=patient.id,
+        details={"membership": membership.id},
+    )
+    return membership

@@ -115,6 +115,14 @@ RULES = [
         lambda w: {"scopes": ["data_sharing"]},
     ),
     Rule("GET", "/api/v1/patients/{patient_id}/consents", lambda w: _pa(w) + "/consents", SEE_A),
+    Rule(
+        "POST",
+        "/api/v1/patients/{patient_id}/memberships/{membership_id}/end",
+        lambda w: f"{_pa(w)}/memberships/{_probe.get('membership', 0)}/end",
+        WRITE_A,
+        # Before the membership started: allowed personas get 422, and nothing changes.
+        lambda w: {"valid_to": "2019-12-31"},
+    ),
 ]
 # The probe consent is recorded by hw_a: only its recorder signs the form.
 RECORDER = frozenset({"hw_a"})
@@ -148,6 +156,7 @@ def test_refusals_hold_and_are_audited(
     patient = f.patient(session, world.facility_a, member_of=world.insurer_a)
     session.commit()
     _probe["patient"] = patient.id
+    _probe["membership"] = patient.memberships[0].id
     consent = Consent(
         patient_id=patient.id,
         scope=ConsentScope.RECORDING,

@@ -1,0 +1,432 @@
+"""Referral JSON API under /api/v1: the facility directory, referrals and back-referrals,
+clinic slots and calendars, appointments."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from hub import db
+from hub.api.core import api_route
+from hub.api.pagination import next_cursor
+from hub.auth.principal import Principal
+from referral import booking, fhir, services
+from referral.models import Appointment, Referral, Slot
+from referral.schemas import (
+    AcceptQuery,
+    AppointmentCancelIn,
+    AppointmentIn,
+    AppointmentOut,
+    BackReferralIn,
+    BackReferralOut,
+    CalendarEntry,
+    CalendarList,
+    CancelIn,
+    ClinicBrief,
+    ClinicList,
+    ClinicOut,
+    ClinicQuery,
+    DeclineIn,
+    DirectoryEntry,
+    DirectoryList,
+    DirectoryQuery,
+    FhirBundle,
+    ReferralIn,
+    ReferralList,
+    ReferralOut,
+    ReferralQuery,
+    RescheduleIn,
+    SlotList,
+    SlotOut,
+    SlotQuery,
+    TaskOut,
+)
+
+TAG = "referrals"
+
+
+def referral_out(
+    session: Session,
+    principal: Principal,
+    referral: Referral,
+    clock: services.Clock | None = None,
+    names: dict[int, str] | None = None,
+) -> ReferralOut:
+    """The referral with its back-referral, appointments, waiting clock and loop state."""
+    out = ReferralOut.model_validate(referral)
+    c = clock or services.clock(session, referral)
+    out.waiting_days, out.wait_target_days = c.waiting_days, c.wait_target_days
+    out.wait_breached, out.open_loop = c.wait_breached, list(c.open_loop)
+    if names is None:
+        names = services.patient_names(session, principal, {referral.patient_id})
+    out.patient_name = names.get(referral.patient_id, "")
+    if out.back_referral is not None and referral.back_referral is not None:
+        today = services.utcnow().date()
+        out.back_referral.tasks = [
+            TaskOut.model_validate(t).model_copy(
+                update={"overdue": t.due is not None and t.done_at is None and t.due < today}
+            )
+            for t in referral.back_referral.tasks
+        ]
+    return out
+
+
+def slot_out(slot: Slot, free: bool) -> SlotOut:
+    return SlotOut(
+        id=slot.id,
+        clinic=slot.clinic.code,
+        starts_at=slot.starts_at,
+        ends_at=slot.ends_at,
+        mode=slot.mode,
+        provider_id=slot.provider_id,
+        free=free,
+    )
+
+
+# --- directory --------------------------------------------------------------------------------
+
+
+@api_route(
+    "/facilities",
+    summary="The facility directory the referral form uses: facilities with a clinic for a "
+    "specialty (?offers=pulmonology), with their clinics",
+    scope="profile",
+    tag=TAG,
+    query=DirectoryQuery,
+    response=DirectoryList,
+)
+def list_facilities(principal: Principal, query: DirectoryQuery) -> DirectoryList:
+    rows = services.directory(db.session(), query.offers, query)
+    items = [
+        DirectoryEntry(
+            id=fac.id,
+            code=fac.code,
+            name=fac.name,
+            kind=fac.kind,
+            level=fac.level,
+            region=fac.region.code,
+            timezone=fac.timezone,
+            virtual_clinic=services.is_virtual(fac),
+            clinics=[ClinicBrief.model_validate(c) for c in clinics],
+        )
+        for fac, clinics in rows
+    ]
+    return DirectoryList(items=items, next_cursor=next_cursor(items, query.limit, lambda e: e.id))
+
+
+# --- referrals --------------------------------------------------------------------------------
+
+
+@api_route(
+    "/referrals",
+    "POST",
+    summary="Refer a patient to a facility that offers the specialty (422 if it does not; 409 "
+    "with the live referral's id when the patient already has one for the specialty)",
+    scope="consults:write",
+    tag=TAG,
+    body=ReferralIn,
+    response=ReferralOut,
+    status=201,
+    errors=(404, 409),
+)
+def create_referral(principal: Principal, body: ReferralIn) -> ReferralOut:
+    session = db.session()
+    return referral_out(session, principal, services.create(session, principal, body))
+
+
+@api_route(
+    "/referrals",
+    summary="Referrals you may see, newest first: ?open_loop=true for open loops (no "
+    "back-referral within the region's target after the visit, or tasks overdue), "
+    "?side=incoming|outgoing, ?patient_id=&specialty=&live=true (a live referral)",
+    scope="consults:read",
+    tag=TAG,
+    query=ReferralQuery,
+    response=ReferralList,
+)
+def list_referrals(principal: Principal, query: ReferralQuery) -> ReferralList:
+    session = db.session()
+    items, clocks, rows = services.list_visible(session, principal, query)
+    names = services.patient_names(session, principal, {r.patient_id for r in items})
+    return ReferralList(
+        items=[referral_out(session, principal, r, clocks[r.id], names) for r in items],
+        next_cursor=next_cursor(rows, query.limit, lambda r: r.id),
+    )
+
+
+@api_route(
+    "/referrals/<int:referral_id>",
+    summary="One referral with its back-referral, appointments and waiting time",
+    scope="consults:read",
+    tag=TAG,
+    response=ReferralOut,
+    errors=(404,),
+)
+def get_referral(principal: Principal, referral_id: int) -> ReferralOut:
+    session = db.session()
+    return referral_out(session, principal, services.get(session, principal, referral_id))
+
+
+@api_route(
+    "/referrals/<int:referral_id>/accept",
+    "POST",
+    summary="The receiving facility or clinic accepts; the receiving clinician is the caller "
+    "or ?clinician=username",
+    scope="consults:write",
+    tag=TAG,
+    query=AcceptQuery,
+    response=ReferralOut,
+    errors=(404, 409),
+)
+def accept_referral(principal: Principal, referral_id: int, query: AcceptQuery) -> ReferralOut:
+    session = db.session()
+    row = services.accept(session, principal, referral_id, query.clinician)
+    return referral_out(session, principal, row)
+
+
+@api_route(
+    "/referrals/<int:referral_id>/decline",
+    "POST",
+    summary="The receiving facility or clinic declines, with a reason",
+    scope="consults:write",
+    tag=TAG,
+    body=DeclineIn,
+    response=ReferralOut,
+    errors=(404, 409),
+)
+def decline_referral(principal: Principal, referral_id: int, body: DeclineIn) -> ReferralOut:
+    session = db.session()
+    row = services.decline(session, principal, referral_id, body.reason)
+    return referral_out(session, principal, row)
+
+
+@api_route(
+    "/referrals/<int:referral_id>/cancel",
+    "POST",
+    summary="Cancel: the referring side cancels a new referral or requests the cancellation of "
+    "an accepted one, which the receiving side confirms",
+    scope="consults:write",
+    tag=TAG,
+    body=CancelIn,
+    response=ReferralOut,
+    errors=(404, 409),
+)
+def cancel_referral(principal: Principal, referral_id: int, body: CancelIn) -> ReferralOut:
+    session = db.session()
+    row = services.cancel(session, principal, referral_id, body.reason)
+    return referral_out(session, principal, row)
+
+
+@api_route(
+    "/referrals/<int:referral_id>/back-referral",
+    "POST",
+    summary="The receiving clinician returns the back-referral: summary, findings, treatment, "
+    "medication and follow-up tasks with due dates (403 for anyone else)",
+    scope="consults:write",
+    tag=TAG,
+    body=BackReferralIn,
+    response=BackReferralOut,
+    status=201,
+    errors=(404, 409),
+)
+def create_back_referral(
+    principal: Principal, referral_id: int, body: BackReferralIn
+) -> BackReferralOut:
+    back = services.back_refer(db.session(), principal, referral_id, body)
+    return BackReferralOut.model_validate(back)
+
+
+@api_route(
+    "/referrals/<int:referral_id>/back-referral/acknowledge",
+    "POST",
+    summary="The referring health post acknowledges the back-referral: the loop closes and "
+    "the referral is completed (409 without a back-referral)",
+    scope="consults:write",
+    tag=TAG,
+    response=ReferralOut,
+    errors=(404, 409),
+)
+def acknowledge_back_referral(principal: Principal, referral_id: int) -> ReferralOut:
+    session = db.session()
+    row = services.acknowledge(session, principal, referral_id)
+    return referral_out(session, principal, row)
+
+
+@api_route(
+    "/referrals/<int:referral_id>/tasks/<int:task_id>/done",
+    "POST",
+    summary="The referring health post marks a follow-up task of the back-referral done",
+    scope="consults:write",
+    tag=TAG,
+    response=TaskOut,
+    errors=(404,),
+)
+def complete_task(principal: Principal, referral_id: int, task_id: int) -> TaskOut:
+    return TaskOut.model_validate(
+        services.complete_task(db.session(), principal, referral_id, task_id)
+    )
+
+
+@api_route(
+    "/referrals/<int:referral_id>/fhir",
+    summary="The referral as FHIR R4: a ServiceRequest and its BSeR Task in a collection Bundle",
+    scope="consults:read",
+    tag=TAG,
+    response=FhirBundle,
+    errors=(404,),
+)
+def referral_fhir(principal: Principal, referral_id: int) -> FhirBundle:
+    session = db.session()
+    row = services.get(session, principal, referral_id, purpose="exported")
+    return FhirBundle(entry=fhir.bundle_entries(row))
+
+
+# --- clinics and appointments -----------------------------------------------------------------
+
+
+@api_route(
+    "/clinics",
+    summary="Active clinics (a facility's calendar for a specialty); ?mine=true for the "
+    "calendars you keep",
+    scope="consults:read",
+    tag=TAG,
+    query=ClinicQuery,
+    response=ClinicList,
+)
+def list_clinics(principal: Principal, query: ClinicQuery) -> ClinicList:
+    rows = booking.clinics(db.session(), principal, query.facility, query.specialty, query.mine)
+    return ClinicList(items=[ClinicOut.model_validate(c) for c in rows])
+
+
+@api_route(
+    "/clinics/<string:code>/slots",
+    summary="A clinic's slots (a clinic code, or a facility code for all its clinics) "
+    "?from=&to= (RFC 3339, at most 62 days), each free or taken",
+    scope="consults:read",
+    tag=TAG,
+    query=SlotQuery,
+    response=SlotList,
+    errors=(404,),
+)
+def list_slots(principal: Principal, code: str, query: SlotQuery) -> SlotList:
+    rows = booking.slots(
+        db.session(), principal, code, query.start, query.end, query.mode, query.free
+    )
+    return SlotList(items=[slot_out(s, free) for s, free in rows])
+
+
+@api_route(
+    "/clinics/<string:code>/calendar",
+    summary="A clinic's slots with their appointments ?from=&to=, for the clinic's staff",
+    scope="consults:read",
+    tag=TAG,
+    query=SlotQuery,
+    response=CalendarList,
+    errors=(404,),
+)
+def clinic_calendar(principal: Principal, code: str, query: SlotQuery) -> CalendarList:
+    session = db.session()
+    rows = booking.calendar(session, principal, code, query.start, query.end)
+    names = services.patient_names(session, principal, {a.patient_id for _, a in rows if a})
+    return CalendarList(
+        items=[
+            CalendarEntry(
+                slot=slot_out(s, a is None),
+                appointment=AppointmentOut.model_validate(a) if a else None,
+                patient_name=names.get(a.patient_id) if a else None,
+            )
+            for s, a in rows
+        ]
+    )
+
+
+@api_route(
+    "/appointments",
+    "POST",
+    summary="Book a slot for a patient, for a referral or directly; 409 with details.next_free "
+    "when the slot is taken, the patient is booked then or the clinician is",
+    scope="consults:write",
+    tag=TAG,
+    body=AppointmentIn,
+    response=AppointmentOut,
+    status=201,
+    errors=(404, 409),
+)
+def book_appointment(principal: Principal, body: AppointmentIn) -> AppointmentOut:
+    return _appointment_out(booking.book(db.session(), principal, body))
+
+
+def _appointment_out(appt: Appointment) -> AppointmentOut:
+    return AppointmentOut.model_validate(appt)
+
+
+@api_route(
+    "/appointments/<int:appointment_id>",
+    summary="One appointment",
+    scope="consults:read",
+    tag=TAG,
+    response=AppointmentOut,
+    errors=(404,),
+)
+def get_appointment(principal: Principal, appointment_id: int) -> AppointmentOut:
+    return _appointment_out(booking.get(db.session(), principal, appointment_id))
+
+
+@api_route(
+    "/appointments/<int:appointment_id>/reschedule",
+    "POST",
+    summary="Move a booked appointment to another slot (409 with next free slots)",
+    scope="consults:write",
+    tag=TAG,
+    body=RescheduleIn,
+    response=AppointmentOut,
+    status=201,
+    errors=(404, 409),
+)
+def reschedule_appointment(
+    principal: Principal, appointment_id: int, body: RescheduleIn
+) -> AppointmentOut:
+    return _appointment_out(
+        booking.reschedule(db.session(), principal, appointment_id, body.slot_id)
+    )
+
+
+@api_route(
+    "/appointments/<int:appointment_id>/cancel",
+    "POST",
+    summary="Cancel a booked appointment, with a reason",
+    scope="consults:write",
+    tag=TAG,
+    body=AppointmentCancelIn,
+    response=AppointmentOut,
+    errors=(404, 409),
+)
+def cancel_appointment(
+    principal: Principal, appointment_id: int, body: AppointmentCancelIn
+) -> AppointmentOut:
+    return _appointment_out(booking.cancel(db.session(), principal, appointment_id, body.reason))
+
+
+@api_route(
+    "/appointments/<int:appointment_id>/check-in",
+    "POST",
+    summary="The clinic records that the patient came (or joined the virtual visit)",
+    scope="consults:write",
+    tag=TAG,
+    response=AppointmentOut,
+    errors=(404, 409),
+)
+def check_in_appointment(principal: Principal, appointment_id: int) -> AppointmentOut:
+    return _appointment_out(booking.check_in(db.session(), principal, appointment_id))
+
+
+@api_route(
+    "/appointments/<int:appointment_id>/no-show",
+    "POST",
+    summary="The clinic records that the patient did not come",
+    scope="consults:write",
+    tag=TAG,
+    response=AppointmentOut,
+    errors=(404, 409),
+)
+def no_show_appointment(principal: Principal, appointment_id: int) -> AppointmentOut:
+    return _appointment_out(booking.no_show(db.session(), principal, appointment_id))

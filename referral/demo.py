@@ -1,0 +1,102 @@
+"""Demo clinics: Hospital 2A's pulmonology clinic (in person and virtual), received by
+specialist.demo, and Virtual Clinic 1 with a contracted pulmonologist from Hospital 2B; each with
+weekly availability and slots for the next 30 days."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, time, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.models import Facility, Specialty, User, utcnow
+from referral.booking import ensure_slots
+from referral.models import Availability, Clinic, ClinicMember, VisitMode
+
+FRIDAY = 4  # the weekend in Iran
+WORKDAYS = tuple(d for d in range(7) if d != FRIDAY)
+
+
+@dataclass(frozen=True)
+class DemoClinic:
+    code: str
+    name: str
+    facility: str
+    specialty: str
+    members: tuple[tuple[str, bool], ...]  # (username, contracted)
+    # (start, end, slot minutes, mode) on every workday, in the facility's local time
+    hours: tuple[tuple[time, time, int, VisitMode], ...]
+
+
+CLINICS = (
+    DemoClinic(
+        "HOSP-2A-PULM",
+        "Hospital 2A pulmonology clinic",
+        "HOSP-2A",
+        "pulmonology",
+        (("specialist.demo", False),),
+        (
+            (time(8, 0), time(12, 0), 30, VisitMode.IN_PERSON),
+            (time(13, 0), time(16, 0), 20, VisitMode.VIRTUAL),
+        ),
+    ),
+    DemoClinic(
+        "VC-1-PULM",
+        "Virtual Clinic 1 pulmonology",
+        "VC-1",
+        "pulmonology",
+        (("specialist2.demo", True),),
+        ((time(9, 0), time(17, 0), 30, VisitMode.VIRTUAL),),
+    ),
+)
+
+
+def seed_referrals(session: Session) -> None:
+    """The demo clinics, their clinicians, weekly hours and 30 days of slots (idempotent)."""
+    for spec in CLINICS:
+        facility = session.scalar(select(Facility).where(Facility.code == spec.facility))
+        specialty = session.scalar(select(Specialty).where(Specialty.code == spec.specialty))
+        if facility is None or specialty is None:
+            continue
+        clinic = session.scalar(select(Clinic).where(Clinic.code == spec.code))
+        if clinic is None:
+            clinic = Clinic(
+                code=spec.code,
+                name=spec.name,
+                facility_id=facility.id,
+                specialty_id=specialty.id,
+                facility=facility,
+            )
+            session.add(clinic)
+            session.flush()
+            for start, end, minutes, mode in spec.hours:
+                for weekday in WORKDAYS:
+                    session.add(
+                        Availability(
+                            clinic_id=clinic.id,
+                            weekday=weekday,
+                            start_time=start,
+                            end_time=end,
+                            slot_minutes=minutes,
+                            mode=mode,
+                            valid_from=date(2020, 1, 1),
+                        )
+                    )
+        for username, contracted in spec.members:
+            user = session.scalar(select(User).where(User.username == username))
+            if user is None:
+                continue
+            member = session.scalar(
+                select(ClinicMember).where(
+                    ClinicMember.clinic_id == clinic.id, ClinicMember.user_id == user.id
+                )
+            )
+            if member is None:
+                session.add(
+                    ClinicMember(clinic_id=clinic.id, user_id=user.id, contracted=contracted)
+                )
+        session.flush()
+        now = utcnow()
+        ensure_slots(session, clinic, now, now + timedelta(days=31))
+    session.flush()

@@ -1,0 +1,214 @@
+"""Referral tables: clinics (what a facility offers, who receives, when it sees patients), their
+slots and appointments, referrals with their BSeR status, and the back-referral that closes the
+loop.
+
+Two rules are held by unique constraints rather than by a read-then-write, so that two requests
+racing cannot both win: one live referral per patient and specialty (``referral.live_key``), and
+one live appointment per slot (``appointment.live_slot_id``). Both columns are NULL once the row
+is no longer live, and NULLs never collide.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime, time
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from hub.models import Facility, Patient, Specialty, User
+from hub.models.base import Model, utcnow, value_enum
+
+
+class VisitMode(enum.Enum):
+    IN_PERSON = "in_person"
+    VIRTUAL = "virtual"
+
+
+class ReferralStatus(enum.Enum):
+    """HL7 Bidirectional Services eReferral (BSeR) business statuses."""
+
+    CREATED = "created"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    SCHEDULED = "scheduled"
+    NO_SHOW = "no_show"  # BSeR "unattended"
+    EVENT_CANCELLED = "event_cancelled"
+    EVENT_COMPLETED = "event_completed"
+    CANCELLATION_REQUESTED = "cancellation_requested"
+    CANCELLED = "cancelled"
+    COMPLETED = "completed"
+
+
+class AppointmentStatus(enum.Enum):
+    BOOKED = "booked"
+    CHECKED_IN = "checked_in"
+    NO_SHOW = "no_show"
+    CANCELLED = "cancelled"
+
+
+class Clinic(Model):
+    """A calendar of one facility for one specialty: what the facility offers to referrals."""
+
+    __tablename__ = "clinic"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    facility_id: Mapped[int] = mapped_column(ForeignKey("facility.id"), index=True)
+    specialty_id: Mapped[int] = mapped_column(ForeignKey("specialty.id"), index=True)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    facility: Mapped[Facility] = relationship()
+    specialty: Mapped[Specialty] = relationship()
+    members: Mapped[list[ClinicMember]] = relationship(back_populates="clinic")
+    availability: Mapped[list[Availability]] = relationship(back_populates="clinic")
+
+
+class ClinicMember(Model):
+    """A clinician who receives the clinic's referrals: its own staff or contracted from
+    anywhere (a virtual clinic's specialists work at other facilities)."""
+
+    __tablename__ = "clinic_member"
+    __table_args__ = (UniqueConstraint("clinic_id", "user_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    contracted: Mapped[bool] = mapped_column(default=False)
+    clinic: Mapped[Clinic] = relationship(back_populates="members")
+    user: Mapped[User] = relationship()
+
+
+class Availability(Model):
+    """A weekly recurring pattern: on ``weekday`` from ``start`` to ``end`` (the facility's local
+    time), slots of ``slot_minutes``, from ``valid_from`` on."""
+
+    __tablename__ = "clinic_availability"
+    __table_args__ = (
+        CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday_range"),
+        CheckConstraint("slot_minutes BETWEEN 5 AND 480", name="slot_minutes_range"),
+        CheckConstraint("start_time < end_time", name="start_before_end"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"), index=True)
+    weekday: Mapped[int]  # Monday 0 .. Sunday 6
+    start_time: Mapped[time]
+    end_time: Mapped[time]
+    slot_minutes: Mapped[int]
+    mode: Mapped[VisitMode] = mapped_column(value_enum(VisitMode))
+    provider_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    valid_from: Mapped[date]
+    valid_to: Mapped[date | None]
+    clinic: Mapped[Clinic] = relationship(back_populates="availability")
+
+
+class Slot(Model):
+    """One bookable time of a clinic, generated from its availability."""
+
+    __tablename__ = "clinic_slot"
+    __table_args__ = (UniqueConstraint("clinic_id", "starts_at", "mode"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"), index=True)
+    starts_at: Mapped[datetime] = mapped_column(index=True)
+    ends_at: Mapped[datetime]
+    mode: Mapped[VisitMode] = mapped_column(value_enum(VisitMode))
+    provider_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    blocked: Mapped[bool] = mapped_column(default=False)
+    clinic: Mapped[Clinic] = relationship()
+
+
+class Referral(Model):
+    __tablename__ = "referral"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    specialty_id: Mapped[int] = mapped_column(ForeignKey("specialty.id"))
+    from_facility_id: Mapped[int] = mapped_column(ForeignKey("facility.id"), index=True)
+    to_facility_id: Mapped[int] = mapped_column(ForeignKey("facility.id"), index=True)
+    requester_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    consult_id: Mapped[int | None] = mapped_column(index=True)  # the consult it came from
+    letter_document_id: Mapped[str | None] = mapped_column(String(64))  # signed referral letter
+    status: Mapped[ReferralStatus] = mapped_column(value_enum(ReferralStatus), index=True)
+    # "<patient id>:<specialty id>" while live, else NULL: one live referral per pair.
+    live_key: Mapped[str | None] = mapped_column(String(40), unique=True)
+    receiving_clinician_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    decline_reason: Mapped[str | None] = mapped_column(Text)
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    accepted_at: Mapped[datetime | None]
+    first_visit_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    patient: Mapped[Patient] = relationship()
+    specialty: Mapped[Specialty] = relationship()
+    from_facility: Mapped[Facility] = relationship(foreign_keys=[from_facility_id])
+    to_facility: Mapped[Facility] = relationship(foreign_keys=[to_facility_id])
+    requester: Mapped[User] = relationship(foreign_keys=[requester_id])
+    receiving_clinician: Mapped[User | None] = relationship(foreign_keys=[receiving_clinician_id])
+    back_referral: Mapped[BackReferral | None] = relationship(back_populates="referral")
+    appointments: Mapped[list[Appointment]] = relationship(
+        back_populates="referral", order_by="Appointment.id"
+    )
+
+
+class BackReferral(Model):
+    """The receiving clinician's structured answer to the referring health post."""
+
+    __tablename__ = "back_referral"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referral.id"), unique=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    summary: Mapped[str] = mapped_column(Text)
+    findings: Mapped[str | None] = mapped_column(Text)
+    treatment: Mapped[str | None] = mapped_column(Text)
+    medication: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    referral: Mapped[Referral] = relationship(back_populates="back_referral")
+    author: Mapped[User] = relationship(foreign_keys=[author_id])
+    tasks: Mapped[list[BackReferralTask]] = relationship(
+        back_populates="back_referral", order_by="BackReferralTask.id"
+    )
+
+
+class BackReferralTask(Model):
+    __tablename__ = "back_referral_task"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    back_referral_id: Mapped[int] = mapped_column(ForeignKey("back_referral.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    due: Mapped[date | None] = mapped_column(index=True)
+    done_at: Mapped[datetime | None]
+    back_referral: Mapped[BackReferral] = relationship(back_populates="tasks")
+
+
+class Appointment(Model):
+    __tablename__ = "appointment"
+    __table_args__ = (Index("ix_appointment_patient_status", "patient_id", "status"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slot_id: Mapped[int] = mapped_column(ForeignKey("clinic_slot.id"), index=True)
+    # The slot's id while the appointment holds it (booked or checked in), else NULL.
+    live_slot_id: Mapped[int | None] = mapped_column(unique=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"))
+    referral_id: Mapped[int | None] = mapped_column(ForeignKey("referral.id"), index=True)
+    status: Mapped[AppointmentStatus] = mapped_column(value_enum(AppointmentStatus))
+    starts_at: Mapped[datetime]  # copied from the slot: double-booking checks need no join
+    ends_at: Mapped[datetime]
+    booked_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    booked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    checked_in_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    rescheduled_to_id: Mapped[int | None] = mapped_column(ForeignKey("appointment.id"))
+    slot: Mapped[Slot] = relationship()
+    patient: Mapped[Patient] = relationship()
+    referral: Mapped[Referral | None] = relationship(back_populates="appointments")
+
+
+class WaitTarget(Model):
+    """A region's targets: days from referral to first visit, and from the visit to the
+    back-referral (what the open-loop lists and breaches are measured against)."""
+
+    __tablename__ = "referral_wait_target"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    region_id: Mapped[int] = mapped_column(ForeignKey("macro_region.id"), unique=True)
+    wait_days: Mapped[int] = mapped_column(default=14)
+    back_referral_days: Mapped[int] = mapped_column(default=7)
