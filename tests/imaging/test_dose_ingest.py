@@ -17,8 +17,10 @@ from hub.models import AuditEvent, Patient
 from imaging.dose.models import DoseReport
 from imaging.models import Instance
 from tests.imaging import dosedata
+from tests.imaging.conftest import Titles
 from tests.imaging.dicomdata import ct_instance
 from tests.imaging.dosedata import CtEvent
+from tests.imaging.peers import Node, dcmtk
 from tests.support import factories as f
 from tests.support.personas import World
 
@@ -229,3 +231,46 @@ def test_study_dose_is_hidden_from_other_facilities(
         client.get("/api/v1/studies/1.2.3/dose", headers=world["hw_a"].headers).status_code == 404
     )
     assert client.get("/api/v1/studies/x!/dose", headers=world["hw_a"].headers).status_code == 404
+
+
+# File: (modality, totals, irradiation events), as read off the files with dsrdump.
+CORPUS_EXPECTED = {
+    "CT-RDSR-Siemens_Flash-TAP-SS.dcm": ("CT", {"ct_dlp_mgycm": 724.52}, 4),
+    "CT-RDSR-GEPixelMed.dcm": ("CT", {"ct_dlp_mgycm": 586.34}, 2),
+    "CT-ESR-GE_VCT.dcm": ("CT", {"ct_dlp_mgycm": 2002.39}, 27),
+    "DX-RDSR-Canon_CXDI.dcm": ("DX", {"dap_gym2": 1.07e-05}, 1),
+    "MG-RDSR-Hologic_2D.dcm": ("MG", {"agd_mgy": 2.58}, 2),
+    "RF-ESR-Siemens-Varic.dcm": ("RF", {"dap_gym2": 2.359e-05}, 0),
+}
+
+
+def test_every_corpus_report_by_c_store_to_the_node(
+    app: Flask, client: FlaskClient, node: Node, titles: Titles, world: World, tmp_path: Path
+) -> None:
+    if not CORPUS.exists():
+        pytest.skip("the public dose SR corpus is not here")
+    patient = _patient(app, world)
+    studies = {}
+    for name in CORPUS_EXPECTED:
+        study_uid = generate_uid()
+        ds = dosedata.from_file(CORPUS / name, study_uid=study_uid, patient_id=patient.national_id)
+        path = tmp_path / name
+        ds.save_as(path, enforce_file_format=True)
+        result = dcmtk(
+            "storescu", "-aet", titles.a, "-aec", "HUB", "127.0.0.1", str(node.port), str(path)
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        studies[name] = study_uid
+    for name, (modality, totals, events) in CORPUS_EXPECTED.items():
+        body = _dose(client, world, studies[name])
+        assert body["modality"] == modality, name
+        assert len(body["events"]) == events, name
+        for key in ("ct_dlp_mgycm", "dap_gym2", "agd_mgy", "dose_rp_gy"):
+            if key in totals:
+                assert body["totals"][key] == pytest.approx(totals[key]), (name, key)
+            else:
+                assert body["totals"][key] is None, (name, key)
+    history = client.get(f"/api/v1/patients/{patient.id}/dose", headers=world["hw_a"].headers)
+    assert history.get_json()["lifetime"]["ct_dlp_mgycm"] == pytest.approx(
+        724.52 + 586.34 + 2002.39
+    )
