@@ -61,6 +61,7 @@ JS_TEXT = {
     "nobody_left": _l("Nobody else is in the session now."),
     "camera_off": _l("{name}: camera off"),
     "muted_peer": _l("{name}: microphone off"),
+    "mic_off": _l("Microphone off"),
     "mute": _l("Mute"),
     "muted": _l("Muted"),
     "unmute_hint": _l("Unmute"),
@@ -85,7 +86,6 @@ JS_TEXT = {
     "join_first": _l("Join the session first."),
     "message_sent": _l("Message sent."),
     "failed": _l("Could not complete: {error}"),
-    "roles": {role.value: str(label) for role, label in ROLE_LABELS.items()},
 }
 
 
@@ -95,6 +95,8 @@ def _js_text() -> dict[str, Any]:
         for key, value in JS_TEXT.items()
     }
     text["left_state"] = pgettext("video", "left")  # a participant's state in the list
+    # In the reader's language: built per request, not when the module was imported.
+    text["roles"] = {role.value: str(label) for role, label in ROLE_LABELS.items()}
     return text
 
 

@@ -19,6 +19,13 @@
       return values[key] === undefined ? all : String(values[key]);
     });
   }
+  /* Numbers in the reader's digits (Persian digits in Persian). */
+  function number(n, digits) {
+    try {
+      return new Intl.NumberFormat(document.documentElement.lang || "en",
+        { minimumFractionDigits: digits || 0, maximumFractionDigits: digits || 0 }).format(n);
+    } catch (e) { return String(n); }
+  }
   function status(text) { $("video-status").textContent = text; }
   /* Times added after load (the chat) in the reader's zone, language and calendar. */
   function formatTimes(root) {
@@ -189,7 +196,8 @@
     off.textContent = fill(T.camera_off, { name: name });
     var mic = peer.figure.querySelector(".tile-muted");
     mic.hidden = !prefs.muted;
-    mic.textContent = fill(T.muted_peer, { name: name });
+    mic.textContent = T.mic_off;
+    mic.title = fill(T.muted_peer, { name: name });
   }
   function closePeer(pid) {
     var peer = state.peers[pid];
@@ -478,7 +486,7 @@
       var el = $("quality");
       el.dataset.level = level;
       el.textContent = T["quality_" + level] + " · " + fill(T.quality, {
-        kbps: shown.bitrate_kbps, loss: shown.packet_loss.toFixed(1), rtt: Math.round(shown.rtt_ms)
+        kbps: number(shown.bitrate_kbps), loss: number(shown.packet_loss, 1), rtt: number(Math.round(shown.rtt_ms))
       });
       ticks += 1;
       if (ticks % 5 === 0 && state.socket) { state.socket.emit("quality", shown); }  /* every 10 s */
