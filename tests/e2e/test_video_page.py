@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 from sqlalchemy import select
 
 from hub.db import make_engine
@@ -21,8 +21,8 @@ from tests.video.live import REQUESTER, SPECIALIST, WEBRTC_ARGS, VideoHub, video
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 TIMEOUT_MS = 30_000
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 900}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1280, "height": 900}
 PERSIAN_DIGITS = re.compile("[\u06f0-\u06f9]")  # Extended Arabic-Indic digits
 
 
@@ -57,7 +57,7 @@ def full_name(hub: VideoHub, username: str) -> str:
 
 
 def page_of(
-    browser: Browser, hub: VideoHub, username: str, locale: str, viewport: dict[str, int]
+    browser: Browser, hub: VideoHub, username: str, locale: str, viewport: ViewportSize
 ) -> Page:
     context = browser.new_context(
         locale="fa-IR" if locale == "fa" else "en-US", viewport=viewport, timezone_id="Asia/Tehran"
