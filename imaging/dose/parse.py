@@ -208,11 +208,23 @@ def children(item: Dataset) -> list[Dataset]:
     return [child for child in seq or () if isinstance(child, Dataset)]
 
 
+def _index(item: Dataset) -> dict[Code | None, list[Dataset]]:
+    """The item's children by concept name, built once per item: templates look items up by
+    name many times, and each pydicom attribute access costs more than the lookup."""
+    cached: dict[Code | None, list[Dataset]] | None = item.__dict__.get("_dose_children")
+    if cached is None:
+        cached = {}
+        for child in children(item):
+            cached.setdefault(concept(child), []).append(child)
+        item.__dict__["_dose_children"] = cached
+    return cached
+
+
 def find(item: Dataset, name: Code | tuple[Code, ...]) -> Iterator[Dataset]:
     names = name if isinstance(name[0], tuple) else (name,)
-    for child in children(item):
-        if concept(child) in names:
-            yield child
+    index = _index(item)
+    for one in names:
+        yield from index.get(one, ())  # type: ignore[arg-type]
 
 
 def find_one(item: Dataset, name: Code | tuple[Code, ...]) -> Dataset | None:
@@ -503,9 +515,8 @@ def _attr(dataset: Dataset, keyword: str) -> str | None:
 def read_file(source: str | Path | BinaryIO) -> DoseReport:
     """Read a stored Part 10 file; raises :class:`NotADoseReport` for anything unreadable."""
     try:
+        # pydicom decodes lazily: an element broken deep in the tree fails in read(), below.
         dataset = pydicom.dcmread(source, force=True)
-        # Decode the tree now: pydicom reads lazily, and a broken element must fail here.
-        dataset.walk(lambda _ds, _elem: None)
     except (InvalidDicomError, ValueError, TypeError, KeyError, AttributeError, EOFError) as exc:
         raise NotADoseReport(f"not a readable DICOM dataset ({type(exc).__name__})") from None
     except OSError as exc:
