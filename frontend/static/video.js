@@ -412,6 +412,7 @@
       var text = p.reason === "disconnected" ? T.peer_lost : (p.reason === "revoked" ? T.peer_revoked : T.peer_left);
       text = fill(text, { name: nameOf(pid) });
       status(othersHere() ? text : text + " " + T.nobody_left);
+      if (!othersHere()) { clearQuality(); }
     });
     socket.on("signal", onSignal);
     socket.on("revoked", function () {
@@ -433,6 +434,7 @@
     if (state.socket) { state.socket.emit("leave"); state.socket.disconnect(); }
     Object.keys(state.peers).forEach(closePeer);
     state.joined = false;
+    clearQuality();
     status(T.left);
     $("leave-button").disabled = true; $("join-button").disabled = false;
   }
@@ -466,6 +468,7 @@
     }));
   }
   window.hubVideoStats = sample;
+  function clearQuality() { var el = $("quality"); el.textContent = ""; delete el.dataset.level; }
   var ticks = 0;
   setInterval(function () {
     if (!state.joined) { return; }
@@ -481,6 +484,7 @@
         shown = { peer: s.peer, bitrate_kbps: kbps, packet_loss: loss, rtt_ms: s.rtt || 0, fps: s.fps || 0,
                   width: s.width || 0, height: s.height || 0, audio_only: state.audioOnly };
       });
+      if (!othersHere()) { clearQuality(); return; }  /* nobody to measure: no stale figures */
       if (!shown) { return; }
       var level = shown.packet_loss > 5 || shown.rtt_ms > 400 ? "poor" : (shown.packet_loss > 1 || shown.rtt_ms > 200 ? "fair" : "good");
       var el = $("quality");

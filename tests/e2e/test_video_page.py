@@ -180,6 +180,7 @@ def test_video_page_states_in_english(browser: Browser, hub: VideoHub) -> None:
         == f"{chw_name} (Requester) left the session. Nobody else is in the session now."
     )
     assert doc.query_selector(tile(me_chw)) is None
+    assert doc.inner_text("#quality") == ""  # no figures of a connection that is gone
     row = f"#participants li[data-participant-id='{me_chw}']"
     assert doc.get_attribute(row, "data-connected") == "false"
     assert doc.inner_text(f"{row} .state") == "left"
