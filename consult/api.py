@@ -333,6 +333,19 @@ def add_shift(principal: Principal, body: ShiftIn) -> ShiftOut:
 
 
 @api_route(
+    "/roster/shifts/<int:shift_id>",
+    "DELETE",
+    summary="Take a shift off the on-call roster",
+    scope="admin",
+    tag="rosters",
+    status=204,
+    errors=(404,),
+)
+def remove_shift(principal: Principal, shift_id: int) -> None:
+    rosters.remove_shift(db.session(), principal, shift_id)
+
+
+@api_route(
     "/roster/shifts",
     summary="The published on-call calendar",
     scope="profile",

@@ -6,9 +6,10 @@ import click
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
+from consult import sla
 from consult.assignment import DEFAULT_SLA, sla_targets
-from consult.models import SlaPolicy, Urgency
-from hub import audit, db
+from consult.models import Urgency
+from hub import db
 from hub.auth.principal import SYSTEM
 from hub.models import MacroRegion
 
@@ -23,8 +24,8 @@ sla_group = AppGroup("sla", help="Consult time-to-accept and time-to-answer targ
     help="Macro-region code; omit for the national default.",
 )
 @click.option("--urgency", required=True, type=click.Choice([u.value for u in Urgency]))
-@click.option("--accept-minutes", type=click.IntRange(1, 7 * 24 * 60), required=True)
-@click.option("--answer-minutes", type=click.IntRange(1, 30 * 24 * 60), required=True)
+@click.option("--accept-minutes", type=click.IntRange(1, sla.ACCEPT_MAX), required=True)
+@click.option("--answer-minutes", type=click.IntRange(1, sla.ANSWER_MAX), required=True)
 @with_appcontext
 def sla_set(
     region_code: str | None, urgency: str, accept_minutes: int, answer_minutes: int
@@ -33,43 +34,18 @@ def sla_set(
     if answer_minutes < accept_minutes:
         raise click.BadParameter("the time to answer cannot be shorter than the time to accept")
     with db.transaction() as sess:
-        region_id = None
+        region = None
         if region_code:
             region = sess.scalar(select(MacroRegion).where(MacroRegion.code == region_code))
             if region is None:
                 raise click.BadParameter(f"unknown region {region_code!r}", param_hint="--region")
-            region_id = region.id
-        level = Urgency(urgency)
-        row = sess.scalar(
-            select(SlaPolicy).where(
-                SlaPolicy.region_id.is_(None)
-                if region_id is None
-                else SlaPolicy.region_id == region_id,
-                SlaPolicy.urgency == level,
-            )
-        )
-        if row is None:
-            row = SlaPolicy(
-                region_id=region_id,
-                urgency=level,
-                accept_minutes=accept_minutes,
-                answer_minutes=answer_minutes,
-            )
-            sess.add(row)
-        row.accept_minutes, row.answer_minutes = accept_minutes, answer_minutes
-        sess.flush()
-        audit.record(
+        sla.write(
             sess,
             SYSTEM,
-            "consult:sla:changed",
-            object_type="sla_policy",
-            object_id=row.id,
-            details={
-                "urgency": urgency,
-                "region": region_code,
-                "accept": accept_minutes,
-                "answer": answer_minutes,
-            },
+            region=region,
+            urgency=Urgency(urgency),
+            accept_minutes=accept_minutes,
+            answer_minutes=answer_minutes,
         )
     click.echo(
         f"{region_code or 'national'} {urgency}: accept {accept_minutes} min, "

@@ -22,7 +22,7 @@ from consult.routing import Candidate, Request, ineligible_reason
 from hub import audit
 from hub.auth.principal import Principal
 from hub.errors import AccessDenied, NotFound, ValidationFailed
-from hub.models import Facility, Role, Specialty, User, utcnow
+from hub.models import Facility, Role, Specialty, User, UserRole, utcnow
 from hub.permissions import require
 
 ROSTER_ADMINS = frozenset({Role.FACILITY_ADMIN, Role.NATIONAL_ADMIN})
@@ -132,6 +132,74 @@ def add_shift(
         details={"specialist": user.id, "facility": facility.code},
     )
     return shift
+
+
+def remove_shift(session: Session, principal: Principal, shift_id: int) -> None:
+    """Take a shift off the roster; a facility admin only their own facility's."""
+    action = "consult:shift:removed"
+    require(principal, "admin", roles=ROSTER_ADMINS, action=action)
+    shift = session.get(Shift, shift_id)
+    if shift is None:
+        raise NotFound("Not found.")
+    if not principal.has_role(Role.NATIONAL_ADMIN) and shift.facility_id != principal.facility_id:
+        raise AccessDenied(
+            "You manage only your own facility's roster.",
+            action=action,
+            object_type="shift",
+            object_id=shift.id,
+        )
+    details = {
+        "specialist": shift.specialist_id,
+        "facility": shift.facility_id,
+        "starts_at": shift.starts_at.isoformat(),
+        "ends_at": shift.ends_at.isoformat(),
+    }
+    session.delete(shift)
+    session.flush()
+    audit.record(
+        session, principal, action, object_type="shift", object_id=shift_id, details=details
+    )
+
+
+def publishable(session: Session, principal: Principal) -> tuple[list[User], list[Facility]]:
+    """Whom and where a roster administrator may publish shifts for: the consultants and the
+    level 2/3 facilities of their facility (a national administrator: all of them)."""
+    require(principal, "admin", roles=ROSTER_ADMINS, action="consult:shift:form_viewed")
+    people = (
+        select(User)
+        .join(UserRole, UserRole.user_id == User.id)
+        .where(UserRole.role.in_([Role.SPECIALIST, Role.RADIOLOGIST]), User.is_active.is_(True))
+        .distinct()
+        .order_by(User.full_name)
+        .limit(1000)
+    )
+    places = select(Facility).where(Facility.level.in_([2, 3])).order_by(Facility.name)
+    if not principal.has_role(Role.NATIONAL_ADMIN):
+        people = people.where(User.facility_id == principal.facility_id)
+        places = places.where(Facility.id == principal.facility_id)
+    return list(session.scalars(people)), list(session.scalars(places.limit(1000)))
+
+
+def shifts_of_specialist(
+    session: Session, user_id: int, start: datetime, end: datetime
+) -> list[Shift]:
+    """One specialist's shifts overlapping [start, end] (their own page)."""
+    return list(
+        session.scalars(
+            select(Shift)
+            .where(Shift.specialist_id == user_id, Shift.ends_at > start, Shift.starts_at < end)
+            .order_by(Shift.starts_at)
+            .limit(200)
+        )
+    )
+
+
+def live_states(session: Session, user_ids: set[int]) -> dict[int, SpecialistStatus]:
+    """The live status rows of these people (none: available, the default)."""
+    if not user_ids:
+        return {}
+    rows = session.scalars(select(SpecialistStatus).where(SpecialistStatus.user_id.in_(user_ids)))
+    return {r.user_id: r for r in rows}
 
 
 def shifts_of(

@@ -12,14 +12,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, render_template, request
+from flask import Blueprint, Flask, Response, current_app, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
+from flask_babel import pgettext
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from consult import lifecycle, services
+from consult import display, lifecycle, roster_views, services, signing, sla_views
+from consult.display import SPECIALTY_LABELS as SPECIALTY_LABELS  # home.py reads it here
+from consult.display import URGENCY_LABELS, specialty_label
 from consult.models import (
     AttachmentKind,
     Consult,
@@ -33,8 +36,9 @@ from consult.models import (
 )
 from hub import audit, db, hooks
 from hub.auth.principal import Principal, user_principal
+from hub.config import Settings
 from hub.errors import AccessDenied, NotFound
-from hub.models import Patient, Role, Specialty, User
+from hub.models import ConsentScope, DocumentStatus, Patient, Role, Specialty, User
 from hub.permissions import REQUESTER_ROLES, require
 from hub.services.patients import get_patient, list_patients
 
@@ -56,11 +60,6 @@ STATUS_LABELS = {
     ConsultStatus.ESCALATED: _l("Escalated"),
     ConsultStatus.CANCELLED: _l("Cancelled"),
     ConsultStatus.EXPIRED: _l("Expired"),
-}
-URGENCY_LABELS = {
-    Urgency.EMERGENCY: _l("Emergency"),
-    Urgency.URGENT: _l("Urgent"),
-    Urgency.ROUTINE: _l("Routine"),
 }
 MODE_LABELS = {
     Mode.ASYNC: _l("Written (asynchronous)"),
@@ -89,49 +88,28 @@ OUTCOME_LABELS = {
     OutcomeStatus.PENDING_SIGNATURE: _l("Awaiting signature"),
     OutcomeStatus.SIGNED: _l("Signed"),
 }
-OFFER_LABELS = {
-    OfferState.OPEN: _l("Offered"),
-    OfferState.CLAIMED: _l("Claimed"),
-    OfferState.DECLINED: _l("Declined"),
-    OfferState.WITHDRAWN: _l("Withdrawn"),
+SCOPE_LABELS = {
+    ConsentScope.CONSULT: _l("remote consultation"),
+    ConsentScope.VIDEO: _l("video consultation"),
+    ConsentScope.RECORDING: _l("recording"),
+    ConsentScope.DATA_SHARING: _l("data sharing"),
 }
-EVENT_LABELS = {
-    "submitted": _l("Submitted"),
-    "offered": _l("Offered to specialists"),
-    "status": _l("Status changed"),
-    "claimed": _l("Claimed"),
-    "declined": _l("Declined"),
-    "escalated": _l("Escalated"),
-    "rerouted": _l("Re-routed"),
-    "registered_after": _l("Registered after the call"),
-    "attachment": _l("File attached"),
-    "escalation_empty": _l("Nobody found at this escalation stage"),
-    "command_alerted": _l("Command staff alerted"),
-    "answer_overdue": _l("Answer overdue"),
+DOCUMENT_TITLES = {
+    signing.OUTCOME.code: _l("Consultation outcome"),
+    signing.PRESCRIPTION.code: _l("E-prescription"),
+    signing.REFERRAL.code: _l("Referral letter"),
+}
+DOCUMENT_STATUS_LABELS = {
+    DocumentStatus.CERTIFIED: _l(
+        "Signed by the consultant; awaiting the requester's countersignature"
+    ),
+    DocumentStatus.COUNTERSIGNED: _l("Signed by both sides"),
 }
 SEX_LABELS = {
     "female": _l("Female"),
     "male": _l("Male"),
     "other": _l("Other"),
     "unknown": _l("Unknown"),
-}
-SPECIALTY_LABELS = {
-    "critical_care": _l("Critical care (ICU)"),
-    "pulmonology": _l("Pulmonology"),
-    "infectious_disease": _l("Infectious disease"),
-    "nephrology": _l("Nephrology"),
-    "oncology": _l("Oncology"),
-    "obstetrics_gynaecology": _l("Obstetrics and gynaecology"),
-    "paediatrics": _l("Paediatrics"),
-    "neurology": _l("Neurology"),
-    "cardiology": _l("Cardiology"),
-    "surgery": _l("Surgery"),
-    "general_medicine": _l("General medicine"),
-    "dermatology": _l("Dermatology"),
-    "ophthalmology": _l("Ophthalmology"),
-    "psychiatry": _l("Psychiatry"),
-    "radiology": _l("Radiology"),
-    "pathology": _l("Pathology"),
 }
 
 
@@ -181,7 +159,6 @@ JS_TEXT = {
     "failed": _l("Could not complete: {error}"),
     "network": _l("No connection to the hub."),
     "reason_required": _l("Give a reason (at least 3 characters)."),
-    "claimed": _l("Claimed."),
     "declined": _l("Declined."),
     "cancelled": _l("Request cancelled."),
     "message_sent": _l("Message sent."),
@@ -190,6 +167,12 @@ JS_TEXT = {
     "live_off": _l("Live updates paused; reconnecting…"),
     "changed": _l("This consult changed. Reload the page to see the latest actions."),
     "updated": _l("Consult {id} is now: {status}"),
+    "consent_required": _l("The patient's consent must be recorded first (missing: {scopes})."),
+    "record_consent": _l("Record the {scope} consent"),
+    "signing": _l("Signing…"),
+    "signed": _l("Signed. The signed PDF can be downloaded now."),
+    "countersigning": _l("Countersigning…"),
+    "countersigned": _l("Countersigned. Both signatures are in the PDF."),
 }
 
 
@@ -200,12 +183,10 @@ def _principal() -> Principal:
 def _js_text() -> dict[str, Any]:
     text: dict[str, Any] = {key: str(value) for key, value in JS_TEXT.items()}
     text["status"] = {s.value: str(label) for s, label in STATUS_LABELS.items()}
+    # "Claim" here is taking a consult, not an insurance claim: its own catalogue entry.
+    text["claimed"] = pgettext("consult", "You have taken this consult.")
+    text["scope"] = {s.value: str(label) for s, label in SCOPE_LABELS.items()}
     return text
-
-
-def specialty_label(specialty: Specialty) -> str:
-    label = SPECIALTY_LABELS.get(specialty.code)
-    return str(label) if label is not None else specialty.name
 
 
 def patient_label(patient: Patient | None, patient_id: int) -> str:
@@ -248,8 +229,10 @@ def _render(template: str, **context: Any) -> str:
         tech_labels=TECH_LABELS,
         disposition_labels=DISPOSITION_LABELS,
         kind_labels=KIND_LABELS,
-        offer_labels=OFFER_LABELS,
-        event_labels=EVENT_LABELS,
+        event_label=display.event_label,
+        event_details=display.event_details,
+        person_reason=display.person_reason,
+        trace_lines=display.trace_lines,
         sex_labels=SEX_LABELS,
         vital_labels=VITAL_LABELS,
         specialty_label=specialty_label,
@@ -301,7 +284,21 @@ def new_consult() -> ResponseReturnValue:
         kinds=list(AttachmentKind),
         vitals=VITALS,
         max_bytes=settings.attachment_max_bytes,
+        consent_url=_consent_url(),
     )
+
+
+# The patient pages (hub) record consent; the new-request page links there when a consult is
+# refused for want of it. {patient} and {scope} are filled in by the page's script.
+CONSENT_ENDPOINT = "patient_pages.consent"
+
+
+def _consent_url() -> str | None:
+    if CONSENT_ENDPOINT not in current_app.view_functions:
+        return None
+    marker = 2147483647  # a valid id, replaced by the script
+    url = url_for(CONSENT_ENDPOINT, patient_id=marker, scope="SCOPE")
+    return url.replace(str(marker), "{patient}").replace("SCOPE", "{scope}")
 
 
 @bp.get("/consults")
@@ -392,10 +389,19 @@ def show_consult(consult_id: int) -> ResponseReturnValue:
         return _render("consult/_messages.html", messages=found)
     consult = services.get(session, principal, consult_id)
     actions = _actions(consult, principal)
+    documents = signing.document_states(session, principal, consult)
+    # The page reloads when what its reader may do changes, a document's state included.
+    signature = "".join("1" if actions[k] else "0" for k in sorted(actions)) + "".join(
+        f"-{d.noun}:{d.document.status.value if d.document else 'draft'}" for d in documents
+    )
     context: dict[str, Any] = {
         "consult": consult,
         "actions": actions,
-        "signature": "".join("1" if actions[k] else "0" for k in sorted(actions)),
+        "documents": documents,
+        "document_titles": DOCUMENT_TITLES,
+        "document_status_labels": DOCUMENT_STATUS_LABELS,
+        "signature": signature,
+        "is_requester": consult.requester_id == principal.user_id,
         "attachments": services.attachments_of(session, consult.id),
         "people": _people(consult),
         "is_consultant": bool(principal.roles & {Role.SPECIALIST, Role.RADIOLOGIST}),
@@ -427,5 +433,32 @@ def show_consult(consult_id: int) -> ResponseReturnValue:
     )
 
 
+@bp.get("/consults/<int:consult_id>/documents/<noun>.pdf")
+@login_required
+def document_pdf(consult_id: int, noun: str) -> ResponseReturnValue:
+    """A consult document's PDF for the page: the signed one as stored, else the unsigned
+    preview; shown in the page's frame, or downloaded with ``?download=1``."""
+    kind = signing.KIND_BY_NOUN.get(noun)
+    if kind is None:
+        raise NotFound("Not found.")
+    settings: Settings = current_app.config["HUB_SETTINGS"]
+    data, signed = signing.pdf(db.session(), settings, _principal(), consult_id, kind)
+    db.session().commit()  # the download is audited before the bytes leave
+    name = f"consult-{consult_id}-{noun}" + ("" if signed else "-draft") + ".pdf"
+    download = request.args.get("download") == "1"
+    resp = Response(data, mimetype="application/pdf")
+    resp.headers["Content-Disposition"] = (
+        f'{"attachment" if download else "inline"}; filename="{name}"'
+    )
+    resp.headers["X-Document-Status"] = "signed" if signed else "draft"
+    resp.headers["Cache-Control"] = "private, no-store"
+    # Only this hub's consult page may frame it (every other page refuses any framing).
+    resp.headers["X-Frame-Options"] = "SAMEORIGIN"
+    resp.headers["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'self'"
+    return resp
+
+
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    roster_views.init_app(app)  # /oncall and /rosters
+    sla_views.init_app(app)  # /sla-targets

@@ -17,23 +17,10 @@
   }
   function say(el, text) { if (el) { el.textContent = text || ""; } }
 
-  /* Local times: the server writes UTC, the reader sees their own zone and calendar. */
-  var formats = null;
-  try {
-    var lang = document.documentElement.lang;
-    formats = {
-      long: new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "short" }),
-      short: new Intl.DateTimeFormat(lang, { dateStyle: "short", timeStyle: "short" })
-    };
-  } catch (e) { formats = null; }
+  /* Local times and calendars: hub.js formats every <time> (Solar Hijri in Persian); parts
+     replaced after load are formatted again through it. */
   function localTimes(root) {
-    if (!formats) { return; }
-    (root || document).querySelectorAll("time[datetime]").forEach(function (el) {
-      var when = new Date(el.getAttribute("datetime"));
-      if (isNaN(when)) { return; }
-      el.title = el.textContent;
-      el.textContent = (el.hasAttribute("data-short") ? formats.short : formats.long).format(when);
-    });
+    if (window.hub && window.hub.formatTimes) { window.hub.formatTimes(root || document); }
   }
 
   /* The API's error body is {"error": {"code", "message", "details"}}. */
@@ -290,6 +277,27 @@
       link.textContent = fill(text, { id: "#" + id });
       errorBox.appendChild(link);
     }
+    /* The consult was refused for want of consent: say which, and link to where it is recorded. */
+    function consentMissing(scopes, patientId) {
+      var names = scopes.map(function (s) { return T.scope[s] || s; });
+      errorBox.textContent = "";
+      var text = document.createElement("p");
+      text.textContent = fill(T.consent_required, { scopes: names.join(", ") });
+      errorBox.appendChild(text);
+      var template = app.dataset.consentUrl;
+      if (!template) { return; }
+      scopes.forEach(function (scope) {
+        var link = document.createElement("a");
+        link.className = "button";
+        link.dataset.role = "record-consent";
+        link.href = template.replace("{patient}", encodeURIComponent(patientId))
+                            .replace("{scope}", encodeURIComponent(scope));
+        link.textContent = fill(T.record_consent, { scope: T.scope[scope] || scope });
+        var item = document.createElement("p");
+        item.appendChild(link);
+        errorBox.appendChild(item);
+      });
+    }
     function payload() {
       var f = form.elements;
       var vitals = {};
@@ -356,6 +364,8 @@
         var err = r.data && r.data.error;
         if (err && err.code === "idempotency_key_reused" && err.details) {
           alreadySent(err.details.consult_id, T.key_reused);
+        } else if (err && err.code === "consent_required" && err.details) {
+          consentMissing(err.details.missing_scopes || [], form.elements.patient_id.value);
         } else {
           say(errorBox, fill(T.refused, { error: errorText(r.data, r.status) }));
         }
@@ -451,6 +461,32 @@
       });
     }
 
+    /* Signed documents: the consultant signs, the requester countersigns (API: the outcome's
+       routes are /sign and /countersign, the others' under /prescription/ and /referral/). */
+    app.addEventListener("click", function (e) {
+      var button = e.target.closest("[data-doc-action]");
+      if (!button) { return; }
+      var step = button.dataset.docAction;
+      var noun = button.dataset.noun;
+      var box = button.closest(".sign-box");
+      var status = box.querySelector('[data-role="status"]');
+      var error = box.querySelector('[data-role="error"]');
+      var base = "/consults/" + id + (noun === "outcome" ? "" : "/" + noun);
+      button.disabled = true;
+      say(error, "");
+      say(status, step === "sign" ? T.signing : T.countersigning);
+      api("POST", base + "/" + step).then(function (r) {
+        if (r.ok) {
+          say(status, step === "sign" ? T.signed : T.countersigned);
+          refreshLive();
+          return;
+        }
+        button.disabled = false;
+        say(status, "");
+        say(error, fill(T.failed, { error: errorText(r.data, r.status) }));
+      }, function () { button.disabled = false; say(status, ""); say(error, T.network); });
+    });
+
     if (outcomeForm) {
       document.querySelectorAll("[data-add]").forEach(function (button) {
         button.addEventListener("click", function () {
@@ -496,7 +532,74 @@
     }
   }
 
+  /* The form's status and error boxes; the API's answer said in them. */
+  function formBoxes(form) {
+    return { status: form.querySelector('[data-role="status"]'),
+             error: form.querySelector('[data-role="error"]'),
+             button: form.querySelector('button[type="submit"]') };
+  }
+  function sendForm(form, method, path, body, okText, after) {
+    var p = formBoxes(form);
+    p.button.disabled = true;
+    say(p.error, "");
+    say(p.status, "");
+    api(method, path, body).then(function (r) {
+      p.button.disabled = false;
+      if (r.ok) { say(p.status, okText); after(r.data); return; }
+      say(p.error, fill(T.failed, { error: errorText(r.data, r.status) }));
+    }, function () { p.button.disabled = false; say(p.error, T.network); });
+  }
+
+  /* A consultant's own status: PUT /specialists/me/availability. */
+  function oncallPage() {
+    var form = $("#availability-form");
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      if (!form.reportValidity()) { return; }
+      var f = form.elements;
+      var chosen = form.querySelector('input[name="state"]:checked');
+      var body = { max_concurrent: Number(f.max_concurrent.value) };
+      if (chosen) { body.state = chosen.value; }
+      if (f.pause_minutes.value !== "") { body.pause_minutes = Number(f.pause_minutes.value); }
+      sendForm(form, "PUT", "/specialists/me/availability", body, T.availability_saved,
+        function () { location.reload(); });
+    });
+  }
+
+  /* The roster: publish a shift (local times sent as UTC instants), remove one. */
+  function rostersPage() {
+    var form = $("#shift-form");
+    if (form && form.elements.starts_at) {
+      form.addEventListener("submit", function (e) {
+        e.preventDefault();
+        if (!form.reportValidity()) { return; }
+        var f = form.elements;
+        var body = {
+          specialist: f.specialist.value, specialty: f.specialty.value, facility: f.facility.value,
+          starts_at: new Date(f.starts_at.value).toISOString(),
+          ends_at: new Date(f.ends_at.value).toISOString()
+        };
+        sendForm(form, "POST", "/roster/shifts", body, T.shift_added,
+          function () { location.reload(); });
+      });
+    }
+    app.addEventListener("click", function (e) {
+      var button = e.target.closest("[data-remove-shift]");
+      if (!button || !window.confirm(T.confirm_remove_shift)) { return; }
+      var errorBox = $("#action-error");
+      button.disabled = true;
+      say(errorBox, "");
+      api("DELETE", "/roster/shifts/" + button.dataset.removeShift).then(function (r) {
+        if (r.ok) { say($("#live-state"), T.shift_removed); button.closest("tr").remove(); return; }
+        button.disabled = false;
+        say(errorBox, fill(T.failed, { error: errorText(r.data, r.status) }));
+      }, function () { button.disabled = false; say(errorBox, T.network); });
+    });
+  }
+
   localTimes(document);
+  if (page === "oncall") { oncallPage(); }
+  if (page === "rosters") { rostersPage(); }
   if (page === "new") { newPage(); }
   if (page === "list") { listPage(false); }
   if (page === "worklist") {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
@@ -123,6 +124,21 @@ def rules(c: Consults) -> list[Rule]:
             frozenset({"specialist"}),
             lambda w: outcome,
         ),
+        # Command staff of the consult's region (and national administrators) dispatch it;
+        # another region's officer gets 404: the consult's existence is not theirs to know.
+        Rule(
+            "GET",
+            "/api/v1/consults/{consult_id}/on-call",
+            lambda w: at(c.offered, "/on-call"),
+            frozenset({"command_x", "national"}),
+        ),
+        Rule(
+            "POST",
+            "/api/v1/consults/{consult_id}/reassign",
+            lambda w: at(c.offered, "/reassign"),
+            frozenset({"command_x", "national"}),
+            lambda w: {"specialist_id": w["specialist"].user_id},
+        ),
         Rule(
             "PUT",
             "/api/v1/specialists/me/availability",
@@ -144,10 +160,17 @@ def rules(c: Consults) -> list[Rule]:
             },
         ),
         Rule("GET", "/api/v1/roster/shifts", lambda w: "/api/v1/roster/shifts", EVERYONE),
+        Rule(
+            "DELETE",
+            "/api/v1/roster/shifts/{shift_id}",
+            lambda w: f"/api/v1/roster/shifts/{_fresh_shift[0]()}",  # one shift per caller
+            frozenset({"national"}),
+        ),
     ]
 
 
 _names: dict[str, str] = {}
+_fresh_shift: list[Callable[[], int]] = []
 
 
 def _specialist_username() -> str:
@@ -170,6 +193,13 @@ def consults(app: Flask, world: World) -> Consults:
         _names["specialist"] = doctor.username
         on_call(sess, doctor, world.hospital_x)
         consent(sess, world.patient_a.id)
+        doctor_id = doctor.id
+
+    def fresh_shift() -> int:
+        with app.app_context(), db.transaction() as sess:
+            return on_call(sess, sess.get_one(User, doctor_id), world.hospital_x).id
+
+    _fresh_shift[:] = [fresh_shift]
     with app.test_client() as client:
         ids = [_submit(client, world) for _ in range(5)]
         spec = world["specialist"].headers

@@ -157,7 +157,7 @@ def test_catalogue_translates_every_message(code: str, extracted: Path) -> None:
     for message in template:
         if not message.id:
             continue
-        translated = catalogue.get(message.id)
+        translated = catalogue.get(message.id, context=message.context)
         if translated is None or not translated.string:
             problems.append(f"untranslated: {message.id!r}")
         elif translated.fuzzy:
