@@ -24,12 +24,13 @@ VISITS = {
         "/consults",
         "/consults/new",
         "/imaging/upload",
+        "/imaging/studies",
         "/verify",
         "/api/v1/docs",
     ),
     "specialist.demo": ("/home", "/worklist", "/consults"),
     "insurer.demo": ("/home", "/insurance/analyst"),
-    "admin.demo": ("/home", "/insurance/billing"),
+    "admin.demo": ("/home", "/insurance/billing", "/admin/ae-titles"),
 }
 
 
