@@ -196,6 +196,13 @@ def test_video_page_in_persian_at_phone_width(browser: Browser, hub: VideoHub) -
     doc = page_of(browser, hub, SPECIALIST, "fa", PHONE)
     chw = page_of(browser, hub, REQUESTER, "fa", PHONE)
     chw_name = full_name(hub, REQUESTER)
+    # The list of one's sessions, in Persian at phone width: times in the Solar Hijri calendar.
+    doc.goto(f"{hub.base_url}/video/sessions")
+    row = f"tr[data-session-id='{session_id}']"
+    assert PERSIAN_DIGITS.search(doc.inner_text(f"{row} time")), doc.inner_text(f"{row} time")
+    assert doc.inner_text(f"{row} .session-status") == "باز"
+    assert_axe_clean(doc)
+    screenshot(doc, "video-sessions-list-fa")
     doc.goto(url)
     assert doc.get_attribute("html", "dir") == "rtl"
     wait_until(doc, "window.hubVideo && window.hubVideo.joined === true")

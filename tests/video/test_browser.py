@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.support.browser import wait_until
+from tests.support.browser import axe_violations, wait_until
 from tests.support.live import browser_env, log_in
 from tests.video.live import (
     OUTSIDER,
@@ -173,6 +173,7 @@ def test_patient_joins_by_guest_link_and_the_page_is_right_to_left_in_persian(
     stats = wait_connected(page)
     assert any(p["role"] == "specialist" for p in stats["peers"].values())
     wait_connected(doc)
+    assert axe_violations(page) == []  # the patient's page, in Persian
 
     # An expired link opens nothing.
     assert page.goto(expired_url).status == 404  # type: ignore[union-attr]
