@@ -21,9 +21,11 @@ def init_app(app: Flask) -> None:
     from imaging.dose import api as dose_api  # noqa: F401 (its routes join /api/v1)
     from imaging.dose import node as dose_node
     from imaging.dose import sending as dose_sending
+    from imaging.dose import views as dose_views
     from imaging.reading import api as reading_api  # noqa: F401 (its routes join /api/v1)
 
     views.init_app(app)
+    dose_views.init_app(app)  # dose history, facility dashboard, reference levels
     reading.init_app(app)  # the radiologist's signed report
     app.cli.add_command(cli.dicom_group)
     hooks.consult_page_sections.register(

@@ -224,7 +224,7 @@ def find(item: Dataset, name: Code | tuple[Code, ...]) -> Iterator[Dataset]:
     names = name if isinstance(name[0], tuple) else (name,)
     index = _index(item)
     for one in names:
-        yield from index.get(one, ())  # type: ignore[arg-type]
+        yield from index.get(one, ())
 
 
 def find_one(item: Dataset, name: Code | tuple[Code, ...]) -> Dataset | None:

@@ -338,3 +338,9 @@ def reference_levels(
         items=[ReferenceLevelOut.model_validate(r) for r in rows],
         factor_percent=settings.dose_drl_factor_percent,
     )
+
+
+def dose_of(session: Session, study: Study, settings: ImagingSettings) -> StudyDoseOut:
+    """A study's dose from its dose documents, for a caller that checked and audits its read
+    (facility reports)."""
+    return _study_dose(session, study, settings, with_headers=False).out
