@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, FilePayload, Page, ViewportSize, expect
 
 from hub.national_id import make_iranian
 from tests.e2e.test_consult_flow import tiny_png
@@ -27,8 +27,8 @@ from tests.support.processes import HubProcess, free_port
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 TIMEOUT_MS = 20_000
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 900}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1280, "height": 900}
 PKI_PASSPHRASE = "e2e-pki-passphrase-long-enough"  # a throwaway CA of this test module
 
 
@@ -36,7 +36,7 @@ PKI_PASSPHRASE = "e2e-pki-passphrase-long-enough"  # a throwaway CA of this test
 class Pass:
     locale: str  # the page language chosen with the switcher
     browser_locale: str
-    viewport: dict[str, int]
+    viewport: ViewportSize
     given: str
     family: str
     # The date of birth as typed: Gregorian in the date field, or Solar Hijri in Persian.
@@ -169,9 +169,8 @@ def request_consult_with_attachment(page: Page, base: str, run: Pass, patient_id
     page.select_option("#specialty", "pulmonology")
     page.select_option("#urgency", "urgent")
     page.fill("#question", "Cough for three weeks, night sweats. Tuberculosis work-up?")
-    page.set_input_files(
-        "#files", files=[{"name": "chest.png", "mimeType": "image/png", "buffer": tiny_png()}]
-    )
+    chest: FilePayload = {"name": "chest.png", "mimeType": "image/png", "buffer": tiny_png()}
+    page.set_input_files("#files", files=[chest])
     checked(page, f"{tag}-8-consult-form")
     page.click("#send")
     page.wait_for_url(re.compile(r".*/consults/\d+$"))
@@ -202,7 +201,7 @@ def test_health_worker_registers_consents_and_requests(
     )
     # The birth date is shown in the reader's calendar (Solar Hijri in Persian).
     shown = page.locator("#dob time").inner_text()
-    assert ("۱۳۶۹" in shown) if run.locale == "fa" else ("1990" in shown), shown
+    assert shown == ("۲۴ اردیبهشت ۱۳۶۹" if run.locale == "fa" else "May 14, 1990"), shown
 
     record_and_sign_consent(page, base, run, patient_id)
     consents = context.request.get(f"{base}/api/v1/patients/{patient_id}/consents").json()

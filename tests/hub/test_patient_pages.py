@@ -201,6 +201,32 @@ def test_a_specialist_cannot_register(app: Flask, session: Session, world: World
     assert _count(session, Patient) == before
 
 
+def test_national_admin_chooses_the_home_facility(
+    app: Flask, session: Session, world: World
+) -> None:
+    admin = f.user(session, Role.NATIONAL_ADMIN)
+    session.commit()
+    client = _login(app, admin)
+    form = client.get("/patients/new").get_data(as_text=True)
+    assert f'<option value="{world.facility_a.code}"' in form
+    token = _csrf(client, "/patients/new")
+    before = _count(session, Patient)
+    missing = client.post("/patients/new", data={**_registration(), "csrf_token": token})
+    assert missing.status_code == 422
+    assert "Choose the patient&#39;s home facility." in missing.get_data(as_text=True)
+    assert _count(session, Patient) == before
+    resp = client.post(
+        "/patients/new",
+        data={**_registration(home_facility=world.facility_b.code), "csrf_token": token},
+    )
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:400]
+    pid = int(resp.headers["Location"].rsplit("/", 1)[1])
+    session.rollback()
+    home = session.scalar(select(Patient.home_facility_id).where(Patient.id == pid))
+    session.rollback()
+    assert home == world.facility_b.id
+
+
 # --- another facility's patient ----------------------------------------------------------------
 
 
