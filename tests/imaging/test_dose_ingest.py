@@ -274,3 +274,27 @@ def test_every_corpus_report_by_c_store_to_the_node(
     assert history.get_json()["lifetime"]["ct_dlp_mgycm"] == pytest.approx(
         724.52 + 586.34 + 2002.39
     )
+
+
+def test_image_headers_when_no_dose_report_came(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    patient = _patient(app, world)
+    study_uid = generate_uid()
+    images = _images(patient.national_id, study_uid, 3)
+    for image, ctdivol in zip(images, (12.5, 14.0, 13.0), strict=True):
+        image.CTDIvol = ctdivol
+    dosedata.store(app, world.facility_a.id, images)
+    body = _dose(client, world, study_uid)
+    assert body["source"] == "image_headers" and body["modality"] == "CT"
+    assert body["documents"] == [] and body["events"] == []
+    assert body["totals"]["ct_dlp_mgycm"] is None  # image headers carry no DLP
+    # The series' highest CTDIvol (14 mGy) is no 80 mGy alert, but above the chest CT level
+    # (the study is described as a chest CT), 12 mGy.
+    assert [(f["kind"], f["quantity"], f["value"], f["limit"]) for f in body["flags"]] == [
+        ("drl", "ctdivol_mgy", 14.0, 12.0)
+    ]
+    assert body["exam_type"] == "ct_chest"
+    without = _images(patient.national_id, generate_uid(), 1)
+    dosedata.store(app, world.facility_a.id, without)
+    assert _dose(client, world, str(without[0].StudyInstanceUID))["source"] == "none"
