@@ -1,0 +1,213 @@
+"""The specialist's whole job in the browser, then the health worker's countersignature: a
+consult requested at the health post reaches specialist.demo's worklist; they claim it, write
+the outcome with a medicine and a referral, preview each PDF, sign the outcome, the
+e-prescription and the referral letter and download them signed; chw.demo countersigns the
+outcome on the consult page. In English and in Persian (the Persian pass at 390x844),
+screenshots per step, axe-core clean on every page.
+
+The consult itself is set up through the API (this test is about what happens after it is
+requested); everything else goes through pages, and the API only reads back what they did.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+from tests.support.browser import axe_violations, log_in, screenshot
+from tests.support.live import DEMO_PASSWORD, demo_env, run_hub_command
+from tests.support.processes import HubProcess, free_port, running_hub
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+TIMEOUT_MS = 30_000
+QUESTION = "Fever and cough for ten days, crackles at the right base. Pneumonia?"
+ASSESSMENT = "Right lower lobe pneumonia; SpO2 91% needs a chest X-ray and oxygen."
+RECOMMENDATION = "Start amoxicillin now and refer to the district hospital today."
+# Who works on which screen in each pass: the Persian pass runs entirely at phone width.
+PASSES = {
+    "en": {"specialist": DESKTOP, "chw": PHONE, "locale": "en-US"},
+    "fa": {"specialist": PHONE, "chw": PHONE, "locale": "fa-IR"},
+}
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
+    """A live demo hub whose clinicians can sign: its CA is created before it starts."""
+    directory = tmp_path_factory.mktemp("live-signing-hub")
+    port = free_port()
+    env = demo_env(directory, port, HUB_PKI_PASSPHRASE="e2e-pki-passphrase-for-signing-tests")
+    run_hub_command("db", "upgrade", env=env)
+    assert "specialist.demo" in run_hub_command("seed-demo", env=env)
+    run_hub_command("pki", "init", "--name", "E2E Hub", env=env)
+    with running_hub("web", env=env, log_dir=directory / "logs", port=port) as proc:
+        yield proc
+
+
+def check_page(page: Page, name: str) -> None:
+    """One step's artefact and its accessibility: a screenshot, and no serious axe finding."""
+    screenshot(page, name)
+    assert axe_violations(page) == [], name
+    fits = page.evaluate(
+        "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+    )
+    assert fits, f"{name}: the page is wider than the screen"
+
+
+def request_consult(page: Page, base: str) -> int:
+    """The health worker's request, through the API (setup, not the flow under test)."""
+    page.goto(base + "/consults")
+    token = page.get_attribute('meta[name="csrf-token"]', "content")
+    patients = page.request.get(base + "/api/v1/patients?q=Ahmadi").json()["items"]
+    patient = next(p for p in patients if p["given_name"] == "Maryam")
+    answer = page.request.post(
+        base + "/api/v1/consults",
+        headers={"X-CSRFToken": token or "", "Content-Type": "application/json"},
+        data=json.dumps(
+            {
+                "patient_id": patient["id"],
+                "specialty": "pulmonology",
+                "urgency": "urgent",
+                "mode": "async",
+                "tech_level": "standard",
+                "question": QUESTION,
+                "vitals": {"spo2": 91, "temperature_c": 38.6},
+            }
+        ),
+    )
+    assert answer.status == 201, answer.text()
+    return int(answer.json()["id"])
+
+
+def signatures(path: Path) -> int:
+    """How many valid signatures poppler's pdfsig finds in the file."""
+    done = subprocess.run(
+        ["pdfsig", str(path)], capture_output=True, text=True, timeout=60, check=False
+    )
+    return (done.stdout + done.stderr).count("Signature is Valid")
+
+
+def download(page: Page, noun: str, target: Path) -> bytes:
+    with page.expect_download() as info:
+        page.locator(f"#doc-{noun} [data-role=download]").click()
+    info.value.save_as(target)
+    data = target.read_bytes()
+    assert data.startswith(b"%PDF-"), noun
+    return data
+
+
+def open_context(browser: Browser, locale: str, viewport: dict[str, int]) -> BrowserContext:
+    context = browser.new_context(locale=locale, viewport=viewport, accept_downloads=True)
+    context.set_default_timeout(TIMEOUT_MS)
+    return context
+
+
+@pytest.mark.parametrize("lang", ["en", "fa"])
+def test_specialist_claims_answers_signs_and_the_requester_countersigns(
+    live: HubProcess, browser: Browser, lang: str, tmp_path: Path
+) -> None:
+    base = live.base_url
+    setup = PASSES[lang]
+    worker_context = open_context(browser, setup["locale"], setup["chw"])
+    specialist_context = open_context(browser, setup["locale"], setup["specialist"])
+    try:
+        worker, doctor = worker_context.new_page(), specialist_context.new_page()
+        log_in(worker, base, "chw.demo", DEMO_PASSWORD, lang)
+        consult_id = request_consult(worker, base)
+        at = f"{base}/consults/{consult_id}"
+
+        # 1. The worklist shows the offer; the specialist claims it there.
+        log_in(doctor, base, "specialist.demo", DEMO_PASSWORD, lang)
+        expect(doctor.locator("html")).to_have_attribute("dir", "rtl" if lang == "fa" else "ltr")
+        doctor.goto(base + "/worklist")
+        row = doctor.locator(f'#rows > [data-consult-id="{consult_id}"]')
+        expect(row).to_contain_text("Maryam")
+        check_page(doctor, f"specialist-1-worklist-{lang}")
+        row.locator("[data-action=claim]").click()
+        doctor.wait_for_url(at)
+        expect(doctor.locator("#consult-status [data-status]")).to_have_attribute(
+            "data-status", "accepted"
+        )
+        check_page(doctor, f"specialist-2-claimed-{lang}")
+
+        # 2. The outcome: assessment, a medicine, a referral.
+        doctor.fill("#assessment", ASSESSMENT)
+        doctor.fill("#recommendation", RECOMMENDATION)
+        doctor.select_option("#disposition", "refer")
+        doctor.click("[data-add=rx]")
+        line = doctor.locator("#rx-lines .line").first
+        line.locator("[name=medicine]").fill("Amoxicillin")
+        line.locator("[name=dose]").fill("1 g")
+        line.locator("[name=frequency]").fill("three times a day")
+        line.locator("[name=duration_days]").fill("7")
+        check_page(doctor, f"specialist-3-outcome-form-{lang}")
+        doctor.locator("#outcome-form button[type=submit]").click()
+        for noun in ("outcome", "prescription", "referral"):
+            expect(doctor.locator(f"#doc-{noun}")).to_have_attribute("data-state", "draft")
+        expect(doctor.locator("#outcome-assessment")).to_have_text(ASSESSMENT)
+
+        # 3. The preview is the unsigned PDF of what is about to be signed.
+        frame = doctor.locator("#doc-outcome iframe")
+        expect(frame).to_be_visible()
+        preview = specialist_context.request.get(base + (frame.get_attribute("src") or ""))
+        assert preview.status == 200 and preview.headers["x-document-status"] == "draft"
+        draft = tmp_path / "draft.pdf"
+        draft.write_bytes(preview.body())
+        assert preview.body().startswith(b"%PDF-") and signatures(draft) == 0
+        check_page(doctor, f"specialist-4-preview-{lang}")
+
+        # 4. Sign each document; each offers its signed PDF for download.
+        for noun in ("outcome", "prescription", "referral"):
+            doc = doctor.locator(f"#doc-{noun}")
+            if noun != "outcome":
+                doc.locator("details.preview summary").click()  # the preview, opened
+                expect(doc.locator("iframe")).to_be_visible()
+            doc.locator("[data-doc-action=sign]").click()
+            expect(doc).to_have_attribute("data-state", "certified")
+            expect(doc.locator("[data-role=download]")).to_be_visible()
+        expect(doctor.locator("#consult-status [data-status]")).to_have_attribute(
+            "data-status", "signed"
+        )
+        check_page(doctor, f"specialist-5-signed-{lang}")
+        for noun in ("outcome", "prescription", "referral"):
+            saved = tmp_path / f"{noun}-signed.pdf"
+            download(doctor, noun, saved)
+            assert signatures(saved) == 1, noun
+
+        # 5. The health worker countersigns the outcome on the consult page.
+        worker.goto(at)
+        outcome = worker.locator("#doc-outcome")
+        expect(outcome).to_have_attribute("data-state", "certified")
+        expect(outcome.locator("[data-doc-action=countersign]")).to_be_visible()
+        check_page(worker, f"chw-1-to-countersign-{lang}")
+        outcome.locator("[data-doc-action=countersign]").click()
+        expect(outcome).to_have_attribute("data-state", "countersigned")
+        check_page(worker, f"chw-2-countersigned-{lang}")
+        both = tmp_path / "outcome-both.pdf"
+        download(worker, "outcome", both)
+        assert signatures(both) == 2
+
+        # Read back what the pages did.
+        documents = worker_context.request.get(
+            f"{base}/api/v1/consults/{consult_id}/documents"
+        ).json()["items"]
+        states = {d["kind"]: d["status"] for d in documents}
+        assert states == {
+            "consult_outcome": "countersigned",
+            "e_prescription": "certified",
+            "referral_letter": "certified",
+        }
+        if lang == "fa":
+            # The page speaks Persian: the timeline's signing step is in Persian words.
+            expect(worker.locator(".timeline")).to_contain_text("امضا")
+            expect(worker.locator(".timeline")).not_to_contain_text("Outcome signed")
+    finally:
+        worker_context.close()
+        specialist_context.close()
