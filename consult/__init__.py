@@ -12,7 +12,8 @@ def init_app(app: Flask) -> None:
     # Imported when the app is built, not with the package: importing the package for its
     # tables (Alembic, the model registry) must not load its web layer.
     from consult import api as api  # its routes join the /api/v1 blueprint
-    from consult import cli, home, signing, tasks, views
+    from consult import reassign_api as reassign_api  # command staff's reassignment
+    from consult import cli, home, queue_views, signing, tasks, views
     from consult.access import patients_of_my_consults
     from consult.demo import seed_rosters
     from hub import hooks
@@ -21,6 +22,7 @@ def init_app(app: Flask) -> None:
     signing.init_app(app)  # signed outcome, e-prescription and referral letter
     app.cli.add_command(cli.sla_group)
     views.init_app(app)
+    queue_views.init_app(app)  # the command officer's queue board
     # Specialists see the patients of the consults they answer.
     hooks.patient_grants.register(patients_of_my_consults)
     hooks.demo_seeders.register(seed_rosters)

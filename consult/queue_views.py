@@ -14,6 +14,7 @@ from consult.queues import open_queue
 from consult.views import STATUS_LABELS, URGENCY_LABELS
 from hub import db
 from hub.auth.principal import user_principal
+from hub.permissions import has_scope
 
 bp = Blueprint("consult_queue_pages", __name__)
 REFRESH_SECONDS = 30
@@ -49,6 +50,7 @@ def queues() -> ResponseReturnValue:
         status_labels=STATUS_LABELS,
         urgency_labels=URGENCY_LABELS,
         refresh_seconds=REFRESH_SECONDS,
+        can_dispatch=has_scope(principal, "consults:dispatch"),
     )
     session.commit()  # the audit row of the view goes with the page
     return html

@@ -22,6 +22,7 @@ SCOPES: dict[str, str] = {
     "patients:write": "Register and update patients, record consent",
     "consults:read": "Read consultations within your scope",
     "consults:write": "Request, claim and answer consultations",
+    "consults:dispatch": "Reassign consultations and arrange transfers in your region",
     "imaging:read": "Read studies and images within your scope",
     "imaging:write": "Send and manage studies",
     "claims:read": "Pull billing records of your own members",
@@ -74,7 +75,9 @@ _ROLE_SCOPES: dict[Role, frozenset[str]] = {
     Role.RADIOLOGIST: frozenset(
         {"profile", "patients:read", "consults:read", "imaging:read", "imaging:write"}
     ),
-    Role.COMMAND: frozenset({"profile", "patients:read", "consults:read", "imaging:read"}),
+    Role.COMMAND: frozenset(
+        {"profile", "patients:read", "consults:read", "consults:dispatch", "imaging:read"}
+    ),
     Role.INSURER: frozenset({"profile", "patients:read", "claims:read", "claims:reconcile"}),
     Role.FACILITY_ADMIN: frozenset(
         {

@@ -13,8 +13,71 @@
 
   function say(text) { if (state) { state.textContent = text || ""; } }
 
+  var STATES = JSON.parse((document.getElementById("queue-text") || {}).textContent || "{}");
+  var CSRF = (document.querySelector('meta[name="csrf-token"]') || {}).content;
+
+  /* An officer choosing whom to reassign to must not have the form replaced under them. */
+  function busy() {
+    return Array.prototype.some.call(box.querySelectorAll("form.reassign select"), function (el) {
+      return el.value !== "" || el === document.activeElement;
+    });
+  }
+
+  function fillOnCall(form) {
+    var select = form.querySelector("select");
+    if (select.dataset.loaded) { return; }
+    select.dataset.loaded = "1";
+    fetch("/api/v1/consults/" + form.dataset.consultId + "/on-call", { credentials: "same-origin" })
+      .then(function (resp) { return resp.json(); })
+      .then(function (data) {
+        var items = (data && data.items) || [];
+        if (!items.length) {
+          form.querySelector(".reassign-result").textContent = box.dataset.noneOnCall;
+        }
+        items.forEach(function (o) {
+          var opt = document.createElement("option");
+          opt.value = o.user_id;
+          opt.textContent = o.name + " — " + o.facility + " (" + (STATES[o.state] || o.state) + ")";
+          select.appendChild(opt);
+        });
+      });
+  }
+
+  box.addEventListener("focusin", function (ev) {
+    var form = ev.target.closest && ev.target.closest("form.reassign");
+    if (form) { fillOnCall(form); }
+  });
+  box.addEventListener("submit", function (ev) {
+    var form = ev.target.closest("form.reassign");
+    if (!form) { return; }
+    ev.preventDefault();
+    var result = form.querySelector(".reassign-result");
+    var select = form.querySelector("select");
+    if (!select.value) { return; }
+    form.querySelector("button").disabled = true;
+    fetch("/api/v1/consults/" + form.dataset.consultId + "/reassign", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": CSRF },
+      body: JSON.stringify({ specialist_id: parseInt(select.value, 10) })
+    }).then(function (resp) {
+      return resp.json().then(function (data) { return { ok: resp.ok, data: data }; });
+    }).then(function (answer) {
+      if (answer.ok) {
+        result.textContent = box.dataset.done;
+        select.value = "";
+        setTimeout(refresh, 1500);
+      } else {
+        var err = answer.data && answer.data.error;
+        result.textContent = box.dataset.failed + " " + ((err && err.message) || "");
+        form.querySelector("button").disabled = false;
+      }
+    });
+  });
+
   function refresh() {
     pending = null;
+    if (busy()) { pending = setTimeout(refresh, 5000); return; }
     fetch(box.dataset.url, { credentials: "same-origin", headers: { Accept: "text/html" } })
       .then(function (resp) { return resp.ok ? resp.text() : null; })
       .then(function (html) {

@@ -77,5 +77,27 @@ def test_a_new_consult_appears_on_the_board_without_a_reload(
         )
         screenshot(page, f"command-queue-after-{locale}")
         assert axe_violations(page) == []
+
+        # One click (and a choice) reassigns it to a specialist on call.
+        form = page.locator(f'form.reassign[data-consult-id="{consult_id}"]')
+        form.locator("select").focus()
+        wait_until(
+            page,
+            f'document.querySelectorAll(\'form.reassign[data-consult-id="{consult_id}"] '
+            "option').length > 1",
+        )
+        first_on_call = form.locator("select option").nth(1).get_attribute("value")
+        assert first_on_call
+        form.locator("select").select_option(first_on_call)
+        form.locator("button[type=submit]").click()
+        wait_until(
+            page,
+            f'document.querySelector(\'form.reassign[data-consult-id="{consult_id}"] '
+            ".reassign-result').textContent.length > 0",
+        )
+        assert page.evaluate("document.querySelector('#queue-tables').dataset.done") in (
+            form.locator(".reassign-result").text_content()
+        )
+        screenshot(page, f"command-queue-reassigned-{locale}")
     finally:
         context.close()
