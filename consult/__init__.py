@@ -12,8 +12,8 @@ def init_app(app: Flask) -> None:
     # Imported when the app is built, not with the package: importing the package for its
     # tables (Alembic, the model registry) must not load its web layer.
     from consult import api as api  # its routes join the /api/v1 blueprint
-    from consult import reassign_api as reassign_api  # command staff's reassignment
     from consult import cli, home, queue_views, signing, tasks, views
+    from consult import reassign_api as reassign_api  # command staff's reassignment
     from consult.access import patients_of_my_consults
     from consult.demo import seed_rosters
     from hub import hooks
