@@ -90,6 +90,7 @@ SECTION_URLS = {
     "claims_exports": "insurance_pages.analyst",
     "reconciliation": "insurance_pages.analyst",
     "billing": "insurance_pages.billing",
+    "referrals": "referral_pages.index",
     "tariffs": "insurance_pages.tariffs_page",
     "roster": "roster_pages.oncall",
     "rosters": "roster_pages.roster",

@@ -1,19 +1,197 @@
-"""Referral pages: refer, incoming referrals (accept, decline, book), the clinic calendar, the
-back-referral form and its acknowledgement, open loops. The pages call the JSON API."""
+"""Referral pages: the referral lists (outgoing, incoming), refer, one referral (accept, decline,
+book, check in, back-referral, acknowledgement), open loops, and a clinic's calendar.
+
+A view reads through the services (checked and audited there) and renders; changes go through
+the JSON API from ``referral.js`` with the page's CSRF token.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, render_template
+from datetime import timedelta
+from typing import Any
+
+from flask import Blueprint, Flask, render_template, request
 from flask.typing import ResponseReturnValue
-from flask_login import login_required
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from hub import db
+from hub.auth.principal import Principal, user_principal
+from hub.models import Patient, Specialty, utcnow
+from hub.permissions import REQUESTER_ROLES, patient_visibility
+from referral import booking, services
+from referral.access import keeps_calendar, on_receiving_side, on_referring_side
+from referral.models import AppointmentStatus, Clinic, Referral, ReferralStatus, VisitMode
+from referral.schemas import ReferralQuery
 
 bp = Blueprint("referral_pages", __name__, url_prefix="/referrals")
+
+STATUS_LABELS = {
+    ReferralStatus.CREATED: _l("Sent, awaiting acceptance"),
+    ReferralStatus.ACCEPTED: _l("Accepted"),
+    ReferralStatus.DECLINED: _l("Declined"),
+    ReferralStatus.SCHEDULED: _l("Appointment booked"),
+    ReferralStatus.NO_SHOW: _l("Patient did not attend"),
+    ReferralStatus.EVENT_CANCELLED: _l("Appointment cancelled"),
+    ReferralStatus.EVENT_COMPLETED: _l("Visit done"),
+    ReferralStatus.CANCELLATION_REQUESTED: _l("Cancellation requested"),
+    ReferralStatus.CANCELLED: _l("Cancelled"),
+    ReferralStatus.COMPLETED: _l("Completed, loop closed"),
+}
+APPOINTMENT_LABELS = {
+    AppointmentStatus.BOOKED: _l("Booked"),
+    AppointmentStatus.CHECKED_IN: _l("Checked in"),
+    AppointmentStatus.NO_SHOW: _l("Did not attend"),
+    AppointmentStatus.CANCELLED: _l("Cancelled"),
+}
+MODE_LABELS = {VisitMode.VIRTUAL: _l("Virtual visit"), VisitMode.IN_PERSON: _l("In person")}
+LOOP_LABELS = {
+    "no_back_referral": _l("No back-referral after the visit"),
+    "tasks_overdue": _l("Follow-up tasks overdue"),
+    "not_acknowledged": _l("Back-referral not acknowledged"),
+}
+
+
+def _principal() -> Principal:
+    return user_principal(current_user.user, "session")
+
+
+def _render(template: str, **context: Any) -> str:
+    html = render_template(
+        template,
+        status_labels=STATUS_LABELS,
+        appointment_labels=APPOINTMENT_LABELS,
+        mode_labels=MODE_LABELS,
+        loop_labels=LOOP_LABELS,
+        **context,
+    )
+    db.session().commit()  # the audit rows of what the page read
+    return html
+
+
+def _rows(principal: Principal, **filters: Any) -> list[tuple[Referral, services.Clock]]:
+    session = db.session()
+    items, clocks, _ = services.list_visible(
+        session, principal, ReferralQuery(limit=100, **filters)
+    )
+    return [(r, clocks[r.id]) for r in items]
 
 
 @bp.get("/")
 @login_required
 def index() -> ResponseReturnValue:
-    return render_template("referral/index.html")
+    principal = _principal()
+    session = db.session()
+    outgoing = _rows(principal, side="outgoing") if principal.facility_id else []
+    incoming = _rows(principal, side="incoming")
+    ids = {r.patient_id for r, _ in outgoing + incoming}
+    return _render(
+        "referral/index.html",
+        outgoing=outgoing,
+        incoming=incoming,
+        names=services.patient_names(session, principal, ids),
+        can_refer=bool(principal.roles & REQUESTER_ROLES) and principal.facility_id is not None,
+        clinics=booking.clinics(session, principal, None, None, mine=True),
+    )
+
+
+@bp.get("/open-loops")
+@login_required
+def open_loops() -> ResponseReturnValue:
+    principal = _principal()
+    rows = _rows(principal, open_loop=True)
+    names = services.patient_names(db.session(), principal, {r.patient_id for r, _ in rows})
+    return _render("referral/open_loops.html", rows=rows, names=names)
+
+
+@bp.get("/new")
+@login_required
+def new() -> ResponseReturnValue:
+    principal = _principal()
+    session = db.session()
+    patients = list(
+        session.scalars(
+            select(Patient)
+            .where(patient_visibility(principal), Patient.merged_into_id.is_(None))
+            .order_by(Patient.family_name, Patient.given_name)
+            .limit(200)
+        )
+    )
+    specialties = list(session.scalars(select(Specialty).order_by(Specialty.name)))
+    return _render(
+        "referral/new.html",
+        patients=patients,
+        specialties=specialties,
+        chosen_patient=request.args.get("patient_id", type=int),
+        chosen_specialty=request.args.get("specialty", ""),
+        consult_id=request.args.get("consult_id", type=int),
+        can_refer=bool(principal.roles & REQUESTER_ROLES) and principal.facility_id is not None,
+    )
+
+
+@bp.get("/<int:referral_id>")
+@login_required
+def show(referral_id: int) -> ResponseReturnValue:
+    principal = _principal()
+    session = db.session()
+    referral = services.get(session, principal, referral_id)
+    clock = services.clock(session, referral)
+    receiving = on_receiving_side(session, principal, referral)
+    referring = on_referring_side(principal, referral)
+    clinics = list(
+        session.scalars(
+            select(Clinic).where(
+                Clinic.facility_id == referral.to_facility_id,
+                Clinic.specialty_id == referral.specialty_id,
+                Clinic.active.is_(True),
+            )
+        )
+    )
+    live = [a for a in referral.appointments if a.status is AppointmentStatus.BOOKED]
+    back = referral.back_referral
+    today = utcnow().date()
+    return _render(
+        "referral/show.html",
+        referral=referral,
+        clock=clock,
+        patient_name=services.patient_names(session, principal, {referral.patient_id}).get(
+            referral.patient_id, ""
+        ),
+        receiving=receiving,
+        referring=referring,
+        is_clinician=principal.user_id == referral.receiving_clinician_id,
+        clinics=clinics,
+        live_appointments=live,
+        keeps_calendar=any(keeps_calendar(session, principal, c) for c in clinics),
+        can_accept=receiving and referral.status is ReferralStatus.CREATED,
+        can_decline=receiving
+        and referral.status in (ReferralStatus.CREATED, ReferralStatus.ACCEPTED),
+        can_book=(receiving or referring) and referral.status in booking.BOOKABLE_REFERRAL,
+        can_answer=principal.user_id == referral.receiving_clinician_id
+        and back is None
+        and referral.status in services.ANSWERABLE,
+        can_acknowledge=referring and back is not None and back.acknowledged_at is None,
+        can_cancel=(referring and referral.status in services.LIVE)
+        or (receiving and referral.status is ReferralStatus.CANCELLATION_REQUESTED),
+        today=today,
+    )
+
+
+@bp.get("/clinics/<string:code>")
+@login_required
+def calendar(code: str) -> ResponseReturnValue:
+    principal = _principal()
+    session = db.session()
+    days = max(1, min(request.args.get("days", default=7, type=int) or 7, 31))
+    start = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+    rows = booking.calendar(session, principal, code, start, start + timedelta(days=days))
+    clinic = booking.clinics_by_code(session, code)[0]
+    names = services.patient_names(session, principal, {a.patient_id for _, a in rows if a})
+    by_day: dict[str, list[Any]] = {}
+    for slot, appt in rows:
+        by_day.setdefault(slot.starts_at.date().isoformat(), []).append((slot, appt))
+    return _render("referral/calendar.html", clinic=clinic, by_day=by_day, names=names, days=days)
 
 
 def init_app(app: Flask) -> None:

@@ -87,7 +87,8 @@ def _parameters(op: Operation, seen: set[str], spec: APISpec) -> list[dict[str, 
         schema = op.query.model_json_schema(ref_template=_REF)
         _add_defs(spec, schema, seen)
         paged = issubclass(op.query, PageQuery)
-        for name, field in op.query.model_fields.items():
+        for attr, field in op.query.model_fields.items():
+            name = field.alias or attr  # the parameter's name in the URL (e.g. "from")
             prop = {k: v for k, v in schema["properties"][name].items() if k != "title"}
             description = field.description or ""
             if paged and name in _PAGE_PARAMS:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, time
 from typing import Any
 
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,6 +14,7 @@ from hub.models import FacilityKind, Role, Specialty
 from referral.models import Availability, Clinic, ClinicMember, VisitMode
 from tests.consult.support import bearer, consent
 from tests.support import factories as f
+from tests.support.pages import FORM_CSRF
 
 
 def clinic(
@@ -90,6 +92,9 @@ class Network:
                 ("command", self.command),
             )
         }
+        # Its rows stay readable after the commit without a new read (on SQLite a read would
+        # hold the lock the app's requests need to write).
+        session.expire_on_commit = False
         session.commit()
 
     def refer(
@@ -111,3 +116,15 @@ class Network:
         resp = client.post("/api/v1/referrals", json=body, headers=self.h["chw"])
         assert resp.status_code == expect, resp.get_json()
         return dict(resp.get_json())
+
+
+def log_in(app: Flask, username: str) -> FlaskClient:
+    """A test client with the user's session cookie, through the real login form."""
+    client = app.test_client()
+    match = FORM_CSRF.search(client.get("/login").get_data(as_text=True))
+    assert match, "no CSRF token on the login form"
+    resp = client.post(
+        "/login", data={"csrf_token": match.group(1), "username": username, "password": f.PASSWORD}
+    )
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
+    return client
