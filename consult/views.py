@@ -297,7 +297,8 @@ def _consent_url() -> str | None:
     if CONSENT_ENDPOINT not in current_app.view_functions:
         return None
     marker = 2147483647  # a valid id, replaced by the script
-    url = url_for(CONSENT_ENDPOINT, patient_id=marker, scope="SCOPE")
+    back = url_for("consult_pages.new_consult", patient=marker)  # the draft is restored there
+    url = url_for(CONSENT_ENDPOINT, patient_id=marker, scope="SCOPE", next=back)
     return url.replace(str(marker), "{patient}").replace("SCOPE", "{scope}")
 
 

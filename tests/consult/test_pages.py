@@ -375,7 +375,10 @@ def test_consent_link_on_the_new_request_page(app: Flask, session: Session) -> N
     body = page(log_in(app, chw.username), "/consults/new")
     if "patient_pages.consent" in app.view_functions:
         found = re.search(r'data-consent-url="([^"]+)"', body)
-        assert found and "{patient}" in found[1] and "{scope}" in found[1]
+        assert found, "no consent link on the request page"
+        link = found[1].replace("&amp;", "&")
+        assert link.startswith("/patients/{patient}/consent?")
+        assert "scope={scope}" in link and "next=/consults/new?patient%3D{patient}" in link
     else:
         assert "data-consent-url" not in body  # no page to link to: no dead link
 

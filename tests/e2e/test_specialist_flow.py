@@ -2,7 +2,8 @@
 consult requested at the health post reaches specialist.demo's worklist; they claim it, write
 the outcome with a medicine and a referral, preview each PDF, sign the outcome, the
 e-prescription and the referral letter and download them signed; chw.demo countersigns the
-outcome on the consult page. In English and in Persian (the Persian pass at 390x844),
+outcome on the consult page. Before that, a request refused for want of consent links the
+health worker straight to the consent page. In English and in Persian (the Persian pass at 390x844),
 screenshots per step, axe-core clean on every page.
 
 The consult itself is set up through the API (this test is about what happens after it is
@@ -12,6 +13,7 @@ requested); everything else goes through pages, and the API only reads back what
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -86,6 +88,29 @@ def request_consult(page: Page, base: str) -> int:
     return int(answer.json()["id"])
 
 
+def consent_first(page: Page, base: str, lang: str) -> None:
+    """A video consult for a patient with consent for written consults only: refused, and
+    the refusal links straight to where the missing consent is recorded."""
+    page.goto(base + "/consults/new")
+    patient = page.locator("#patient_id option", has_text="Ahmadi, Maryam").get_attribute("value")
+    assert patient
+    page.select_option("#patient_id", patient)
+    page.select_option("#specialty", "pulmonology")
+    page.select_option("#mode", "video")
+    page.fill("#question", QUESTION)
+    page.click("#send")
+    link = page.locator("#form-error [data-role=record-consent]")
+    expect(link).to_have_count(1)
+    href = link.get_attribute("href") or ""
+    assert href.startswith(f"/patients/{patient}/consent?scope=video"), href
+    check_page(page, f"chw-0-consent-missing-{lang}")
+    link.click()
+    page.wait_for_url(re.compile(rf".*/patients/{patient}/consent\?scope=video.*"))
+    expect(page.locator("main")).to_be_visible()
+    screenshot(page, f"chw-0-consent-page-{lang}")
+    page.evaluate("localStorage.clear()")  # the refused draft is not this test's business
+
+
 def signatures(path: Path) -> int:
     """How many valid signatures poppler's pdfsig finds in the file."""
     done = subprocess.run(
@@ -120,6 +145,7 @@ def test_specialist_claims_answers_signs_and_the_requester_countersigns(
     try:
         worker, doctor = worker_context.new_page(), specialist_context.new_page()
         log_in(worker, base, "chw.demo", DEMO_PASSWORD, lang)
+        consent_first(worker, base, lang)
         consult_id = request_consult(worker, base)
         at = f"{base}/consults/{consult_id}"
 
