@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pydicom
 import pytest
+import requests
 from flask import Flask
 from flask.testing import FlaskClient
 from pydicom.uid import generate_uid
@@ -29,7 +30,7 @@ from imaging.models import Study
 from tests.imaging import dosedata
 from tests.imaging.dicomdata import ct_instance
 from tests.imaging.dosedata import CtEvent
-from tests.imaging.peers import dcmtk_env, stop, wait_port
+from tests.imaging.peers import dcmtk_env, running_orthanc, stop, wait_port
 from tests.support import factories as f
 from tests.support.personas import World
 from tests.support.processes import free_port
@@ -277,3 +278,25 @@ def test_without_a_node_nothing_is_queued(app: Flask, world: World) -> None:
             select(Study.id).where(Study.study_instance_uid == str(report.StudyInstanceUID))
         )
         assert sess.scalar(select(NodeSend).where(NodeSend.study_id == study_id)) is None
+
+
+def test_orthanc_as_the_node_accepts_the_sr_and_the_kos(
+    app: Flask, world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with running_orthanc(tmp_path / "orthanc") as orthanc:
+        peer = DicomPeer(orthanc.aet, "127.0.0.1", orthanc.dicom_port)
+        settings = app.config["HUB_SETTINGS"]
+        imaging = dataclasses.replace(settings.imaging, national_dose_node=peer)
+        monkeypatch.setitem(
+            app.config, "HUB_SETTINGS", dataclasses.replace(settings, imaging=imaging)
+        )
+        study_uid, uids = _study(app, world, images=2)
+        row = _drain(app, study_uid)
+        assert row.state is NodeState.ACCEPTED
+        stored = [
+            requests.get(f"{orthanc.url}/instances/{ident}", timeout=30).json()["MainDicomTags"]
+            for ident in orthanc.instances_of(study_uid)
+        ]
+        assert sorted(tags["SOPInstanceUID"] for tags in stored) == sorted(
+            [uids[-1], row.kos_sop_instance_uid]
+        )
