@@ -14,6 +14,7 @@ def init_app(app: Flask) -> None:
     from hub import hooks
     from insurance import api as api  # its routes join the /api/v1 blueprint
     from insurance import cli, demo, services, views
+    from insurance import tariff_views as tariff_views  # its pages join the insurance blueprint
 
     views.init_app(app)
     app.cli.add_command(cli.insurance_group)

@@ -15,7 +15,7 @@ from hub.auth.principal import Principal
 from hub.errors import BadRequest, ValidationFailed
 from hub.models import Facility, Insurer
 from hub.permissions import require
-from insurance import exports, services, tariffs
+from insurance import exports, review, services, tariffs
 from insurance.models import Claim, Decision, Reconciliation
 from insurance.schemas import (
     ClaimDecisionOut,
@@ -32,6 +32,9 @@ from insurance.schemas import (
     PullQuery,
     ReconcileIn,
     ReconciliationOut,
+    ReleasedClaimOut,
+    ReleasedClaimPage,
+    ReleasedClaimQuery,
     ScheduleList,
     ScheduleOut,
     UploadQuery,
@@ -90,6 +93,52 @@ def reconcile_claim(principal: Principal, claim_id: int, body: ReconcileIn) -> R
         note=body.note,
     )
     return ReconciliationOut.model_validate(row)
+
+
+@api_route(
+    "/insurer/claims/released",
+    summary="Claims released to your insurer, newest first, with your share and decision; "
+    "filter by decision, facility, period of service and member number",
+    scope="claims:read",
+    tag="insurance",
+    query=ReleasedClaimQuery,
+    response=ReleasedClaimPage,
+)
+def released_claims(principal: Principal, query: ReleasedClaimQuery) -> ReleasedClaimPage:
+    flt = review.ReviewFilter(
+        status=query.status,
+        facility_id=query.facility_id,
+        service_from=query.service_from,
+        service_to=query.service_to,
+        member_id=query.member_id,
+    )
+    rows = review.released_claims(
+        db.session(), principal, flt, limit=query.limit, before_id=query.position()
+    )
+    return ReleasedClaimPage(
+        items=[released_out(r) for r in rows],
+        next_cursor=next_cursor(rows, query.limit, lambda r: r.claim.id),
+    )
+
+
+def released_out(row: review.ReviewRow) -> ReleasedClaimOut:
+    c, d = row.claim, row.decision
+    return ReleasedClaimOut(
+        id=c.id,
+        kind=c.kind,
+        original_id=c.original_id,
+        service_type=c.service_type,
+        facility_id=c.facility_id,
+        facility_code=row.facility.code,
+        service_at=c.service_at,
+        currency=c.currency,
+        total_minor=c.total_minor,
+        share_minor=row.share_minor,
+        member_id=row.member_id,
+        decision=d.decision if d else None,
+        reason_code=d.reason_code if d else None,
+        decided_at=d.decided_at if d else None,
+    )
 
 
 # --- tariffs --------------------------------------------------------------------------------------

@@ -204,3 +204,39 @@ class MembershipOut(FromRow):
 
 class MembershipList(CursorPage):
     items: list[MembershipOut]
+
+
+# --- the insurer's claims list --------------------------------------------------------------------
+
+
+class ReleasedClaimQuery(PageQuery):
+    status: Literal["pending", "accepted", "rejected"] | None = Field(
+        default=None, description="Your decision: none yet, accepted or rejected"
+    )
+    facility_id: Id | None = None
+    service_from: date | None = Field(default=None, description="First date of service (UTC)")
+    service_to: date | None = Field(default=None, description="Last date of service (UTC)")
+    member_id: str | None = Field(
+        default=None, max_length=64, pattern=IDENTIFIER, description="Your member number"
+    )
+
+
+class ReleasedClaimOut(BaseModel):
+    id: int
+    kind: ClaimKind
+    original_id: int | None
+    service_type: str
+    facility_id: int
+    facility_code: str
+    service_at: datetime
+    currency: str
+    total_minor: int
+    share_minor: int = Field(description="What you are asked to pay")
+    member_id: str | None
+    decision: Decision | None
+    reason_code: str | None
+    decided_at: datetime | None
+
+
+class ReleasedClaimPage(CursorPage):
+    items: list[ReleasedClaimOut]

@@ -53,6 +53,13 @@ def rules(p: Probe) -> list[Rule]:
         Rule(
             "GET", "/api/v1/insurer/claims", lambda w: "/api/v1/insurer/claims?format=csv", INSURERS
         ),
+        # Each insurer lists the claims released to it (insurer B's list is empty).
+        Rule(
+            "GET",
+            "/api/v1/insurer/claims/released",
+            lambda w: "/api/v1/insurer/claims/released?status=pending",
+            INSURERS,
+        ),
         # Insurer A reconciles it (201); insurer B gets 404: it is not B's claim.
         Rule(
             "POST",
