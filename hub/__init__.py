@@ -20,6 +20,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     import consult
     import imaging
     import insurance
+    import referral
     import video
     from hub import (
         api,
@@ -72,6 +73,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     imaging.init_app(app)  # DICOM node, study index, forwarding, image links, retention
     video.init_app(app)  # video sessions: signalling, TURN credentials, recordings
     insurance.init_app(app)  # tariffs, coverage, claims, insurer exports
+    referral.init_app(app)  # referrals, back-referrals, clinic calendars, appointments
     api.init_app(app)  # /api/v1 with every package's routes, and its OpenAPI document
     jobs.add_periodic(app, "outbox-drain", outbox.drain_task.name, outbox.POLL_EVERY)
     audit.configure(settings.audit.key)  # every event sealed by this process is keyed

@@ -136,6 +136,8 @@ def test_every_operation_has_a_rule() -> None:
     from tests.imaging.test_permissions import rules as imaging_rules
     from tests.insurance.test_permissions import Probe as InsuranceProbe
     from tests.insurance.test_permissions import rules as insurance_rules
+    from tests.referral.test_permissions import Probe as ReferralProbe
+    from tests.referral.test_permissions import rules as referral_rules
     from tests.video.test_permissions import Probe as VideoProbe
     from tests.video.test_permissions import rules as video_rules
 
@@ -145,6 +147,7 @@ def test_every_operation_has_a_rule() -> None:
         + signing_rules(0)
         + imaging_rules(Probe("", 0, 0))
         + insurance_rules(InsuranceProbe(0))
+        + referral_rules(ReferralProbe())
         + video_rules(VideoProbe(0, 0, 0, 0, 0))
     )
     assert uncovered_operations(every) == []
