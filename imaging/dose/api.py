@@ -11,7 +11,13 @@ from hub.config import ImagingSettings
 from hub.errors import NotFound
 from imaging.dicom.parse import UID_PATTERN
 from imaging.dose import services
-from imaging.dose.schemas import PatientDoseOut, ReferenceLevelList, StudyDoseOut
+from imaging.dose.schemas import (
+    PatientDoseOut,
+    ReferenceLevelIn,
+    ReferenceLevelList,
+    ReferenceLevelOut,
+    StudyDoseOut,
+)
 
 
 def _imaging() -> ImagingSettings:
@@ -56,3 +62,17 @@ def patient_dose(principal: Principal, patient_id: int) -> PatientDoseOut:
 )
 def reference_levels(principal: Principal) -> ReferenceLevelList:
     return services.reference_levels(db.session(), principal, _imaging())
+
+
+@api_route(
+    "/dose/reference-levels",
+    "PUT",
+    summary="Set a diagnostic reference level: national (national administrators) or the "
+    "caller's facility's local level (its facility administrators, with local=true)",
+    scope="imaging:write",
+    tag="imaging",
+    body=ReferenceLevelIn,
+    response=ReferenceLevelOut,
+)
+def set_reference_level(principal: Principal, body: ReferenceLevelIn) -> ReferenceLevelOut:
+    return services.set_reference_level(db.session(), principal, body)

@@ -4,6 +4,7 @@ field names: mGy, mGy·cm (``mgycm``), Gy·m² (``gym2``), Gy, seconds, mSv."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -143,3 +144,15 @@ class ReferenceLevelOut(FromRow):
 class ReferenceLevelList(BaseModel):
     items: list[ReferenceLevelOut]
     factor_percent: int = Field(description="Exams above level times factor/100 are flagged")
+
+
+class ReferenceLevelIn(BaseModel):
+    """A national level (national administrators), or the caller's facility's local level
+    (its facility administrators, with ``local``)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    exam_type: Literal["ct_head", "ct_chest", "ct_abdomen_pelvis", "mammography_view", "chest_xray"]
+    quantity: Literal["ctdivol_mgy", "dlp_mgycm", "dap_gym2", "agd_mgy"]
+    value: float = Field(gt=0, lt=1e6, description="In the quantity's unit (see its name)")
+    source: str = Field(min_length=3, max_length=500, description="Where the value comes from")
+    local: bool = Field(default=False, description="The caller's facility's own level")

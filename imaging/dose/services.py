@@ -19,7 +19,7 @@ from hub import audit
 from hub.auth.principal import Principal
 from hub.config import ImagingSettings
 from hub.errors import AccessDenied, NotFound
-from hub.models import Patient, utcnow
+from hub.models import Patient, Role, utcnow
 from hub.permissions import can_see_patient, require
 from imaging import services as imaging_services
 from imaging.dose import headers, reference
@@ -39,6 +39,7 @@ from imaging.dose.schemas import (
     NationalNodeOut,
     PatientDoseOut,
     PatientStudyDose,
+    ReferenceLevelIn,
     ReferenceLevelList,
     ReferenceLevelOut,
     StudyDoseOut,
@@ -344,3 +345,54 @@ def dose_of(session: Session, study: Study, settings: ImagingSettings) -> StudyD
     """A study's dose from its dose documents, for a caller that checked and audits its read
     (facility reports)."""
     return _study_dose(session, study, settings, with_headers=False).out
+
+
+_MODALITY_OF_EXAM = {
+    "ct_head": "CT",
+    "ct_chest": "CT",
+    "ct_abdomen_pelvis": "CT",
+    "mammography_view": "MG",
+    "chest_xray": "DX",
+}
+
+
+def set_reference_level(
+    session: Session, principal: Principal, body: ReferenceLevelIn
+) -> ReferenceLevelOut:
+    """Set a national level (national administrators) or the caller's facility's local one
+    (its administrators); audited with the old and new values."""
+    action = "imaging:dose:level_set"
+    roles = frozenset({Role.FACILITY_ADMIN}) if body.local else frozenset({Role.NATIONAL_ADMIN})
+    require(principal, "imaging:write", roles=roles, action=action)
+    facility_id = principal.facility_id if body.local else None
+    if body.local and facility_id is None:
+        raise AccessDenied("A local level needs a facility.", action=action)
+    row = session.scalar(
+        select(ReferenceLevel).where(
+            ReferenceLevel.exam_type == body.exam_type,
+            ReferenceLevel.quantity == body.quantity,
+            ReferenceLevel.facility_id.is_(None)
+            if facility_id is None
+            else ReferenceLevel.facility_id == facility_id,
+        )
+    )
+    before = row.value if row is not None else None
+    if row is None:
+        row = ReferenceLevel(
+            exam_type=body.exam_type,
+            modality=_MODALITY_OF_EXAM[body.exam_type],
+            quantity=body.quantity,
+            facility_id=facility_id,
+        )
+        session.add(row)
+    row.value, row.source, row.updated_at = body.value, body.source, utcnow()
+    session.flush()
+    audit.record(
+        session,
+        principal,
+        action,
+        object_type="dose_reference_level",
+        object_id=row.id,
+        details={"before": before, "after": body.value, "facility_id": facility_id},
+    )
+    return ReferenceLevelOut.model_validate(row)

@@ -298,3 +298,62 @@ def test_image_headers_when_no_dose_report_came(
     without = _images(patient.national_id, generate_uid(), 1)
     dosedata.store(app, world.facility_a.id, without)
     assert _dose(client, world, str(without[0].StudyInstanceUID))["source"] == "none"
+
+
+def test_a_facility_sets_its_local_level_and_exams_are_flagged_against_it(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    body = {
+        "exam_type": "ct_chest",
+        "quantity": "dlp_mgycm",
+        "value": 250.0,
+        "source": "Facility A audit 2026",
+        "local": True,
+    }
+    assert (
+        client.put(
+            "/api/v1/dose/reference-levels", json=body, headers=world["hw_a"].headers
+        ).status_code
+        == 403
+    )
+    resp = client.put("/api/v1/dose/reference-levels", json=body, headers=world["admin_a"].headers)
+    assert resp.status_code == 200, resp.get_json()
+    assert resp.get_json()["facility_id"] == world.facility_a.id
+    national = {**body, "local": False}
+    assert (
+        client.put(
+            "/api/v1/dose/reference-levels", json=national, headers=world["admin_a"].headers
+        ).status_code
+        == 403
+    )
+    bad = {**body, "value": -1}
+    assert (
+        client.put(
+            "/api/v1/dose/reference-levels", json=bad, headers=world["admin_a"].headers
+        ).status_code
+        == 422
+    )
+    patient = _patient(app, world)
+    study_uid = generate_uid()
+    dosedata.store(
+        app,
+        world.facility_a.id,
+        [
+            dosedata.ct_rdsr(
+                [CtEvent(8.0, 300.0, protocol="CHEST")],
+                study_uid=study_uid,
+                patient_id=patient.national_id,
+            )
+        ],
+    )
+    flags = _dose(client, world, study_uid)["flags"]
+    assert [(f["kind"], f["quantity"], f["limit"]) for f in flags] == [
+        ("local_drl", "dlp_mgycm", 250.0)
+    ]
+    levels = client.get("/api/v1/dose/reference-levels", headers=world["admin_a"].headers)
+    assert any(
+        i["facility_id"] == world.facility_a.id and i["value"] == 250.0
+        for i in levels.get_json()["items"]
+    )
+    others = client.get("/api/v1/dose/reference-levels", headers=world["hw_b"].headers)
+    assert all(i["facility_id"] is None for i in others.get_json()["items"])

@@ -150,6 +150,19 @@ def rules(p: Probe) -> list[Rule]:
             lambda w: "/api/v1/dose/reference-levels",
             READERS,
         ),
+        # National levels are the national administrators' (the seeded value is kept).
+        Rule(
+            "PUT",
+            "/api/v1/dose/reference-levels",
+            lambda w: "/api/v1/dose/reference-levels",
+            frozenset({"national"}),
+            lambda w: {
+                "exam_type": "ct_head",
+                "quantity": "ctdivol_mgy",
+                "value": 57.0,
+                "source": "Kanal KM et al., Radiology 2017 (permission probe)",
+            },
+        ),
     ]
 
 
