@@ -10,9 +10,17 @@ from datetime import date, time, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.models import Facility, Specialty, User, utcnow
+from hub.models import Facility, Patient, Specialty, User, utcnow
 from referral.booking import ensure_slots
-from referral.models import Availability, Clinic, ClinicMember, VisitMode
+from referral.models import (
+    Availability,
+    Clinic,
+    ClinicMember,
+    Referral,
+    ReferralStatus,
+    VisitMode,
+)
+from referral.services import live_key
 
 FRIDAY = 4  # the weekend in Iran
 WORKDAYS = tuple(d for d in range(7) if d != FRIDAY)
@@ -99,4 +107,45 @@ def seed_referrals(session: Session) -> None:
         session.flush()
         now = utcnow()
         ensure_slots(session, clinic, now, now + timedelta(days=31))
+    session.flush()
+    seed_open_loop(session)
+
+
+def seed_open_loop(session: Session) -> None:
+    """One referral left open: Reza Karimi of HP-A, seen at VC-1 ten days ago by the contracted
+    pulmonologist, who has not written back (it shows in the open-loop lists)."""
+    patient = session.scalar(
+        select(Patient).where(Patient.given_name == "Reza", Patient.family_name == "Karimi")
+    )
+    clinic = session.scalar(select(Clinic).where(Clinic.code == "VC-1-PULM"))
+    requester = session.scalar(select(User).where(User.username == "chw.demo"))
+    clinician = session.scalar(select(User).where(User.username == "specialist2.demo"))
+    if patient is None or clinic is None or requester is None or clinician is None:
+        return
+    if requester.facility_id is None:
+        return
+    known = session.scalar(
+        select(Referral.id).where(
+            Referral.patient_id == patient.id, Referral.specialty_id == clinic.specialty_id
+        )
+    )
+    if known is not None:
+        return
+    now = utcnow()
+    session.add(
+        Referral(
+            patient_id=patient.id,
+            specialty_id=clinic.specialty_id,
+            from_facility_id=requester.facility_id,
+            to_facility_id=clinic.facility_id,
+            requester_id=requester.id,
+            reason="Chronic cough and exertional dyspnoea; spirometry not available locally.",
+            status=ReferralStatus.EVENT_COMPLETED,
+            live_key=live_key(patient.id, clinic.specialty_id),
+            receiving_clinician_id=clinician.id,
+            created_at=now - timedelta(days=25),
+            accepted_at=now - timedelta(days=24),
+            first_visit_at=now - timedelta(days=10),
+        )
+    )
     session.flush()
