@@ -23,9 +23,11 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     import referral
     import video
     from hub import (
+        admin_views,
         api,
         audit,
         audit_checkpoints,
+        audit_views,
         db,
         documents,
         health,
@@ -66,6 +68,8 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     jobs.init_app(app)  # Celery bound to Flask
     realtime.init_app(app)  # Socket.IO rooms per user, facility, region
     web.init_app(app)  # page shell
+    admin_views.init_app(app)  # administration: accounts, tokens, OAuth2 clients
+    audit_views.init_app(app)  # the audit log viewer
     patients_views.init_app(app)  # patient pages: search, register, consent, memberships
     pki.init_app(app)  # CA, CRL, time-stamp authority, `hub pki`
     documents.init_app(app)  # signed documents: /verify, `hub verify-pdf`

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import QueryableAttribute, Session, joinedload
@@ -140,3 +140,23 @@ def revoke_user_tokens(session: Session, user_id: int) -> tuple[int, int]:
 
 def _count(result: object) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def tokens_of_user(session: Session, user_id: int) -> list[PersonalToken]:
+    """Every personal token of one account, newest first (never the tokens themselves)."""
+    return list(
+        session.scalars(
+            select(PersonalToken)
+            .where(PersonalToken.user_id == user_id)
+            .order_by(PersonalToken.id.desc())
+        )
+    )
+
+
+def token_state(row: PersonalToken, now: datetime | None = None) -> str:
+    """``revoked``, ``expired`` or ``active``."""
+    if row.revoked_at is not None:
+        return "revoked"
+    if row.expires_at <= (now or utcnow()):
+        return "expired"
+    return "active"

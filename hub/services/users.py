@@ -8,8 +8,8 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, false, func, or_, select, true
+from sqlalchemy.orm import Session, joinedload
 
 from hub import audit
 from hub.auth.principal import SYSTEM, Principal
@@ -17,7 +17,7 @@ from hub.auth.sessions import end_user_sessions
 from hub.auth.throttle import UNKNOWN_ADDRESS, LoginPolicy, failed_here, record_failure
 from hub.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from hub.models import Facility, Insurer, MacroRegion, Role, Specialty, User, UserRole, utcnow
-from hub.permissions import REGION_ROLES
+from hub.permissions import REGION_ROLES, require
 from hub.services.tokens import revoke_user_tokens
 
 _hasher = PasswordHasher()
@@ -240,3 +240,82 @@ def enable_user(session: Session, username: str, actor: Principal = SYSTEM) -> U
     user.locked_until = None
     audit.record(session, actor, "hub:user:enabled", object_type="user", object_id=user.id)
     return user
+
+
+# --- administration: who manages whom ---------------------------------------------------------
+
+ADMIN_ROLES = frozenset({Role.FACILITY_ADMIN, Role.NATIONAL_ADMIN})
+
+
+def require_admin(principal: Principal, action: str) -> None:
+    """Refuse unless the principal administers accounts (a facility's or the nation's)."""
+    require(principal, "admin", roles=ADMIN_ROLES, action=action)
+
+
+def is_national_admin(principal: Principal) -> bool:
+    return principal.kind == "system" or principal.has_role(Role.NATIONAL_ADMIN)
+
+
+def assignable_roles(principal: Principal) -> tuple[Role, ...]:
+    """The roles this administrator may give: a facility's staff roles, or every role."""
+    if is_national_admin(principal):
+        return tuple(Role)
+    if principal.has_role(Role.FACILITY_ADMIN) and principal.facility_id is not None:
+        return tuple(r for r in Role if r in FACILITY_ROLES)
+    return ()
+
+
+def managed_users(principal: Principal) -> ColumnElement[bool]:
+    """A SQL condition on :class:`User` true for the accounts the principal administers."""
+    if is_national_admin(principal):
+        return true()
+    if principal.has_role(Role.FACILITY_ADMIN) and principal.facility_id is not None:
+        return User.facility_id == principal.facility_id
+    return false()
+
+
+def list_users(
+    session: Session,
+    principal: Principal,
+    *,
+    query: str | None = None,
+    facility_id: int | None = None,
+    active: bool | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[User]:
+    """The accounts the principal administers, by username; ``query`` matches the username or
+    the full name."""
+    require_admin(principal, "hub:user:listed")
+    stmt = select(User).where(managed_users(principal))
+    if query:
+        pattern = f"%{query.strip().lower()}%"
+        stmt = stmt.where(
+            or_(func.lower(User.username).like(pattern), func.lower(User.full_name).like(pattern))
+        )
+    if facility_id is not None:
+        stmt = stmt.where(User.facility_id == facility_id)
+    if active is not None:
+        stmt = stmt.where(User.is_active.is_(active))
+    stmt = stmt.options(joinedload(User.facility), joinedload(User.region))
+    return list(session.scalars(stmt.order_by(User.username).limit(limit).offset(offset)).unique())
+
+
+def get_managed_user(session: Session, principal: Principal, user_id: int) -> User:
+    """An account the principal administers; any other is not found (its existence is not
+    told to another facility's administrator)."""
+    require_admin(principal, "hub:user:viewed")
+    user = session.scalar(select(User).where(User.id == user_id, managed_users(principal)))
+    if user is None:
+        raise NotFound("No such user.")
+    return user
+
+
+def set_user_active(session: Session, principal: Principal, user_id: int, *, active: bool) -> User:
+    """Disable or enable an account the principal administers (never their own)."""
+    user = get_managed_user(session, principal, user_id)
+    if user.id == principal.user_id:
+        raise Conflict("You cannot disable or enable your own account.", code="own_account")
+    if active:
+        return enable_user(session, user.username, actor=principal)
+    return disable_user(session, user.username, actor=principal)
