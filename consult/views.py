@@ -343,7 +343,8 @@ def worklist() -> ResponseReturnValue:
         if request.args.get("part") == "rows"
         else "consult/worklist.html"
     )
-    return _render(template, items=items, patients=patients)
+    consultant = bool(principal.roles & {Role.SPECIALIST, Role.RADIOLOGIST})
+    return _render(template, items=items, patients=patients, is_consultant=consultant)
 
 
 def _actions(consult: Consult, principal: Principal) -> dict[str, bool]:

@@ -389,5 +389,6 @@ def test_home_links_the_roster_and_sla_pages(app: Flask, session: Session) -> No
     national = f.user(session, Role.NATIONAL_ADMIN)
     session.commit()
     assert 'href="/oncall"' in page(log_in(app, doctor.username), "/home")
+    assert 'href="/oncall"' in page(log_in(app, doctor.username), "/worklist")
     home = page(log_in(app, national.username), "/home")
     assert 'href="/sla-targets"' in home and 'href="/rosters"' in home

@@ -16,6 +16,7 @@ import json
 import re
 import subprocess
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -237,3 +238,77 @@ def test_specialist_claims_answers_signs_and_the_requester_countersigns(
     finally:
         worker_context.close()
         specialist_context.close()
+
+
+@pytest.mark.parametrize("lang", ["en", "fa"])
+def test_on_call_status_roster_and_sla_targets_pages(
+    live: HubProcess, browser: Browser, lang: str
+) -> None:
+    """The specialist changes their status on /oncall and finds themselves on /rosters; the
+    national administrator publishes and removes a shift and changes an SLA target."""
+    base = live.base_url
+    locale = PASSES[lang]["locale"]
+    doctor_context = open_context(browser, locale, PHONE)
+    admin_context = open_context(browser, locale, PHONE)
+    try:
+        doctor = doctor_context.new_page()
+        log_in(doctor, base, "specialist.demo", DEMO_PASSWORD, lang)
+        doctor.locator('a[href="/oncall"]').first.click()
+        doctor.wait_for_url(base + "/oncall")
+        expect(doctor.locator("#my-shifts")).to_be_visible()
+        check_page(doctor, f"specialist-6-oncall-{lang}")
+        doctor.check('#availability-form input[value="busy"]')
+        doctor.locator("#availability-form button[type=submit]").click()
+        expect(doctor.locator("#current-state")).to_have_attribute("data-state", "busy")
+        doctor.goto(base + "/rosters?specialty=pulmonology")
+        mine = doctor.locator("#shifts tr", has_text="Demo Pulmonologist").first
+        expect(mine).to_be_visible()
+        expect(doctor.locator("#shift-form")).to_have_count(0)  # reading only
+        check_page(doctor, f"specialist-7-roster-{lang}")
+        doctor.goto(base + "/oncall")
+        doctor.check('#availability-form input[value="available"]')
+        doctor.locator("#availability-form button[type=submit]").click()
+        expect(doctor.locator("#current-state")).to_have_attribute("data-state", "available")
+
+        admin = admin_context.new_page()
+        log_in(admin, base, "admin.demo", DEMO_PASSWORD, lang)
+        admin.locator('a[href="/rosters"]').first.click()
+        admin.wait_for_url(base + "/rosters")
+        before = admin.locator("#shifts tbody tr").count()
+        admin.select_option("#shift-specialist", "specialist2.demo")
+        admin.select_option("#shift-specialty", "pulmonology")
+        day = (date.today() + timedelta(days=2)).isoformat()  # within the seven days shown
+        admin.fill("#shift-start", f"{day}T08:00")
+        admin.fill("#shift-end", f"{day}T20:00")
+        check_page(admin, f"admin-1-roster-{lang}")
+        admin.locator("#shift-form button[type=submit]").click()
+        expect(admin.locator("#shift-form [data-role=error]")).to_be_empty()
+        expect(admin.locator("#shifts tbody tr")).to_have_count(before + 1)
+        published = admin_context.request.get(
+            base + f"/api/v1/roster/shifts?start={day}T00:00:00Z&end={day}T23:59:59Z"
+        ).json()["items"]
+        new = [s for s in published if s["specialist"] == "specialist2.demo"]
+        new = [s for s in new if s["ends_at"] < f"{day}T23:59:59"]
+        assert len(new) == 1 and new[0]["specialist"] == "specialist2.demo"
+        admin.once("dialog", lambda dialog: dialog.accept())
+        admin.locator(f'[data-remove-shift="{new[0]["id"]}"]').click()
+        expect(admin.locator(f'[data-remove-shift="{new[0]["id"]}"]')).to_have_count(0)
+
+        admin.goto(base + "/home")
+        admin.locator('a[href="/sla-targets"]').first.click()
+        admin.wait_for_url(base + "/sla-targets")
+        national = admin.locator("#sla-national")
+        national.locator("details.sla-change summary").click()
+        national.locator("select[name=urgency]").select_option("urgent")
+        national.locator("input[name=accept_minutes]").fill("45")
+        national.locator("input[name=answer_minutes]").fill("720")
+        check_page(admin, f"admin-2-sla-{lang}")
+        national.locator("button[type=submit]").click()
+        admin.wait_for_url(base + "/sla-targets")
+        row = admin.locator('#sla-national tr[data-urgency="urgent"]')
+        expect(row.locator("[data-role=accept]")).to_have_text("45")
+        expect(row.locator("[data-role=answer]")).to_have_text("720")
+        check_page(admin, f"admin-3-sla-saved-{lang}")
+    finally:
+        doctor_context.close()
+        admin_context.close()
