@@ -8,6 +8,7 @@ import hub.models
 import imaging.dose.models
 import imaging.models
 import insurance.models
+import referral.command.models
 import referral.models
 import video.models
 from hub.models.base import Model
@@ -20,5 +21,6 @@ PACKAGES = (
     video.models,
     insurance.models,
     referral.models,
+    referral.command.models,
 )
 metadata = Model.metadata

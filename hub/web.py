@@ -28,9 +28,9 @@ bp = Blueprint("web", __name__)
 
 # Each role's home lists the work areas its domain issues fill in.
 HOME_SECTIONS: dict[Role, tuple[str, ...]] = {
-    Role.CHW: ("patients", "consult_requests", "images", "follow_up_tasks"),
-    Role.NURSE: ("patients", "consult_requests", "images", "follow_up_tasks"),
-    Role.GP: ("patients", "consult_requests", "images", "referrals"),
+    Role.CHW: ("patients", "consult_requests", "images", "follow_up_tasks", "transfers"),
+    Role.NURSE: ("patients", "consult_requests", "images", "follow_up_tasks", "transfers"),
+    Role.GP: ("patients", "consult_requests", "images", "referrals", "transfers"),
     Role.SPECIALIST: ("worklist", "roster", "video_sessions"),
     Role.RADIOLOGIST: ("reading_worklist", "critical_results"),
     Role.COMMAND: ("live_queues", "sla_breaches", "transfers"),
@@ -97,6 +97,7 @@ SECTION_URLS = {
     "sla_targets": "sla_pages.targets",
     "video_sessions": "video_pages.my_sessions",
     "live_queues": "consult_queue_pages.queues",
+    "transfers": "transfer_pages.transfers",
     "sla_breaches": "consult_queue_pages.queues",
     "staff": "admin_pages.users",
     "audit": "audit_pages.events",

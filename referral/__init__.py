@@ -14,10 +14,11 @@ def init_app(app: Flask) -> None:
     # tables (Alembic, the model registry) must not load its web layer.
     from hub import hooks
     from referral import api as api  # its routes join the /api/v1 blueprint
-    from referral import demo, services, views
+    from referral import command, demo, services, views
     from referral.access import patients_of_my_referrals
 
     views.init_app(app)
+    command.init_app(app)  # the command centre's transfers
     hooks.document_signed.register(services.on_document_signed)
     # The receiving side sees the patients referred to it.
     hooks.patient_grants.register(patients_of_my_referrals)

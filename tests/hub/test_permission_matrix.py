@@ -138,6 +138,7 @@ def test_every_operation_has_a_rule() -> None:
     from tests.insurance.test_permissions import rules as insurance_rules
     from tests.referral.test_permissions import Probe as ReferralProbe
     from tests.referral.test_permissions import rules as referral_rules
+    from tests.referral.test_transfer_permissions import rules as transfer_rules
     from tests.video.test_permissions import Probe as VideoProbe
     from tests.video.test_permissions import rules as video_rules
 
@@ -148,6 +149,7 @@ def test_every_operation_has_a_rule() -> None:
         + imaging_rules(Probe("", 0, 0))
         + insurance_rules(InsuranceProbe(0))
         + referral_rules(ReferralProbe())
+        + transfer_rules(0)
         + video_rules(VideoProbe(0, 0, 0, 0, 0))
     )
     assert uncovered_operations(every) == []

@@ -1,0 +1,17 @@
+"""The regional command centre's own work: urgent patient transfers (SEEDS 001: the command
+headquarters prioritises essential transfers). Top floor: it reads other packages only through
+their services (consult's queue board and reassignment live in consult)."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from referral.command import models as models  # registers the tables
+
+
+def init_app(app: Flask) -> None:
+    # Imported when the app is built: the tables alone must not load the web layer.
+    from referral.command import api as api  # its routes join the /api/v1 blueprint
+    from referral.command import views
+
+    views.init_app(app)
