@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app
+from flask import Response, current_app, jsonify
 
 from hub import db
 from hub.api.core import api_route
@@ -37,6 +37,23 @@ def study_dose(principal: Principal, study_instance_uid: str) -> StudyDoseOut:
     if len(study_instance_uid) > 64 or not UID_PATTERN.match(study_instance_uid):
         raise NotFound("Not found.")  # a malformed UID matches no study
     return services.study_dose(db.session(), principal, study_instance_uid, _imaging())
+
+
+@api_route(
+    "/studies/<study_instance_uid>/dose/fhir",
+    summary="A study's dose as an HL7 FHIR R4 Radiation Dose Summary Observation "
+    "(LOINC 73569-6; totals as components coded with DICOM concepts, UCUM units)",
+    scope="imaging:read",
+    tag="imaging",
+    errors=(404,),
+)
+def study_dose_fhir(principal: Principal, study_instance_uid: str) -> Response:
+    if len(study_instance_uid) > 64 or not UID_PATTERN.match(study_instance_uid):
+        raise NotFound("Not found.")
+    resource = services.study_dose_fhir(db.session(), principal, study_instance_uid, _imaging())
+    resp = jsonify(resource)
+    resp.mimetype = "application/fhir+json"
+    return resp
 
 
 @api_route(

@@ -22,7 +22,7 @@ from hub.errors import AccessDenied, NotFound
 from hub.models import Patient, Role, utcnow
 from hub.permissions import can_see_patient, require
 from imaging import services as imaging_services
-from imaging.dose import headers, reference
+from imaging.dose import fhir, headers, reference
 from imaging.dose.models import (
     DoseEvent,
     DoseReport,
@@ -339,6 +339,16 @@ def reference_levels(
         items=[ReferenceLevelOut.model_validate(r) for r in rows],
         factor_percent=settings.dose_drl_factor_percent,
     )
+
+
+def study_dose_fhir(
+    session: Session, principal: Principal, study_uid: str, settings: ImagingSettings
+) -> dict[str, object]:
+    """The study's dose as a FHIR Radiation Dose Summary Observation (audited as
+    ``imaging:study:dose_exported``)."""
+    study = imaging_services.get_study(session, principal, study_uid, purpose="dose_exported")
+    found = _study_dose(session, study, settings)
+    return fhir.observation(found.out, study.patient_id, study.study_date)
 
 
 def dose_of(session: Session, study: Study, settings: ImagingSettings) -> StudyDoseOut:

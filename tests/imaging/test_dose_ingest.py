@@ -357,3 +357,36 @@ def test_a_facility_sets_its_local_level_and_exams_are_flagged_against_it(
     )
     others = client.get("/api/v1/dose/reference-levels", headers=world["hw_b"].headers)
     assert all(i["facility_id"] is None for i in others.get_json()["items"])
+
+
+def test_fhir_radiation_dose_summary(app: Flask, client: FlaskClient, world: World) -> None:
+    patient = _patient(app, world)
+    study_uid = generate_uid()
+    dosedata.store(
+        app,
+        world.facility_a.id,
+        [
+            dosedata.ct_rdsr(
+                [CtEvent(10.0, 300.0, protocol="HEAD", phantom="113690")],
+                study_uid=study_uid,
+                patient_id=patient.national_id,
+            )
+        ],
+    )
+    resp = client.get(f"/api/v1/studies/{study_uid}/dose/fhir", headers=world["hw_a"].headers)
+    assert resp.status_code == 200 and resp.mimetype == "application/fhir+json"
+    body = resp.get_json()
+    assert body["resourceType"] == "Observation"
+    assert body["code"]["coding"][0]["code"] == "73569-6"
+    assert body["subject"] == {"reference": f"Patient/{patient.id}"}
+    dlp = next(c for c in body["component"] if c["code"]["coding"][0]["code"] == "113813")
+    assert dlp["valueQuantity"] == {
+        "value": 300.0,
+        "unit": "mGy.cm",
+        "system": "http://unitsofmeasure.org",
+        "code": "mGy.cm",
+    }
+    estimate = next(c for c in body["component"] if c["code"]["coding"][0]["code"] == "113839")
+    assert estimate["valueQuantity"]["value"] == pytest.approx(0.63)  # 300 x 0.0021, an estimate
+    hidden = client.get(f"/api/v1/studies/{study_uid}/dose/fhir", headers=world["hw_b"].headers)
+    assert hidden.status_code == 404

@@ -140,6 +140,12 @@ def rules(p: Probe) -> list[Rule]:
         Rule("GET", "/api/v1/studies/{study_instance_uid}/dose", lambda w: f"{study}/dose", SEE),
         Rule(
             "GET",
+            "/api/v1/studies/{study_instance_uid}/dose/fhir",
+            lambda w: f"{study}/dose/fhir",
+            SEE,
+        ),
+        Rule(
+            "GET",
             "/api/v1/patients/{patient_id}/dose",
             lambda w: f"/api/v1/patients/{p.patient_id}/dose",
             SEE,
