@@ -225,6 +225,8 @@ class SlotQuery(BaseModel):
     def _aware(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.tzinfo is None:
             raise ValueError("give a time zone (e.g. 2026-12-01T08:00:00Z)")
+        if value is not None and not 2000 <= value.year <= 2200:
+            raise ValueError("give a time between the years 2000 and 2200")
         return value
 
 

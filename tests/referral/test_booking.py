@@ -58,6 +58,10 @@ def test_slots_come_from_weekly_availability(client: FlaskClient, session: Sessi
         headers=net.h["chw"],
     )
     assert bad.status_code == 422
+    far = client.get(
+        f"/api/v1/clinics/{net.clinic.code}/slots?from=9999-12-31T00:00:00Z", headers=net.h["chw"]
+    )
+    assert far.status_code == 422
     assert client.get("/api/v1/clinics/NO-SUCH/slots", headers=net.h["chw"]).status_code == 404
 
 
