@@ -16,11 +16,12 @@ import json
 import re
 import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, expect
 
 from tests.support.browser import axe_violations, log_in, screenshot
 from tests.support.live import DEMO_PASSWORD, demo_env, run_hub_command
@@ -28,16 +29,25 @@ from tests.support.processes import HubProcess, free_port, running_hub
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 900}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1280, "height": 900}
 TIMEOUT_MS = 30_000
 QUESTION = "Fever and cough for ten days, crackles at the right base. Pneumonia?"
 ASSESSMENT = "Right lower lobe pneumonia; SpO2 91% needs a chest X-ray and oxygen."
 RECOMMENDATION = "Start amoxicillin now and refer to the district hospital today."
+
+
+@dataclass(frozen=True)
+class Pass:
+    locale: str
+    specialist: ViewportSize
+    chw: ViewportSize
+
+
 # Who works on which screen in each pass: the Persian pass runs entirely at phone width.
-PASSES = {
-    "en": {"specialist": DESKTOP, "chw": PHONE, "locale": "en-US"},
-    "fa": {"specialist": PHONE, "chw": PHONE, "locale": "fa-IR"},
+PASSES: dict[str, Pass] = {
+    "en": Pass(locale="en-US", specialist=DESKTOP, chw=PHONE),
+    "fa": Pass(locale="fa-IR", specialist=PHONE, chw=PHONE),
 }
 
 
@@ -129,7 +139,7 @@ def download(page: Page, noun: str, target: Path) -> bytes:
     return data
 
 
-def open_context(browser: Browser, locale: str, viewport: dict[str, int]) -> BrowserContext:
+def open_context(browser: Browser, locale: str, viewport: ViewportSize) -> BrowserContext:
     context = browser.new_context(locale=locale, viewport=viewport, accept_downloads=True)
     context.set_default_timeout(TIMEOUT_MS)
     return context
@@ -141,8 +151,8 @@ def test_specialist_claims_answers_signs_and_the_requester_countersigns(
 ) -> None:
     base = live.base_url
     setup = PASSES[lang]
-    worker_context = open_context(browser, setup["locale"], setup["chw"])
-    specialist_context = open_context(browser, setup["locale"], setup["specialist"])
+    worker_context = open_context(browser, setup.locale, setup.chw)
+    specialist_context = open_context(browser, setup.locale, setup.specialist)
     try:
         worker, doctor = worker_context.new_page(), specialist_context.new_page()
         log_in(worker, base, "chw.demo", DEMO_PASSWORD, lang)
@@ -247,7 +257,7 @@ def test_on_call_status_roster_and_sla_targets_pages(
     """The specialist changes their status on /oncall and finds themselves on /rosters; the
     national administrator publishes and removes a shift and changes an SLA target."""
     base = live.base_url
-    locale = PASSES[lang]["locale"]
+    locale = PASSES[lang].locale
     doctor_context = open_context(browser, locale, PHONE)
     admin_context = open_context(browser, locale, PHONE)
     try:
