@@ -8,13 +8,13 @@ The pages read through ``consult.rosters``; their scripts change things through 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 
 from flask import Blueprint, Flask, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from consult import rosters
 from consult.display import STATE_LABELS, specialty_label
@@ -59,7 +59,7 @@ def _week_start(raw: str | None) -> date:
         return utcnow().date()
 
 
-def _names(session: Any, shifts: list[Shift]) -> dict[int, Specialty]:
+def _specialties(session: Session, shifts: list[Shift]) -> dict[int, Specialty]:
     ids = {s.specialty_id for s in shifts}
     if not ids:
         return {}
@@ -91,7 +91,7 @@ def oncall() -> ResponseReturnValue:
         pauses=PAUSES,
         shifts=shifts,
         on_call_now=any(s.starts_at <= now < s.ends_at for s in shifts),
-        specialties=_names(session, shifts),
+        specialties=_specialties(session, shifts),
         specialty_label=specialty_label,
         js_text=_js_text(),
     )
