@@ -86,6 +86,8 @@ class Consult(Model):
         Index("ix_consult_status_accept_due", "status", "accept_due_at"),
         # A specialist's open cases (routing counts them for everyone it considers).
         Index("ix_consult_assigned_to_status", "assigned_to_id", "status"),
+        # The queue board: a region's open consults among all its closed ones.
+        Index("ix_consult_region_status", "region_id", "status"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
