@@ -101,6 +101,8 @@ SECTION_URLS = {
     "sla_breaches": "consult_queue_pages.queues",
     "staff": "admin_pages.users",
     "audit": "audit_pages.events",
+    "reading_worklist": "reading_pages.worklist",
+    "critical_results": "reading_pages.critical_results",
 }
 # Query arguments of a section's link, where two sections share one page.
 SECTION_ARGS: dict[str, dict[str, Any]] = {"sla_breaches": {"breached": "1"}}

@@ -6,6 +6,7 @@ from flask import Flask
 
 from imaging import models as models  # registers the tables
 from imaging.dose import models as dose_models  # noqa: F401 (registers the dose tables)
+from imaging.reading import models as reading_models  # noqa: F401 (registers the reading tables)
 
 
 def init_app(app: Flask) -> None:

@@ -1,7 +1,8 @@
 """Reading the study index with permission checks and audit; legal hold; patient linking.
 
 Who sees a study: whoever may see its patient (home facility, region, consult grants), and the
-staff of the facility that sent it (also before its PatientID is linked to a hub patient).
+staff of the facility that sent it (also before its PatientID is linked to a hub patient),
+and the radiologist a reading request of the study is assigned to.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from imaging.models import (
     Series,
     Study,
 )
+from imaging.reading.models import ReadingRequest, ReadingStatus
 
 # How many instances with problems a study's answer lists (the count is always complete).
 PROBLEMS_LISTED = 100
@@ -51,6 +53,18 @@ def study_visibility(principal: Principal) -> ColumnElement[bool]:
         clauses.append(
             Study.facility_id.in_(
                 select(Facility.id).where(Facility.region_id == principal.region_id)
+            )
+        )
+    if principal.user_id is not None and principal.has_role(Role.RADIOLOGIST):
+        # Teleradiology: access follows the reading request assigned to the radiologist.
+        clauses.append(
+            Study.id.in_(
+                select(ReadingRequest.study_id).where(
+                    ReadingRequest.assigned_to_id == principal.user_id,
+                    ReadingRequest.status.in_(
+                        (ReadingStatus.IN_PROGRESS, ReadingStatus.COMPLETED)
+                    ),
+                )
             )
         )
     return or_(*clauses)

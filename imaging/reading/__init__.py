@@ -1,14 +1,27 @@
-"""Teleradiology: the radiologist's report (written, signed, received); later reading requests,
-critical results and quality control."""
+"""Teleradiology: reading requests routed to radiologists, the radiologist's report (written,
+signed, received), critical results with closed-loop acknowledgement."""
 
 from __future__ import annotations
 
 from flask import Flask
 
-from hub.documents import registry
-from imaging.reading.services import REPORT
+from imaging.reading import models as models  # registers the tables
 
 
 def init_app(app: Flask) -> None:
-    """Register the report's document kind (template, signature slots)."""
+    """Register the report's document kind, the reading seams and the critical-result sweep."""
+    # Imported when the app is built: importing the package for its tables must not load the
+    # document stack.
+    from hub import hooks
+    from hub.documents import registry
+    from hub.jobs import add_periodic
+    from imaging.reading import cli, critical, requests, tasks, views
+    from imaging.reading.services import REPORT
+
     registry.register(REPORT)
+    hooks.imaging_report_signed.register(requests.complete_on_signed_report)
+    hooks.home_panels.register("critical_results", critical.home_panel)
+    views.init_app(app)
+    app.cli.add_command(cli.critical_group)
+    app.cli.add_command(cli.reading_group)
+    add_periodic(app, "reading-critical-sweep", tasks.critical_sweep.name, tasks.SWEEP_EVERY)

@@ -1,4 +1,5 @@
-"""The radiologist's report under /api/v1: write the draft, read it, its PDF, sign, countersign."""
+"""Teleradiology under /api/v1: the report (draft, PDF, sign, countersign), reading requests
+(send, worklist, claim) and critical results (raise, read, acknowledge)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,17 @@ from hub.config import Settings
 from hub.documents.schemas import DocumentOut, LocaleQuery, document_out, pdf_response
 from hub.errors import NotFound
 from imaging.dicom.parse import UID_PATTERN
-from imaging.reading import services
-from imaging.reading.schemas import ReportIn, ReportOut
+from imaging.reading import critical, requests, services
+from imaging.reading.schemas import (
+    AcknowledgeIn,
+    CriticalResultIn,
+    CriticalResultOut,
+    ReadingRequestIn,
+    ReadingRequestOut,
+    ReadingWorklistOut,
+    ReportIn,
+    ReportOut,
+)
 
 BASE = "/studies/<study_instance_uid>/report"
 
@@ -99,3 +109,107 @@ def sign_report(principal: Principal, study_instance_uid: str, query: LocaleQuer
 def countersign_report(principal: Principal, study_instance_uid: str) -> DocumentOut:
     doc = services.countersign(db.session(), _settings(), principal, _uid(study_instance_uid))
     return document_out(db.session(), _settings(), doc)
+
+
+# --- reading requests and critical results ------------------------------------------------
+
+
+@api_route(
+    "/reading-requests",
+    "POST",
+    summary="Send a stored study for teleradiology reading (licensed facility, qualified "
+    "technician); routed at once",
+    scope="imaging:write",
+    tag="imaging",
+    body=ReadingRequestIn,
+    response=ReadingRequestOut,
+    status=201,
+    errors=(403, 404, 409, 422),
+)
+def create_reading_request(principal: Principal, body: ReadingRequestIn) -> ReadingRequestOut:
+    return ReadingRequestOut.model_validate(requests.submit(db.session(), principal, body))
+
+
+@api_route(
+    "/reading-requests/<int:request_id>",
+    summary="A reading request (sending facility, offered or assigned radiologist)",
+    scope="imaging:read",
+    tag="imaging",
+    response=ReadingRequestOut,
+    errors=(404,),
+)
+def get_reading_request(principal: Principal, request_id: int) -> ReadingRequestOut:
+    return ReadingRequestOut.model_validate(requests.get(db.session(), principal, request_id))
+
+
+@api_route(
+    "/reading-worklist",
+    summary="The radiologist's reading worklist: own studies in progress, then those offered",
+    scope="imaging:read",
+    tag="imaging",
+    response=ReadingWorklistOut,
+    errors=(403,),
+)
+def reading_worklist(principal: Principal) -> ReadingWorklistOut:
+    items = requests.worklist(db.session(), principal)
+    return ReadingWorklistOut(items=[ReadingRequestOut.model_validate(r) for r in items])
+
+
+@api_route(
+    "/reading-requests/<int:request_id>/claim",
+    "POST",
+    summary="Claim a scheduled reading request (exactly one radiologist wins)",
+    scope="imaging:write",
+    tag="imaging",
+    response=ReadingRequestOut,
+    errors=(403, 404, 409),
+)
+def claim_reading_request(principal: Principal, request_id: int) -> ReadingRequestOut:
+    return ReadingRequestOut.model_validate(requests.claim(db.session(), principal, request_id))
+
+
+@api_route(
+    "/reading-requests/<int:request_id>/critical-results",
+    "POST",
+    summary="Raise a critical result (ACR category 1, 2 or 3); the sending facility is alerted",
+    scope="imaging:write",
+    tag="imaging",
+    body=CriticalResultIn,
+    response=CriticalResultOut,
+    status=201,
+    errors=(403, 404, 409, 422),
+)
+def raise_critical_result(
+    principal: Principal, request_id: int, body: CriticalResultIn
+) -> CriticalResultOut:
+    result = critical.raise_result(db.session(), principal, request_id, body)
+    return CriticalResultOut.model_validate(result)
+
+
+@api_route(
+    "/critical-results/<int:result_id>",
+    summary="A critical result: open, acknowledged or escalated, with its timeline",
+    scope="imaging:read",
+    tag="imaging",
+    response=CriticalResultOut,
+    errors=(404,),
+)
+def get_critical_result(principal: Principal, result_id: int) -> CriticalResultOut:
+    return CriticalResultOut.model_validate(critical.get(db.session(), principal, result_id))
+
+
+@api_route(
+    "/critical-results/<int:result_id>/acknowledge",
+    "POST",
+    summary="Acknowledge a critical result (staff of the requesting facility), with read-back",
+    scope="imaging:write",
+    tag="imaging",
+    body=AcknowledgeIn,
+    response=CriticalResultOut,
+    errors=(403, 404, 409, 422),
+)
+def acknowledge_critical_result(
+    principal: Principal, result_id: int, body: AcknowledgeIn
+) -> CriticalResultOut:
+    result = critical.acknowledge(db.session(), principal, result_id, body)
+    return CriticalResultOut.model_validate(result)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AliasChoices, AliasPath, BaseModel, ConfigDict, Field, field_validator
 
@@ -55,3 +55,93 @@ class ReportFacts:
     @property
     def signed(self) -> bool:
         return self.signed_at is not None
+
+
+class ReadingRequestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    study_instance_uid: str = Field(min_length=1, max_length=64, pattern=r"^[0-9.]+$")
+    urgency: Literal["routine", "urgent", "emergency"]
+    clinical_question: str = Field(min_length=1, max_length=2_000)
+    technician: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="The acquiring technician; may be left out when the facility has exactly "
+        "one qualified technician on record",
+    )
+
+
+def _value(value: Any) -> Any:
+    return getattr(value, "value", value)
+
+
+class ReadingRequestOut(BaseModel):
+    """Built from a ``ReadingRequest`` row."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    study_instance_uid: str = Field(
+        validation_alias=AliasChoices(
+            "study_instance_uid", AliasPath("study", "study_instance_uid")
+        )
+    )
+    facility_id: int
+    urgency: str
+    clinical_question: str
+    status: str = Field(description="DICOM UPS state: scheduled, in_progress, completed, cancelled")
+    routing_trace: list[str]
+    assigned_to_id: int | None
+    due_at: datetime
+    created_at: datetime
+    claimed_at: datetime | None
+    completed_at: datetime | None
+
+    _enum_values = field_validator("urgency", "status", mode="before")(_value)
+
+
+class ReadingWorklistOut(BaseModel):
+    items: list[ReadingRequestOut]
+
+
+class CriticalResultIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    category: Literal[1, 2, 3] = Field(
+        description="ACR actionable finding: 1 minutes, 2 hours, 3 days"
+    )
+    finding: str = Field(min_length=1, max_length=2_000)
+
+
+class AcknowledgeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    method: Literal["phone", "in_person", "video", "message"]
+    read_back: str = Field(min_length=1, max_length=2_000, description="The finding as read back")
+
+
+class TimelineEntry(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    kind: str
+    at: datetime
+    actor_id: int | None
+    details: dict[str, Any]
+
+
+class CriticalResultOut(BaseModel):
+    """Built from a ``CriticalResult`` row."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    request_id: int
+    category: int
+    finding: str
+    status: str = Field(description="open, acknowledged or escalated")
+    escalation_level: int = Field(description="0 none, 1 facility head, 2 region command staff")
+    raised_by_id: int
+    raised_at: datetime
+    ack_due_at: datetime
+    acknowledged_by_id: int | None
+    acknowledged_at: datetime | None
+    ack_method: str | None
+    read_back: str | None
+    timeline: list[TimelineEntry] = Field(validation_alias=AliasChoices("timeline", "events"))
+
+    _enum_values = field_validator("status", mode="before")(_value)

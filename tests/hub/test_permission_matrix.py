@@ -134,6 +134,8 @@ def test_every_operation_has_a_rule() -> None:
     from tests.consult.test_signing_permissions import rules as signing_rules
     from tests.imaging.test_permissions import Probe
     from tests.imaging.test_permissions import rules as imaging_rules
+    from tests.imaging.test_reading_permissions import Probe as ReadingProbe
+    from tests.imaging.test_reading_permissions import rules as reading_rules
     from tests.insurance.test_permissions import Probe as InsuranceProbe
     from tests.insurance.test_permissions import rules as insurance_rules
     from tests.referral.test_permissions import Probe as ReferralProbe
@@ -147,6 +149,7 @@ def test_every_operation_has_a_rule() -> None:
         + consult_rules(Consults(0, 0, 0, 0, 0, 0))
         + signing_rules(0)
         + imaging_rules(Probe("", 0, 0))
+        + reading_rules(ReadingProbe("", 0, 0))
         + insurance_rules(InsuranceProbe(0))
         + referral_rules(ReferralProbe())
         + transfer_rules(0)
