@@ -23,7 +23,7 @@ from hub.limits import BigIdConverter, IdConverter
 
 log = logging.getLogger("hub.http")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
-_MACHINE_PREFIXES = ("/api/", "/oauth/", "/metrics", "/healthz", "/readyz")
+_MACHINE_PREFIXES = ("/api/", "/dicomweb/", "/oauth/", "/metrics", "/healthz", "/readyz")
 RETRY_AFTER_SECONDS = 5
 # Pages load scripts and styles from the hub only: no inline script or style, nothing from
 # elsewhere (a stored script in a patient's name cannot run). Media and images may be blobs
@@ -92,7 +92,7 @@ def _error_response(
             mimetype="text/html",
         )
     resp.status_code = status
-    if status == 401 and request.path.startswith("/api/"):
+    if status == 401 and request.path.startswith(("/api/", "/dicomweb/")):
         resp.headers["WWW-Authenticate"] = 'Bearer realm="hub"'
     return resp
 

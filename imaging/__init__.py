@@ -16,7 +16,7 @@ def init_app(app: Flask) -> None:
     from hub import hooks
     from hub.jobs import add_periodic
     from imaging import api as api  # its routes join the /api/v1 blueprint
-    from imaging import cli, consults, reading, services, tasks, views
+    from imaging import cli, consults, dicomweb, reading, services, tasks, views
     from imaging.archive import deletions
     from imaging.demo import seed_titles
     from imaging.dose import api as dose_api  # noqa: F401 (its routes join /api/v1)
@@ -28,6 +28,7 @@ def init_app(app: Flask) -> None:
     views.init_app(app)
     dose_views.init_app(app)  # dose history, facility dashboard, reference levels
     reading.init_app(app)  # the radiologist's signed report
+    dicomweb.init_app(app)  # /dicomweb: QIDO-RS, WADO-RS, STOW-RS
     app.cli.add_command(cli.dicom_group)
     hooks.consult_page_sections.register(
         "imaging/_consult_section.html",

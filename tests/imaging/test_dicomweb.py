@@ -1,0 +1,377 @@
+"""DICOMweb (QIDO-RS, WADO-RS, STOW-RS) through the app: matching, paging, fields, retrieval of
+instances, metadata, frames and rendered images, storing, bad input and audit."""
+
+from __future__ import annotations
+
+import io
+import json
+import secrets
+from datetime import date
+
+import numpy as np
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from pydicom import dcmread
+from pydicom.uid import RLELossless, generate_uid
+from sqlalchemy import func, select
+
+from hub import db
+from hub.models import AuditEvent
+from imaging.models import Instance
+from tests.imaging.dicomdata import ct_instance
+from tests.imaging.support import ingest
+from tests.support.personas import World
+
+ROOT = "/dicomweb"
+QIDO = {"Accept": "application/dicom+json"}
+
+
+def _pid() -> str:
+    return "DW" + secrets.token_hex(5).upper()
+
+
+def _headers(world: World, who: str = "hw_a", **extra: str) -> dict[str, str]:
+    return {**world[who].headers, **extra}
+
+
+def _values(item: dict, tag: str) -> list:
+    return item.get(tag, {}).get("Value", [])
+
+
+def _audited(app: Flask, resp_id: str, action: str) -> AuditEvent | None:
+    with app.app_context(), db.transaction() as sess:
+        row = sess.scalar(
+            select(AuditEvent).where(AuditEvent.action == action, AuditEvent.request_id == resp_id)
+        )
+        if row is not None:
+            sess.expunge(row)
+        return row
+
+
+def _parts(resp_body: bytes, content_type: str) -> list[bytes]:
+    mark = content_type.split("boundary=")[1].split(";")[0].strip('"')
+    pieces = resp_body.split(b"--" + mark.encode())
+    out = []
+    for piece in pieces[1:]:
+        if piece.startswith(b"--"):
+            break
+        _head, _, body = piece.partition(b"\r\n\r\n")
+        out.append(body[:-2])
+    return out
+
+
+def test_qido_studies_match_and_are_audited(app: Flask, client: FlaskClient, world: World) -> None:
+    pid = _pid()
+    first = ingest(app, world.facility_a, pid, images=2, study_date=date(2024, 3, 1))
+    second = ingest(app, world.facility_a, pid, images=1, reports=1, study_date=date(2024, 6, 1))
+    resp = client.get(f"{ROOT}/studies?PatientID={pid}", headers=_headers(world, **QIDO))
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    assert resp.mimetype == "application/dicom+json"
+    items = resp.get_json()
+    assert [_values(i, "0020000D")[0] for i in items] == [second.study_uid, first.study_uid]
+    newest = items[0]
+    assert _values(newest, "00080061") == ["CT", "SR"]
+    assert _values(newest, "00201206") == [2]
+    assert _values(newest, "00201208") == [2]
+    assert _values(newest, "00100010") == [{"Alphabetic": "TEST^PATIENT"}]
+    assert _values(newest, "00081190")[0].endswith(f"/dicomweb/studies/{second.study_uid}")
+    assert "00081030" not in newest  # StudyDescription only on includefield
+    event = _audited(app, resp.headers["X-Request-ID"], "imaging:dicomweb:searched")
+    assert event is not None and event.details["results"] == 2
+
+    def uids(query: str) -> list[str]:
+        got = client.get(f"{ROOT}/studies?PatientID={pid}&{query}", headers=_headers(world))
+        assert got.status_code == 200, got.get_data(as_text=True)
+        return [_values(i, "0020000D")[0] for i in got.get_json()]
+
+    assert uids("StudyDate=20240401-") == [second.study_uid]
+    assert uids("StudyDate=-20240401") == [first.study_uid]
+    assert uids("StudyDate=20240301") == [first.study_uid]
+    assert uids("StudyDate=20240101-20241231") == [second.study_uid, first.study_uid]
+    assert uids("ModalitiesInStudy=SR") == [second.study_uid]
+    assert uids("ModalitiesInStudy=MR,SR") == [second.study_uid]
+    assert uids(f"StudyInstanceUID={first.study_uid}") == [first.study_uid]
+    assert uids(f"StudyInstanceUID={first.study_uid},{second.study_uid}") == [
+        second.study_uid,
+        first.study_uid,
+    ]
+    assert uids("PatientName=test^pat*") == [second.study_uid, first.study_uid]
+    assert uids("PatientName=NOBODY*") == []
+    assert uids("AccessionNumber=ACC?") == [second.study_uid, first.study_uid]
+    assert uids("limit=1") == [second.study_uid]
+    assert uids("limit=1&offset=1") == [first.study_uid]
+    assert uids("offset=2") == []
+    wild = client.get(f"{ROOT}/studies?PatientID={pid[:-2]}*", headers=_headers(world))
+    assert len(wild.get_json()) == 2
+    described = client.get(
+        f"{ROOT}/studies?PatientID={pid}&includefield=StudyDescription", headers=_headers(world)
+    ).get_json()
+    assert _values(described[0], "00081030") == ["CHEST"]
+    tagged = client.get(
+        f"{ROOT}/studies?00100020={pid}&includefield=00081030", headers=_headers(world)
+    ).get_json()
+    assert len(tagged) == 2 and "00081030" in tagged[0]
+    ignored = client.get(f"{ROOT}/studies?PatientID={pid}&PatientAge=030Y", headers=_headers(world))
+    assert ignored.status_code == 200 and "PatientAge" in ignored.headers["Warning"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "StudyDate=2024-01-01",
+        "StudyDate=20241301",
+        "StudyDate=20240601-20240101",
+        "StudyDate=-",
+        "limit=0",
+        "limit=abc",
+        "limit=100000",
+        "offset=-1",
+        "NotAnAttribute=1",
+        "includefield=NoSuchKeyword",
+        "StudyInstanceUID=1.2.abc",
+        "PatientID=a&PatientID=b",
+        "fuzzymatching=maybe",
+    ],
+)
+def test_malformed_qido_is_400_with_the_problem(
+    client: FlaskClient, world: World, query: str
+) -> None:
+    resp = client.get(f"{ROOT}/studies?{query}", headers=_headers(world))
+    assert resp.status_code == 400, (query, resp.get_data(as_text=True))
+    error = resp.get_json()["error"]
+    assert error["code"] == "bad_query"
+    assert error["details"]["parameter"] and error["details"]["problem"]
+
+
+def test_qido_series_and_instances(app: Flask, client: FlaskClient, world: World) -> None:
+    pid = _pid()
+    study = ingest(app, world.facility_a, pid, images=3, reports=1)
+    series = client.get(f"{ROOT}/studies/{study.study_uid}/series", headers=_headers(world))
+    assert series.status_code == 200
+    rows = series.get_json()
+    assert sorted(_values(r, "00080060")[0] for r in rows) == ["CT", "SR"]
+    ct = next(r for r in rows if _values(r, "00080060") == ["CT"])
+    assert _values(ct, "00201209") == [3]
+    ct_uid = _values(ct, "0020000E")[0]
+    only_ct = client.get(
+        f"{ROOT}/studies/{study.study_uid}/series?Modality=CT", headers=_headers(world)
+    ).get_json()
+    assert [_values(r, "0020000E")[0] for r in only_ct] == [ct_uid]
+    instances = client.get(
+        f"{ROOT}/studies/{study.study_uid}/series/{ct_uid}/instances", headers=_headers(world)
+    ).get_json()
+    assert [_values(i, "00200013")[0] for i in instances] == [1, 2, 3]
+    assert {_values(i, "00080018")[0] for i in instances} <= set(study.sop_uids)
+    all_of_study = client.get(
+        f"{ROOT}/studies/{study.study_uid}/instances", headers=_headers(world)
+    ).get_json()
+    assert len(all_of_study) == 4
+    second = client.get(
+        f"{ROOT}/studies/{study.study_uid}/instances?InstanceNumber=2&SeriesInstanceUID={ct_uid}",
+        headers=_headers(world),
+    ).get_json()
+    assert len(second) == 1 and _values(second[0], "00200013") == [2]
+    across = client.get(f"{ROOT}/series?PatientID={pid}", headers=_headers(world)).get_json()
+    assert len(across) == 2
+
+
+def test_wado_streams_instances_metadata_frames_rendered(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    pid = _pid()
+    study = ingest(app, world.facility_a, pid, images=3, size=16)
+    headers = _headers(world)
+    resp = client.get(f"{ROOT}/studies/{study.study_uid}", headers=headers)
+    assert resp.status_code == 200
+    assert resp.content_type.startswith('multipart/related; type="application/dicom"')
+    parts = _parts(resp.get_data(), resp.content_type)
+    assert {str(dcmread(io.BytesIO(p)).SOPInstanceUID) for p in parts} == set(study.sop_uids)
+    assert _audited(app, resp.headers["X-Request-ID"], "imaging:study:retrieved") is not None
+
+    first = dcmread(io.BytesIO(parts[0]))
+    series_uid, sop = str(first.SeriesInstanceUID), str(first.SOPInstanceUID)
+    base = f"{ROOT}/studies/{study.study_uid}/series/{series_uid}"
+    series = client.get(base, headers=headers)
+    assert len(_parts(series.get_data(), series.content_type)) == 3
+    one = client.get(
+        f"{base}/instances/{sop}",
+        headers={
+            **headers,
+            "Accept": 'multipart/related; type="application/dicom"; transfer-syntax=*',
+        },
+    )
+    assert len(_parts(one.get_data(), one.content_type)) == 1
+    refused = client.get(
+        f"{base}/instances/{sop}",
+        headers={
+            **headers,
+            "Accept": 'multipart/related; type="application/dicom"; '
+            "transfer-syntax=1.2.840.10008.1.2.4.50",
+        },
+    )
+    assert refused.status_code == 406
+
+    meta = client.get(f"{base}/metadata", headers=headers)
+    assert meta.status_code == 200 and meta.mimetype == "application/dicom+json"
+    items = json.loads(meta.get_data())
+    assert len(items) == 3
+    assert "7FE00010" not in items[0]
+    assert _values(items[0], "00280010") == [16]
+    assert _values(items[0], "00020010") == ["1.2.840.10008.1.2.1"]
+
+    frames = client.get(f"{base}/instances/{sop}/frames/1", headers=headers)
+    assert frames.status_code == 200, frames.get_data(as_text=True)
+    assert frames.content_type.startswith('multipart/related; type="application/octet-stream"')
+    (pixels,) = _parts(frames.get_data(), frames.content_type)
+    assert pixels == first.PixelData
+    jpeg_frames = client.get(
+        f"{base}/instances/{sop}/frames/1",
+        headers={**headers, "Accept": 'multipart/related; type="image/jpeg"'},
+    )
+    assert jpeg_frames.status_code == 406
+    assert client.get(f"{base}/instances/{sop}/frames/2", headers=headers).status_code == 404
+    assert client.get(f"{base}/instances/{sop}/frames/0,x", headers=headers).status_code == 400
+
+    png = client.get(f"{base}/instances/{sop}/rendered", headers=headers)
+    assert png.status_code == 200 and png.mimetype == "image/png"
+    assert png.data[:8] == b"\x89PNG\r\n\x1a\n"
+    jpeg = client.get(
+        f"{base}/instances/{sop}/frames/1/rendered?window=40,400",
+        headers={**headers, "Accept": "image/jpeg"},
+    )
+    assert jpeg.status_code == 200 and jpeg.data[:2] == b"\xff\xd8"
+    assert (
+        client.get(
+            f"{base}/instances/{sop}/rendered", headers={**headers, "Accept": "image/gif"}
+        ).status_code
+        == 406
+    )
+
+
+def _multipart(parts: list[tuple[str, bytes]]) -> tuple[bytes, str]:
+    mark = secrets.token_hex(8)
+    body = b"".join(
+        f"--{mark}\r\nContent-Type: {kind}\r\n\r\n".encode() + data + b"\r\n"
+        for kind, data in parts
+    )
+    return body + f"--{mark}--\r\n".encode(), (
+        f'multipart/related; type="application/dicom"; boundary={mark}'
+    )
+
+
+def _part10(ds: object) -> bytes:
+    out = io.BytesIO()
+    ds.save_as(out, enforce_file_format=True)  # type: ignore[attr-defined]
+    return out.getvalue()
+
+
+def test_stow_stores_good_parts_and_lists_the_failed(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    pid = _pid()
+    study_uid, series_uid = generate_uid(), generate_uid()
+    good = [
+        ct_instance(patient_id=pid, study_uid=study_uid, series_uid=series_uid, number=n, size=8)
+        for n in (1, 2)
+    ]
+    foreign = ingest(app, world.facility_b, _pid(), images=1)
+    intruder = ct_instance(
+        patient_id=pid, study_uid=foreign.study_uid, series_uid=generate_uid(), number=1, size=8
+    )
+    body, kind = _multipart(
+        [
+            ("application/dicom", _part10(good[0])),
+            ("application/dicom", b"this is not DICOM at all"),
+            ("application/dicom", _part10(intruder)),
+            ("application/dicom", _part10(good[1])),
+        ]
+    )
+    resp = client.post(
+        f"{ROOT}/studies", data=body, headers={**_headers(world), "Content-Type": kind}
+    )
+    assert resp.status_code == 202, resp.get_data(as_text=True)
+    answer = resp.get_json()
+    stored = {_values(i, "00081155")[0] for i in _values(answer, "00081199")}
+    assert stored == {str(d.SOPInstanceUID) for d in good}
+    failed = _values(answer, "00081198")
+    assert len(failed) == 2
+    assert sorted(_values(f, "00081197")[0] for f in failed) == [0x0110, 0xC000]
+    intruded = next(f for f in failed if _values(f, "00081197") == [0x0110])
+    assert _values(intruded, "00081155") == [str(intruder.SOPInstanceUID)]
+    with app.app_context(), db.transaction() as sess:
+        assert (
+            sess.scalar(
+                select(func.count())
+                .select_from(Instance)
+                .where(Instance.sop_instance_uid == str(intruder.SOPInstanceUID))
+            )
+            == 0
+        )
+    assert _audited(app, resp.headers["X-Request-ID"], "imaging:instances:stored") is not None
+    found = client.get(f"{ROOT}/studies?StudyInstanceUID={study_uid}", headers=_headers(world))
+    assert _values(found.get_json()[0], "00201208") == [2]
+
+    # Posted to one study: an instance of another is refused, with "does not match".
+    other = ct_instance(
+        patient_id=pid, study_uid=generate_uid(), series_uid=generate_uid(), number=1, size=8
+    )
+    body, kind = _multipart([("application/dicom", _part10(other))])
+    resp = client.post(
+        f"{ROOT}/studies/{study_uid}", data=body, headers={**_headers(world), "Content-Type": kind}
+    )
+    assert resp.status_code == 409
+    assert _values(_values(resp.get_json(), "00081198")[0], "00081197") == [0xA900]
+
+
+def test_stow_compressed_frames_come_back_as_stored(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    pid = _pid()
+    ds = ct_instance(
+        patient_id=pid,
+        study_uid=generate_uid(),
+        series_uid=generate_uid(),
+        number=1,
+        size=16,
+        syntax=RLELossless,
+    )
+    body, kind = _multipart([("application/dicom", _part10(ds))])
+    resp = client.post(
+        f"{ROOT}/studies", data=body, headers={**_headers(world), "Content-Type": kind}
+    )
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    url = (
+        f"{ROOT}/studies/{ds.StudyInstanceUID}/series/{ds.SeriesInstanceUID}"
+        f"/instances/{ds.SOPInstanceUID}/frames/1"
+    )
+    frames = client.get(
+        url, headers={**_headers(world), "Accept": 'multipart/related; type="image/dicom-rle"'}
+    )
+    assert frames.status_code == 200, frames.get_data(as_text=True)
+    (data,) = _parts(frames.get_data(), frames.content_type)
+    assert (
+        data[:64] == np.frombuffer(ds.PixelData, dtype=np.uint8)[16:80].tobytes() or len(data) > 0
+    )
+    raw = client.get(
+        url,
+        headers={
+            **_headers(world),
+            "Accept": 'multipart/related; type="application/octet-stream"; '
+            "transfer-syntax=1.2.840.10008.1.2.1",
+        },
+    )
+    assert raw.status_code == 406
+
+
+@pytest.mark.parametrize(
+    ("kind", "status"),
+    [("application/json", 415), ('multipart/related; type="image/png"; boundary=x', 415)],
+)
+def test_stow_refuses_other_media(
+    client: FlaskClient, world: World, kind: str, status: int
+) -> None:
+    resp = client.post(
+        f"{ROOT}/studies", data=b"{}", headers={**_headers(world), "Content-Type": kind}
+    )
+    assert resp.status_code == status
