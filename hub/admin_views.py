@@ -107,25 +107,31 @@ SCOPE_LABELS = {
     "admin": _l("Administer facilities, users and clients"),
 }
 # Other packages' administration pages, listed on the index when they are installed: the
-# blueprint that owns them and a word of their address (their endpoint names are theirs).
+# blueprints that may own them and a word of their address (their endpoint names are theirs).
 OTHER_AREAS = (
     (
-        "imaging_admin",
+        ("imaging_admin",),
         "ae-titles",
         _l("DICOM AE titles"),
         _l("The modalities and archives that send studies to the hub."),
     ),
     (
-        "insurance_pages",
+        ("insurance_pages",),
         "tariffs",
         _l("Tariffs"),
         _l("Upload a tariff table and see its line-by-line errors."),
     ),
     (
-        "consult_pages",
+        ("sla_pages", "consult_pages"),
         "sla",
         _l("SLA targets"),
         _l("How quickly each tier must answer a consultation."),
+    ),
+    (
+        ("roster_pages", "consult_pages"),
+        "rosters",
+        _l("On-call roster"),
+        _l("Who is on call in each specialty, week by week."),
     ),
 )
 
@@ -192,10 +198,10 @@ def _other_areas() -> list[dict[str, str]]:
     """Other packages' administration pages that exist in this app: a GET page without
     arguments, in the named blueprint, whose address holds the area's word."""
     found: list[dict[str, str]] = []
-    for blueprint, word, title, text in OTHER_AREAS:
+    for blueprints, word, title, text in OTHER_AREAS:
         for rule in current_app.url_map.iter_rules():
             if (
-                rule.endpoint.startswith(blueprint + ".")
+                rule.endpoint.split(".", 1)[0] in blueprints
                 and word in rule.rule
                 and not rule.arguments
                 and "GET" in (rule.methods or ())

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from flask import Flask
+from flask import Flask, url_for
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -464,6 +464,11 @@ def test_index_and_home_link_the_admin_pages(app: Flask, session: Session, world
     national = _login(app, _person(session, Role.NATIONAL_ADMIN))
     index = national.get("/admin").get_data(as_text=True)
     assert "/admin/oauth-clients" in index and "/admin/audit" in index
+    # Other packages' admin pages are linked when the app has them.
+    for endpoint in ("imaging_admin.ae_titles_page", "sla_pages.targets"):
+        if endpoint in app.view_functions:
+            with app.test_request_context():
+                assert f'href="{url_for(endpoint)}"' in index, endpoint
 
 
 def test_audit_log_is_filtered_paged_and_verified(

@@ -98,6 +98,23 @@ def test_oauth_client_json(hub) -> None:  # type: ignore[no-untyped-def]
     assert unknown.returncode != 0 and "NOPE" in unknown.stderr
 
 
+def test_user_disable_enable_and_oauth_client_revoke(hub) -> None:  # type: ignore[no-untyped-def]
+    assert hub("user", "disable", "gp.demo").stdout.strip() == "disabled gp.demo"
+    refused = hub("token", "create", "gp.demo", check=False)
+    assert refused.returncode != 0 and "No active user" in refused.stderr
+    assert hub("user", "enable", "gp.demo").stdout.strip() == "enabled gp.demo"
+    assert hub("token", "create", "gp.demo").stdout.startswith("hubpat_")
+    unknown = hub("user", "disable", "nobody.at.all", check=False)
+    assert unknown.returncode != 0 and "nobody.at.all" in unknown.stderr
+    client_id = json.loads(hub("oauth-client", "create", "--insurer", "DEMO", "--json").stdout)[
+        "client_id"
+    ]
+    assert hub("oauth-client", "revoke", client_id).stdout.strip() == f"revoked client {client_id}"
+    [line] = [r for r in hub("oauth-client", "list").stdout.splitlines() if r.startswith(client_id)]
+    assert line.endswith("\trevoked")
+    assert hub("oauth-client", "revoke", "no-such-client", check=False).returncode != 0
+
+
 def test_user_create(hub) -> None:  # type: ignore[no-untyped-def]
     done = hub("user", "create", "nurse.one", "--role", "nurse", "--facility", "HP-A")
     assert "created nurse.one with password" in done.stdout
