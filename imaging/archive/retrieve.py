@@ -9,7 +9,7 @@ modality sends, never forwarded back, and the study is linked to the patient.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from flask import Flask
 from pydicom.dataset import Dataset
@@ -26,6 +26,7 @@ from imaging import storage
 from imaging.archive.central import CentralArchive
 from imaging.archive.client import GET_TIMEOUTS
 from imaging.dicom.parse import MalformedDataset, parse
+from imaging.dose.ingest import dose_intake
 from imaging.index import DuplicateInstance, ForeignInstance, Indexer
 from imaging.models import PatientKey, Study
 from imaging.services import _patient_ids
@@ -134,7 +135,14 @@ def _get(
     assert settings.central_pacs is not None
     factory = db.get_db(app).session_factory
     assert factory is not None
-    indexer = Indexer(factory, forward=False)  # never sent back where it came from
+    # Never sent back where it came from, nor to the national dose node (the facility that
+    # made the study sent it); its dose documents still count in the patient's history.
+    intake = dose_intake(settings)
+    indexer = Indexer(
+        factory,
+        forward=False,
+        dose=None if intake is None else replace(intake, national_node=False),
+    )
     store = storage.from_settings(settings)
     calling = settings.central_pacs.ae_title
     counts = {"stored": 0, "failed": 0}
