@@ -59,6 +59,22 @@
     });
   }
 
+  var sendForm = document.getElementById("send-form");
+  if (sendForm) {
+    sendForm.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var e = sendForm.elements;
+      var body = {
+        study_instance_uid: e.study_instance_uid.value.trim(),
+        urgency: e.urgency.value,
+        clinical_question: e.clinical_question.value
+      };
+      if (e.technician.value.trim()) { body.technician = e.technician.value.trim(); }
+      send("POST", "/reading-requests", body, T.sent,
+        function (data) { window.location.href = "/reading/requests/" + data.id; });
+    });
+  }
+
   var ack = document.getElementById("ack-form");
   if (ack) {
     ack.addEventListener("submit", function (ev) {

@@ -16,11 +16,13 @@ def init_app(app: Flask) -> None:
     from hub.documents import registry
     from hub.jobs import add_periodic
     from imaging.reading import cli, critical, requests, tasks, views
+    from imaging.reading.demo import seed_reading
     from imaging.reading.services import REPORT
 
     registry.register(REPORT)
     hooks.imaging_report_signed.register(requests.complete_on_signed_report)
     hooks.home_panels.register("critical_results", critical.home_panel)
+    hooks.demo_seeders.register(seed_reading)
     views.init_app(app)
     app.cli.add_command(cli.critical_group)
     app.cli.add_command(cli.reading_group)

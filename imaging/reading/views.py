@@ -7,13 +7,14 @@ The pages read through the reading services; their script changes things through
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, render_template
+from flask import Blueprint, Flask, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from hub import db
 from hub.auth.principal import Principal, user_principal
+from imaging import services
 from imaging.reading import critical, requests
 from imaging.reading.models import CriticalStatus, ReadingStatus, Urgency
 
@@ -47,6 +48,7 @@ JS_TEXT = {
     "claimed": _l("Claimed: the study is yours to read."),
     "raised": _l("Critical result sent to the facility."),
     "acknowledged": _l("Acknowledged."),
+    "sent": _l("Sent for reading."),
 }
 
 
@@ -57,11 +59,24 @@ def _principal() -> Principal:
 def _common() -> dict[str, object]:
     return {
         "status_labels": STATUS_LABELS,
-        "urgency_labels": URGENCY_LABELS,
         "critical_labels": CRITICAL_LABELS,
         "methods": METHODS,
         "js_text": {key: str(value) for key, value in JS_TEXT.items()},
     }
+
+
+@bp.get("/send")
+@login_required
+def send_form() -> ResponseReturnValue:
+    """Send a study of the reader's facility for reading (``?study=UID``)."""
+    session = db.session()
+    uid = request.args.get("study", "")
+    study = services.get_study(session, _principal(), uid, purpose="viewed") if uid else None
+    html = render_template(
+        "imaging/reading/send.html", study=study, urgency_labels=URGENCY_LABELS, **_common()
+    )
+    session.commit()
+    return html
 
 
 @bp.get("/worklist")
@@ -69,7 +84,9 @@ def _common() -> dict[str, object]:
 def worklist() -> ResponseReturnValue:
     session = db.session()
     items = requests.worklist(session, _principal())
-    html = render_template("imaging/reading/worklist.html", items=items, **_common())
+    html = render_template(
+        "imaging/reading/worklist.html", items=items, urgency_labels=URGENCY_LABELS, **_common()
+    )
     session.commit()  # the audit event of the read
     return html
 
@@ -79,11 +96,12 @@ def worklist() -> ResponseReturnValue:
 def reading_view(request_id: int) -> ResponseReturnValue:
     session = db.session()
     principal = _principal()
-    request = requests.get(session, principal, request_id)
+    item = requests.get(session, principal, request_id)
     html = render_template(
         "imaging/reading/show.html",
-        item=request,
-        mine=request.assigned_to_id == principal.user_id,
+        item=item,
+        mine=item.assigned_to_id == principal.user_id,
+        urgency_labels=URGENCY_LABELS,
         **_common(),
     )
     session.commit()
