@@ -61,6 +61,15 @@ def test_admin_tokens_and_accounts_through_the_pages(
     base = live.base_url
     admin_context, person_context = contexts
     page = admin_context.new_page()
+    refused: list[str] = []
+    page.on(
+        "console",
+        lambda msg: (
+            refused.append(f"{page.url}: {msg.text}")
+            if "Content Security Policy" in msg.text
+            else None
+        ),
+    )
     log_in(page, base, "admin.demo", DEMO_PASSWORD, locale)
 
     # The home links the audit log; the administration index lists every area with a page.
@@ -147,3 +156,5 @@ def test_admin_tokens_and_accounts_through_the_pages(
     page.locator("#verify-chain").click()
     expect(page.locator("#chain-state")).to_have_attribute("data-ok", "true")
     _clean(page, f"admin-audit-{locale}")
+    # No page (nor admin.js) broke the content security policy.
+    assert refused == []
