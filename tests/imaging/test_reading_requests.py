@@ -38,6 +38,9 @@ class Case:
     reader_ids: list[int]
     outsider: dict[str, str]
     outsider_radiologist: dict[str, str]
+    sender_name: str = ""
+    reader_names: tuple[str, ...] = ()
+    outsider_name: str = ""
 
 
 def _case(app: Flask, session: Session, world: World, *, licensed: bool = True) -> Case:
@@ -49,14 +52,19 @@ def _case(app: Flask, session: Session, world: World, *, licensed: bool = True) 
     patient = f.patient(session, facility)
     readers = [clinician(session, Role.RADIOLOGIST, at=world.hospital_x) for _ in range(2)]
     far = clinician(session, Role.RADIOLOGIST, at=world.facility_c)
+    gp = clinician(session, Role.GP, at=facility)
+    outsider = clinician(session, Role.GP, at=world.facility_b)
     case = Case(
         uid="",
-        sender=bearer(session, clinician(session, Role.GP, at=facility)),
+        sender=bearer(session, gp),
         head=bearer(session, f.user(session, Role.FACILITY_ADMIN, at=facility)),
         readers=[bearer(session, r) for r in readers],
         reader_ids=[r.id for r in readers],
-        outsider=bearer(session, clinician(session, Role.GP, at=world.facility_b)),
+        outsider=bearer(session, outsider),
         outsider_radiologist=bearer(session, far),
+        sender_name=gp.username,
+        reader_names=tuple(r.username for r in readers),
+        outsider_name=outsider.username,
     )
     session.commit()
     case.uid = ingest(app, facility, patient.national_id, images=1).study_uid
