@@ -41,6 +41,10 @@ def serve_web(app: Flask, host: str, port: int, threads: int, workers: int = 1) 
             "post_fork": _after_fork(app),
             "worker_class": "gthread",
             "threads": threads,
+            # Each open websocket holds a connection: gunicorn's default cap of 1,000 per
+            # worker would leave every further request (an API call, a page) waiting once
+            # 1,000 dashboards are connected, whatever the thread count.
+            "worker_connections": max(1000, threads),
             # Socket.IO long-polls and websockets stay open; don't kill their worker.
             "timeout": 0,
             "graceful_timeout": 10,

@@ -56,6 +56,7 @@ from tests.benchmarks.bench_consult import (  # noqa: E402
     pct,
     plain_dsn,
     say,
+    server_problems,
     start_server,
     table,
     verdict,
@@ -370,12 +371,19 @@ def bench_fanout(
             "bench-cmd",
         )
         start = time.monotonic()
-        resp = s.post(
-            f"{base_url}/api/v1/consults",
-            json=body,
-            headers={"Authorization": f"Bearer {req.token}", "Idempotency-Key": uuid.uuid4().hex},
-            timeout=60,
-        )
+        try:
+            resp = s.post(
+                f"{base_url}/api/v1/consults",
+                json=body,
+                headers={
+                    "Authorization": f"Bearer {req.token}",
+                    "Idempotency-Key": uuid.uuid4().hex,
+                },
+                timeout=30,
+            )
+        except requests.RequestException:
+            failures += 1
+            continue
         end = time.monotonic()
         if resp.status_code != 201:
             failures += 1
@@ -504,7 +512,8 @@ def main(argv: list[str] | None = None) -> int:
                         table(
                             f"(a) fan-out to the last of the region's dashboards "
                             f"({dashboards.connected} connected, "
-                            f"{fan['sent']} submissions, {fan['complete']} reached every client)",
+                            f"{fan['sent']} submissions answered, {fan['failed']} failed, "
+                            f"{fan['complete']} reached every client)",
                             ["measured from", "p50", "p99"],
                             [
                                 [
@@ -570,6 +579,12 @@ def main(argv: list[str] | None = None) -> int:
                             ]
                         )
             finally:
+                if server is not None:
+                    problems = server_problems(server)
+                    if problems:
+                        say(f"server log problems ({len(problems)}), the first ones:")
+                        for line in problems[:10]:
+                            say(f"  {line[:300]}")
                 if dashboards is not None:
                     dashboards.stop()
                 if server is not None:
