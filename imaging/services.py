@@ -61,9 +61,7 @@ def study_visibility(principal: Principal) -> ColumnElement[bool]:
             Study.id.in_(
                 select(ReadingRequest.study_id).where(
                     ReadingRequest.assigned_to_id == principal.user_id,
-                    ReadingRequest.status.in_(
-                        (ReadingStatus.IN_PROGRESS, ReadingStatus.COMPLETED)
-                    ),
+                    ReadingRequest.status.in_((ReadingStatus.IN_PROGRESS, ReadingStatus.COMPLETED)),
                 )
             )
         )
