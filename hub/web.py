@@ -28,16 +28,47 @@ bp = Blueprint("web", __name__)
 
 # Each role's home lists the work areas its domain issues fill in.
 HOME_SECTIONS: dict[Role, tuple[str, ...]] = {
-    Role.CHW: ("patients", "consult_requests", "images", "follow_up_tasks", "transfers"),
-    Role.NURSE: ("patients", "consult_requests", "images", "follow_up_tasks", "transfers"),
+    Role.CHW: (
+        "patients",
+        "consult_requests",
+        "images",
+        "follow_up_tasks",
+        "referrals",
+        "transfers",
+    ),
+    Role.NURSE: (
+        "patients",
+        "consult_requests",
+        "images",
+        "follow_up_tasks",
+        "referrals",
+        "transfers",
+    ),
     Role.GP: ("patients", "consult_requests", "images", "referrals", "transfers"),
-    Role.SPECIALIST: ("worklist", "roster", "video_sessions"),
-    Role.RADIOLOGIST: ("reading_worklist", "critical_results"),
+    Role.SPECIALIST: ("worklist", "roster", "video_sessions", "referrals"),
+    Role.RADIOLOGIST: ("reading_worklist", "critical_results", "radiation_dose"),
     Role.COMMAND: ("live_queues", "sla_breaches", "transfers"),
     Role.INSURER: ("claims_exports", "reconciliation"),
-    Role.FACILITY_ADMIN: ("patients", "staff", "rosters", "ae_titles", "billing", "sla_targets"),
-    Role.QA_PHYSICIAN: ("quality_reviews", "audit"),
-    Role.NATIONAL_ADMIN: ("facilities", "tariffs", "billing", "audit", "rosters", "sla_targets"),
+    Role.FACILITY_ADMIN: (
+        "patients",
+        "staff",
+        "rosters",
+        "ae_titles",
+        "radiation_dose",
+        "billing",
+        "sla_targets",
+    ),
+    Role.QA_PHYSICIAN: ("quality_reviews", "radiation_dose", "audit"),
+    Role.NATIONAL_ADMIN: (
+        "facilities",
+        "staff",
+        "tariffs",
+        "billing",
+        "radiation_dose",
+        "audit",
+        "rosters",
+        "sla_targets",
+    ),
 }
 
 
@@ -78,6 +109,7 @@ SECTION_LABELS = {
     "tariffs": _l("Tariffs"),
     "billing": _l("Billing"),
     "sla_targets": _l("SLA targets"),
+    "radiation_dose": _l("Radiation dose"),
 }
 # Sections that have a page, by endpoint; domain packages register the blueprints. The home
 # shows only these: a work area without its page is not promised on it.
@@ -103,6 +135,7 @@ SECTION_URLS = {
     "audit": "audit_pages.events",
     "reading_worklist": "reading_pages.worklist",
     "critical_results": "reading_pages.critical_results",
+    "radiation_dose": "imaging_dose.dashboard",
 }
 # Query arguments of a section's link, where two sections share one page.
 SECTION_ARGS: dict[str, dict[str, Any]] = {"sla_breaches": {"breached": "1"}}
