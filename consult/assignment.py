@@ -21,7 +21,7 @@ from consult.models import (
 )
 from consult.rosters import candidates_for, status_of
 from consult.routing import Request, route, summarise
-from hub import audit
+from hub import audit, hooks
 from hub.auth.principal import SYSTEM, Principal
 from hub.errors import AccessDenied, Conflict, NotFound
 from hub.models import Facility, Role, utcnow
@@ -354,6 +354,18 @@ def _escalate_one(session: Session, consult: Consult, now: datetime) -> None:
 
 
 def _alert_command(session: Session, consult: Consult, reason: str) -> None:
+    # The command centre keeps the alert until someone takes it (in this transaction).
+    hooks.command_alerted.run(
+        session,
+        hooks.CommandAlert(
+            region_id=consult.region_id,
+            kind=f"consult_{reason}",
+            subject_type="consult",
+            subject_id=consult.id,
+            raised_at=utcnow(),
+            detail=consult.urgency.value,
+        ),
+    )
     emit_after_commit(
         session,
         "consult.alert",

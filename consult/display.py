@@ -18,6 +18,8 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import pgettext
 
 from consult.models import ConsultEvent, SpecialistState, Urgency
+from consult.schemas import SPECIALTY_LABELS as SPECIALTY_LABELS  # other pages read it here
+from consult.schemas import label_of_specialty
 from hub.models import Specialty
 
 URGENCY_LABELS = {
@@ -25,29 +27,10 @@ URGENCY_LABELS = {
     Urgency.URGENT: _l("Urgent"),
     Urgency.ROUTINE: _l("Routine"),
 }
-SPECIALTY_LABELS = {
-    "critical_care": _l("Critical care (ICU)"),
-    "pulmonology": _l("Pulmonology"),
-    "infectious_disease": _l("Infectious disease"),
-    "nephrology": _l("Nephrology"),
-    "oncology": _l("Oncology"),
-    "obstetrics_gynaecology": _l("Obstetrics and gynaecology"),
-    "paediatrics": _l("Paediatrics"),
-    "neurology": _l("Neurology"),
-    "cardiology": _l("Cardiology"),
-    "surgery": _l("Surgery"),
-    "general_medicine": _l("General medicine"),
-    "dermatology": _l("Dermatology"),
-    "ophthalmology": _l("Ophthalmology"),
-    "psychiatry": _l("Psychiatry"),
-    "radiology": _l("Radiology"),
-    "pathology": _l("Pathology"),
-}
 
 
 def specialty_label(specialty: Specialty) -> str:
-    label = SPECIALTY_LABELS.get(specialty.code)
-    return str(label) if label is not None else specialty.name
+    return label_of_specialty(specialty.code, specialty.name)
 
 
 def event_label(kind: str) -> str:

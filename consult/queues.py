@@ -34,6 +34,7 @@ ROW_LIMIT = 500
 class QueueRow:
     consult_id: int
     specialty: str
+    specialty_code: str
     urgency: Urgency
     status: ConsultStatus
     facility: str
@@ -46,6 +47,7 @@ class QueueRow:
 @dataclass(frozen=True)
 class QueueGroup:
     specialty: str
+    specialty_code: str
     urgency: Urgency
     count: int
     breached: int
@@ -106,6 +108,7 @@ def _interpolate(ordered: dict[int, float], n: int, fraction: tuple[int, int]) -
 @dataclass(frozen=True)
 class _Aggregate:
     specialty: str
+    code: str
     urgency: Urgency
     count: int
     breached: int
@@ -121,6 +124,7 @@ def _aggregates_percentile_cont(
     stmt = (
         select(
             Specialty.name,
+            Specialty.code,
             Consult.urgency,
             func.count(),
             func.sum(case((_breached(now), 1), else_=0)),
@@ -129,11 +133,11 @@ def _aggregates_percentile_cont(
         )
         .join(Specialty, Specialty.id == Consult.specialty_id)
         .where(visible, Consult.status.in_(WAITING + IN_PROGRESS))
-        .group_by(Specialty.name, Consult.urgency)
+        .group_by(Specialty.name, Specialty.code, Consult.urgency)
     )
     return [
-        _Aggregate(name, urgency, int(n), int(breached or 0), float(median), float(p90))
-        for name, urgency, n, breached, median, p90 in session.execute(stmt)
+        _Aggregate(name, code, urgency, int(n), int(breached or 0), float(median), float(p90))
+        for name, code, urgency, n, breached, median, p90 in session.execute(stmt)
     ]
 
 
@@ -147,16 +151,18 @@ def _aggregates_window(
     grouped = (
         select(
             Specialty.name,
+            Specialty.code,
             Consult.urgency,
             func.count(),
             func.sum(case((_breached(now), 1), else_=0)),
         )
         .join(Specialty, Specialty.id == Consult.specialty_id)
         .where(visible, Consult.status.in_(WAITING + IN_PROGRESS))
-        .group_by(Specialty.name, Consult.urgency)
+        .group_by(Specialty.name, Specialty.code, Consult.urgency)
     )
     counts = {
-        (name, urgency): (int(n), int(b or 0)) for name, urgency, n, b in session.execute(grouped)
+        (name, urgency): (code, int(n), int(b or 0))
+        for name, code, urgency, n, b in session.execute(grouped)
     }
     if not counts:
         return []
@@ -191,11 +197,12 @@ def _aggregates_window(
     for name, urgency, rn, started in rows:
         picked[(name, urgency)][int(rn)] = (now - started).total_seconds()
     result = []
-    for (name, urgency), (n, breached) in counts.items():
+    for (name, urgency), (code, n, breached) in counts.items():
         ordered = picked[(name, urgency)]
         result.append(
             _Aggregate(
                 name,
+                code,
                 urgency,
                 n,
                 breached,
@@ -223,6 +230,7 @@ def _rows(
         select(
             Consult.id,
             Specialty.name,
+            Specialty.code,
             Consult.urgency,
             Consult.status,
             Facility.name,
@@ -243,6 +251,7 @@ def _rows(
         QueueRow(
             consult_id=cid,
             specialty=specialty,
+            specialty_code=code,
             urgency=urgency,
             status=status,
             facility=facility,
@@ -251,16 +260,46 @@ def _rows(
             breached=bool(is_breached),
             escalation_stage=stage,
         )
-        for cid, specialty, urgency, status, facility, started, due, is_breached, stage in (
+        for cid, specialty, code, urgency, status, facility, started, due, is_breached, stage in (
             session.execute(stmt)
         )
     ]
 
 
-def open_queue(session: Session, principal: Principal, *, breached_only: bool = False) -> Queue:
-    """The open consults the principal may see (command staff: their region): counts and
-    waiting-time quantiles per specialty and urgency over all of them, computed by the
-    database, and the first ROW_LIMIT rows (breached first, urgency, longest waiting)."""
+@dataclass(frozen=True)
+class Place:
+    """Where the board is narrowed to: the consults requested by one facility, or by the
+    facilities of one university (the pressure grid's tiles link there)."""
+
+    facility_id: int | None = None
+    university_id: int | None = None
+    region_id: int | None = None  # a national administrator's drill-down
+
+
+def _narrowed(visible: ColumnElement[bool], place: Place | None) -> ColumnElement[bool]:
+    if place is None:
+        return visible
+    if place.region_id is not None:
+        visible = and_(visible, Consult.region_id == place.region_id)
+    if place.facility_id is not None:
+        return and_(visible, Consult.requester_facility_id == place.facility_id)
+    if place.university_id is not None:
+        facilities = select(Facility.id).where(Facility.university_id == place.university_id)
+        return and_(visible, Consult.requester_facility_id.in_(facilities))
+    return visible
+
+
+def open_queue(
+    session: Session,
+    principal: Principal,
+    *,
+    breached_only: bool = False,
+    place: Place | None = None,
+) -> Queue:
+    """The open consults the principal may see (command staff: their region), optionally of
+    one facility or university: counts and waiting-time quantiles per specialty and urgency
+    over all of them, computed by the database, and the first ROW_LIMIT rows (breached first,
+    urgency, longest waiting)."""
     require(principal, "consults:read", action="consult:queue:viewed")
     if not principal.roles & BOARD_ROLES and principal.kind != "system":
         raise AccessDenied(
@@ -268,10 +307,11 @@ def open_queue(session: Session, principal: Principal, *, breached_only: bool = 
             action="consult:queue:viewed",
         )
     now = utcnow()
-    visible = consult_visibility(principal)
+    visible = _narrowed(consult_visibility(principal), place)
     groups = [
         QueueGroup(
             specialty=a.specialty,
+            specialty_code=a.code,
             urgency=a.urgency,
             count=a.count,
             breached=a.breached,

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from pydantic import AliasPath, BaseModel, Field, field_validator
 
 from consult.models import (
@@ -302,3 +303,32 @@ class ConsultFacts:
 
 
 LIVE_STATUSES = frozenset({ConsultStatus.ACCEPTED, ConsultStatus.ANSWERED})
+
+# The words for the specialties the hub seeds, by code, for every package's pages (stored
+# names stay as written; a specialty added later is shown by its stored name).
+SPECIALTY_LABELS = {
+    "critical_care": _l("Critical care (ICU)"),
+    "pulmonology": _l("Pulmonology"),
+    "infectious_disease": _l("Infectious disease"),
+    "nephrology": _l("Nephrology"),
+    "oncology": _l("Oncology"),
+    "obstetrics_gynaecology": _l("Obstetrics and gynaecology"),
+    "paediatrics": _l("Paediatrics"),
+    "neurology": _l("Neurology"),
+    "cardiology": _l("Cardiology"),
+    "surgery": _l("Surgery"),
+    "general_medicine": _l("General medicine"),
+    "dermatology": _l("Dermatology"),
+    "ophthalmology": _l("Ophthalmology"),
+    "psychiatry": _l("Psychiatry"),
+    "radiology": _l("Radiology"),
+    "pathology": _l("Pathology"),
+}
+
+
+def label_of_specialty(code: str, stored_name: str | None = None) -> str:
+    """A specialty in the reader's language: its label by code, else its stored name."""
+    label = SPECIALTY_LABELS.get(code)
+    if label is not None:
+        return str(label)
+    return stored_name if stored_name is not None else code

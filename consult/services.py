@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from consult import attachments as files
+from consult import rosters
 from consult.access import consult_visibility
 from consult.assignment import add_event, move, route_new, sla_targets
 from consult.events import consult_changed
@@ -27,9 +29,18 @@ from consult.models import (
     OfferState,
     Outcome,
     OutcomeStatus,
+    Shift,
     TechLevel,
 )
+from consult.queues import Place as Place  # the command board reads these through services
+from consult.queues import Queue as Queue
+from consult.queues import open_queue as open_queue
 from consult.schemas import ConsultFacts, ConsultIn, OutcomeIn
+from consult.staffing import ONLINE_WINDOW as ONLINE_WINDOW
+from consult.staffing import StaffingRow as StaffingRow
+from consult.staffing import UniversityLoad as UniversityLoad
+from consult.staffing import loads as loads
+from consult.staffing import staffing as staffing
 from hub import audit
 from hub.auth.principal import Principal
 from hub.errors import AccessDenied, Conflict, NotFound, ValidationFailed
@@ -604,3 +615,94 @@ def assigned_any(session: Session, user_id: int | None, consult_ids: list[int]) 
         .limit(1)
     )
     return found is not None
+
+
+# --- figures for the command centre's progress reports (counts only, no patient data) --------
+
+
+class ConsultVolume(NamedTuple):
+    """Consults a facility requested in a period and how their SLA went: ``decided`` ran their
+    clock out (accepted, or escalated past the time to accept); ``met`` were accepted without
+    any escalation and answered in time."""
+
+    submitted: int
+    decided: int
+    met: int
+
+
+def volume_by_facility(
+    session: Session, facility_ids: list[int], start: datetime, end: datetime
+) -> dict[int, ConsultVolume]:
+    """Per requesting facility, the consults submitted in ``[start, end)`` and their SLA."""
+    if not facility_ids:
+        return {}
+    decided = (Consult.accepted_at.is_not(None)) | (Consult.escalation_stage > 0)
+    met = (
+        Consult.accepted_at.is_not(None)
+        & (Consult.escalation_stage == 0)
+        & Consult.answer_alerted.is_(False)
+    )
+    stmt = (
+        select(
+            Consult.requester_facility_id,
+            func.count(),
+            func.sum(case((decided, 1), else_=0)),
+            func.sum(case((met, 1), else_=0)),
+        )
+        .where(
+            Consult.requester_facility_id.in_(facility_ids),
+            Consult.submitted_at >= start,
+            Consult.submitted_at < end,
+        )
+        .group_by(Consult.requester_facility_id)
+    )
+    return {
+        fid: ConsultVolume(int(n), int(d or 0), int(m or 0))
+        for fid, n, d, m in session.execute(stmt)
+    }
+
+
+def rostered_specialties(
+    session: Session, facility_ids: list[int], start: datetime, end: datetime
+) -> dict[int, set[str]]:
+    """Per facility, the specialties someone was on the published roster for in ``[start, end)``
+    (SEEDS 001 step 2: a specialist consult clinic runs on a calendar)."""
+    if not facility_ids:
+        return {}
+    stmt = (
+        select(Shift.facility_id, Specialty.code)
+        .join(Specialty, Specialty.id == Shift.specialty_id)
+        .where(Shift.facility_id.in_(facility_ids), Shift.starts_at < end, Shift.ends_at > start)
+        .distinct()
+    )
+    found: dict[int, set[str]] = {}
+    for fid, code in session.execute(stmt):
+        found.setdefault(fid, set()).add(code)
+    return found
+
+
+def on_call_now(
+    session: Session, user_ids: list[int], now: datetime | None = None
+) -> dict[int, str]:
+    """Of these people, those on a published shift now (any specialty), each with their live
+    state: ``available``, ``busy``, ``on_break`` (a pause counts as a break) or ``off_shift``.
+    For other packages that offer work by the roster (teleradiology reading)."""
+    if not user_ids:
+        return {}
+    now = now or utcnow()
+    on_shift = set(
+        session.scalars(
+            select(Shift.specialist_id)
+            .where(Shift.specialist_id.in_(user_ids), Shift.starts_at <= now, Shift.ends_at > now)
+            .distinct()
+        )
+    )
+    states = rosters.live_states(session, on_shift)
+    found: dict[int, str] = {}
+    for uid in on_shift:
+        row = states.get(uid)
+        state = row.state.value if row is not None and row.state is not None else "available"
+        if row is not None and row.paused_until is not None and row.paused_until > now:
+            state = "on_break"
+        found[uid] = state
+    return found

@@ -169,6 +169,13 @@ class ImagingSettings:
     national_dose_node: DicomPeer | None = None
     # An exam is flagged when its dose exceeds the reference level times this factor.
     dose_drl_factor_percent: int = 100
+    # Teleradiology QC: the share of a week's final reports sent to senior review, and the days
+    # a reviewer has before the QA physician is alerted.
+    qc_review_share_percent: int = 5
+    qc_review_days: int = 7
+    # A CT/MG/XA/DX study whose dose data the national node has not accepted within this many
+    # hours of its arrival is late on the facility's dose compliance report.
+    dose_report_deadline_hours: int = 24
     forward_batch: int = 200
     link_ttl_hours: int = 72
     link_max_ttl_hours: int = 24 * 30
@@ -206,6 +213,13 @@ def load_imaging(env: Mapping[str, str], data_dir: Path) -> ImagingSettings:
         national_dose_node=env_dicom_peer(env, "HUB_NATIONAL_DOSE_NODE"),
         dose_drl_factor_percent=env_int(
             env, "HUB_DOSE_DRL_FACTOR_PERCENT", 100, minimum=50, maximum=1000
+        ),
+        qc_review_share_percent=env_int(
+            env, "HUB_QC_REVIEW_SHARE_PERCENT", 5, minimum=1, maximum=100
+        ),
+        qc_review_days=env_int(env, "HUB_QC_REVIEW_DAYS", 7, minimum=1, maximum=90),
+        dose_report_deadline_hours=env_int(
+            env, "HUB_DOSE_REPORT_DEADLINE_HOURS", 24, minimum=1, maximum=24 * 90
         ),
         forward_batch=env_int(env, "HUB_DICOM_FORWARD_BATCH", 200, minimum=1, maximum=10000),
         link_ttl_hours=env_int(env, "HUB_IMAGE_LINK_TTL_HOURS", 72, minimum=1),
@@ -322,6 +336,46 @@ def load_video(env: Mapping[str, str], data_dir: Path) -> VideoSettings:
 
 
 @dataclass(frozen=True)
+class NotifySettings:
+    """E-mail for reminders (``HUB_SMTP_*``); without ``HUB_SMTP_HOST`` reminders are only
+    logged (without their recipient or text)."""
+
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_from: str = "hub@localhost"
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_ssl: bool = False
+    smtp_timeout: int = 15
+
+
+def load_notify(env: Mapping[str, str]) -> NotifySettings:
+    """The ``HUB_SMTP_*`` settings."""
+    starttls = env_bool(env, "HUB_SMTP_STARTTLS", False)
+    ssl = env_bool(env, "HUB_SMTP_SSL", False)
+    if starttls and ssl:
+        raise ConfigError("HUB_SMTP_STARTTLS and HUB_SMTP_SSL exclude each other")
+    sender = env_str(env, "HUB_SMTP_FROM", "hub@localhost") or "hub@localhost"
+    if "@" not in sender:
+        raise ConfigError(f"HUB_SMTP_FROM={sender!r} must be an e-mail address")
+    user = env_str(env, "HUB_SMTP_USER")
+    password = env_secret(env, "HUB_SMTP_PASSWORD")
+    if password is not None and user is None:
+        raise ConfigError("HUB_SMTP_PASSWORD needs HUB_SMTP_USER")
+    return NotifySettings(
+        smtp_host=env_str(env, "HUB_SMTP_HOST"),
+        smtp_port=env_int(env, "HUB_SMTP_PORT", 465 if ssl else 587, minimum=1, maximum=65535),
+        smtp_from=sender,
+        smtp_user=user,
+        smtp_password=password,
+        smtp_starttls=starttls,
+        smtp_ssl=ssl,
+        smtp_timeout=env_int(env, "HUB_SMTP_TIMEOUT", 15, minimum=1, maximum=300),
+    )
+
+
+@dataclass(frozen=True)
 class AuditSettings:
     """The audit chain's key and its checkpoints, both kept outside the database."""
 
@@ -382,6 +436,7 @@ class Settings:
     imaging: ImagingSettings = field(default_factory=ImagingSettings)
     video: VideoSettings = field(default_factory=VideoSettings)
     audit: AuditSettings = field(default_factory=AuditSettings)
+    notify: NotifySettings = field(default_factory=NotifySettings)
     # Access and sessions (see hub/auth/throttle.py and hub/auth/sessions.py).
     login_lockout_first_seconds: int = 60
     login_address_max_failures: int = 20
@@ -485,6 +540,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         imaging=load_imaging(env, data_dir),
         video=load_video(env, data_dir),
         audit=load_audit(env, data_dir),
+        notify=load_notify(env),
         **_load_access(env),
     )
 

@@ -73,6 +73,14 @@ ACCOUNTS = (
         facility="IMG-A",
         specialty="radiology",
     ),
+    # A senior radiologist (10+ years, recorded by imaging's demo data) who reviews others' reports.
+    DemoAccount(
+        "senior.demo",
+        Role.RADIOLOGIST,
+        "Demo Senior Radiologist",
+        facility="HOSP-3A",
+        specialty="radiology",
+    ),
     DemoAccount("command.demo", Role.COMMAND, "Demo Command Officer", region=DEMO_REGION),
     DemoAccount("qa.demo", Role.QA_PHYSICIAN, "Demo QA Physician", region=DEMO_REGION),
     DemoAccount("admin.demo", Role.NATIONAL_ADMIN, "Demo National Administrator"),

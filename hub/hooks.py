@@ -161,11 +161,35 @@ class HomePanel:
     more_url: str | None = None  # the full list, when the panel shows only the first rows
 
 
+@dataclass(frozen=True)
+class CommandAlert:
+    """Something that reached "the region's command staff are alerted": what, where, about what."""
+
+    region_id: int
+    kind: str  # e.g. "consult_unassigned", "consult_answer_overdue", "critical_result"
+    subject_type: str  # "consult", "critical_result"
+    subject_id: int
+    raised_at: datetime
+    detail: str | None = None  # an urgency or category: no patient data
+
+
+@dataclass(frozen=True)
+class Banner:
+    """A notice at the top of every page the reader opens, until what it names is done (a
+    critical result to acknowledge); texts are already translated for the request."""
+
+    text: str
+    url: str
+    link_text: str
+
+
 OutboxHandler = Callable[["Session", dict[str, Any]], None]
 PatientGrant = Callable[["Principal"], "ColumnElement[bool] | None"]
 DemoSeeder = Callable[["Session"], None]
 # A home panel for this reader, or None when it is not theirs (a specialist has no requests).
 HomePanelProvider = Callable[["Session", "Principal"], "HomePanel | None"]
+# A banner for this reader on every page, or None; called on every page: one indexed query.
+BannerProvider = Callable[["Session", "Principal"], "Banner | None"]
 
 
 # --- the seams ------------------------------------------------------------------------------
@@ -202,9 +226,17 @@ document_kinds: Registry[DocumentKind] = Registry(
     "document_kinds",
     "The signable document kinds: template, signature slots, subject, retention.",
 )
+command_alerted: Seam[[Session, CommandAlert]] = Seam(
+    "command_alerted",
+    "An SLA breach or escalation reached the region's command staff, in the owner's transaction.",
+)
 home_panels: Registry[HomePanelProvider] = Registry(
     "home_panels",
     "Lists of the reader's own work on the home page (open requests, documents to countersign).",
+)
+page_banners: Registry[BannerProvider] = Registry(
+    "page_banners",
+    "Notices on every page the reader opens until they act (critical results to acknowledge).",
 )
 
 SEAMS: tuple[Seam[Any] | Registry[Any], ...] = (
@@ -217,6 +249,8 @@ SEAMS: tuple[Seam[Any] | Registry[Any], ...] = (
     outbox_handlers,
     document_kinds,
     home_panels,
+    command_alerted,
+    page_banners,
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import (
@@ -17,6 +18,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
+from sqlalchemy.exc import SQLAlchemyError
 
 from hub import db, hooks
 from hub.auth.principal import user_principal
@@ -25,6 +27,7 @@ from hub.http import local_path
 from hub.models import Role
 
 bp = Blueprint("web", __name__)
+log = logging.getLogger("hub.web")
 
 # Each role's home lists the work areas its domain issues fill in.
 HOME_SECTIONS: dict[Role, tuple[str, ...]] = {
@@ -47,7 +50,14 @@ HOME_SECTIONS: dict[Role, tuple[str, ...]] = {
     Role.GP: ("patients", "consult_requests", "images", "referrals", "transfers"),
     Role.SPECIALIST: ("worklist", "roster", "video_sessions", "referrals"),
     Role.RADIOLOGIST: ("reading_worklist", "critical_results", "radiation_dose"),
-    Role.COMMAND: ("live_queues", "sla_breaches", "transfers"),
+    Role.COMMAND: (
+        "command_centre",
+        "live_queues",
+        "sla_breaches",
+        "command_alerts",
+        "transfers",
+        "progress_reports",
+    ),
     Role.INSURER: ("claims_exports", "reconciliation"),
     Role.FACILITY_ADMIN: (
         "patients",
@@ -68,6 +78,8 @@ HOME_SECTIONS: dict[Role, tuple[str, ...]] = {
         "audit",
         "rosters",
         "sla_targets",
+        "progress_reports",
+        "command_centre",
     ),
 }
 
@@ -95,6 +107,7 @@ SECTION_LABELS = {
     "video_sessions": _l("Video sessions"),
     "reading_worklist": _l("Reading worklist"),
     "critical_results": _l("Critical results"),
+    "command_centre": _l("Command centre"),
     "live_queues": _l("Live queues"),
     "sla_breaches": _l("SLA breaches"),
     "transfers": _l("Transfers"),
@@ -110,6 +123,8 @@ SECTION_LABELS = {
     "billing": _l("Billing"),
     "sla_targets": _l("SLA targets"),
     "radiation_dose": _l("Radiation dose"),
+    "command_alerts": _l("Command alerts"),
+    "progress_reports": _l("Progress reports"),
 }
 # Sections that have a page, by endpoint; domain packages register the blueprints. The home
 # shows only these: a work area without its page is not promised on it.
@@ -128,6 +143,7 @@ SECTION_URLS = {
     "rosters": "roster_pages.roster",
     "sla_targets": "sla_pages.targets",
     "video_sessions": "video_pages.my_sessions",
+    "command_centre": "command_board_pages.command_board",
     "live_queues": "consult_queue_pages.queues",
     "transfers": "transfer_pages.transfers",
     "sla_breaches": "consult_queue_pages.queues",
@@ -136,6 +152,9 @@ SECTION_URLS = {
     "reading_worklist": "reading_pages.worklist",
     "critical_results": "reading_pages.critical_results",
     "radiation_dose": "imaging_dose.dashboard",
+    "quality_reviews": "reading_qc.dashboard",
+    "command_alerts": "command_progress_pages.alerts_page",
+    "progress_reports": "command_progress_pages.national",
 }
 # Query arguments of a section's link, where two sections share one page.
 SECTION_ARGS: dict[str, dict[str, Any]] = {"sla_breaches": {"breached": "1"}}
@@ -195,5 +214,23 @@ def set_language(code: str) -> ResponseReturnValue:
     return redirect(local_path(request.args.get("next")) or url_for("web.index"))
 
 
+def page_banners() -> list[hooks.Banner]:
+    """The banners the signed-in reader sees at the top of every page (base.html)."""
+    if not current_user.is_authenticated:
+        return []
+    principal = user_principal(current_user.user, "session")
+    session_ = db.session()
+    try:
+        return [
+            b for provider in hooks.page_banners.values() if (b := provider(session_, principal))
+        ]
+    except SQLAlchemyError:
+        # An error page may be rendering because the database failed; it must still render.
+        log.warning("page banners skipped: the database did not answer")
+        session_.rollback()
+        return []
+
+
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    app.jinja_env.globals["page_banners"] = page_banners

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from imaging import models as models  # registers the tables
+from imaging.devices import models as device_models  # noqa: F401 (registers the device tables)
 from imaging.dose import models as dose_models  # noqa: F401 (registers the dose tables)
 from imaging.reading import models as reading_models  # noqa: F401 (registers the reading tables)
 
@@ -19,6 +20,9 @@ def init_app(app: Flask) -> None:
     from imaging import cli, consults, dicomweb, reading, services, tasks, views
     from imaging.archive import deletions
     from imaging.demo import seed_titles
+    from imaging.devices import api as devices_api  # noqa: F401 (its routes join /api/v1)
+    from imaging.devices import views as devices_views
+    from imaging.devices.demo import seed_devices
     from imaging.dose import api as dose_api  # noqa: F401 (its routes join /api/v1)
     from imaging.dose import node as dose_node
     from imaging.dose import sending as dose_sending
@@ -27,6 +31,7 @@ def init_app(app: Flask) -> None:
 
     views.init_app(app)
     dose_views.init_app(app)  # dose history, facility dashboard, reference levels
+    devices_views.init_app(app)  # device registry, exemptions, operating logs, uptime
     reading.init_app(app)  # the radiologist's signed report
     dicomweb.init_app(app)  # /dicomweb: QIDO-RS, WADO-RS, STOW-RS
     app.cli.add_command(cli.dicom_group)
@@ -38,6 +43,7 @@ def init_app(app: Flask) -> None:
     hooks.outbox_handlers.register(deletions.TOPIC, deletions.deliver)  # central deletions
     hooks.outbox_handlers.register(dose_node.TOPIC, dose_sending.deliver)  # national dose node
     hooks.demo_seeders.register(seed_titles)
+    hooks.demo_seeders.register(seed_devices)
     if app.config["HUB_SETTINGS"].imaging.central_pacs is not None:
         add_periodic(app, "imaging-forward", tasks.forward_drain.name, tasks.FORWARD_EVERY)
     add_periodic(app, "imaging-retention", tasks.retention_sweep.name, tasks.RETENTION_EVERY)

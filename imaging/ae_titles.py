@@ -91,13 +91,33 @@ def _taken(session: Session, title: str, except_id: int | None = None) -> Callin
     return None if row is None or row.id == except_id else row
 
 
+READING_URGENCIES = ("routine", "urgent", "emergency")
+
+
+def _valid_urgency(value: str | None) -> str | None:
+    if value in (None, ""):
+        return None
+    if value not in READING_URGENCIES:
+        raise ValidationFailed(
+            "Reading on arrival is routine, urgent, emergency, or none.",
+            details={"reading_urgency": "invalid"},
+        )
+    return value
+
+
 def add_title(
-    session: Session, principal: Principal, title: str, facility_id: int, kind: AeKind
+    session: Session,
+    principal: Principal,
+    title: str,
+    facility_id: int,
+    kind: AeKind,
+    reading_urgency: str | None = None,
 ) -> CallingAe:
     """Allow a calling AE title for a facility; a disabled one of that name is taken over."""
     action = "imaging:ae:added"
     _checked(principal, action)
     title = _valid_title(title)
+    urgency = _valid_urgency(reading_urgency)
     facility = _facility(session, principal, facility_id, action)
     row = _taken(session, title)
     if row is not None and row.disabled_at is None:
@@ -110,6 +130,7 @@ def add_title(
         row = CallingAe(ae_title=title, facility_id=facility.id, kind=kind)
         session.add(row)
     row.facility_id, row.kind, row.disabled_at = facility.id, kind, None
+    row.reading_urgency = urgency
     session.flush()
     audit.record(
         session,
@@ -117,7 +138,12 @@ def add_title(
         action,
         object_type="calling_ae",
         object_id=row.id,
-        details={"ae_title": title, "facility": facility.code, "kind": kind.value},
+        details={
+            "ae_title": title,
+            "facility": facility.code,
+            "kind": kind.value,
+            "reading_urgency": urgency,
+        },
     )
     return row
 
@@ -130,12 +156,15 @@ def update_title(
     title: str,
     kind: AeKind,
     facility_id: int | None = None,
+    reading_urgency: str | None = None,
 ) -> CallingAe:
-    """Rename a title, change its kind or (national administrators) its facility."""
+    """Rename a title, change its kind, whether its studies are sent for reading on arrival,
+    or (national administrators) its facility."""
     action = "imaging:ae:changed"
     _checked(principal, action)
     row = get_title(session, principal, ae_id)
     title = _valid_title(title)
+    urgency = _valid_urgency(reading_urgency)
     if _taken(session, title, except_id=row.id) is not None:
         raise Conflict(
             "This AE title is in use already; each modality needs a title of its own.",
@@ -143,8 +172,14 @@ def update_title(
             details={"ae_title": title},
         )
     facility = _facility(session, principal, facility_id or row.facility_id, action)
-    before = {"ae_title": row.ae_title, "facility_id": row.facility_id, "kind": row.kind.value}
+    before = {
+        "ae_title": row.ae_title,
+        "facility_id": row.facility_id,
+        "kind": row.kind.value,
+        "reading_urgency": row.reading_urgency,
+    }
     row.ae_title, row.kind, row.facility_id = title, kind, facility.id
+    row.reading_urgency = urgency
     session.flush()
     audit.record(
         session,
@@ -157,6 +192,7 @@ def update_title(
             "ae_title": title,
             "facility": facility.code,
             "kind": kind.value,
+            "reading_urgency": urgency,
         },
     )
     return row

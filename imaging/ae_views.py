@@ -25,6 +25,16 @@ KIND_LABELS = {
 }
 
 
+# Studies from a title can be sent for teleradiology reading as they arrive (SEEDS 004).
+URGENCY_LABELS = {
+    "": _l("No: staff send studies for reading themselves"),
+    "routine": _l("Yes, routine"),
+    "urgent": _l("Yes, urgent"),
+    "emergency": _l("Yes, emergency"),
+}
+FIELDS = ("ae_title", "kind", "facility_id", "reading_urgency")
+
+
 def _principal() -> Principal:
     return user_principal(current_user.user, "session")
 
@@ -56,6 +66,8 @@ def _message(exc: ValidationFailed | Conflict) -> str:
         return exc.message
     if isinstance(exc, Conflict):
         return _("This AE title is in use already; each modality needs a title of its own.")
+    if isinstance(exc.details, dict) and "reading_urgency" in exc.details:
+        return _("Choose whether studies are sent for reading on arrival.")
     if isinstance(exc.details, dict) and "ae_title" in exc.details:
         return _("An AE title is 1 to 16 letters, digits, spaces, '_', '-' or '.'.")
     return _("Unknown facility.")
@@ -80,6 +92,7 @@ def _list_page(
         chosen=chosen,
         national=principal.has_role(Role.NATIONAL_ADMIN),
         kinds=KIND_LABELS,
+        urgencies=URGENCY_LABELS,
         error=error,
         form=form or {},
     )
@@ -99,7 +112,7 @@ def ae_titles_page() -> ResponseReturnValue:
 def add() -> ResponseReturnValue:
     principal = _principal()
     sess = db.session()
-    form = {k: request.form.get(k, "") for k in ("ae_title", "kind", "facility_id")}
+    form = {k: request.form.get(k, "") for k in FIELDS}
     try:
         row = ae_titles.add_title(
             sess,
@@ -107,6 +120,7 @@ def add() -> ResponseReturnValue:
             form["ae_title"],
             _facility_id(principal, form["facility_id"]),
             _kind(form["kind"]),
+            form["reading_urgency"] or None,
         )
     except (ValidationFailed, Conflict) as exc:
         sess.rollback()
@@ -138,8 +152,14 @@ def _edit_page(
         national=principal.has_role(Role.NATIONAL_ADMIN),
         kinds=KIND_LABELS,
         error=error,
+        urgencies=URGENCY_LABELS,
         form=form
-        or {"ae_title": row.ae_title, "kind": row.kind.value, "facility_id": str(row.facility_id)},
+        or {
+            "ae_title": row.ae_title,
+            "kind": row.kind.value,
+            "facility_id": str(row.facility_id),
+            "reading_urgency": row.reading_urgency or "",
+        },
     )
     sess.commit()
     return page, status
@@ -158,7 +178,7 @@ def edit(ae_id: int) -> ResponseReturnValue:
 def update(ae_id: int) -> ResponseReturnValue:
     principal = _principal()
     sess = db.session()
-    form = {k: request.form.get(k, "") for k in ("ae_title", "kind", "facility_id")}
+    form = {k: request.form.get(k, "") for k in FIELDS}
     try:
         row = ae_titles.update_title(
             sess,
@@ -169,6 +189,7 @@ def update(ae_id: int) -> ResponseReturnValue:
             facility_id=_facility_id(principal, form["facility_id"])
             if principal.has_role(Role.NATIONAL_ADMIN)
             else None,
+            reading_urgency=form["reading_urgency"] or None,
         )
     except (ValidationFailed, Conflict) as exc:
         sess.rollback()

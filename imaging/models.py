@@ -31,6 +31,10 @@ class InstanceKind(enum.Enum):
     REPORT = "report"
 
 
+# The outbox topic of studies that arrived from a title wanting reading (node -> reading).
+AUTO_READING_TOPIC = "imaging.auto_reading"
+
+
 class CallingAe(Model):
     """A calling AE title allowed to associate, and the facility it speaks for."""
 
@@ -39,6 +43,9 @@ class CallingAe(Model):
     ae_title: Mapped[str] = mapped_column(String(16), unique=True)
     facility_id: Mapped[int] = mapped_column(ForeignKey("facility.id"), index=True)
     kind: Mapped[AeKind] = mapped_column(value_enum(AeKind))
+    # Studies from this title are sent for teleradiology reading on arrival, at this urgency
+    # (routine, urgent, emergency); None: only when someone sends them.
+    reading_urgency: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     disabled_at: Mapped[datetime | None]
     facility: Mapped[Facility] = relationship()
@@ -212,11 +219,20 @@ class ReportStatus(enum.Enum):
 
 
 class ImagingReport(Model):
-    """The radiologist's report of a study; signed once, then never changed (kept 10 years)."""
+    """One version of the radiologist's report of a study; signed once, then never changed
+    (kept 10 years). An amendment is a new version: the signed original stays as it was and is
+    shown as superseded."""
 
     __tablename__ = "imaging_report"
+    __table_args__ = (
+        UniqueConstraint("study_id", "version", name="uq_imaging_report_study_id_version"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
-    study_id: Mapped[int] = mapped_column(ForeignKey("dicom_study.id"), unique=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("dicom_study.id"), index=True)
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+    # The signed version this one amends, and why; None for the first version.
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("imaging_report.id"))
+    amendment_reason: Mapped[str | None] = mapped_column(Text)
     author_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
     findings: Mapped[str] = mapped_column(Text)
     impression: Mapped[str] = mapped_column(Text)

@@ -34,6 +34,9 @@ from hub.errors import BadRequest
 from hub.permissions import has_scope
 from imaging import consults, links, services, storage
 from imaging.api import _checked_uid
+from imaging.dose import services as dose_services
+from imaging.dose.compliance import DOSE_MODALITIES
+from imaging.dose.schemas import StudyDoseOut
 from imaging.models import ImageLink, Series, Study, StudyConsult
 from imaging.render import CannotRender, render_png
 from imaging.schemas import ForwardingOut
@@ -186,10 +189,21 @@ class Thumb:
     has_image: bool
 
 
+def dose_section(sess: Session, study: Study, modalities: set[str]) -> StudyDoseOut | None:
+    """The study's dose for its page (read with the page's audited view of the study): shown
+    for a study with dose documents or of a modality that must send them."""
+    settings = current_app.config["HUB_SETTINGS"].imaging
+    out = dose_services.dose_of(sess, study, settings)
+    if not out.documents and not modalities & DOSE_MODALITIES:
+        return None
+    return out
+
+
 def study_context(sess: Session, principal: Principal, study: Study) -> dict[str, Any]:
     """What the study page shows beside the API's answer for the study."""
     found: list[ImageLink] = links.list_links(sess, principal, study.study_instance_uid)
     shown = services.series_with_images(sess, study.id)
+    series = services.series_of(sess, study.id)
     thumbs = [
         Thumb(
             s.series.series_instance_uid,
@@ -201,9 +215,10 @@ def study_context(sess: Session, principal: Principal, study: Study) -> dict[str
             s.instances,
             s.series.id in shown,
         )
-        for s in services.series_of(sess, study.id)
+        for s in series
     ]
     return {
+        "dose": dose_section(sess, study, {s.series.modality for s in series}),
         "links": found,
         "may_share": links.may_share(sess, principal, study),
         "series": thumbs,

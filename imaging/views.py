@@ -27,6 +27,7 @@ from hub.auth.principal import user_principal
 from imaging import ae_views, links, services, storage, study_views
 from imaging.api import _checked_uid, link_url, package_response, study_out
 from imaging.models import Instance, InstanceKind, Series
+from imaging.reading import report_page
 from imaging.render import CannotRender, render_png
 
 bp = Blueprint("imaging_pages", __name__, url_prefix="/imaging")
@@ -170,9 +171,12 @@ def study_page(study_instance_uid: str) -> ResponseReturnValue:
     study = services.get_study(sess, principal, _checked_uid(study_instance_uid))
     out = study_out(study)
     context = study_views.study_context(sess, principal, study)
+    modalities = {s.modality for s in study.series if s.modality}
     page = render_template(
         "imaging/study.html",
         study=out,
+        report_panel=report_page.panel(sess, principal, study, modalities),
+        report_states=report_page.STATE_LABELS,
         forwarding=study_views.forwarding_words(sess, study, out.forwarding),
         **context,
     )

@@ -894,3 +894,28 @@ def memberships_of(
     rows = list(session.scalars(stmt.order_by(Membership.id).limit(limit)))
     audit.record(session, principal, action, object_type="patient", object_id=patient_id)
     return rows
+
+
+# --- a facility's own contracts (read by the virtual clinic's page and demo) ---------------------
+
+
+def insurer_by_code(session: Session, code: str) -> Insurer | None:
+    return session.scalar(select(Insurer).where(Insurer.code == code))
+
+
+def facility_contracts(
+    session: Session, facility_id: int, on: date | None = None
+) -> list[Contract]:
+    """The contracts insurers made with this facility itself (a virtual clinic contracts
+    directly: SEEDS 001) that are in force on ``on`` or start later; no patient data."""
+    on = on or utcnow().date()
+    return list(
+        session.scalars(
+            select(Contract)
+            .where(
+                Contract.facility_id == facility_id,
+                (Contract.valid_to.is_(None)) | (Contract.valid_to >= on),
+            )
+            .order_by(Contract.valid_from, Contract.id)
+        )
+    )

@@ -57,7 +57,6 @@ REVIEW_LABELS = {
     "accepted": _l("Accepted"),
     "rejected": _l("Rejected"),
 }
-CHART_W, BAR_H, GAP, LABEL_W = 640, 22, 6, 190
 CLAIMS_PER_PAGE = 50
 FILTER_ARGS = ("status", "facility", "from", "to", "member")
 MEMBER_ID = re.compile(IDENTIFIER)
@@ -78,25 +77,17 @@ def money(minor: int, minor_unit: int = 0) -> str:
 
 
 def bar_chart(bars: list[reports.Bar], labels: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Geometry of a horizontal bar chart for the ``_chart.html`` macro."""
-    top = max((b.value for b in bars), default=0) or 1
-    width = CHART_W - LABEL_W - 110
-    rows = []
-    for i, bar in enumerate(bars):
-        rows.append(
-            {
-                "y": i * (BAR_H + GAP),
-                "label": str(labels.get(bar.label, bar.label)) if labels else bar.label,
-                "w": max(1, round(width * max(bar.value, 0) / top)) if bar.value else 0,
-                "value": money(bar.value),
-            }
-        )
+    """A horizontal bar chart for the ``_chart.html`` macro: Chart.js draws it from the values,
+    and the same rows are its table for screen readers and for a page without scripts."""
     return {
-        "rows": rows,
-        "width": CHART_W,
-        "height": max(BAR_H, len(bars) * (BAR_H + GAP)),
-        "label_w": LABEL_W,
-        "bar_h": BAR_H,
+        "rows": [
+            {
+                "label": str(labels.get(bar.label, bar.label)) if labels else bar.label,
+                "value": money(bar.value),
+                "raw": bar.value,
+            }
+            for bar in bars
+        ]
     }
 
 

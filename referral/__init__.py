@@ -13,12 +13,21 @@ def init_app(app: Flask) -> None:
     # Imported when the app is built, not with the package: importing the package for its
     # tables (Alembic, the model registry) must not load its web layer.
     from hub import hooks
+    from hub.jobs import add_periodic
     from referral import api as api  # its routes join the /api/v1 blueprint
-    from referral import command, demo, services, views
+    from referral import cli, command, consult_section, demo, patient_page, services, tasks, views
     from referral.access import patients_of_my_referrals
 
     views.init_app(app)
+    patient_page.init_app(app)  # the patient's booking page (a link, no account)
     command.init_app(app)  # the command centre's transfers
+    app.cli.add_command(cli.referral_group)
+    add_periodic(app, "referral-reminders", tasks.send_reminders.name, tasks.REMINDERS_EVERY)
+    # "Refer" on the consult page when its outcome's disposition is refer.
+    hooks.consult_page_sections.register(
+        consult_section.TEMPLATE,
+        hooks.PageSection(consult_section.TEMPLATE, consult_section.context),
+    )
     hooks.document_signed.register(services.on_document_signed)
     # The receiving side sees the patients referred to it.
     hooks.patient_grants.register(patients_of_my_referrals)

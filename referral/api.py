@@ -3,14 +3,15 @@ clinic slots and calendars, appointments."""
 
 from __future__ import annotations
 
+from flask import current_app
 from sqlalchemy.orm import Session
 
 from hub import db
 from hub.api.core import api_route
 from hub.api.pagination import next_cursor
 from hub.auth.principal import Principal
-from referral import booking, fhir, services
-from referral.models import Appointment, Referral, Slot
+from referral import booking, fhir, links, reminders, services, targets
+from referral.models import Appointment, BookingLink, Referral, Slot
 from referral.schemas import (
     AcceptQuery,
     AppointmentCancelIn,
@@ -18,6 +19,8 @@ from referral.schemas import (
     AppointmentOut,
     BackReferralIn,
     BackReferralOut,
+    BookingLinkIn,
+    BookingLinkOut,
     CalendarEntry,
     CalendarList,
     CancelIn,
@@ -34,11 +37,17 @@ from referral.schemas import (
     ReferralList,
     ReferralOut,
     ReferralQuery,
+    ReminderList,
+    ReminderOut,
     RescheduleIn,
     SlotList,
     SlotOut,
     SlotQuery,
     TaskOut,
+    WaitTargetIn,
+    WaitTargetList,
+    WaitTargetOut,
+    WaitTargetQuery,
 )
 
 TAG = "referrals"
@@ -352,7 +361,9 @@ def clinic_calendar(principal: Principal, code: str, query: SlotQuery) -> Calend
     errors=(404, 409),
 )
 def book_appointment(principal: Principal, body: AppointmentIn) -> AppointmentOut:
-    return _appointment_out(booking.book(db.session(), principal, body))
+    # Reminders go in the hub's default language: the patient's own is not on record.
+    locale = current_app.config["HUB_SETTINGS"].default_locale
+    return _appointment_out(booking.book(db.session(), principal, body, locale=locale))
 
 
 def _appointment_out(appt: Appointment) -> AppointmentOut:
@@ -430,3 +441,116 @@ def check_in_appointment(principal: Principal, appointment_id: int) -> Appointme
 )
 def no_show_appointment(principal: Principal, appointment_id: int) -> AppointmentOut:
     return _appointment_out(booking.no_show(db.session(), principal, appointment_id))
+
+
+@api_route(
+    "/appointments/<int:appointment_id>/reminders",
+    summary="The appointment's reminders: when each is due, and whether it was sent "
+    "(pending, sent, failed with its last error after its attempts, or cancelled)",
+    scope="consults:read",
+    tag=TAG,
+    response=ReminderList,
+    errors=(404,),
+)
+def appointment_reminders(principal: Principal, appointment_id: int) -> ReminderList:
+    session = db.session()
+    appt = booking.get(session, principal, appointment_id)
+    rows = reminders.of_appointment(session, appt.id)
+    return ReminderList(items=[ReminderOut.model_validate(r) for r in rows])
+
+
+# --- the patient's booking links ----------------------------------------------------------------
+
+
+def link_out(link: BookingLink, token: str | None = None) -> BookingLinkOut:
+    return BookingLinkOut(
+        id=link.id,
+        url=f"/book/{token}" if token else None,
+        clinic=link.clinic.code,
+        referral_id=link.referral_id,
+        patient_id=link.patient_id,
+        expires_at=link.expires_at,
+        revoked_at=link.revoked_at,
+    )
+
+
+@api_route(
+    "/booking-links",
+    "POST",
+    summary="Give the patient a link to book, move or cancel their appointment without an "
+    "account: for a referral (its clinic), or for a patient at a clinic whose calendar you "
+    "keep; the url is shown once",
+    scope="consults:write",
+    tag=TAG,
+    body=BookingLinkIn,
+    response=BookingLinkOut,
+    status=201,
+    errors=(404, 409),
+)
+def create_booking_link(principal: Principal, body: BookingLinkIn) -> BookingLinkOut:
+    minted = links.mint(
+        db.session(),
+        principal,
+        referral_id=body.referral_id,
+        patient_id=body.patient_id,
+        clinic_code=body.clinic,
+        days=body.days,
+    )
+    return link_out(minted.link, minted.token)
+
+
+@api_route(
+    "/booking-links/<int:link_id>/revoke",
+    "POST",
+    summary="Withdraw a booking link: it never opens again (the appointment stays booked)",
+    scope="consults:write",
+    tag=TAG,
+    response=BookingLinkOut,
+    errors=(404, 409),
+)
+def revoke_booking_link(principal: Principal, link_id: int) -> BookingLinkOut:
+    return link_out(links.revoke(db.session(), principal, link_id))
+
+
+# --- regional waiting-time targets ---------------------------------------------------------------
+
+
+@api_route(
+    "/referral-targets",
+    summary="The regions' waiting-time targets (days to first visit, and to the "
+    "back-referral), per specialty or for all; ?region=CODE",
+    scope="consults:read",
+    tag=TAG,
+    query=WaitTargetQuery,
+    response=WaitTargetList,
+)
+def list_wait_targets(principal: Principal, query: WaitTargetQuery) -> WaitTargetList:
+    session = db.session()
+    rows = targets.list_targets(session, principal, query.region)
+    return WaitTargetList(
+        items=[WaitTargetOut.model_validate(targets.describe(session, r)) for r in rows]
+    )
+
+
+@api_route(
+    "/referral-targets",
+    "POST",
+    summary="Set a region's waiting-time target (its command staff or a national "
+    "administrator), for one specialty or for all; the referral clock measures breaches by it",
+    scope="consults:read",
+    tag=TAG,
+    body=WaitTargetIn,
+    response=WaitTargetOut,
+    errors=(404,),
+)
+def set_wait_target(principal: Principal, body: WaitTargetIn) -> WaitTargetOut:
+    session = db.session()
+    row = targets.set_target(
+        session,
+        principal,
+        region=body.region,
+        specialty=body.specialty,
+        days=body.days,
+        back_referral_days=body.back_referral_days,
+    )
+    return WaitTargetOut.model_validate(targets.describe(session, row))

@@ -23,6 +23,7 @@ from hub.auth.principal import Principal
 from hub.errors import AccessDenied, Conflict, NotFound, ValidationFailed
 from hub.models import Facility, Patient, utcnow
 from hub.permissions import can_see_patient, require
+from referral import reminders
 from referral import services as referrals
 from referral.access import (
     keeps_calendar,
@@ -39,6 +40,7 @@ from referral.models import (
     ReferralStatus,
     Slot,
     VisitMode,
+    VisitSetting,
 )
 from referral.schemas import AppointmentIn
 
@@ -178,6 +180,27 @@ def slots(
     return out
 
 
+def free_slots(
+    session: Session, clinic: Clinic, start: datetime, end: datetime, mode: VisitMode | None = None
+) -> list[Slot]:
+    """The clinic's free slots in [start, end), never in the past (no patient data)."""
+    start = max(start, utcnow())
+    if end <= start:
+        return []
+    ensure_slots(session, clinic, start, end)
+    taken_ids = select(Appointment.live_slot_id).where(Appointment.live_slot_id.is_not(None))
+    stmt = select(Slot).where(
+        Slot.clinic_id == clinic.id,
+        Slot.starts_at >= start,
+        Slot.starts_at < end,
+        Slot.blocked.is_(False),
+        Slot.id.not_in(taken_ids),
+    )
+    if mode is not None:
+        stmt = stmt.where(Slot.mode == mode)
+    return list(session.scalars(stmt.order_by(Slot.starts_at, Slot.id)))
+
+
 def next_free(
     session: Session, clinic: Clinic, after: datetime, *, mode: VisitMode | None = None
 ) -> list[Slot]:
@@ -313,6 +336,7 @@ def book(
     data: AppointmentIn,
     *,
     replacing: Appointment | None = None,
+    locale: str = "en",
 ) -> Appointment:
     """Book a slot for a patient (for a referral, or directly); 409 with the next free slots
     when the slot is taken or in the past, the patient is booked then, or the provider is."""
@@ -334,6 +358,36 @@ def book(
         and slot.clinic.facility_id != replacing.referral.to_facility_id
     ):
         raise ValidationFailed("The slot is in another facility.", code="wrong_clinic")
+    return place(
+        session,
+        principal,
+        slot,
+        data.patient_id,
+        referral,
+        booked_by_id=principal.user_id,
+        replacing=replacing,
+        setting=data.setting,
+        locale=locale,
+    )
+
+
+def place(
+    session: Session,
+    principal: Principal,
+    slot: Slot,
+    patient_id: int,
+    referral: Referral | None,
+    *,
+    booked_by_id: int,
+    replacing: Appointment | None = None,
+    setting: VisitSetting = VisitSetting.OUTPATIENT,
+    locale: str = "en",
+) -> Appointment:
+    """Write the appointment once the caller's right to book it is checked: 409 with the next
+    free slots when the slot is gone or in the past, the patient or the clinician is busy then.
+    Its reminders are recorded with it."""
+    action = "referral:appointment:booked"
+    data = AppointmentIn(patient_id=patient_id, slot_id=slot.id)
     if slot.blocked or slot.starts_at <= utcnow():
         raise _conflict(session, slot, "slot_unavailable", "This slot can no longer be booked.")
     # Serialise this patient's bookings (PostgreSQL row lock; SQLite has one writer).
@@ -374,7 +428,8 @@ def book(
         status=AppointmentStatus.BOOKED,
         starts_at=slot.starts_at,
         ends_at=slot.ends_at,
-        booked_by_id=principal.user_id,
+        booked_by_id=booked_by_id,
+        setting=setting,
     )
     try:
         with session.begin_nested():
@@ -385,6 +440,8 @@ def book(
         raise _conflict(session, slot, "slot_taken", "This slot was just booked.") from None
     if referral is not None:
         referral.status = ReferralStatus.SCHEDULED
+    patient = session.get_one(Patient, data.patient_id)
+    reminders.schedule(session, appt, patient.email, locale)
     audit.record(
         session,
         principal,
@@ -424,9 +481,22 @@ def reschedule(
     new = book(
         session,
         principal,
-        AppointmentIn(referral_id=appt.referral_id, patient_id=appt.patient_id, slot_id=slot_id),
+        AppointmentIn(
+            referral_id=appt.referral_id,
+            patient_id=appt.patient_id,
+            slot_id=slot_id,
+            setting=appt.setting,
+        ),
         replacing=appt,
     )
+    return released_for(session, principal, appt, new)
+
+
+def released_for(
+    session: Session, principal: Principal, appt: Appointment, new: Appointment
+) -> Appointment:
+    """The old appointment gives its slot up for the new one it was moved to."""
+    reminders.cancel_for(session, appt.id)
     appt.status = AppointmentStatus.CANCELLED
     appt.live_slot_id = None
     appt.cancelled_at = utcnow()
@@ -445,7 +515,15 @@ def reschedule(
 
 def cancel(session: Session, principal: Principal, appointment_id: int, reason: str) -> Appointment:
     appt = _act(session, principal, appointment_id, "cancelled")
+    return cancel_booked(session, principal, appt, reason)
+
+
+def cancel_booked(
+    session: Session, principal: Principal, appt: Appointment, reason: str
+) -> Appointment:
+    """Cancel an appointment the caller may act on; its reminders are cancelled with it."""
     _require_booked(appt, "cancelled")
+    reminders.cancel_for(session, appt.id)
     appt.status = AppointmentStatus.CANCELLED
     appt.live_slot_id = None
     appt.cancelled_at = utcnow()
@@ -499,6 +577,7 @@ def no_show(session: Session, principal: Principal, appointment_id: int) -> Appo
         raise Conflict("The appointment has not started yet.", code="not_started")
     appt.status = AppointmentStatus.NO_SHOW
     appt.live_slot_id = None
+    reminders.cancel_for(session, appt.id)
     if appt.referral is not None and appt.referral.status is ReferralStatus.SCHEDULED:
         appt.referral.status = ReferralStatus.NO_SHOW
     audit.record(session, principal, action, object_type="appointment", object_id=appt.id)

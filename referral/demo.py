@@ -10,7 +10,9 @@ from datetime import date, time, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub.auth.principal import SYSTEM
 from hub.models import Facility, Patient, Specialty, User, utcnow
+from insurance import services as insurance
 from referral.booking import ensure_slots
 from referral.models import (
     Availability,
@@ -109,6 +111,35 @@ def seed_referrals(session: Session) -> None:
         ensure_slots(session, clinic, now, now + timedelta(days=31))
     session.flush()
     seed_open_loop(session)
+    seed_virtual_clinic_contract(session)
+
+
+VC_CONTRACT = "VC-1-DEMO"
+
+
+def seed_virtual_clinic_contract(session: Session) -> None:
+    """Virtual Clinic 1's own contract with the demo insurer (a virtual clinic contracts
+    insurers directly): 80 % of every component, video minutes in full."""
+    clinic = session.scalar(select(Facility).where(Facility.code == "VC-1"))
+    insurer = insurance.insurer_by_code(session, "DEMO")
+    if clinic is None or insurer is None:
+        return
+    known = insurance.facility_contracts(session, clinic.id, date(2000, 1, 1))
+    if any(c.code == VC_CONTRACT for c in known):
+        return
+    insurance.add_contract(
+        session,
+        SYSTEM,
+        insurer=insurer,
+        code=VC_CONTRACT,
+        facility=clinic,
+        valid_from=date(2026, 1, 1),
+        valid_to=None,
+        coverages=[
+            insurance.CoverageIn("*", 8000),
+            insurance.CoverageIn("video_minute", 10000),
+        ],
+    )
 
 
 def seed_open_loop(session: Session) -> None:

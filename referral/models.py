@@ -40,6 +40,20 @@ class ReferralStatus(enum.Enum):
     COMPLETED = "completed"
 
 
+class VisitSetting(enum.Enum):
+    """Whether the patient is seen as an outpatient or while admitted (a remote ward round)."""
+
+    OUTPATIENT = "outpatient"
+    INPATIENT = "inpatient"
+
+
+class ReminderStatus(enum.Enum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"  # gave up after the last attempt; ``last_error`` says why
+    CANCELLED = "cancelled"  # the appointment was cancelled or moved before it was due
+
+
 class AppointmentStatus(enum.Enum):
     BOOKED = "booked"
     CHECKED_IN = "checked_in"
@@ -198,6 +212,9 @@ class Appointment(Model):
     cancelled_at: Mapped[datetime | None]
     cancel_reason: Mapped[str | None] = mapped_column(Text)
     rescheduled_to_id: Mapped[int | None] = mapped_column(ForeignKey("appointment.id"))
+    setting: Mapped[VisitSetting] = mapped_column(
+        value_enum(VisitSetting), default=VisitSetting.OUTPATIENT, server_default="outpatient"
+    )
     slot: Mapped[Slot] = relationship()
     patient: Mapped[Patient] = relationship()
     referral: Mapped[Referral | None] = relationship(back_populates="appointments")
@@ -205,10 +222,64 @@ class Appointment(Model):
 
 class WaitTarget(Model):
     """A region's targets: days from referral to first visit, and from the visit to the
-    back-referral (what the open-loop lists and breaches are measured against)."""
+    back-referral (what the open-loop lists and breaches are measured against). A row with a
+    specialty overrides the region's row without one for that specialty."""
 
     __tablename__ = "referral_wait_target"
+    __table_args__ = (UniqueConstraint("region_id", "specialty_id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    region_id: Mapped[int] = mapped_column(ForeignKey("macro_region.id"), unique=True)
+    region_id: Mapped[int] = mapped_column(ForeignKey("macro_region.id"))
+    specialty_id: Mapped[int | None] = mapped_column(ForeignKey("specialty.id"))
     wait_days: Mapped[int] = mapped_column(default=14)
     back_referral_days: Mapped[int] = mapped_column(default=7)
+
+
+class BookingLink(Model):
+    """A patient's link to book, move or cancel their own appointment without an account.
+
+    Only the SHA-256 of the link's token is kept (as for video guest links); revoking clears
+    it, so no token can match again. ``window_*`` count the link's requests for its rate limit.
+    """
+
+    __tablename__ = "booking_link"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"))
+    referral_id: Mapped[int | None] = mapped_column(ForeignKey("referral.id"), index=True)
+    # The appointment the patient holds through this link (the latest one booked or moved to).
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointment.id"))
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    window_started_at: Mapped[datetime | None]
+    window_count: Mapped[int] = mapped_column(default=0)
+    patient: Mapped[Patient] = relationship()
+    clinic: Mapped[Clinic] = relationship()
+    referral: Mapped[Referral | None] = relationship()
+    appointment: Mapped[Appointment | None] = relationship()
+
+
+class Reminder(Model):
+    """A reminder of an appointment to send ``lead_minutes`` before it, by ``channel``."""
+
+    __tablename__ = "appointment_reminder"
+    __table_args__ = (
+        UniqueConstraint("appointment_id", "lead_minutes"),
+        Index("ix_appointment_reminder_status_due", "status", "due_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    appointment_id: Mapped[int] = mapped_column(ForeignKey("appointment.id"))
+    lead_minutes: Mapped[int]
+    channel: Mapped[str] = mapped_column(String(16), default="email")
+    recipient: Mapped[str] = mapped_column(String(200))
+    locale: Mapped[str] = mapped_column(String(8), default="en")
+    due_at: Mapped[datetime]
+    status: Mapped[ReminderStatus] = mapped_column(value_enum(ReminderStatus))
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    appointment: Mapped[Appointment] = relationship()

@@ -10,7 +10,13 @@ from pydantic import AliasPath, BaseModel, ConfigDict, Field, field_validator
 from hub.api.pagination import PageQuery
 from hub.models import FacilityKind
 from hub.schemas import CursorPage, FromRow, Id, Strict, Timestamp
-from referral.models import AppointmentStatus, ReferralStatus, VisitMode
+from referral.models import (
+    AppointmentStatus,
+    ReferralStatus,
+    ReminderStatus,
+    VisitMode,
+    VisitSetting,
+)
 
 # --- the facility directory -------------------------------------------------------------------
 
@@ -126,6 +132,7 @@ class AppointmentOut(FromRow):
     cancelled_at: datetime | None
     cancel_reason: str | None
     rescheduled_to_id: int | None
+    setting: VisitSetting
 
 
 class ReferralOut(FromRow):
@@ -258,6 +265,10 @@ class AppointmentIn(Strict):
     referral_id: Id | None = None
     patient_id: Id
     slot_id: Id
+    setting: VisitSetting = Field(
+        default=VisitSetting.OUTPATIENT,
+        description="outpatient, or inpatient (the patient is admitted: a remote ward visit)",
+    )
 
 
 class RescheduleIn(Strict):
@@ -275,3 +286,68 @@ class FhirBundle(BaseModel):
     resourceType: str = "Bundle"  # FHIR's own field name
     type: str = "collection"
     entry: list[dict[str, Any]]
+
+
+# --- patient booking links, reminders, waiting-time targets -----------------------------------
+
+
+class BookingLinkIn(Strict):
+    referral_id: Id | None = Field(default=None, description="The referral to book")
+    patient_id: Id | None = Field(default=None, description="Without a referral: the patient")
+    clinic: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=40,
+        description="The clinic's code (required without a referral)",
+    )
+    days: int = Field(default=14, ge=1, le=60, description="How long the link works")
+
+
+class BookingLinkOut(BaseModel):
+    id: int
+    url: str | None = Field(description="The patient's link, shown once (null afterwards)")
+    clinic: str
+    referral_id: int | None
+    patient_id: int
+    expires_at: datetime
+    revoked_at: datetime | None
+
+
+class ReminderOut(FromRow):
+    id: int
+    lead_minutes: int
+    channel: str
+    due_at: datetime
+    status: ReminderStatus
+    attempts: int
+    last_error: str | None
+    sent_at: datetime | None
+
+
+class ReminderList(BaseModel):
+    items: list[ReminderOut]
+
+
+class WaitTargetIn(Strict):
+    region: str = Field(min_length=1, max_length=32, description="The macro-region's code")
+    specialty: str | None = Field(
+        default=None, min_length=2, max_length=40, description="Default: every specialty"
+    )
+    days: int = Field(ge=1, le=365, description="Days from referral to first visit")
+    back_referral_days: int | None = Field(default=None, ge=1, le=365)
+
+
+class WaitTargetOut(BaseModel):
+    region: str
+    specialty: str | None
+    wait_days: int
+    back_referral_days: int
+
+
+class WaitTargetList(BaseModel):
+    items: list[WaitTargetOut]
+
+
+class WaitTargetQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    region: str | None = Field(default=None, max_length=32)

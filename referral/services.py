@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import case, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql.base import ExecutableOption
@@ -39,6 +40,7 @@ from referral.models import (
     ClinicMember,
     Referral,
     ReferralStatus,
+    Slot,
     WaitTarget,
 )
 from referral.schemas import BackReferralIn, ReferralIn, ReferralQuery
@@ -585,8 +587,16 @@ class Clock:
     open_loop: tuple[str, ...]
 
 
-def targets(session: Session, region_id: int) -> tuple[int, int]:
-    row = session.scalar(select(WaitTarget).where(WaitTarget.region_id == region_id))
+def targets(session: Session, region_id: int, specialty_id: int | None = None) -> tuple[int, int]:
+    """(wait days, back-referral days): the region's target for the specialty, else the
+    region's own, else the national defaults."""
+    rows = session.scalars(
+        select(WaitTarget).where(
+            WaitTarget.region_id == region_id,
+            or_(WaitTarget.specialty_id.is_(None), WaitTarget.specialty_id == specialty_id),
+        )
+    ).all()
+    row = next((r for r in rows if r.specialty_id is not None), None) or next(iter(rows), None)
     if row is None:
         return DEFAULT_WAIT_DAYS, DEFAULT_BACK_REFERRAL_DAYS
     return row.wait_days, row.back_referral_days
@@ -594,7 +604,7 @@ def targets(session: Session, region_id: int) -> tuple[int, int]:
 
 def clock(session: Session, referral: Referral, now: datetime | None = None) -> Clock:
     now = now or utcnow()
-    wait_days, back_days = targets(session, referral.from_facility.region_id)
+    wait_days, back_days = targets(session, referral.from_facility.region_id, referral.specialty_id)
     end = referral.first_visit_at or (now if referral.status in LIVE else referral.closed_at)
     waiting = (end - referral.created_at).days if end is not None else None
     breached = waiting is not None and waiting > wait_days
@@ -615,6 +625,48 @@ def clock(session: Session, referral: Referral, now: datetime | None = None) -> 
 
 def is_open_loop(c: Clock) -> bool:
     return "no_back_referral" in c.open_loop or "tasks_overdue" in c.open_loop
+
+
+class RegionLoops(NamedTuple):
+    """Counts for the command board: no patient details."""
+
+    live: int  # referrals sent from the region's facilities and not closed
+    open_loops: int  # of all its referrals, those whose loop is open by the region's target
+
+
+# Open-loop candidates looked at per count: each is measured by the region's own target in
+# Python, so the count stays bounded even when a backlog has grown.
+OPEN_LOOP_SCAN = 5000
+
+
+def region_loops(session: Session, region_id: int | None) -> RegionLoops:
+    """Live referrals and open referral loops of a region's facilities (every region: None),
+    read-only; the caller checks who asks."""
+    now = utcnow()
+    senders = select(Facility.id)
+    if region_id is not None:
+        senders = senders.where(Facility.region_id == region_id)
+    from_region = Referral.from_facility_id.in_(senders)
+    live = session.scalar(
+        select(func.count()).select_from(Referral).where(from_region, Referral.status.in_(LIVE))
+    )
+    candidates = session.scalars(
+        select(Referral)
+        .where(
+            from_region,
+            or_(
+                Referral.first_visit_at.is_not(None)
+                & Referral.live_key.is_not(None)
+                & ~exists(select(BackReferral.id).where(BackReferral.referral_id == Referral.id)),
+                _overdue_tasks(now.date()),  # type: ignore[arg-type]
+            ),
+        )
+        .options(*_options())
+        .order_by(Referral.id.desc())
+        .limit(OPEN_LOOP_SCAN)
+    )
+    loops = sum(1 for r in candidates if is_open_loop(clock(session, r, now)))
+    return RegionLoops(int(live or 0), loops)
 
 
 def _overdue_tasks(today: date) -> object:
@@ -725,3 +777,70 @@ def directory(
 
 def is_virtual(facility: Facility) -> bool:
     return facility.kind is FacilityKind.VIRTUAL_CLINIC
+
+
+# --- figures for the command centre's progress reports (counts only, no patient data) --------
+
+# Referrals that never opened a loop: refused or withdrawn before any visit.
+NO_LOOP = frozenset({ReferralStatus.DECLINED, ReferralStatus.CANCELLED})
+
+
+class ReferralVolume(NamedTuple):
+    """A facility's referrals in a period: sent, those that opened a loop, and those whose loop
+    closed (back-referral acknowledged: BSeR ``completed``)."""
+
+    sent: int
+    looped: int
+    closed: int
+
+
+def volume_by_facility(
+    session: Session, facility_ids: list[int], start: datetime, end: datetime
+) -> dict[int, ReferralVolume]:
+    """Per referring facility, the referrals created in ``[start, end)`` and their loops."""
+    if not facility_ids:
+        return {}
+    looped = Referral.status.not_in(list(NO_LOOP))
+    closed = Referral.status == ReferralStatus.COMPLETED
+    stmt = (
+        select(
+            Referral.from_facility_id,
+            func.count(),
+            func.sum(case((looped, 1), else_=0)),
+            func.sum(case((closed, 1), else_=0)),
+        )
+        .where(
+            Referral.from_facility_id.in_(facility_ids),
+            Referral.created_at >= start,
+            Referral.created_at < end,
+        )
+        .group_by(Referral.from_facility_id)
+    )
+    return {
+        fid: ReferralVolume(int(n), int(lo or 0), int(c or 0))
+        for fid, n, lo, c in session.execute(stmt)
+    }
+
+
+def virtual_clinics_with_slots(
+    session: Session, facility_ids: list[int], since: datetime
+) -> set[int]:
+    """The virtual-clinic facilities among these with an active clinic offering an unblocked
+    slot from ``since`` on (SEEDS 001 step 4: remote visits through virtual clinics)."""
+    if not facility_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(Facility.id)
+            .join(Clinic, Clinic.facility_id == Facility.id)
+            .join(Slot, Slot.clinic_id == Clinic.id)
+            .where(
+                Facility.id.in_(facility_ids),
+                Facility.kind == FacilityKind.VIRTUAL_CLINIC,
+                Clinic.active.is_(True),
+                Slot.blocked.is_(False),
+                Slot.starts_at >= since,
+            )
+            .distinct()
+        )
+    )

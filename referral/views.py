@@ -16,13 +16,23 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from consult.schemas import label_of_specialty
 from hub import db
 from hub.auth.principal import Principal, user_principal
 from hub.models import Patient, Specialty, utcnow
 from hub.permissions import REQUESTER_ROLES, patient_visibility
-from referral import booking, services
-from referral.access import keeps_calendar, on_receiving_side, on_referring_side
-from referral.models import AppointmentStatus, Clinic, Referral, ReferralStatus, VisitMode
+from insurance import services as insurance
+from referral import booking, links, reminders, services
+from referral.access import STAFF_ROLES, keeps_calendar, on_receiving_side, on_referring_side
+from referral.models import (
+    AppointmentStatus,
+    Clinic,
+    Referral,
+    ReferralStatus,
+    ReminderStatus,
+    VisitMode,
+    VisitSetting,
+)
 from referral.schemas import ReferralQuery
 
 bp = Blueprint("referral_pages", __name__, url_prefix="/referrals")
@@ -46,6 +56,16 @@ APPOINTMENT_LABELS = {
     AppointmentStatus.CANCELLED: _l("Cancelled"),
 }
 MODE_LABELS = {VisitMode.VIRTUAL: _l("Virtual visit"), VisitMode.IN_PERSON: _l("In person")}
+SETTING_LABELS = {
+    VisitSetting.OUTPATIENT: _l("Outpatient"),
+    VisitSetting.INPATIENT: _l("Inpatient (admitted)"),
+}
+REMINDER_LABELS = {
+    ReminderStatus.PENDING: _l("Waiting to be sent"),
+    ReminderStatus.SENT: _l("Sent"),
+    ReminderStatus.FAILED: _l("Could not be sent"),
+    ReminderStatus.CANCELLED: _l("Not sent (cancelled)"),
+}
 LOOP_LABELS = {
     "no_back_referral": _l("No back-referral after the visit"),
     "tasks_overdue": _l("Follow-up tasks overdue"),
@@ -57,13 +77,20 @@ def _principal() -> Principal:
     return user_principal(current_user.user, "session")
 
 
+def _specialty_label(specialty: Specialty) -> str:
+    return label_of_specialty(specialty.code, specialty.name)
+
+
 def _render(template: str, **context: Any) -> str:
     html = render_template(
         template,
         status_labels=STATUS_LABELS,
         appointment_labels=APPOINTMENT_LABELS,
         mode_labels=MODE_LABELS,
+        setting_labels=SETTING_LABELS,
+        reminder_labels=REMINDER_LABELS,
         loop_labels=LOOP_LABELS,
+        specialty_label=_specialty_label,
         **context,
     )
     db.session().commit()  # the audit rows of what the page read
@@ -175,6 +202,64 @@ def show(referral_id: int) -> ResponseReturnValue:
         can_cancel=(referring and referral.status in services.LIVE)
         or (receiving and referral.status is ReferralStatus.CANCELLATION_REQUESTED),
         today=today,
+        booking_links=[
+            bl for bl in links.of_referral(session, principal, referral.id) if links.is_active(bl)
+        ]
+        if receiving or referring
+        else [],
+        can_link=(receiving or referring) and referral.status in links.OPEN_REFERRAL,
+        setting_outpatient=VisitSetting.OUTPATIENT,
+        setting_inpatient=VisitSetting.INPATIENT,
+    )
+
+
+@bp.get("/appointments/<int:appointment_id>")
+@login_required
+def appointment(appointment_id: int) -> ResponseReturnValue:
+    """One appointment: when, where, how; check in, did not attend, cancel with a reason,
+    reschedule, the patient's booking link, and its reminders."""
+    principal = _principal()
+    session = db.session()
+    appt = booking.get(session, principal, appointment_id)
+    clinic = appt.slot.clinic
+    keeps = keeps_calendar(session, principal, clinic)
+    referral = appt.referral
+    may_change = keeps or (
+        referral is not None
+        and (
+            on_referring_side(principal, referral)
+            or on_receiving_side(session, principal, referral)
+        )
+    )
+    booked = appt.status is AppointmentStatus.BOOKED
+    return _render(
+        "referral/appointment.html",
+        appt=appt,
+        clinic=clinic,
+        patient_name=services.patient_names(session, principal, {appt.patient_id}).get(
+            appt.patient_id, ""
+        ),
+        reminders=reminders.of_appointment(session, appt.id),
+        keeps_calendar=keeps,
+        can_check_in=keeps and booked,
+        can_no_show=keeps and booked and appt.starts_at <= utcnow(),
+        can_change=may_change and booked,
+        can_link=may_change and booked and bool(principal.roles & STAFF_ROLES),
+    )
+
+
+@bp.get("/appointments/<int:appointment_id>/reschedule")
+@login_required
+def reschedule(appointment_id: int) -> ResponseReturnValue:
+    """Move a booked appointment to another free slot of its clinic (409 offers the next)."""
+    principal = _principal()
+    session = db.session()
+    appt = booking.get(session, principal, appointment_id)
+    return _render(
+        "referral/reschedule.html",
+        appt=appt,
+        clinic=appt.slot.clinic,
+        booked=appt.status is AppointmentStatus.BOOKED,
     )
 
 
@@ -191,7 +276,16 @@ def calendar(code: str) -> ResponseReturnValue:
     by_day: dict[str, list[Any]] = {}
     for slot, appt in rows:
         by_day.setdefault(slot.starts_at.date().isoformat(), []).append((slot, appt))
-    return _render("referral/calendar.html", clinic=clinic, by_day=by_day, names=names, days=days)
+    return _render(
+        "referral/calendar.html",
+        clinic=clinic,
+        by_day=by_day,
+        names=names,
+        days=days,
+        virtual=services.is_virtual(clinic.facility),
+        # A virtual clinic contracts insurers directly (SEEDS 001); no patient data.
+        contracts=insurance.facility_contracts(session, clinic.facility_id),
+    )
 
 
 def init_app(app: Flask) -> None:

@@ -53,6 +53,7 @@
     if (target) { target.textContent = res.status === 0 ? T.network : errorText(res.data, res.status); }
   }
   function referralUrl(id) { return T.referral_url.replace(/0$/, String(id)); }
+  function appointmentUrl(id) { return T.appointment_url.replace(/0$/, String(id)); }
   function timeEl(iso) {
     var t = document.createElement("time");
     t.setAttribute("datetime", iso);
@@ -150,11 +151,18 @@
   function book(slotId, btn) {
     btn.disabled = true;
     $("#book-error").textContent = "";
-    api("POST", "/appointments", {
-      referral_id: Number(app.dataset.referralId),
-      patient_id: Number(app.dataset.patientId),
-      slot_id: slotId
-    }).then(function (res) {
+    var moving = picker.dataset.reschedule;
+    var setting = $("#visit-setting");
+    var request = moving
+      ? api("POST", "/appointments/" + moving + "/reschedule", { slot_id: slotId })
+      : api("POST", "/appointments", {
+        referral_id: Number(app.dataset.referralId),
+        patient_id: Number(app.dataset.patientId),
+        slot_id: slotId,
+        setting: setting ? setting.value : "outpatient"
+      });
+    request.then(function (res) {
+      if (res.ok && moving) { window.location.assign(appointmentUrl(res.data.id)); return; }
       if (res.ok) { window.location.reload(); return; }
       btn.disabled = false;
       $("#book-error").textContent = res.status === 0 ? T.network : errorText(res.data, res.status);
@@ -179,6 +187,32 @@
       });
   }
   if (picker) { loadSlots(); }
+
+  /* The patient's booking link: made on request, its address shown once. */
+  var makeLink = $("#make-link");
+  if (makeLink) {
+    makeLink.addEventListener("click", function () {
+      var body = makeLink.dataset.referralId
+        ? { referral_id: Number(makeLink.dataset.referralId) }
+        : { patient_id: Number(makeLink.dataset.patientId), clinic: makeLink.dataset.clinic };
+      makeLink.disabled = true;
+      api("POST", "/booking-links", body).then(function (res) {
+        makeLink.disabled = false;
+        if (!res.ok) { fail(makeLink, res); return; }
+        var box = $("#link-result");
+        box.textContent = "";
+        var p = document.createElement("p");
+        p.textContent = T.link_made + " ";
+        var a = document.createElement("a");
+        a.id = "booking-link-url";
+        a.href = res.data.url;
+        a.dir = "ltr";
+        a.textContent = window.location.origin + res.data.url;
+        p.appendChild(a);
+        box.appendChild(p);
+      });
+    });
+  }
 
   /* The refer form. */
   var form = $("#referral-form");

@@ -43,6 +43,7 @@
       };
       if (number(form.consult_id.value) !== null) { body.consult_id = number(form.consult_id.value); }
       if (number(form.distance_km.value) !== null) { body.distance_km = number(form.distance_km.value); }
+      if (form.specialty && form.specialty.value) { body.specialty = form.specialty.value; }
       post("/api/v1/transfers", body).then(function (answer) {
         if (answer.ok) { window.location.href = "/transfers/" + answer.data.id; return; }
         document.getElementById("transfer-error").textContent = problem(answer.data);
@@ -64,6 +65,65 @@
         if (answer.ok) { window.location.reload(); return; }
         document.getElementById("move-error").textContent = problem(answer.data);
       });
+    });
+  }
+
+  /* The thread: messages arrive over Socket.IO (ids only) and are read through the API; each
+     is added once, in order, so a burst or a reconnect never duplicates one. */
+  var thread = document.getElementById("thread");
+  function addMessage(list, m) {
+    if (list.querySelector('[data-message-id="' + m.id + '"]')) { return; }
+    var li = document.createElement("li");
+    li.dataset.messageId = String(m.id);
+    var author = document.createElement("bdi");
+    author.className = "author";
+    author.textContent = m.author;
+    var when = document.createElement("time");
+    when.dateTime = m.at;
+    when.setAttribute("data-short", "");
+    when.textContent = m.at;
+    var text = document.createElement("span");
+    text.className = "text";
+    text.dir = "auto";
+    text.textContent = m.text;
+    li.appendChild(author);
+    li.appendChild(document.createTextNode(" · "));
+    li.appendChild(when);
+    li.appendChild(document.createElement("br"));
+    li.appendChild(text);
+    list.appendChild(li);
+    if (window.hub && window.hub.formatTimes) { window.hub.formatTimes(li); }
+  }
+  function loadThread() {
+    var list = document.getElementById("thread-messages");
+    var url = "/api/v1/transfers/" + thread.dataset.transferId + "/messages?limit=200";
+    fetch(url, { credentials: "same-origin" })
+      .then(function (resp) { return resp.ok ? resp.json() : null; })
+      .then(function (data) {
+        if (!data) { return; }
+        data.items.forEach(function (m) { addMessage(list, m); });
+        document.getElementById("thread-empty").hidden = list.children.length > 0;
+      })
+      .catch(function () { /* offline for a moment: the next message or reconnect retries */ });
+  }
+  var threadForm = document.getElementById("thread-form");
+  if (thread && threadForm) {
+    threadForm.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var text = threadForm.text.value.trim();
+      if (!text) { return; }
+      post("/api/v1/transfers/" + thread.dataset.transferId + "/messages", { text: text })
+        .then(function (answer) {
+          if (answer.ok) {
+            threadForm.text.value = "";
+            document.getElementById("thread-error").textContent = "";
+            addMessage(document.getElementById("thread-messages"), answer.data);
+            document.getElementById("thread-empty").hidden = true;
+            return;
+          }
+          document.getElementById("thread-error").textContent =
+            thread.dataset.failed + " " + problem(answer.data);
+        });
     });
   }
 
@@ -100,4 +160,8 @@
   }
   socket.on("transfer.alert", announce);
   socket.on("transfer.updated", announce);
+  socket.on("transfer.message", function (data) {
+    if (thread && data && String(data.transfer_id) === thread.dataset.transferId) { loadThread(); }
+  });
+  socket.on("connect", function () { if (thread) { loadThread(); } });  // catch up after a gap
 }());

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from apispec import APISpec
@@ -48,6 +49,7 @@ _PAGE_PARAMS = {
 
 # The URL converters of ids (hub.limits) and the largest number each matches.
 _ID_BOUNDS = {"int": ID_MAX, "bigint": INT_MAX}
+_RULE_VARIABLE = re.compile(r"<(?:(\w+):)?(\w+)>")
 
 
 def _add_defs(spec: APISpec, schema: dict[str, Any], seen: set[str]) -> None:
@@ -75,14 +77,13 @@ def _register(
 
 def _parameters(op: Operation, seen: set[str], spec: APISpec) -> list[dict[str, Any]]:
     params: list[dict[str, Any]] = []
-    for segment in op.rule.split("/"):
-        if segment.startswith("<") and segment.endswith(">"):
-            converter, _, name = segment[1:-1].rpartition(":")
-            kind: dict[str, Any] = {"type": "string"}
-            if converter in _ID_BOUNDS:
-                # What the URL converter matches: a larger number is no route (404).
-                kind = {"type": "integer", "minimum": 0, "maximum": _ID_BOUNDS[converter]}
-            params.append({"name": name, "in": "path", "required": True, "schema": kind})
+    # A variable may share its path segment with a suffix ("<int:version>.pdf").
+    for converter, name in _RULE_VARIABLE.findall(op.rule):
+        kind: dict[str, Any] = {"type": "string"}
+        if converter in _ID_BOUNDS:
+            # What the URL converter matches: a larger number is no route (404).
+            kind = {"type": "integer", "minimum": 0, "maximum": _ID_BOUNDS[converter]}
+        params.append({"name": name, "in": "path", "required": True, "schema": kind})
     if op.query is not None:
         schema = op.query.model_json_schema(ref_template=_REF)
         _add_defs(spec, schema, seen)

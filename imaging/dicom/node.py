@@ -35,7 +35,7 @@ from pynetdicom.transport import AssociationServer, ThreadedAssociationServer
 from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 
-from hub import audit, db
+from hub import audit, db, outbox
 from hub.config import ImagingSettings
 from imaging import quarantine, storage
 from imaging.dicom import query
@@ -44,7 +44,7 @@ from imaging.dicom.transport import serve_stores_inline, set_nodelay
 from imaging.dicom.transport import tune as tune_transport
 from imaging.dose.ingest import dose_intake
 from imaging.index import DuplicateInstance, ForeignInstance, Indexer, node_principal
-from imaging.models import CallingAe
+from imaging.models import AUTO_READING_TOPIC, CallingAe
 from imaging.storage import file_meta, relative_path
 from imaging.tasks import forward_drain
 
@@ -110,6 +110,7 @@ class Registry:
     def __init__(self, app: Flask) -> None:
         self.app = app
         self._titles: dict[str, int] = {}
+        self._reading: dict[str, str] = {}  # title -> urgency, for titles that want reading
         self._loaded_at = 0.0
         self._lock = threading.Lock()
 
@@ -119,14 +120,20 @@ class Registry:
                 self._reload()
             return self._titles.get(ae_title.strip())
 
+    def reading_urgency(self, ae_title: str) -> str | None:
+        """The urgency its studies are sent for reading at on arrival; None: they are not."""
+        with self._lock:
+            return self._reading.get(ae_title.strip())
+
     def _reload(self) -> None:
         with db.get_db(self.app).new_session() as session:
             rows = session.execute(
-                select(CallingAe.ae_title, CallingAe.facility_id).where(
+                select(CallingAe.ae_title, CallingAe.facility_id, CallingAe.reading_urgency).where(
                     CallingAe.disabled_at.is_(None)
                 )
             ).all()
-        self._titles = {str(title): int(facility) for title, facility in rows}
+        self._titles = {str(title): int(facility) for title, facility, _ in rows}
+        self._reading = {str(title): str(urgency) for title, _, urgency in rows if urgency}
         self._loaded_at = time.monotonic()
 
 
@@ -230,6 +237,27 @@ class Node:
         )
         if state.stored and self.indexer.forward:
             self._kick.set()
+        urgency = self.registry.reading_urgency(state.calling_ae)
+        if state.stored and urgency and state.studies:
+            self._send_for_reading(state, urgency)
+
+    def _send_for_reading(self, state: _AssocState, urgency: str) -> None:
+        """The association's studies go for reading (the reading package's outbox handler
+        checks and routes them); queued, so a worker that is down delays them, never drops."""
+        try:
+            with db.get_db(self.app).new_session() as session:
+                outbox.add(
+                    session,
+                    AUTO_READING_TOPIC,
+                    {
+                        "study_ids": sorted(state.studies),
+                        "calling_ae": state.calling_ae,
+                        "urgency": urgency,
+                    },
+                )
+                session.commit()
+        except Exception:
+            log.exception("could not queue %d studies for reading", len(state.studies))
 
     def _kicker(self) -> None:
         """Ask a worker to forward now rather than at the next periodic drain."""

@@ -8,7 +8,7 @@ an image link, which reaches exactly its study. A study out of reach is 404 on e
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +75,8 @@ def _caller(token: str | None) -> Access:
 
 
 def _root(token: str | None) -> str:
-    base = request.host_url.rstrip("/") + (bp.url_prefix or "")
+    # The configured public address, as image links use: a proxy's or server's Host may differ.
+    base = _settings().base_url.rstrip("/") + (bp.url_prefix or "")
     return base if token is None else f"{base}/links/{token}"
 
 
@@ -264,11 +265,14 @@ def _stream_instances(
     level = "instance" if sop else "series" if series else "study"
     _audit_retrieval(caller, row, "instances", instances, level=level)
     mark = wado.boundary()
-    return Response(
-        wado.multipart_files(_paths(instances), mark),
+    body = wado.multipart_files(_paths(instances), mark)
+    resp = Response(
+        body.chunks,
         content_type=f'multipart/related; type="{wado.DICOM}"; boundary={mark}',
         direct_passthrough=True,
     )
+    resp.content_length = body.length
+    return resp
 
 
 @route("/studies/<study>")
@@ -291,7 +295,9 @@ def _metadata(token: str | None, study: str, series: str | None, sop: str | None
     _audit_retrieval(caller, row, "metadata", instances)
     paths = _paths(instances)
     items = [(p, i.transfer_syntax_uid) for p, i in zip(paths, instances, strict=True)]
-    return Response(wado.metadata_stream(items), mimetype=DICOM_JSON, direct_passthrough=True)
+    return Response(
+        wado.metadata_stream(items, _root(token)), mimetype=DICOM_JSON, direct_passthrough=True
+    )
 
 
 @route("/studies/<study>/metadata")
@@ -307,6 +313,45 @@ def series_metadata(token: str | None, study: str, series: str) -> Response:
 @route("/studies/<study>/series/<series>/instances/<sop>/metadata")
 def instance_metadata(token: str | None, study: str, series: str, sop: str) -> Response:
     return _metadata(token, study, series, sop)
+
+
+@route("/studies/<study>/series/<series>/instances/<sop>/bulkdata/<path:trail>")
+def retrieve_bulk_data(
+    token: str | None, study: str, series: str, sop: str, trail: str
+) -> Response:
+    """A binary value named by a metadata ``BulkDataURI``: pixel data as stored (compressed
+    pixels frame by frame), any other as ``application/octet-stream``; streamed."""
+    try:
+        tags = wado.parse_bulk_path(trail)
+    except wado.NoSuchBulkData:
+        raise NotFound("The instance has no such bulk data.", code="no_such_bulk_data") from None
+    caller, row, instances = _retrieve(token, study, series, sop)
+    path = _paths(instances)[0]
+    try:
+        found = wado.bulk_data(path, tags)
+    except (wado.NoSuchBulkData, FileNotFoundError):
+        raise NotFound("The instance has no such bulk data.", code="no_such_bulk_data") from None
+    try:
+        media, syntax = wado.bulk_type(
+            wado.parse_accept(request.headers.get("Accept")), found.encapsulated
+        )
+    except wado.NotAcceptable as exc:
+        raise NotAcceptableError(str(exc)) from None
+    part_type = media if syntax is None else f"{media}; transfer-syntax={syntax}"
+    _audit_retrieval(caller, row, "bulkdata", instances, attribute=trail[:100])
+    parts: Iterable[Iterable[bytes]]
+    if found.encapsulated is not None:
+        parts = ([frame] for frame in wado.encapsulated_frames(path, found))
+    elif found.value is not None:
+        parts = [[found.value]]
+    else:
+        parts = [wado.file_range(path, found.offset, found.length)]
+    mark = wado.boundary()
+    return Response(
+        wado.multipart_stream(parts, mark, part_type),
+        content_type=f'multipart/related; type="{media}"; boundary={mark}',
+        direct_passthrough=True,
+    )
 
 
 def _frame_numbers(text: str) -> list[int]:

@@ -4,7 +4,9 @@ stored through the upload's checks, facility checks, indexing and audit (``imagi
 The body is spooled to disk and its parts are read through windows on the spooled file: a
 large request costs no memory. A part that is not DICOM, names another study than the one
 posted to, or is refused by the index (another facility's study, a damaged file) becomes an
-entry of the FailedSOPSequence with its reason; the other parts are stored.
+entry of the FailedSOPSequence with its reason; the other parts are stored. A part with file
+meta information but no 128-byte preamble (pydicom's ``dcmwrite`` of a dataset made in memory,
+as ``dicomweb-client`` sends it) is stored as the PS3.10 file it describes.
 """
 
 from __future__ import annotations
@@ -36,6 +38,10 @@ CANNOT_UNDERSTAND = 0xC000
 READ = 1024 * 1024
 # Enough of a part to hold its preamble and file meta information.
 HEAD = 64 * 1024
+# A PS3.10 file's preamble and prefix, and how its file meta group starts without them (a
+# group 0002 element, explicit VR little endian: pydicom may leave out the group length).
+PREAMBLE = bytes(128) + b"DICM"
+FILE_META_GROUP = b"\x02\x00"
 
 
 class UnsupportedMedia(BadRequest):
@@ -129,10 +135,12 @@ def split_parts(body: mmap.mmap | bytes, mark: str) -> list[Part]:
 
 
 class Window(io.RawIOBase):
-    """A read-only file over ``length`` bytes of a descriptor from ``offset``."""
+    """A read-only file over ``length`` bytes of a descriptor from ``offset``, after ``prefix``
+    (the PS3.10 preamble a part may lack)."""
 
-    def __init__(self, fd: int, offset: int, length: int) -> None:
-        self._fd, self._offset, self._length, self._at = fd, offset, length, 0
+    def __init__(self, fd: int, offset: int, length: int, prefix: bytes = b"") -> None:
+        self._fd, self._offset, self._prefix, self._at = fd, offset, prefix, 0
+        self._length = len(prefix) + length
 
     def readable(self) -> bool:
         return True
@@ -152,7 +160,10 @@ class Window(io.RawIOBase):
         want = min(len(buffer), self._length - self._at)
         if want <= 0:
             return 0
-        data = os.pread(self._fd, want, self._offset + self._at)
+        if self._at < len(self._prefix):
+            data = self._prefix[self._at : self._at + want]
+        else:
+            data = os.pread(self._fd, want, self._offset + self._at - len(self._prefix))
         buffer[: len(data)] = data
         self._at += len(data)
         return len(data)
@@ -182,12 +193,13 @@ def store(
             files: list[tuple[str, IO[bytes]]] = []
             for number, part in enumerate(parts, 1):
                 checked = _check(fd, part, study_uid)
-                if isinstance(checked, tuple) and len(checked) == 4:
+                if not isinstance(checked, Checked):
                     outcome.failed.append(checked)
                     continue
                 name = f"part-{number}"
-                named[name] = checked
-                files.append((name, cast(IO[bytes], Window(fd, part.start, part.end - part.start))))
+                named[name] = (checked.sop_class, checked.sop_uid)
+                window = Window(fd, part.start, part.end - part.start, checked.prefix)
+                files.append((name, cast(IO[bytes], window)))
         finally:
             if isinstance(body, mmap.mmap):
                 body.close()
@@ -219,22 +231,35 @@ def store(
     return outcome
 
 
-def _check(
-    fd: int, part: Part, study_uid: str | None
-) -> tuple[str, str] | tuple[str, str, int, str]:
-    """(class, instance) of a part that reads as DICOM, or its failed entry. Only the head
-    (the file meta) is read, and the dataset up to the study UID when one was posted to."""
+@dataclass(frozen=True)
+class Checked:
+    """A part that reads as DICOM: its SOP class and instance, and the bytes to put before it
+    to make it a PS3.10 file (none when it is one already)."""
+
+    sop_class: str
+    sop_uid: str
+    prefix: bytes = b""
+
+
+def _check(fd: int, part: Part, study_uid: str | None) -> Checked | tuple[str, str, int, str]:
+    """A part that reads as DICOM, or its failed entry. Only the head (the file meta) is read,
+    and the dataset up to the study UID when one was posted to."""
     if part.content_type not in ("application/dicom", ""):
         return ("", "", CANNOT_UNDERSTAND, f"a part of type {part.content_type[:60]} is not DICOM")
     head = os.pread(fd, min(HEAD, part.end - part.start), part.start)
+    # pydicom's dcmwrite, as dicomweb-client calls it, writes a dataset made in memory with its
+    # file meta information but without the 128-byte preamble and "DICM" (a FileDataset read
+    # from a file keeps them). The meta group says all the preamble would: accept such a part.
+    bare = head[:2] == FILE_META_GROUP and head[4:6].isalpha() and head[128:132] != b"DICM"
+    prefix = PREAMBLE if bare else b""
     try:
-        _syntax, sop_class, sop_uid, _offset = upload.split_part10(head)
+        _syntax, sop_class, sop_uid, _offset = upload.split_part10(prefix + head)
     except MalformedDataset as exc:
         return ("", "", CANNOT_UNDERSTAND, str(exc)[:200])
     if study_uid is not None:
         try:
             ds = dcmread(
-                Window(fd, part.start, part.end - part.start),
+                Window(fd, part.start, part.end - part.start, prefix),
                 stop_before_pixels=True,
                 specific_tags=["StudyInstanceUID"],
             )
@@ -243,4 +268,4 @@ def _check(
             found = study_uid
         if found != study_uid:
             return (sop_class, sop_uid, DOES_NOT_MATCH, "the instance belongs to another study")
-    return sop_class, sop_uid
+    return Checked(sop_class, sop_uid, prefix)

@@ -1,6 +1,7 @@
 """WADO-RS (PS3.18 10.4): instances as ``multipart/related; type="application/dicom"`` streamed
-from storage, metadata as DICOM JSON without bulk data, frames in the stored transfer syntax,
-and rendered frames (PNG or JPEG) for browsers that cannot decode.
+from storage, metadata as DICOM JSON with bulk data as ``BulkDataURI``s, bulk data and frames
+in the stored transfer syntax, and rendered frames (PNG or JPEG) for browsers that cannot
+decode.
 
 Files are read in chunks as the answer is sent: a study's size costs no memory here, and
 nothing reads the database once the answer has started.
@@ -14,9 +15,12 @@ import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 from pydicom import dcmread
+from pydicom.datadict import dictionary_VR
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.encaps import generate_frames
 from pydicom.uid import UID
@@ -28,6 +32,8 @@ DICOM = "application/dicom"
 OCTET = "application/octet-stream"
 # Bulk data (binary values) above this many bytes is left out of metadata (PS3.18 F.2.7).
 BULK_THRESHOLD = 1024
+# Pixels are always bulk data, whatever their size: viewers fetch them as frames or bulk data.
+PIXEL_TAGS = frozenset({0x7FE00008, 0x7FE00009, 0x7FE00010})
 BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})
 NATIVE_LITTLE = frozenset({"1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.1.99"})
 EXPLICIT_LITTLE = "1.2.840.10008.1.2.1"
@@ -135,6 +141,17 @@ def frame_type(accepted: list[Accepted], stored: str) -> tuple[str, str]:
     raise NotAcceptable(f"The frames are available only as {media} in {stored}.")
 
 
+def bulk_type(accepted: list[Accepted], encapsulated: str | None) -> tuple[str, str | None]:
+    """(part media type, transfer syntax) of bulk data: as for frames, except that compressed
+    pixels are sent as stored to a request that accepts anything (what its BulkDataURI names:
+    the hub does not transcode). Other bulk data is octet-stream, with no transfer syntax."""
+    if encapsulated is None:
+        return frame_type(accepted, EXPLICIT_LITTLE)[0], None
+    if any(e.media_type == "*/*" and e.transfer_syntax in (None, "*") for e in accepted):
+        return FRAME_TYPES.get(encapsulated, OCTET), encapsulated
+    return frame_type(accepted, encapsulated)
+
+
 def rendered_type(accepted: list[Accepted]) -> str:
     for entry in accepted:
         if entry.media_type in ("*/*", "image/*", "image/png"):
@@ -148,20 +165,50 @@ def boundary() -> str:
     return secrets.token_hex(16)
 
 
-def multipart_files(paths: list[Path], mark: str, part_type: str = DICOM) -> Iterator[bytes]:
-    """Each file as one part, read a chunk at a time."""
+class Vanished(Exception):
+    """A file was removed (retention) after the answer's length was sent."""
+
+
+@dataclass(frozen=True)
+class Multipart:
+    """A ``multipart/related`` body of files: its length, known before it is sent (a client
+    then reads it without chunked decoding), and its bytes, a chunk at a time."""
+
+    length: int
+    chunks: Iterator[bytes]
+
+
+def multipart_files(paths: list[Path], mark: str, part_type: str = DICOM) -> Multipart:
+    """Each file as one part. Files removed since the index was read are left out; one
+    removed while the answer is sent breaks it off (its length was promised)."""
     head = f"--{mark}\r\nContent-Type: {part_type}\r\n\r\n".encode()
+    tail = f"--{mark}--\r\n".encode()
+    present = []
     for path in paths:
         try:
-            handle = path.open("rb")
+            present.append((path, path.stat().st_size))
         except FileNotFoundError:
-            continue  # removed by retention since the index was read
-        with handle:
-            yield head
-            while chunk := handle.read(CHUNK):
-                yield chunk
-        yield b"\r\n"
-    yield f"--{mark}--\r\n".encode()
+            continue
+    length = sum(len(head) + size + 2 for _p, size in present) + len(tail)
+
+    def chunks() -> Iterator[bytes]:
+        for path, size in present:
+            try:
+                handle = path.open("rb")
+            except FileNotFoundError:
+                raise Vanished(str(path.name)) from None
+            with handle:
+                yield head
+                left = size
+                while left > 0 and (chunk := handle.read(min(CHUNK, left))):
+                    left -= len(chunk)
+                    yield chunk
+                if left:
+                    raise Vanished(str(path.name))
+            yield b"\r\n"
+        yield tail
+
+    return Multipart(length, chunks())
 
 
 def multipart_bytes(parts: Iterable[bytes], mark: str, part_type: str) -> Iterator[bytes]:
@@ -210,36 +257,163 @@ def frames(path: Path, numbers: list[int]) -> list[bytes]:
         return out
 
 
-def metadata(path: Path, syntax: str) -> dict[str, object]:
-    """An instance's attributes as DICOM JSON, bulk data and pixels left out."""
-    ds = dcmread(path, stop_before_pixels=True)
-    _drop_bulk(ds)
+def metadata(path: Path, syntax: str, root: str | None = None) -> dict[str, object]:
+    """An instance's attributes as DICOM JSON. Bulk data (pixels, large binary values) is not
+    read: with ``root`` (the DICOMweb root) each becomes a ``BulkDataURI`` under the instance's
+    ``bulkdata`` resource (PS3.18 F.2.6), without it it is left out."""
+    ds = dcmread(path, defer_size=BULK_THRESHOLD)
+    taken = _take_bulk(ds)
     out = ds.to_json_dict()
     out["00020010"] = {"vr": "UI", "Value": [syntax]}
+    if root is not None:
+        base = (
+            f"{root}/studies/{ds.StudyInstanceUID}/series/{ds.SeriesInstanceUID}"
+            f"/instances/{ds.SOPInstanceUID}/bulkdata/"
+        )
+        for trail, vr in taken:
+            node: dict[str, Any] = out
+            for tag, index in zip(trail[0:-1:2], trail[1:-1:2], strict=True):
+                node = node[tag]["Value"][int(index)]
+            node[trail[-1]] = {"vr": vr, "BulkDataURI": base + "/".join(trail)}
     return out
 
 
-def _drop_bulk(ds: Dataset) -> None:
-    for elem in list(ds):
-        if elem.VR == "SQ":
-            for item in elem.value:
-                _drop_bulk(item)
-        elif elem.VR in BINARY_VRS and elem.value is not None and len(elem.value) > BULK_THRESHOLD:
-            del ds[elem.tag]
+def _length(raw: DataElement | RawDataElement) -> int:
+    if isinstance(raw, RawDataElement):
+        return int(raw.length)
+    return len(raw.value) if raw.value is not None else 0
 
 
-def metadata_stream(items: list[tuple[Path, str]]) -> Iterator[bytes]:
+def _vr(raw: DataElement | RawDataElement) -> str:
+    vr = str(raw.VR or dictionary_VR(raw.tag))
+    # An implicit VR file's pixels: "OB or OW" in the dictionary; OW is what they are on disk.
+    return "OW" if " or " in vr else vr
+
+
+def _take_bulk(ds: Dataset, trail: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], str]]:
+    """Remove the bulk data of ``ds`` and its items without reading it: the path of each
+    (tags and item numbers from 0, as in its BulkDataURI) and its VR."""
+    taken = []
+    for tag in list(ds.keys()):
+        raw = ds.get_item(tag, keep_deferred=True)
+        key = f"{int(tag):08X}"
+        vr = _vr(raw)
+        if vr == "SQ":
+            for index, item in enumerate(ds[tag].value):
+                taken += _take_bulk(item, (*trail, key, str(index)))
+        elif vr in BINARY_VRS and (_length(raw) > BULK_THRESHOLD or tag in PIXEL_TAGS):
+            del ds[tag]
+            taken.append(((*trail, key), vr))
+    return taken
+
+
+def metadata_stream(items: list[tuple[Path, str]], root: str | None = None) -> Iterator[bytes]:
     """A JSON array of each instance's metadata, written one instance at a time."""
     yield b"["
     first = True
     for path, syntax in items:
         try:
-            one = metadata(path, syntax)
+            one = metadata(path, syntax, root)
         except FileNotFoundError:
             continue
         yield (b"" if first else b",") + json.dumps(one).encode()
         first = False
     yield b"]"
+
+
+class NoSuchBulkData(Exception):
+    """The path names no binary value of the instance."""
+
+
+@dataclass(frozen=True)
+class BulkData:
+    """Where one binary value is: a range of the file (top level) or its bytes (in an item).
+    ``encapsulated`` is the transfer syntax of compressed pixel data, sent frame by frame."""
+
+    offset: int = 0
+    length: int = 0
+    value: bytes | None = None
+    encapsulated: str | None = None
+    frames: int = 1
+
+
+def parse_bulk_path(text: str) -> list[int]:
+    """``7FE00010`` or ``00400275/0/00081199/2/00420011`` as tags and item numbers; raises
+    :class:`NoSuchBulkData` when it is neither."""
+    pieces = text.split("/")
+    if len(pieces) % 2 == 0 or len(pieces) > 15:
+        raise NoSuchBulkData(text)
+    out = []
+    for position, piece in enumerate(pieces):
+        if position % 2 == 0:
+            if len(piece) != 8 or not all(c in "0123456789abcdefABCDEF" for c in piece):
+                raise NoSuchBulkData(text)
+            out.append(int(piece, 16))
+        else:
+            if not piece.isdigit() or len(piece) > 6:
+                raise NoSuchBulkData(text)
+            out.append(int(piece))
+    return out
+
+
+def bulk_data(path: Path, trail: list[int]) -> BulkData:
+    """Find the binary value at ``trail`` (from :func:`parse_bulk_path`); a top-level value
+    is located, not read, so a large one costs no memory."""
+    ds = dcmread(path, defer_size=BULK_THRESHOLD)
+    node = ds
+    for tag, index in zip(trail[0:-1:2], trail[1:-1:2], strict=True):
+        if tag not in node or node[tag].VR != "SQ" or index >= len(node[tag].value):
+            raise NoSuchBulkData("no such item")
+        node = node[tag].value[index]
+    tag = trail[-1]
+    if tag not in node:
+        raise NoSuchBulkData("no such attribute")
+    raw = node.get_item(tag, keep_deferred=True)
+    if _vr(raw) not in BINARY_VRS:
+        raise NoSuchBulkData("not a binary attribute")
+    syntax = str(ds.file_meta.TransferSyntaxUID)
+    # Not read yet (deferred): located in the file, read only as it is sent.
+    located = raw if isinstance(raw, RawDataElement) and raw.value is None else None
+    if len(trail) == 1 and tag == 0x7FE00010 and UID(syntax).is_encapsulated:
+        frames = int(getattr(ds, "NumberOfFrames", 1) or 1)
+        if located is not None:
+            return BulkData(offset=located.value_tell, encapsulated=syntax, frames=frames)
+        return BulkData(value=bytes(node[tag].value), encapsulated=syntax, frames=frames)
+    if len(trail) == 1 and located is not None:
+        return BulkData(offset=located.value_tell, length=located.length)
+    value = node[tag].value
+    return BulkData(value=bytes(value) if value is not None else b"")
+
+
+def file_range(path: Path, offset: int, length: int) -> Iterator[bytes]:
+    """``length`` bytes of the file from ``offset``, a chunk at a time."""
+    with path.open("rb") as handle:
+        handle.seek(offset)
+        while length > 0 and (chunk := handle.read(min(CHUNK, length))):
+            length -= len(chunk)
+            yield chunk
+
+
+def encapsulated_frames(path: Path, found: BulkData) -> Iterator[bytes]:
+    """Each frame of encapsulated pixel data (:func:`bulk_data`), one at a time."""
+    if found.value is not None:
+        yield from generate_frames(found.value, number_of_frames=found.frames)
+        return
+    with path.open("rb") as handle:
+        handle.seek(found.offset)
+        yield from generate_frames(handle, number_of_frames=found.frames)
+
+
+def multipart_stream(
+    parts: Iterable[Iterable[bytes]], mark: str, part_type: str
+) -> Iterator[bytes]:
+    """Parts each given as chunks, streamed as ``multipart/related``."""
+    head = f"--{mark}\r\nContent-Type: {part_type}\r\n\r\n".encode()
+    for part in parts:
+        yield head
+        yield from part
+        yield b"\r\n"
+    yield f"--{mark}--\r\n".encode()
 
 
 def rendered(path: Path, frame: int, media: str, window: tuple[float, float] | None) -> bytes:

@@ -6,12 +6,17 @@ from flask import Response, current_app, jsonify
 
 from hub import db
 from hub.api.core import api_route
+from hub.api.pagination import next_cursor
 from hub.auth.principal import Principal
 from hub.config import ImagingSettings
 from hub.errors import NotFound
 from imaging.dicom.parse import UID_PATTERN
-from imaging.dose import services
+from imaging.dose import mapping, services
 from imaging.dose.schemas import (
+    ExamTypeRuleIn,
+    ExamTypeRuleList,
+    ExamTypeRuleOut,
+    ExamTypeRuleQuery,
     PatientDoseOut,
     ReferenceLevelIn,
     ReferenceLevelList,
@@ -93,3 +98,56 @@ def reference_levels(principal: Principal) -> ReferenceLevelList:
 )
 def set_reference_level(principal: Principal, body: ReferenceLevelIn) -> ReferenceLevelOut:
     return services.set_reference_level(db.session(), principal, body)
+
+
+@api_route(
+    "/dose/exam-type-rules",
+    summary="A facility's exam-type mapping (the caller's by default): description texts and "
+    "the exam type they mean, tried in order before the built-in rules",
+    scope="imaging:read",
+    tag="imaging",
+    query=ExamTypeRuleQuery,
+    response=ExamTypeRuleList,
+    errors=(404,),
+)
+def exam_type_rules(principal: Principal, query: ExamTypeRuleQuery) -> ExamTypeRuleList:
+    found = mapping.list_rules(
+        db.session(),
+        principal,
+        query.facility_id,
+        after_id=query.position() or 0,
+        limit=query.limit,
+    )
+    return ExamTypeRuleList(
+        items=[ExamTypeRuleOut.model_validate(r) for r in found],
+        next_cursor=next_cursor(found, query.limit, key=lambda r: r.id),
+    )
+
+
+@api_route(
+    "/dose/exam-type-rules",
+    "POST",
+    summary="Add a rule to a facility's exam-type mapping (its facility administrators, "
+    "national administrators); it applies to the facility's earlier exams too",
+    scope="admin",
+    tag="imaging",
+    body=ExamTypeRuleIn,
+    response=ExamTypeRuleOut,
+    status=201,
+    errors=(404, 409),
+)
+def add_exam_type_rule(principal: Principal, body: ExamTypeRuleIn) -> ExamTypeRuleOut:
+    return ExamTypeRuleOut.model_validate(mapping.add_rule(db.session(), principal, body))
+
+
+@api_route(
+    "/dose/exam-type-rules/<int:rule_id>",
+    "DELETE",
+    summary="Remove a rule from a facility's exam-type mapping",
+    scope="admin",
+    tag="imaging",
+    status=204,
+    errors=(404,),
+)
+def delete_exam_type_rule(principal: Principal, rule_id: int) -> None:
+    mapping.delete_rule(db.session(), principal, rule_id)

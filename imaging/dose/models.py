@@ -139,3 +139,19 @@ class ReferenceLevel(Model):
     facility_id: Mapped[int | None] = mapped_column(ForeignKey("facility.id"), index=True)
     source: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ExamTypeRule(Model):
+    """A facility's own mapping of a study or protocol description to an exam type, tried
+    before the built-in rules of :mod:`imaging.dose.reference`. ``pattern`` is matched as
+    words anywhere in the description, case and accents as written aside."""
+
+    __tablename__ = "dose_exam_type_rule"
+    __table_args__ = (UniqueConstraint("facility_id", "pattern"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    facility_id: Mapped[int] = mapped_column(ForeignKey("facility.id"), index=True)
+    pattern: Mapped[str] = mapped_column(String(64))
+    # One of reference.EXAM_TYPES, or "unclassified" to keep matching exams out of the levels.
+    exam_type: Mapped[str] = mapped_column(String(64))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -73,6 +73,41 @@ def region_of_text(*texts: str | None) -> str | None:
     return None
 
 
+# The exam types reference levels are kept for, and the modality each belongs to.
+EXAM_MODALITY = {
+    "ct_head": "CT",
+    "ct_chest": "CT",
+    "ct_abdomen_pelvis": "CT",
+    "mammography_view": "MG",
+    "chest_xray": "DX",
+}
+UNCLASSIFIED = "unclassified"
+
+
+@dataclass(frozen=True)
+class MappingRule:
+    """A facility's rule: a description containing ``pattern`` is of ``exam_type``."""
+
+    pattern: str
+    exam_type: str  # a key of EXAM_MODALITY, or UNCLASSIFIED
+
+
+def mapped(
+    rules: Sequence[MappingRule], modality: str | None, texts: Iterable[str | None]
+) -> str | None:
+    """The exam type of the first facility rule matching one of the texts (the study's
+    description first, then the protocols), for the study's modality; None when none does.
+    A rule to another modality's exam type never applies."""
+    folded = [t.casefold() for t in texts if t]
+    for rule in rules:
+        if rule.exam_type != UNCLASSIFIED and EXAM_MODALITY.get(rule.exam_type) != modality:
+            continue
+        needle = rule.pattern.casefold()
+        if any(needle in text for text in folded):
+            return rule.exam_type
+    return None
+
+
 @dataclass(frozen=True)
 class EventFacts:
     uid: str | None
@@ -84,9 +119,18 @@ class EventFacts:
     protocol: str | None
 
 
-def exam_type(modality: str | None, description: str, events: Iterable[EventFacts]) -> str | None:
-    """The exam type the reference levels are kept for, or None when it cannot be told."""
+def exam_type(
+    modality: str | None,
+    description: str,
+    events: Iterable[EventFacts],
+    rules: Sequence[MappingRule] = (),
+) -> str | None:
+    """The exam type the reference levels are kept for, or None when it cannot be told.
+    The facility's rules take precedence over the built-in ones below."""
     events = list(events)
+    found = mapped(rules, modality, [description, *(e.protocol for e in events)])
+    if found is not None:
+        return None if found == UNCLASSIFIED else found
     if modality == "MG":
         return "mammography_view"
     regions = [region_of(e.region_code) for e in events]

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hub.api.pagination import PageQuery
 from hub.schemas import FromRow
 
 
@@ -156,3 +157,37 @@ class ReferenceLevelIn(BaseModel):
     value: float = Field(gt=0, lt=1e6, description="In the quantity's unit (see its name)")
     source: str = Field(min_length=3, max_length=500, description="Where the value comes from")
     local: bool = Field(default=False, description="The caller's facility's own level")
+
+
+ExamTypeName = Literal[
+    "ct_head", "ct_chest", "ct_abdomen_pelvis", "mammography_view", "chest_xray", "unclassified"
+]
+
+
+class ExamTypeRuleIn(BaseModel):
+    """A facility's rule: a study or protocol description containing ``pattern`` (any case)
+    is of ``exam_type``; "unclassified" keeps such exams out of the reference levels."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    pattern: str = Field(min_length=2, max_length=64)
+    exam_type: ExamTypeName
+    facility_id: int | None = Field(
+        default=None, ge=1, le=2**31 - 1, description="Default: the caller's facility"
+    )
+
+
+class ExamTypeRuleOut(FromRow):
+    id: int
+    facility_id: int
+    pattern: str
+    exam_type: str
+    created_at: datetime
+
+
+class ExamTypeRuleQuery(PageQuery):
+    facility_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+
+
+class ExamTypeRuleList(BaseModel):
+    items: list[ExamTypeRuleOut] = Field(description="In the order they are tried")
+    next_cursor: str | None = Field(description="Cursor of the next page; null on the last")

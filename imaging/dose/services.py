@@ -26,6 +26,7 @@ from imaging.dose import fhir, headers, reference
 from imaging.dose.models import (
     DoseEvent,
     DoseReport,
+    ExamTypeRule,
     NodeSend,
     ReferenceLevel,
     ReportState,
@@ -154,6 +155,16 @@ def _node_out(session: Session, study_id: int, configured: bool, has_dose: bool)
     )
 
 
+def mapping_rules(session: Session, facility_id: int) -> list[reference.MappingRule]:
+    """The facility's exam-type rules, oldest first (the first matching rule wins)."""
+    rows = session.execute(
+        select(ExamTypeRule.pattern, ExamTypeRule.exam_type)
+        .where(ExamTypeRule.facility_id == facility_id)
+        .order_by(ExamTypeRule.id)
+    )
+    return [reference.MappingRule(pattern, exam) for pattern, exam in rows]
+
+
 def _header_paths(session: Session, study_id: int, storage_dir: Path | None) -> list[Path]:
     if storage_dir is None:
         return []
@@ -211,7 +222,10 @@ def _study_dose(
                 reference.EventFacts(None, value, None, None, None, None, None)
                 for value in found.ctdivol_by_series.values()
             ]
-    exam = reference.exam_type(modality, study.description, facts)
+    # Classified at each read, so a facility's new rule applies to its earlier exams too.
+    exam = reference.exam_type(
+        modality, study.description, facts, mapping_rules(session, study.facility_id)
+    )
     fallback_region = {
         "ct_head": "head",
         "ct_chest": "chest",

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from flask import Response, current_app
+from flask import Response, current_app, jsonify
 
 from hub import db
 from hub.api.core import api_route
@@ -12,9 +12,11 @@ from hub.config import Settings
 from hub.documents.schemas import DocumentOut, LocaleQuery, document_out, pdf_response
 from hub.errors import NotFound
 from imaging.dicom.parse import UID_PATTERN
+from imaging.models import ImagingReport
 from imaging.reading import critical, requests, services
 from imaging.reading.schemas import (
     AcknowledgeIn,
+    AmendIn,
     CriticalResultIn,
     CriticalResultOut,
     ReadingRequestIn,
@@ -48,7 +50,14 @@ def _uid(uid: str) -> str:
     errors=(404,),
 )
 def get_report(principal: Principal, study_instance_uid: str) -> ReportOut:
-    return ReportOut.model_validate(services.get(db.session(), principal, _uid(study_instance_uid)))
+    uid = _uid(study_instance_uid)
+    return _report_out(principal, uid, services.get(db.session(), principal, uid))
+
+
+def _report_out(principal: Principal, uid: str, report: ImagingReport) -> ReportOut:
+    out = ReportOut.model_validate(report)
+    out.versions = services.versions(db.session(), principal, uid)
+    return out
 
 
 @api_route(
@@ -62,8 +71,57 @@ def get_report(principal: Principal, study_instance_uid: str) -> ReportOut:
     errors=(404, 409),
 )
 def put_report(principal: Principal, study_instance_uid: str, body: ReportIn) -> ReportOut:
-    report, _created = services.write(db.session(), principal, _uid(study_instance_uid), body)
-    return ReportOut.model_validate(report)
+    uid = _uid(study_instance_uid)
+    report, _created = services.write(db.session(), principal, uid, body)
+    return _report_out(principal, uid, report)
+
+
+@api_route(
+    BASE + "/amend",
+    "POST",
+    summary="Amend the signed report: a new draft version with the reason (the signed version "
+    "is kept, shown as superseded once the amendment is signed)",
+    scope="imaging:write",
+    tag="imaging",
+    body=AmendIn,
+    response=ReportOut,
+    status=201,
+    errors=(403, 404, 409),
+)
+def amend_report(principal: Principal, study_instance_uid: str, body: AmendIn) -> ReportOut:
+    uid = _uid(study_instance_uid)
+    return _report_out(principal, uid, services.amend(db.session(), principal, uid, body))
+
+
+@api_route(
+    BASE + "/versions/<int:version>.pdf",
+    summary="One version of the report as a PDF (a superseded one as it was signed)",
+    scope="imaging:read",
+    tag="imaging",
+    query=LocaleQuery,
+    errors=(404, 409),
+)
+def get_report_version_pdf(
+    principal: Principal, study_instance_uid: str, version: int, query: LocaleQuery
+) -> Response:
+    uid = _uid(study_instance_uid)
+    data, signed = services.pdf(db.session(), _settings(), principal, uid, query.locale, version)
+    return pdf_response(data, signed, f"imaging-report-v{version}")
+
+
+@api_route(
+    BASE + "/fhir",
+    summary="The report as an HL7 FHIR R4 DiagnosticReport (final, amended or preliminary), "
+    "with the signed PDF as its presented form",
+    scope="imaging:read",
+    tag="imaging",
+    errors=(404,),
+)
+def get_report_fhir(principal: Principal, study_instance_uid: str) -> Response:
+    resource = services.fhir_report(db.session(), principal, _uid(study_instance_uid))
+    resp = jsonify(resource)
+    resp.mimetype = "application/fhir+json"
+    return resp
 
 
 @api_route(

@@ -237,6 +237,17 @@ def escalate_due(session: Session, now: datetime | None = None) -> int:
             rooms = [realtime.command_room(facility.region_id)]
             _event(session, result, "escalated", None, now, level=2, to="region_command")
             result.next_escalation_at = None
+            hooks.command_alerted.run(
+                session,
+                hooks.CommandAlert(
+                    region_id=facility.region_id,
+                    kind="critical_result",
+                    subject_type="critical_result",
+                    subject_id=result.id,
+                    raised_at=now,
+                    detail=str(result.category),
+                ),
+            )
         _alert(session, result, [*rooms, realtime.facility_room(facility.id)])
         audit.record(
             session,
@@ -291,3 +302,25 @@ def home_panel(session: Session, principal: Principal) -> hooks.HomePanel | None
 def may_acknowledge(principal: Principal, result: CriticalResult) -> bool:
     """Whether the page offers the acknowledgement form to the reader."""
     return result.status is not CriticalStatus.ACKNOWLEDGED and _of_facility(principal, result)
+
+
+def banner(session: Session, principal: Principal) -> hooks.Banner | None:
+    """The ``page_banners`` seam: while a critical result of the reader's facility waits for
+    acknowledgement, every page they open says so (SEEDS 004 early warning)."""
+    results = open_for_facility(session, principal)
+    if not results:
+        return None
+    first = results[0]  # the one due soonest
+    if len(results) == 1:
+        text = _(
+            "A critical result (category %(n)s) for your facility waits for acknowledgement.",
+            n=first.category,
+        )
+        url = url_for("reading_pages.critical_result", result_id=first.id)
+    else:
+        text = _(
+            "%(count)s critical results for your facility wait for acknowledgement.",
+            count=len(results),
+        )
+        url = url_for("reading_pages.critical_results")
+    return hooks.Banner(text=text, url=url, link_text=_("Acknowledge now"))

@@ -63,7 +63,9 @@ class ReadingRequest(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     study_id: Mapped[int] = mapped_column(ForeignKey("dicom_study.id"), index=True)
     facility_id: Mapped[int] = mapped_column(ForeignKey("facility.id"), index=True)
-    requested_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    # None when the facility's modality sent it on arrival (``sent_by_ae``, SEEDS 004 step 3).
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    sent_by_ae: Mapped[str | None] = mapped_column(String(16))
     urgency: Mapped[Urgency] = mapped_column(value_enum(Urgency))
     clinical_question: Mapped[str] = mapped_column(Text)
     technician: Mapped[str] = mapped_column(String(200), default="")

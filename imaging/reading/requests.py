@@ -3,15 +3,18 @@ to radiologists; exactly one claims it; a signed report completes it (DICOM UPS 
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from hub import audit, hooks
-from hub.auth.principal import Principal
+from hub.auth.principal import SYSTEM, Principal
 from hub.errors import AccessDenied, Conflict, NotFound, ValidationFailed
 from hub.models import Facility, Role, utcnow
 from hub.permissions import REQUESTER_ROLES, require
 from imaging import services
+from imaging.models import Study
 from imaging.reading.models import (
     ReadingRequest,
     ReadingSite,
@@ -72,28 +75,60 @@ def submit(session: Session, principal: Principal, data: ReadingRequestIn) -> Re
             object_id=study.id,
         )
     technician = _eligibility(session, study.facility_id, data.technician)
-    if session.scalar(
-        select(ReadingRequest.id).where(
-            ReadingRequest.study_id == study.id, ReadingRequest.status.in_(OPEN)
-        )
-    ):
+    if _open_request(session, study.id):
         raise Conflict("This study already has an open reading request.", code="already_requested")
+    return _create(
+        session,
+        principal,
+        study,
+        Urgency(data.urgency),
+        data.clinical_question,
+        technician,
+        requested_by_id=principal.user_id,
+    )
+
+
+def _open_request(session: Session, study_id: int) -> bool:
+    return (
+        session.scalar(
+            select(ReadingRequest.id).where(
+                ReadingRequest.study_id == study_id, ReadingRequest.status.in_(OPEN)
+            )
+        )
+        is not None
+    )
+
+
+def _create(
+    session: Session,
+    principal: Principal,
+    study: Study,
+    urgency: Urgency,
+    question: str,
+    technician: str,
+    *,
+    requested_by_id: int | None,
+    sent_by_ae: str | None = None,
+) -> ReadingRequest:
+    """Route and record a request the caller has checked may be sent."""
+    action = "imaging:reading:requested"
     facility = session.get_one(Facility, study.facility_id)
     modalities = sorted({s.modality.upper() for s in study.series if s.modality})
     routed = route(session, facility, modalities)
     now = utcnow()
-    urgency = Urgency(data.urgency)
     trace = [
         f"sender: facility {facility.code} licensed; technician {technician} qualified",
+        *([f"sent on arrival from AE {sent_by_ae}"] if sent_by_ae else []),
         *routed.trace,
         f"SLA ({urgency.value}): report due within {int(SLA[urgency].total_seconds() // 60)} min",
     ]
     request = ReadingRequest(
         study_id=study.id,
         facility_id=study.facility_id,
-        requested_by_id=principal.user_id,
+        requested_by_id=requested_by_id,
+        sent_by_ae=sent_by_ae,
         urgency=urgency,
-        clinical_question=data.clinical_question,
+        clinical_question=question,
         technician=technician,
         status=ReadingStatus.SCHEDULED,
         candidate_ids=routed.candidate_ids,
@@ -114,6 +149,40 @@ def submit(session: Session, principal: Principal, data: ReadingRequestIn) -> Re
     return request
 
 
+def submit_on_arrival(session: Session, payload: dict[str, Any]) -> None:
+    """Outbox handler of ``AUTO_READING_TOPIC``: the studies an association brought from a
+    title that wants reading are sent as its facility would send them; a study the facility
+    may not send (not licensed, no single qualified technician) is recorded, not sent."""
+    urgency = Urgency(str(payload["urgency"]))
+    calling_ae = str(payload["calling_ae"])[:16]
+    for study_id in payload["study_ids"]:
+        study = session.get(Study, int(study_id))
+        if study is None or _open_request(session, study.id):
+            continue  # deleted since, or sent already (by staff, or by an earlier delivery)
+        try:
+            technician = _eligibility(session, study.facility_id, None)
+        except ValidationFailed as exc:
+            audit.record(
+                session,
+                SYSTEM,
+                "imaging:reading:not_sent",
+                object_type="study",
+                object_id=study.id,
+                details={"patient_id": study.patient_id, "reason": exc.code, "ae": calling_ae},
+            )
+            continue
+        _create(
+            session,
+            SYSTEM,
+            study,
+            urgency,
+            f"Sent for reading on arrival from {calling_ae}; no clinical question was given.",
+            technician,
+            requested_by_id=None,
+            sent_by_ae=calling_ae,
+        )
+
+
 def _visible(principal: Principal, request: ReadingRequest) -> bool:
     if principal.kind == "system" or principal.has_role(Role.NATIONAL_ADMIN):
         return True
@@ -121,6 +190,9 @@ def _visible(principal: Principal, request: ReadingRequest) -> bool:
         SENDERS | {Role.RADIOLOGIST}
     ):
         return True
+    # QA physicians follow up and analyse the readings of their region (SEEDS 004).
+    if principal.has_role(Role.QA_PHYSICIAN) and principal.region_id is not None:
+        return request.study.facility.region_id == principal.region_id
     return principal.has_role(Role.RADIOLOGIST) and (
         request.assigned_to_id == principal.user_id
         or (

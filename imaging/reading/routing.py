@@ -2,8 +2,9 @@
 
 Tiers widen like consult routing: radiologists of the sending facility's region first, then
 the rest of the country. Within a tier, those with the modality's subspecialty are preferred,
-and the least loaded come first. Consult's roster is not reachable through consult.services,
-so reading does not filter on the on-call roster; the trace says so.
+then those on the published on-call roster now and not on a break (when nobody of the tier is,
+everyone stays offered: a study is never left unrouted), available before busy, the least
+loaded first.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from consult import services as consult_services
 from hub.models import Facility, Role, User, UserRole
 from imaging.reading.models import ReadingRequest, ReadingStatus, Urgency
 
@@ -30,6 +32,9 @@ SUBSPECIALTY: dict[str, str] = {
     "NM": "nuclear_medicine",
     "US": "ultrasound",
 }
+
+
+UNAVAILABLE = frozenset({"on_break", "off_shift"})
 
 
 @dataclass(frozen=True)
@@ -84,9 +89,18 @@ def route(session: Session, facility: Facility, modalities: list[str]) -> Routed
             trace.append(f"subspecialty {', '.join(wanted)}: none in tier, all kept")
     else:
         trace.append(f"modality {', '.join(modalities) or 'unknown'}: no subspecialty needed")
-    trace.append("on-call roster: not applied (reading offers to every radiologist of the tier)")
+    states = consult_services.on_call_now(session, [u.id for u in pool])
+    rostered = [u for u in pool if u.id in states and states[u.id] not in UNAVAILABLE]
+    if rostered:
+        trace.append(f"on-call roster: {len(rostered)} of {len(pool)} on call and not on break")
+        pool = rostered
+    elif states:
+        trace.append(f"on-call roster: {len(states)} on call, all on break or off shift: all kept")
+    else:
+        trace.append("on-call roster: nobody of the tier on call now: all kept")
     load = _load(session, [u.id for u in pool])
-    pool.sort(key=lambda u: (load.get(u.id, 0), u.id))
+    # The available first, then the least loaded: a busy radiologist is still offered the study.
+    pool.sort(key=lambda u: (states.get(u.id) == "busy", load.get(u.id, 0), u.id))
     if pool:
         least = load.get(pool[0].id, 0)
         trace.append(f"load: {len(pool)} offered, least loaded has {least} study(ies) in progress")

@@ -16,6 +16,32 @@ class ReportIn(BaseModel):
     critical: bool = Field(default=False, description="A critical finding (urgent communication)")
 
 
+class AmendIn(BaseModel):
+    """An amendment of the signed report: why, and optionally the new text at once (else the
+    signed text is copied into the new draft)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    reason: str = Field(min_length=1, max_length=2_000)
+    findings: str | None = Field(default=None, min_length=1, max_length=20_000)
+    impression: str | None = Field(default=None, min_length=1, max_length=5_000)
+    critical: bool | None = None
+
+
+class ReportVersion(BaseModel):
+    """One version of a report; ``state`` is draft, signed, or superseded (signed, then replaced
+    by a signed amendment; kept as it was)."""
+
+    version: int
+    state: Literal["draft", "signed", "superseded"]
+    author_id: int
+    signed_at: datetime | None
+    amendment_reason: str | None
+    document_id: str | None = Field(description="The signed document's public id (verify page)")
+    countersigned_at: datetime | None = Field(
+        default=None, description="When the sending facility received (countersigned) it"
+    )
+
+
 class ReportOut(BaseModel):
     """Built from an ``ImagingReport`` row (``ReportOut.model_validate(report)``)."""
 
@@ -33,6 +59,11 @@ class ReportOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     signed_at: datetime | None
+    version: int = 1
+    amendment_reason: str | None = None
+    versions: list[ReportVersion] = Field(
+        default_factory=list, description="Every version, oldest first (the report's history)"
+    )
 
     @field_validator("status", mode="before")
     @classmethod
@@ -90,6 +121,9 @@ class ReadingRequestOut(BaseModel):
     clinical_question: str
     status: str = Field(description="DICOM UPS state: scheduled, in_progress, completed, cancelled")
     routing_trace: list[str]
+    sent_by_ae: str | None = Field(
+        default=None, description="The modality's AE title when it was sent on arrival"
+    )
     assigned_to_id: int | None
     due_at: datetime
     created_at: datetime

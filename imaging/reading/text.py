@@ -43,6 +43,32 @@ _ROWS: dict[str, tuple[str, str, str, str, str]] = {
         "Teslim alan (gönderen kurum)",
         "接收人（送检机构）",
     ),
+    "amended_notice": (
+        "Amended report: it replaces the version named below, which stays on file as signed.",
+        "گزارش اصلاح‌شده: جایگزین نسخه‌ای است که در زیر آمده و "
+        "آن نسخه همان‌طور که امضا شد نگهداری می‌شود.",
+        "Исправленное заключение: оно заменяет указанную ниже версию, "
+        "которая хранится в подписанном виде.",
+        "Düzeltilmiş rapor: aşağıda belirtilen sürümün yerini alır; "
+        "o sürüm imzalandığı haliyle saklanır.",
+        "修订报告：它取代下列版本，原版本按签署时的原样保存。",
+    ),
+    "version": ("Version", "نسخه", "Версия", "Sürüm", "版本"),
+    "replaces": (
+        "Replaces version",
+        "جایگزین نسخه",
+        "Заменяет версию",
+        "Yerini aldığı sürüm",
+        "取代的版本",
+    ),
+    "replaced_signed": ("signed on", "امضاشده در", "подписана", "imza tarihi", "签署于"),
+    "amendment_reason": (
+        "Reason for the amendment",
+        "دلیل اصلاح",
+        "Причина исправления",
+        "Düzeltme nedeni",
+        "修订原因",
+    ),
 }
 
 TEXT: dict[str, dict[str, str]] = {

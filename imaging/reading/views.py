@@ -15,8 +15,9 @@ from flask_login import current_user, login_required
 from hub import db
 from hub.auth.principal import Principal, user_principal
 from imaging import services
-from imaging.reading import critical, requests
+from imaging.reading import critical, report_page, requests
 from imaging.reading.models import CriticalStatus, ReadingStatus, Urgency
+from imaging.reading.qc import views as qc_views
 
 bp = Blueprint("reading_pages", __name__, url_prefix="/reading")
 
@@ -97,10 +98,23 @@ def reading_view(request_id: int) -> ResponseReturnValue:
     session = db.session()
     principal = _principal()
     item = requests.get(session, principal, request_id)
+    mine = item.assigned_to_id == principal.user_id
+    report_panel, thumbs = None, []
+    if mine:
+        # The assigned radiologist reads the study here: its series beside the report editor.
+        series = services.series_of(session, item.study.id)
+        shown = services.series_with_images(session, item.study.id)
+        thumbs = [s.series for s in series if s.series.id in shown]
+        modalities = {s.series.modality for s in series if s.series.modality}
+        report_panel = report_page.panel(session, principal, item.study, modalities)
     html = render_template(
         "imaging/reading/show.html",
         item=item,
-        mine=item.assigned_to_id == principal.user_id,
+        mine=mine,
+        report_panel=report_panel,
+        report_states=report_page.STATE_LABELS,
+        thumbs=thumbs,
+        qc=qc_views.request_panel(session, principal, item),
         urgency_labels=URGENCY_LABELS,
         **_common(),
     )

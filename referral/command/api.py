@@ -45,6 +45,7 @@ def request_transfer(principal: Principal, body: TransferIn) -> FlaskResponse:
         severity=body.severity,
         distance_km=body.distance_km,
         consult_id=body.consult_id,
+        specialty_code=body.specialty,
     )
     session.commit()
     out = transfer_out(transfer, services.score(transfer))

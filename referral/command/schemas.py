@@ -6,8 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from hub.schemas import Id, Strict
-from referral.command.models import Transfer, TransferStatus
+from hub.schemas import CursorPage, Id, Strict
+from referral.command.models import Transfer, TransferMessage, TransferStatus
 
 
 class TransferIn(Strict):
@@ -17,6 +17,11 @@ class TransferIn(Strict):
     emergency: bool = False
     severity: int = Field(ge=1, le=5, description="1 stable … 5 critical")
     distance_km: int | None = Field(default=None, ge=0, le=20_000)
+    specialty: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Specialty code, whose assisting physician is consulted (default: consult's)",
+    )
 
 
 class TransitionIn(Strict):
@@ -50,6 +55,7 @@ class TransferOut(BaseModel):
     emergency: bool
     severity: int
     distance_km: int | None
+    specialty: str | None
     priority: int
     priority_reasons: list[ReasonOut]
     created_at: datetime
@@ -72,6 +78,7 @@ def transfer_out(t: Transfer, score: object) -> TransferOut:
         emergency=t.emergency,
         severity=t.severity,
         distance_km=t.distance_km,
+        specialty=t.specialty.code if t.specialty else None,
         priority=int(getattr(score, "score", 0)),
         priority_reasons=[ReasonOut(reason=r, points=p) for r, p in reasons],
         created_at=t.created_at,
@@ -86,3 +93,50 @@ def transfer_out(t: Transfer, score: object) -> TransferOut:
             for e in t.events
         ],
     )
+
+
+class TransferMessageIn(Strict):
+    text: str = Field(min_length=1, max_length=4000)
+
+
+class TransferMessageOut(BaseModel):
+    id: int
+    transfer_id: int
+    author_id: int
+    author: str
+    at: datetime
+    text: str
+
+
+class TransferMessageList(CursorPage):
+    items: list[TransferMessageOut]
+
+
+def message_out(m: TransferMessage) -> TransferMessageOut:
+    return TransferMessageOut(
+        id=m.id,
+        transfer_id=m.transfer_id,
+        author_id=m.author_id,
+        author=m.author.full_name,
+        at=m.at,
+        text=m.text,
+    )
+
+
+class AssistingIn(Strict):
+    username: str | None = Field(
+        max_length=64, description="The specialist to designate; null removes the designation"
+    )
+
+
+class AssistingOut(BaseModel):
+    specialty: str
+    user_id: int | None
+    username: str | None
+    name: str | None
+    designated_at: datetime | None
+
+
+class AssistingList(BaseModel):
+    region: str
+    items: list[AssistingOut]

@@ -5,19 +5,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, false, or_, select
+from sqlalchemy import ColumnElement, exists, false, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from consult import services as consults
 from hub import audit
 from hub.auth.principal import Principal
 from hub.errors import AccessDenied, Conflict, ValidationFailed
-from hub.models import Facility, Role, utcnow
+from hub.models import Facility, Role, Specialty, utcnow
 from hub.permissions import REQUESTER_ROLES, require
-from hub.realtime import command_room, emit_after_commit, facility_room
+from hub.realtime import command_room, emit_after_commit, facility_room, user_room
 from hub.services.patients import get_patient
 from referral.command import rules
-from referral.command.models import Transfer, TransferEvent, TransferStatus
+from referral.command.models import AssistingPhysician, Transfer, TransferEvent, TransferStatus
 from referral.command.rules import Side
 
 ORIGIN_ROLES = REQUESTER_ROLES | {Role.FACILITY_ADMIN}
@@ -41,11 +41,29 @@ def sides_of(principal: Principal, transfer: Transfer) -> frozenset[Side]:
     return frozenset(sides)
 
 
-def _notify(session: Session, transfer: Transfer, event: str = "transfer.updated") -> None:
+def assisting_physician_id(session: Session, transfer: Transfer) -> int | None:
+    """The region's assisting physician for the transfer's specialty (consulted in its thread)."""
+    if transfer.specialty_id is None:
+        return None
+    return session.scalar(
+        select(AssistingPhysician.user_id).where(
+            AssistingPhysician.region_id == transfer.region_id,
+            AssistingPhysician.specialty_id == transfer.specialty_id,
+        )
+    )
+
+
+def notify(
+    session: Session, transfer: Transfer, event: str = "transfer.updated", **extra: object
+) -> None:
+    """Tell both facilities, the region's command staff and the assisting physician (ids only)."""
     rooms = {facility_room(transfer.origin_facility_id), command_room(transfer.region_id)}
     if transfer.destination_facility_id is not None:
         rooms.add(facility_room(transfer.destination_facility_id))
-    payload = {"transfer_id": transfer.id, "status": transfer.status.value}
+    helper = assisting_physician_id(session, transfer)
+    if helper is not None:
+        rooms.add(user_room(helper))
+    payload = {"transfer_id": transfer.id, "status": transfer.status.value, **extra}
     emit_after_commit(session, event, payload, sorted(rooms))
 
 
@@ -89,6 +107,7 @@ def request_transfer(
     severity: int,
     distance_km: int | None,
     consult_id: int | None,
+    specialty_code: str | None = None,
 ) -> Transfer:
     require(principal, "consults:write", action="command:transfer:requested")
     if principal.facility_id is None or not principal.roles & ORIGIN_ROLES:
@@ -97,6 +116,14 @@ def request_transfer(
             action="command:transfer:requested",
         )
     patient = get_patient(session, principal, patient_id)
+    specialty_id = None
+    if specialty_code is not None:
+        specialty_id = session.scalar(select(Specialty.id).where(Specialty.code == specialty_code))
+        if specialty_id is None:
+            raise ValidationFailed(
+                "Unknown specialty.",
+                details=[{"field": "specialty", "problem": "no specialty with this code"}],
+            )
     if consult_id is not None:
         facts = consults.facts(session, consult_id)
         if (
@@ -108,6 +135,10 @@ def request_transfer(
                 "The consult is not one of your facility's consults for this patient.",
                 details=[{"field": "consult_id", "problem": "not this patient's consult here"}],
             )
+        if specialty_id is None:  # the consult's specialty decides whose advice is sought
+            specialty_id = session.scalar(
+                select(Specialty.id).where(Specialty.code == facts.specialty_code)
+            )
     origin = session.get_one(Facility, principal.facility_id)
     transfer = Transfer(
         patient_id=patient.id,
@@ -118,6 +149,7 @@ def request_transfer(
         emergency=emergency,
         severity=severity,
         distance_km=distance_km,
+        specialty_id=specialty_id,
         status=TransferStatus.PENDING,
         created_by_id=principal.user_id,
     )
@@ -140,7 +172,7 @@ def request_transfer(
         object_id=transfer.id,
         details={"patient_id": patient.id, "emergency": emergency},
     )
-    _notify(session, transfer, "transfer.alert")
+    notify(session, transfer, "transfer.alert")
     return transfer
 
 
@@ -151,7 +183,29 @@ def _visible(principal: Principal) -> ColumnElement[bool]:
         clauses.append(Transfer.destination_facility_id == principal.facility_id)
     if principal.has_role(Role.COMMAND) and principal.region_id is not None:
         clauses.append(Transfer.region_id == principal.region_id)
+    if principal.user_id is not None:
+        clauses.append(_assisted_by(principal.user_id))
     return or_(*clauses) if clauses else false()
+
+
+def _assisted_by(user_id: int) -> ColumnElement[bool]:
+    """Transfers whose region and specialty this user is the assisting physician for."""
+    return exists(
+        select(AssistingPhysician.id).where(
+            AssistingPhysician.user_id == user_id,
+            AssistingPhysician.region_id == Transfer.region_id,
+            AssistingPhysician.specialty_id == Transfer.specialty_id,
+        )
+    )
+
+
+def may_see(session: Session, principal: Principal, transfer: Transfer) -> bool:
+    """A side of the transfer, or the assisting physician consulted on it."""
+    if sides_of(principal, transfer):
+        return True
+    return principal.user_id is not None and principal.user_id == assisting_physician_id(
+        session, transfer
+    )
 
 
 def get(session: Session, principal: Principal, transfer_id: int) -> Transfer:
@@ -159,9 +213,13 @@ def get(session: Session, principal: Principal, transfer_id: int) -> Transfer:
     transfer = session.scalar(
         select(Transfer)
         .where(Transfer.id == transfer_id)
-        .options(joinedload(Transfer.origin), joinedload(Transfer.destination))
+        .options(
+            joinedload(Transfer.origin),
+            joinedload(Transfer.destination),
+            joinedload(Transfer.specialty),
+        )
     )
-    if transfer is None or not sides_of(principal, transfer):
+    if transfer is None or not may_see(session, principal, transfer):
         raise AccessDenied(
             "Transfer not found.",
             action="command:transfer:viewed",
@@ -257,5 +315,5 @@ def transition(
         )
     # The receiving facility hears of a transfer coming its way at once (its pages sound).
     alert = target is TransferStatus.APPROVED
-    _notify(session, transfer, "transfer.alert" if alert else "transfer.updated")
+    notify(session, transfer, "transfer.alert" if alert else "transfer.updated")
     return transfer

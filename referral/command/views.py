@@ -3,6 +3,7 @@ priority reasons, timeline and the moves the reader may make."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Flask, render_template, request
@@ -11,10 +12,11 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from consult.schemas import label_of_specialty
 from hub import db
 from hub.auth.principal import user_principal
-from hub.models import Facility
-from referral.command import rules, services
+from hub.models import Facility, Specialty, User
+from referral.command import rules, services, threads
 from referral.command.models import TransferStatus as S
 
 bp = Blueprint("transfer_pages", __name__)
@@ -83,6 +85,13 @@ def transfers() -> ResponseReturnValue:
         open_only=open_only,
         can_request=principal.facility_id is not None
         and bool(principal.roles & services.ORIGIN_ROLES),
+        specialties=sorted(
+            (
+                (sp.code, label_of_specialty(sp.code, sp.name))
+                for sp in session.scalars(select(Specialty))
+            ),
+            key=lambda item: item[1],
+        ),
     )
 
 
@@ -102,6 +111,12 @@ def transfer(transfer_id: int) -> ResponseReturnValue:
                 .order_by(Facility.region_id != t.region_id, Facility.level.desc(), Facility.name)
             )
         )
+    thread = threads.thread_of(session, t)
+    helper_id = services.assisting_physician_id(session, t)
+    # One timeline: the decisions and the thread's messages, in the order they happened.
+    timeline: list[tuple[datetime, int, Any]] = [(e.at, 0, e) for e in t.events]
+    timeline += [(m.at, 1, m) for m in thread]
+    timeline.sort(key=lambda item: (item[0], item[1]))
     return _render(
         "command/transfer.html",
         t=t,
@@ -109,6 +124,11 @@ def transfer(transfer_id: int) -> ResponseReturnValue:
         moves=moves,
         facilities=facilities,
         people={e.actor_id: e.actor for e in t.events if e.actor is not None},
+        timeline=[item[2] for item in timeline],
+        thread=thread,
+        helper=session.get(User, helper_id) if helper_id is not None else None,
+        may_write=threads.may_write(session, principal, t) and t.status not in rules.TERMINAL,
+        specialty=label_of_specialty(t.specialty.code, t.specialty.name) if t.specialty else None,
     )
 
 

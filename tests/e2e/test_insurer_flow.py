@@ -187,6 +187,12 @@ def test_insurer_reconciles_and_admin_uploads_tariffs(hub: Hub, phone: Page, loc
     page.goto(base + "/insurance/analyst?status=rejected")
     done = page.locator(f"tr[data-claim='{reject}'] [data-role=decision]")
     assert done.count() == 1
+    # The rejection shows in the chart by reason, drawn by Chart.js on its canvas.
+    wait_until(
+        page,
+        "Array.from(document.querySelectorAll('canvas[data-bar-chart]'))"
+        ".every(c => window.Chart && window.Chart.getChart(c))",
+    )
     check(page, f"insurer-rejected-{locale}")
 
     accepted = decision_of(hub, accept, "accepted")

@@ -30,7 +30,16 @@ VISITS = {
     ),
     "specialist.demo": ("/home", "/worklist", "/consults"),
     "insurer.demo": ("/home", "/insurance/analyst"),
-    "admin.demo": ("/home", "/insurance/billing", "/admin/ae-titles"),
+    "command.demo": ("/home", "/command/assisting-physicians"),  # linked from /command
+    "admin.demo": (
+        "/home",
+        "/insurance/billing",
+        "/admin/ae-titles",
+        "/imaging/dose/compliance",
+        "/imaging/devices/",
+        "/imaging/devices/uptime",
+        "/imaging/dose/exam-types",
+    ),
 }
 # Besides those, every page each demo account's home links (the home is how people find them).
 SKIP_LINKS = ("/lang/", "/logout", "/static/", "/login")

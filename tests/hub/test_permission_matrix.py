@@ -132,12 +132,17 @@ def test_every_operation_has_a_rule() -> None:
     from tests.consult.test_permissions import Consults
     from tests.consult.test_permissions import rules as consult_rules
     from tests.consult.test_signing_permissions import rules as signing_rules
+    from tests.imaging.test_device_permissions import Probe as DeviceProbe
+    from tests.imaging.test_device_permissions import rules as device_rules
     from tests.imaging.test_permissions import Probe
     from tests.imaging.test_permissions import rules as imaging_rules
+    from tests.imaging.test_qc_permissions import Probe as QcProbe
+    from tests.imaging.test_qc_permissions import rules as qc_rules
     from tests.imaging.test_reading_permissions import Probe as ReadingProbe
     from tests.imaging.test_reading_permissions import rules as reading_rules
     from tests.insurance.test_permissions import Probe as InsuranceProbe
     from tests.insurance.test_permissions import rules as insurance_rules
+    from tests.referral.test_monitoring_permissions import rules as monitoring_rules
     from tests.referral.test_permissions import Probe as ReferralProbe
     from tests.referral.test_permissions import rules as referral_rules
     from tests.referral.test_transfer_permissions import rules as transfer_rules
@@ -150,9 +155,12 @@ def test_every_operation_has_a_rule() -> None:
         + signing_rules(0)
         + imaging_rules(Probe("", 0, 0))
         + reading_rules(ReadingProbe("", 0, 0))
+        + qc_rules(QcProbe(0, 0))
+        + device_rules(DeviceProbe(0, "", 0))
         + insurance_rules(InsuranceProbe(0))
         + referral_rules(ReferralProbe())
         + transfer_rules(0)
+        + monitoring_rules(0)
         + video_rules(VideoProbe(0, 0, 0, 0, 0))
     )
     assert uncovered_operations(every) == []

@@ -164,3 +164,26 @@ def test_a_national_administrator_keeps_every_facility_and_others_are_refused(
     for role in (Role.CHW, Role.COMMAND):
         page = logged_in(app, role, world.facility_a.code)
         assert page.get(PAGE).status_code == 403
+
+
+def test_a_title_can_send_its_studies_for_reading_on_arrival(app: Flask, world: World) -> None:
+    admin = logged_in(app, Role.FACILITY_ADMIN, world.facility_a.code)
+    token = _token(admin)
+    title = _title()
+    form = {"csrf_token": token, "ae_title": title, "kind": "modality"}
+    assert admin.post(PAGE, data={**form, "reading_urgency": "urgent"}).status_code == 302
+    row = _row(app, title)
+    assert row is not None and row.reading_urgency == "urgent"
+    html = admin.get(PAGE).get_data(as_text=True)
+    assert 'id="reading_urgency"' in html and "Yes, urgent" in html
+    edit = admin.get(f"{PAGE}/{row.id}").get_data(as_text=True)
+    assert '<option value="urgent" selected>' in edit
+    # An urgency no one offered is refused on the page and changes nothing.
+    bad = admin.post(f"{PAGE}/{row.id}", data={**form, "reading_urgency": "whenever"})
+    assert bad.status_code == 422 and 'id="ae-error"' in bad.get_data(as_text=True)
+    unchanged = _row(app, title)
+    assert unchanged is not None and unchanged.reading_urgency == "urgent"
+    # Turned off again: staff send its studies themselves.
+    assert admin.post(f"{PAGE}/{row.id}", data={**form, "reading_urgency": ""}).status_code == 302
+    off = _row(app, title)
+    assert off is not None and off.reading_urgency is None

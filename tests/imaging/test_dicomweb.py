@@ -7,18 +7,21 @@ import io
 import json
 import secrets
 from datetime import date
+from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from pydicom import dcmread
+from pydicom import dcmread, dcmwrite
+from pydicom.dataset import Dataset
 from pydicom.uid import RLELossless, generate_uid
 from sqlalchemy import func, select
 
 from hub import db
 from hub.models import AuditEvent
 from imaging.models import Instance
+from imaging.upload import split_part10
 from tests.imaging.dicomdata import ct_instance
 from tests.imaging.support import ingest
 from tests.support.personas import World
@@ -216,7 +219,16 @@ def test_wado_streams_instances_metadata_frames_rendered(
     assert meta.status_code == 200 and meta.mimetype == "application/dicom+json"
     items = json.loads(meta.get_data())
     assert len(items) == 3
-    assert "7FE00010" not in items[0]
+    # Pixels are not inlined: a BulkDataURI names them, and answers them as stored.
+    pixel_uri = items[0]["7FE00010"]["BulkDataURI"]
+    assert set(items[0]["7FE00010"]) == {"vr", "BulkDataURI"}
+    bulk = client.get(urlsplit(pixel_uri).path, headers=headers)
+    assert bulk.status_code == 200, bulk.get_data(as_text=True)
+    assert bulk.content_type.startswith('multipart/related; type="application/octet-stream"')
+    (bulk_pixels,) = _parts(bulk.get_data(), bulk.content_type)
+    by_sop = {str(dcmread(io.BytesIO(p)).SOPInstanceUID): p for p in parts}
+    assert bulk_pixels == dcmread(io.BytesIO(by_sop[_values(items[0], "00080018")[0]])).PixelData
+    assert _audited(app, bulk.headers["X-Request-ID"], "imaging:study:retrieved") is not None
     assert _values(items[0], "00280010") == [16]
     assert _values(items[0], "00020010") == ["1.2.840.10008.1.2.1"]
 
@@ -375,3 +387,108 @@ def test_stow_refuses_other_media(
         f"{ROOT}/studies", data=b"{}", headers={**_headers(world), "Content-Type": kind}
     )
     assert resp.status_code == status
+
+
+def test_stow_takes_parts_without_a_preamble(app: Flask, client: FlaskClient, world: World) -> None:
+    """pydicom's dcmwrite of a dataset made in memory (as dicomweb-client sends it) writes
+    the file meta information without the 128-byte preamble and "DICM"."""
+    pid = _pid()
+    ds = ct_instance(
+        patient_id=pid, study_uid=generate_uid(), series_uid=generate_uid(), number=1, size=8
+    )
+    out = io.BytesIO()
+    dcmwrite(out, ds)
+    bare = out.getvalue()
+    assert bare[:2] == b"\x02\x00" and bare[128:132] != b"DICM"
+    # The same dataset without its file meta information.
+    no_meta = bare[split_part10(bytes(128) + b"DICM" + bare)[3] - 132 :]
+    body, kind = _multipart(
+        [
+            ("application/dicom", bare),
+            # Without file meta information nothing says what the part is: refused.
+            ("application/dicom", no_meta),
+        ]
+    )
+    resp = client.post(
+        f"{ROOT}/studies/{ds.StudyInstanceUID}",
+        data=body,
+        headers={**_headers(world), "Content-Type": kind},
+    )
+    assert resp.status_code == 202, resp.get_data(as_text=True)
+    answer = resp.get_json()
+    assert [_values(i, "00081155")[0] for i in _values(answer, "00081199")] == [
+        str(ds.SOPInstanceUID)
+    ]
+    assert [_values(f, "00081197")[0] for f in _values(answer, "00081198")] == [0xC000]
+    whole = client.get(f"{ROOT}/studies/{ds.StudyInstanceUID}", headers=_headers(world))
+    (stored,) = _parts(whole.get_data(), whole.content_type)
+    assert stored[128:132] == b"DICM"  # kept as a PS3.10 file
+    assert dcmread(io.BytesIO(stored)).PixelData == ds.PixelData
+
+
+def _with_icon(ds: Dataset) -> Dataset:
+    """An icon image in a sequence: bulk data inside an item."""
+    icon = Dataset()
+    icon.Rows = icon.Columns = 40
+    icon.SamplesPerPixel = 1
+    icon.PhotometricInterpretation = "MONOCHROME2"
+    icon.BitsAllocated = icon.BitsStored = 8
+    icon.HighBit = 7
+    icon.PixelRepresentation = 0
+    icon.PixelData = bytes(range(200)) * 8
+    icon["PixelData"].VR = "OB"
+    ds.IconImageSequence = [icon]
+    return ds
+
+
+def test_bulk_data_in_items_and_compressed_pixels(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    ds = _with_icon(
+        ct_instance(
+            patient_id=_pid(),
+            study_uid=generate_uid(),
+            series_uid=generate_uid(),
+            number=1,
+            size=32,
+            syntax=RLELossless,
+        )
+    )
+    body, kind = _multipart([("application/dicom", _part10(ds))])
+    resp = client.post(
+        f"{ROOT}/studies", data=body, headers={**_headers(world), "Content-Type": kind}
+    )
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    base = (
+        f"{ROOT}/studies/{ds.StudyInstanceUID}/series/{ds.SeriesInstanceUID}"
+        f"/instances/{ds.SOPInstanceUID}"
+    )
+    (meta,) = client.get(f"{base}/metadata", headers=_headers(world)).get_json()
+    icon_uri = meta["00880200"]["Value"][0]["7FE00010"]["BulkDataURI"]
+    assert icon_uri.endswith(f"{base}/bulkdata/00880200/0/7FE00010")
+    assert meta["00880200"]["Value"][0]["00280010"]["Value"] == [40]
+    got = client.get(urlsplit(icon_uri).path, headers=_headers(world))
+    assert got.status_code == 200, got.get_data(as_text=True)
+    assert _parts(got.get_data(), got.content_type) == [bytes(range(200)) * 8]
+
+    # Compressed pixels: each frame as stored, typed by its transfer syntax.
+    pixels = client.get(urlsplit(meta["7FE00010"]["BulkDataURI"]).path, headers=_headers(world))
+    assert pixels.status_code == 200, pixels.get_data(as_text=True)
+    assert pixels.content_type.startswith('multipart/related; type="image/dicom-rle"')
+    frames = client.get(
+        f"{base}/frames/1",
+        headers={**_headers(world), "Accept": 'multipart/related; type="image/dicom-rle"'},
+    )
+    assert _parts(pixels.get_data(), pixels.content_type) == _parts(
+        frames.get_data(), frames.content_type
+    )
+    refused = client.get(
+        f"{base}/bulkdata/7FE00010",
+        headers={**_headers(world), "Accept": 'multipart/related; type="image/jpeg"'},
+    )
+    assert refused.status_code == 406
+
+    for bad in ("00100010", "7FE0", "00880200/1/7FE00010", "00880200/x/7FE00010", "00280010/0"):
+        answer = client.get(f"{base}/bulkdata/{bad}", headers=_headers(world))
+        assert answer.status_code == 404, bad
+        assert answer.get_json()["error"]["code"] == "no_such_bulk_data", bad

@@ -4,6 +4,7 @@ matrix covers /api/v1 only), and an image link reaching exactly its study."""
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -74,6 +75,12 @@ def rules(p: Probe, series: str, sop: str) -> list[Rule]:
             "GET",
             "/studies/<study>/series/<series>/instances/<sop>/frames/<frame_list>/rendered",
             lambda w: f"{instance}/frames/1/rendered",
+            SEE,
+        ),
+        Rule(
+            "GET",
+            "/studies/<study>/series/<series>/instances/<sop>/bulkdata/<path:trail>",
+            lambda w: f"{instance}/bulkdata/7FE00010",
             SEE,
         ),
         # A JSON body is no multipart request: permitted callers get 415, others refusals.
@@ -152,6 +159,12 @@ def test_an_image_link_reaches_exactly_its_study(
     assert client.get(f"{instance}/rendered").status_code == 200
     meta = client.get(f"{instance}/metadata").get_json()
     assert meta[0]["00080018"]["Value"] == [sop]
+    # The metadata's bulk data URIs stay under the link, and answer there.
+    pixels = meta[0]["7FE00010"]["BulkDataURI"]
+    assert pixels.endswith(
+        f"{root}/studies/{shared.study_uid}/series/{series}/instances/{sop}/bulkdata/7FE00010"
+    )
+    assert client.get(urlsplit(pixels).path).status_code == 200
     # Any other study, even of the same patient and facility, is not there.
     for path in ("", "/series", "/instances", "/metadata"):
         assert client.get(f"{root}/studies/{other.study_uid}{path}").status_code == 404, path

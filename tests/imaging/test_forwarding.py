@@ -29,6 +29,7 @@ from imaging.archive.central import CentralArchive
 from imaging.archive.errors import ArchiveUnavailable
 from imaging.dicom import sender as dicom_sender
 from imaging.models import ForwardItem, ForwardState, Instance, Study
+from imaging.reading import archive_copy
 from tests.imaging.conftest import Titles
 from tests.imaging.dicomdata import write_study
 from tests.imaging.peers import Node, Orthanc, dcmtk, running_node, running_orthanc
@@ -594,3 +595,36 @@ def test_retention_deletes_the_central_archive_copy_when_configured(
             )
         ).all()
     assert {"asked": 4, "deleted": 4} in [{k: d[k] for k in ("asked", "deleted")} for d in events]
+
+
+def test_a_signed_report_copy_reaches_the_archive_with_its_study(
+    fwd_app: Flask, fwd_node: Node, orthanc: Orthanc, titles: Titles, world: World, tmp_path: Path
+) -> None:
+    """The Encapsulated PDF the hub keeps of each signed report (imaging.reading.archive_copy)
+    is an instance the hub's node and the central archive both accept, beside the images."""
+    study_uid, paths = write_study(
+        tmp_path, patient_id=world.patient_a.national_id, count=2, size=32
+    )
+    _store(fwd_node, titles.a, paths)
+    pdf = b"%PDF-1.7\n% a stand-in for the signed report\n%%EOF\n"
+    with fwd_app.app_context(), db.transaction() as sess:
+        study = sess.scalar(select(Study).where(Study.study_instance_uid == study_uid))
+        assert study is not None
+        raw = archive_copy.encapsulated_pdf(
+            study,
+            SimpleNamespace(version=1),
+            pdf,
+            "doc-forwarding-test",
+            utcnow(),  # type: ignore[arg-type]
+        )
+    copy = tmp_path / "report.dcm"
+    copy.write_bytes(raw)
+    _store(fwd_node, titles.a, [copy])
+    assert _drain(fwd_app) >= 3
+    assert len(orthanc.instances_of(study_uid)) == 3
+    held = [
+        requests.get(f"{orthanc.url}/instances/{i}/simplified-tags", timeout=30).json()
+        for i in orthanc.instances_of(study_uid)
+    ]
+    [doc] = [h for h in held if h.get("SOPClassUID") == archive_copy.ENCAPSULATED_PDF]
+    assert doc["PatientID"] == world.patient_a.national_id and doc["Modality"] == "DOC"

@@ -126,6 +126,26 @@ def rules(p: Probe) -> list[Rule]:
             lambda w: f"{report}/countersign",
             frozenset({"hw_a", "gp_a"}),
         ),
+        # Only radiologists amend (none among the personas); a draft cannot be amended (409).
+        Rule(
+            "POST",
+            "/api/v1/studies/{study_instance_uid}/report/amend",
+            lambda w: f"{report}/amend",
+            frozenset(),
+            lambda w: {"reason": "Matrix"},
+        ),
+        Rule(
+            "GET",
+            "/api/v1/studies/{study_instance_uid}/report/versions/{version}.pdf",
+            lambda w: f"{report}/versions/1.pdf",
+            SEE,
+        ),
+        Rule(
+            "GET",
+            "/api/v1/studies/{study_instance_uid}/report/fhir",
+            lambda w: f"{report}/fhir",
+            SEE,
+        ),
         # Without a central archive (this app) permitted callers get 409, others refusals.
         Rule(
             "POST",

@@ -57,3 +57,33 @@ def test_pages_follow_the_request(
 def test_the_sweep_is_scheduled(app: Flask) -> None:
     schedule = app.extensions["celery"].conf.beat_schedule
     assert schedule["reading-critical-sweep"]["task"] == "imaging.reading.critical_sweep"
+
+
+def test_an_unacknowledged_critical_result_is_on_every_page_of_the_facility(
+    app: Flask, client: FlaskClient, session: Session, world: World
+) -> None:
+    case = _case(app, session, world)
+    sent = _send(client, case)
+    url = f"/api/v1/reading-requests/{sent['id']}"
+    assert client.post(f"{url}/claim", headers=case.readers[0]).status_code == 200
+    sender, outsider = log_in(app, case.sender_name), log_in(app, case.outsider_name)
+    assert 'class="page-banner"' not in page(sender, "/home")
+    raised = client.post(
+        f"{url}/critical-results",
+        json={"category": 1, "finding": "Tension pneumothorax."},
+        headers=case.readers[0],
+    ).get_json()
+    for path in ("/home", "/patients", "/imaging/studies", "/referrals/"):
+        html = page(sender, path)
+        assert 'class="page-banner"' in html, path
+        assert f'href="/reading/critical-results/{raised["id"]}"' in html, path
+    assert 'class="page-banner"' not in page(outsider, "/home")
+    # The banner's text names no patient and no finding: it is on every page.
+    assert "Tension pneumothorax" not in page(sender, "/patients")
+    acked = client.post(
+        f"/api/v1/critical-results/{raised['id']}/acknowledge",
+        json={"method": "phone", "read_back": "Tension pneumothorax."},
+        headers=case.sender,
+    )
+    assert acked.status_code == 200, acked.get_json()
+    assert 'class="page-banner"' not in page(sender, "/home")

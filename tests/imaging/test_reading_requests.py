@@ -13,13 +13,14 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from consult.models import SpecialistState, SpecialistStatus
 from hub import db
-from hub.models import Role, utcnow
+from hub.models import Role, User, utcnow
 from hub.pki import ca
 from imaging.reading.cli import set_site, set_technician
 from imaging.reading.critical import escalate_due, set_window
 from imaging.reading.models import CriticalResult, CriticalWindow, ReadingRequest
-from tests.consult.support import bearer
+from tests.consult.support import bearer, on_call
 from tests.imaging.support import ingest
 from tests.support import factories as f
 from tests.support.personas import World
@@ -259,4 +260,27 @@ def test_ack_window_is_configurable(app: Flask, session: Session) -> None:
     session.rollback()
     assert session.get_one(CriticalWindow, 3).ack_minutes == 60
     assert session.get_one(CriticalWindow, 2).ack_minutes == 30
+    session.rollback()
+
+
+def test_routing_prefers_the_on_call_roster(
+    app: Flask, client: FlaskClient, session: Session, world: World
+) -> None:
+    case = _case(app, session, world)
+    on_shift, paused = (session.get_one(User, uid) for uid in case.reader_ids)
+    for who in (on_shift, paused):
+        on_call(session, who, world.hospital_x, specialty="radiology")
+    session.add(
+        SpecialistStatus(
+            user_id=paused.id,
+            state=SpecialistState.AVAILABLE,
+            paused_until=utcnow() + timedelta(minutes=30),
+        )
+    )
+    session.commit()
+    sent = _send(client, case)
+    assert any("on-call roster:" in line for line in sent["routing_trace"])  # type: ignore[union-attr]
+    session.rollback()
+    request = session.get_one(ReadingRequest, sent["id"])
+    assert on_shift.id in request.candidate_ids and paused.id not in request.candidate_ids
     session.rollback()

@@ -93,7 +93,7 @@ def test_report_is_written_signed_received_and_verifiable(
     assert signed.status_code == 201, signed.get_json()
     doc = signed.get_json()
     assert doc["kind"] == "imaging_report" and doc["locale"] == "fa"
-    assert doc["payload"]["report"] == BODY
+    assert doc["payload"]["report"] == {**BODY, "version": 1}
     assert doc["payload"]["study"]["modalities"] == ["CT"]
     assert client.get(case.url, headers=case.receiver).get_json()["status"] == "signed"
     # A signed report never changes, and is signed once.

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from hub import db
 from hub.auth.principal import user_principal
 from hub.models import Specialty, User, utcnow
-from referral import booking, services
+from referral import booking, links, services
 from referral.models import (
     Appointment,
     AppointmentStatus,
@@ -66,6 +66,8 @@ class Probe:
     cancel_appt_id: int = 0
     check_in_id: int = 0
     no_show_id: int = 0
+    link_patient_id: int = 0
+    link_id: int = 0  # a booking link the specialist gave, withdrawn by the first allowed
     task_id: Callable[[], int] = field(default=lambda: 0)
 
 
@@ -131,6 +133,36 @@ def rules(p: Probe) -> list[Rule]:
             REFERRING,
         ),
         Rule("GET", "/api/v1/clinics", lambda w: "/api/v1/clinics", READERS),
+        Rule(
+            "GET",
+            "/api/v1/appointments/{appointment_id}/reminders",
+            lambda w: f"{appt}/{p.seen_id}/reminders",
+            SEE_REFERRAL,
+        ),
+        # Without a referral: only who keeps the clinic's calendar (and is a facility's staff).
+        Rule(
+            "POST",
+            "/api/v1/booking-links",
+            lambda w: "/api/v1/booking-links",
+            RECEIVING,
+            lambda w: {"patient_id": p.link_patient_id, "clinic": p.clinic_code},
+            # Who cannot see the patient is told nothing more than "unknown patient".
+            expect=(("national", 403),),
+        ),
+        Rule(
+            "POST",
+            "/api/v1/booking-links/{link_id}/revoke",
+            lambda w: f"/api/v1/booking-links/{p.link_id}/revoke",
+            CALENDAR,
+        ),
+        Rule("GET", "/api/v1/referral-targets", lambda w: "/api/v1/referral-targets", READERS),
+        Rule(
+            "POST",
+            "/api/v1/referral-targets",
+            lambda w: "/api/v1/referral-targets",
+            frozenset({"command_x", "national"}),
+            lambda w: {"region": w.region_x.code, "specialty": "pulmonology", "days": 21},
+        ),
         Rule(
             "GET",
             "/api/v1/clinics/{code}/slots",
@@ -236,6 +268,15 @@ def probe(app: Flask, world: World) -> Probe:
         sess.add(missed)
         sess.flush()
 
+        specialist = user_principal(sess.get_one(User, world["specialist"].user_id), "session")
+        link = links.mint(
+            sess,
+            specialist,
+            referral_id=None,
+            patient_id=patients[0].id,  # the receiving side sees the referred patient
+            clinic_code=cl.code,
+        ).link.id
+
         def task_id() -> int:
             with app.app_context(), db.transaction() as s:
                 found = s.scalar(
@@ -259,6 +300,8 @@ def probe(app: Flask, world: World) -> Probe:
             cancel_appt_id=booked[2],
             check_in_id=booked[3],
             no_show_id=missed.id,
+            link_patient_id=patients[0].id,
+            link_id=link,
             task_id=task_id,
         )
 

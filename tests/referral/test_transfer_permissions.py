@@ -58,6 +58,31 @@ def rules(transfer_id: int) -> list[Rule]:
             DISPATCH,
             lambda w: {"to": "on_hold"},
         ),
+        # The thread: everyone who sees the transfer reads it; its participants write (a
+        # national administrator oversees: 403).
+        Rule("GET", "/api/v1/transfers/{transfer_id}/messages", lambda w: f"{at}/messages", SEE),
+        Rule(
+            "POST",
+            "/api/v1/transfers/{transfer_id}/messages",
+            lambda w: f"{at}/messages",
+            SEE - {"national"},
+            lambda w: {"text": "Matrix probe message"},
+        ),
+        # Region X's assisting physicians: its command staff and national administrators.
+        Rule(
+            "GET",
+            "/api/v1/regions/{code}/assisting-physicians",
+            lambda w: f"/api/v1/regions/{w.region_x.code}/assisting-physicians",
+            DISPATCH,
+        ),
+        # Removing a designation nobody holds changes nothing for the allowed personas.
+        Rule(
+            "PUT",
+            "/api/v1/regions/{code}/assisting-physicians/{specialty}",
+            lambda w: f"/api/v1/regions/{w.region_x.code}/assisting-physicians/pulmonology",
+            DISPATCH,
+            lambda w: {"username": None},
+        ),
     ]
 
 
