@@ -47,6 +47,22 @@ def _rfc3339_text(value: object) -> object:
 Timestamp = Annotated[datetime, BeforeValidator(_rfc3339_text)]
 
 
+def _iso_day(value: object) -> object:
+    # As for Timestamp: a query's digits would otherwise be read as seconds since 1970.
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ValueError("give a day as YYYY-MM-DD")
+
+
+# A day given to the API in a query: ISO 8601 text (or a date from Python callers).
+Day = Annotated[date, BeforeValidator(_iso_day)]
+
+
 # The id of a row given in a body or query: what an INTEGER id column holds (signed 32-bit
 # on PostgreSQL; a larger number would overflow the driver instead of matching nothing).
 Id = Annotated[int, Field(gt=0, le=ID_MAX)]

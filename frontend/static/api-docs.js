@@ -13,6 +13,8 @@
     // screen readers cannot reach).
     deepLinking: false,
     tryItOutEnabled: false,
+    // Folded tags: with every operation unfolded, Swagger UI stops rendering after a few.
+    docExpansion: "none",
     persistAuthorization: false,
     validatorUrl: null,  // never ask an outside validator about the document
     onComplete: function () {

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import re
 import secrets
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import ColumnElement, false, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, false, func, or_, select, true
 from sqlalchemy.orm import Session, joinedload
 
 from hub import audit
@@ -30,6 +31,16 @@ BAD_CREDENTIALS = "Wrong username or password, or the account is locked."
 FACILITY_ROLES = frozenset(
     {Role.CHW, Role.NURSE, Role.GP, Role.SPECIALIST, Role.RADIOLOGIST, Role.FACILITY_ADMIN}
 )
+
+
+def role_holders(role: Role, *columns: Any) -> Select[Any]:
+    """Active accounts holding ``role``, as a query of ``columns`` (default: their ids) for the
+    caller to narrow further (a facility, a region)."""
+    return (
+        select(*(columns or (User.id,)))
+        .join(UserRole, UserRole.user_id == User.id)
+        .where(User.is_active.is_(True), UserRole.role == role)
+    )
 
 
 def hash_password(password: str) -> str:

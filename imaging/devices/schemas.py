@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hub.api.pagination import PageQuery
-from hub.schemas import FromRow
+from hub.schemas import Day, FromRow
 
 # DICOM modality codes of the devices the hub keeps (dose-bearing ones and the usual others).
 Modality = Literal["CT", "MG", "XA", "DX", "CR", "RF", "US", "MR", "NM", "PT", "OT"]
@@ -104,10 +104,10 @@ class LogOut(FromRow):
 
 class UptimeQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
-    from_: date | None = Field(
+    from_: Day | None = Field(
         default=None, alias="from", description="First day (default: 30 days before 'to')"
     )
-    to: date | None = Field(default=None, description="Last day, included (default: today)")
+    to: Day | None = Field(default=None, description="Last day, included (default: today)")
     facility_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
 
 

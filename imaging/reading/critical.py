@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session
 from hub import audit, hooks, realtime
 from hub.auth.principal import SYSTEM, Principal
 from hub.errors import AccessDenied, Conflict, NotFound, ValidationFailed
-from hub.models import Facility, Role, User, UserRole, utcnow
+from hub.models import Facility, Role, User, utcnow
 from hub.permissions import REQUESTER_ROLES, require
+from hub.services.users import role_holders
 from imaging.reading.models import (
     CriticalEvent,
     CriticalResult,
@@ -197,15 +198,7 @@ def acknowledge(
 
 def _facility_heads(session: Session, facility_id: int) -> list[int]:
     return list(
-        session.scalars(
-            select(User.id)
-            .join(UserRole, UserRole.user_id == User.id)
-            .where(
-                User.facility_id == facility_id,
-                User.is_active.is_(True),
-                UserRole.role == Role.FACILITY_ADMIN,
-            )
-        )
+        session.scalars(role_holders(Role.FACILITY_ADMIN).where(User.facility_id == facility_id))
     )
 
 

@@ -16,7 +16,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from consult import services as consult_services
-from hub.models import Facility, Role, User, UserRole
+from hub.models import Facility, Role, User
+from hub.services.users import role_holders
 from imaging.reading.models import ReadingRequest, ReadingStatus, Urgency
 
 # Time from request to signed report (SEEDS 004 leaves the figures to the hub).
@@ -44,14 +45,7 @@ class Routed:
 
 
 def _radiologists(session: Session) -> list[User]:
-    return list(
-        session.scalars(
-            select(User)
-            .join(UserRole, UserRole.user_id == User.id)
-            .where(UserRole.role == Role.RADIOLOGIST, User.is_active.is_(True))
-            .order_by(User.id)
-        )
-    )
+    return list(session.scalars(role_holders(Role.RADIOLOGIST, User).order_by(User.id)))
 
 
 def _load(session: Session, user_ids: list[int]) -> dict[int, int]:
@@ -70,7 +64,7 @@ def route(session: Session, facility: Facility, modalities: list[str]) -> Routed
     """Candidates for a study of ``modalities`` sent by ``facility``."""
     trace: list[str] = []
     everyone = _radiologists(session)
-    regions = dict(session.execute(select(Facility.id, Facility.region_id)).tuples().all())
+    regions = dict(session.execute(select(Facility.id, Facility.region_id)).all())
     in_region = [
         u for u in everyone if u.facility_id and regions.get(u.facility_id) == facility.region_id
     ]

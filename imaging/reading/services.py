@@ -64,19 +64,15 @@ AUTHORS = frozenset({Role.RADIOLOGIST})
 RECEIVERS = REQUESTER_ROLES
 
 
-def _report_of(session: Session, study: Study) -> ImagingReport | None:
-    """The study's current report: its newest version."""
+def current(session: Session, study: Study) -> ImagingReport | None:
+    """The study's current report, its newest version, unchecked: for a caller that has
+    checked access to the study."""
     return session.scalar(
         select(ImagingReport)
         .where(ImagingReport.study_id == study.id)
         .order_by(ImagingReport.version.desc())
         .limit(1)
     )
-
-
-def current(session: Session, study: Study) -> ImagingReport | None:
-    """The study's newest report version, unchecked: for a caller that has checked the study."""
-    return _report_of(session, study)
 
 
 def _versions(session: Session, study_id: int) -> list[ImagingReport]:
@@ -101,7 +97,7 @@ def _latest_signed(session: Session, study_id: int) -> ImagingReport | None:
 def get(session: Session, principal: Principal, study_uid: str) -> ImagingReport:
     """The report of a study the caller may see; audited."""
     study = services.get_study(session, principal, study_uid, purpose="viewed", audited=False)
-    report = _report_of(session, study)
+    report = current(session, study)
     if report is None:
         raise NotFound("This study has no report yet.", code="no_report")
     audit.record(
@@ -122,7 +118,7 @@ def write(
     action = "imaging:report:written"
     require(principal, "imaging:write", roles=AUTHORS, action=action)
     study = services.get_study(session, principal, study_uid, purpose="viewed", audited=False)
-    report = _report_of(session, study)
+    report = current(session, study)
     created = report is None
     if report is None:
         report = ImagingReport(
@@ -171,25 +167,25 @@ def amend(session: Session, principal: Principal, study_uid: str, data: AmendIn)
     action = "imaging:report:amended"
     require(principal, "imaging:write", roles=AUTHORS, action=action)
     study = services.get_study(session, principal, study_uid, purpose="viewed", audited=False)
-    current = _report_of(session, study)
-    if current is None:
+    newest = current(session, study)
+    if newest is None:
         raise Conflict("This study has no report to amend.", code="no_report")
-    if current.status is not ReportStatus.SIGNED:
+    if newest.status is not ReportStatus.SIGNED:
         raise Conflict(
             "The report's newest version is a draft: change or sign it instead.",
             code="draft_open",
-            details={"version": current.version},
+            details={"version": newest.version},
         )
     report = ImagingReport(
         study_id=study.id,
-        version=current.version + 1,
-        supersedes_id=current.id,
+        version=newest.version + 1,
+        supersedes_id=newest.id,
         amendment_reason=data.reason,
         author_id=principal.user_id,
         status=ReportStatus.DRAFT,
-        findings=data.findings if data.findings is not None else current.findings,
-        impression=data.impression if data.impression is not None else current.impression,
-        critical=data.critical if data.critical is not None else current.critical,
+        findings=data.findings if data.findings is not None else newest.findings,
+        impression=data.impression if data.impression is not None else newest.impression,
+        critical=data.critical if data.critical is not None else newest.critical,
     )
     session.add(report)
     try:
@@ -329,7 +325,7 @@ def sign(
     action = "imaging:report:signed"
     require(principal, "imaging:write", roles=AUTHORS, action=action)
     study = services.get_study(session, principal, study_uid, purpose="viewed", audited=False)
-    report = _report_of(session, study)
+    report = current(session, study)
     if report is None:
         raise Conflict("Write the report before signing it.", code="no_report")
     if report.author_id != principal.user_id:
@@ -537,8 +533,8 @@ def licensed_reading_sites(session: Session, facility_ids: list[int]) -> set[int
 def fhir_report(session: Session, principal: Principal, study_uid: str) -> dict[str, Any]:
     """The newest signed version of the report as a FHIR DiagnosticReport (with its signed
     PDF), else the draft as preliminary without a PDF; the read is audited by ``get``."""
-    current = get(session, principal, study_uid)
-    report = _latest_signed(session, current.study_id) or current
+    newest = get(session, principal, study_uid)
+    report = _latest_signed(session, newest.study_id) or newest
     signed = report.status is ReportStatus.SIGNED
     doc = documents.find(session, *_document_key(report)) if signed else None
     pdf_bytes = documents.latest_revision(session, doc).pdf if doc is not None else None

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.api.pagination import PageQuery
+from hub.schemas import Day
 
 
 class ProgressQuery(BaseModel):
@@ -18,12 +19,12 @@ class ProgressQuery(BaseModel):
         description="A macro-region's code: that region with its universities; omitted: every "
         "region you may read, side by side",
     )
-    from_: date | None = Field(
+    from_: Day | None = Field(
         default=None,
         alias="from",
         description="First day, inclusive (default: 29 days before 'to')",
     )
-    to: date | None = Field(default=None, description="Last day, inclusive (default: today, UTC)")
+    to: Day | None = Field(default=None, description="Last day, inclusive (default: today, UTC)")
     format: Literal["json", "csv", "pdf"] = Field(
         default="json",
         description="json (this answer), csv (one row per region and university) or pdf "

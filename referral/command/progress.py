@@ -24,7 +24,8 @@ from consult import services as consults
 from hub import audit
 from hub.auth.principal import Principal
 from hub.errors import AccessDenied, NotFound, ValidationFailed
-from hub.models import Facility, MacroRegion, Role, Specialty, University, User, UserRole, utcnow
+from hub.models import Facility, MacroRegion, Role, Specialty, University, User, utcnow
+from hub.services.users import role_holders
 from imaging.reading import services as reading
 from referral import services as referrals
 from referral.command.models import Transfer
@@ -270,13 +271,7 @@ def _gather(session: Session, ids: list[int], start: datetime, end: datetime) ->
     )
     radiologists = set(
         session.scalars(
-            select(User.facility_id)
-            .join(UserRole, UserRole.user_id == User.id)
-            .where(
-                User.facility_id.in_(ids),
-                User.is_active.is_(True),
-                UserRole.role == Role.RADIOLOGIST,
-            )
+            role_holders(Role.RADIOLOGIST, User.facility_id).where(User.facility_id.in_(ids))
         )
     )
     return _RegionData(
@@ -292,16 +287,7 @@ def _gather(session: Session, ids: list[int], start: datetime, end: datetime) ->
 
 
 def _has_headquarters(session: Session, region_id: int) -> bool:
-    found = session.scalar(
-        select(User.id)
-        .join(UserRole, UserRole.user_id == User.id)
-        .where(
-            User.region_id == region_id,
-            User.is_active.is_(True),
-            UserRole.role == Role.COMMAND,
-        )
-        .limit(1)
-    )
+    found = session.scalar(role_holders(Role.COMMAND).where(User.region_id == region_id).limit(1))
     return found is not None
 
 

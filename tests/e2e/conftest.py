@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, sync_playwright
 
 from tests.support.live import CHROMIUM_ARGS, browser_env, live_demo_hub
 from tests.support.processes import HubProcess
@@ -29,3 +29,12 @@ def browser(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             yield launched
         finally:
             launched.close()
+
+
+@pytest.fixture
+def contexts(browser: Browser) -> Iterator[list[BrowserContext]]:
+    """Browser contexts a test opens (``tests.support.browser.open_page``), closed after it."""
+    made: list[BrowserContext] = []
+    yield made
+    for context in made:
+        context.close()

@@ -8,7 +8,6 @@ Persian on a phone; axe finds no serious or critical violation on any page."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -19,38 +18,17 @@ from pydicom.uid import generate_uid
 from hub.national_id import make_iranian
 from tests.imaging import dosedata
 from tests.imaging.dosedata import CtEvent
-from tests.support.browser import axe_violations, log_in, screenshot
+from tests.support.browser import axe_violations, log_in, open_page, screenshot
 from tests.support.live import DEMO_PASSWORD
 from tests.support.processes import HubProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-TIMEOUT_MS = 30_000
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 PASSES = [("en", DESKTOP), ("fa", PHONE)]
 DEMO_CT_SERIAL = "HPA-CT-0001"
 NATIONAL_ID = make_iranian("001000002")  # the demo's Reza Karimi, a patient of health post A
-
-
-@pytest.fixture
-def contexts(browser: Browser) -> Iterator[list[BrowserContext]]:
-    made: list[BrowserContext] = []
-    yield made
-    for context in made:
-        context.close()
-
-
-def _page(
-    browser: Browser, made: list[BrowserContext], locale: str, viewport: dict[str, int]
-) -> Page:
-    context = browser.new_context(
-        locale="fa-IR" if locale == "fa" else "en-US",
-        viewport=viewport,  # type: ignore[arg-type]
-    )
-    context.set_default_timeout(TIMEOUT_MS)
-    made.append(context)
-    return context.new_page()
 
 
 def _fits(page: Page) -> None:
@@ -68,7 +46,7 @@ def test_registry_uptime_compliance_and_mapping(
     locale: str,
     viewport: dict[str, int],
 ) -> None:
-    page = _page(browser, contexts, locale, viewport)
+    page, _errors = open_page(browser, contexts, locale, viewport)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     log_in(page, live.base_url, "admin.demo", DEMO_PASSWORD, locale)
@@ -143,7 +121,7 @@ def test_study_page_dose_section(
     )
     path = tmp_path / "dose.dcm"
     path.write_bytes(dosedata.part10(report))
-    page = _page(browser, contexts, locale, viewport)
+    page, _errors = open_page(browser, contexts, locale, viewport)
     log_in(page, live.base_url, "chw.demo", DEMO_PASSWORD, locale)
     page.goto(live.base_url + "/imaging/upload")
     page.set_input_files("#files", [str(path)])

@@ -17,13 +17,12 @@ from sqlalchemy.orm import Session
 from hub.models import Facility, User, utcnow
 from imaging.reading.qc.review import week_of
 from tests.imaging.qc_support import read_study
-from tests.support.browser import axe_violations, log_in, screenshot
+from tests.support.browser import axe_violations, log_in, open_page, screenshot
 from tests.support.live import DEMO_PASSWORD, demo_env, run_hub_command
 from tests.support.processes import HubProcess, free_port, running_hub
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-TIMEOUT_MS = 30_000
 PHONE = {"width": 390, "height": 844}
 LOCALES = ["en", "fa"]
 
@@ -57,27 +56,6 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
         yield proc
 
 
-@pytest.fixture
-def contexts(browser: Browser) -> Iterator[list[BrowserContext]]:
-    made: list[BrowserContext] = []
-    yield made
-    for context in made:
-        context.close()
-
-
-def _page(browser: Browser, made: list[BrowserContext], locale: str) -> tuple[Page, list[str]]:
-    context = browser.new_context(
-        locale="fa-IR" if locale == "fa" else "en-US",
-        viewport=PHONE,  # type: ignore[arg-type]
-    )
-    context.set_default_timeout(TIMEOUT_MS)
-    made.append(context)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    return page, errors
-
-
 def _clean(page: Page, name: str) -> None:
     screenshot(page, name)
     assert axe_violations(page) == [], name
@@ -87,7 +65,7 @@ def _clean(page: Page, name: str) -> None:
 def test_senior_review_and_qa_dashboard(
     live: HubProcess, browser: Browser, contexts: list[BrowserContext], locale: str
 ) -> None:
-    senior, senior_errors = _page(browser, contexts, locale)
+    senior, senior_errors = open_page(browser, contexts, locale, PHONE)
     log_in(senior, live.base_url, "senior.demo", DEMO_PASSWORD, locale)
     assert senior.evaluate("document.documentElement.dir") == ("rtl" if locale == "fa" else "ltr")
     senior.goto(live.base_url + "/reading/qc/reviews")
@@ -108,7 +86,7 @@ def test_senior_review_and_qa_dashboard(
     _clean(senior, f"qc-review-scored-{locale}")
     assert senior_errors == []
 
-    qa, qa_errors = _page(browser, contexts, locale)
+    qa, qa_errors = open_page(browser, contexts, locale, PHONE)
     log_in(qa, live.base_url, "qa.demo", DEMO_PASSWORD, locale)
     qa.click('a[href="/reading/qc/"]')
     expect(qa.locator("#peer-table")).to_be_visible()

@@ -5,7 +5,6 @@ with a read-back. In English on a desktop and in Persian on a phone; axe clean o
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,40 +12,16 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from hub.national_id import make_iranian
 from tests.imaging.dicomdata import write_study
-from tests.support.browser import axe_violations, log_in, screenshot
+from tests.support.browser import axe_violations, log_in, open_page, screenshot
 from tests.support.live import DEMO_PASSWORD
 from tests.support.processes import HubProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-TIMEOUT_MS = 30_000
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 NATIONAL_ID = make_iranian("001000001")  # the demo's Maryam Ahmadi, a patient of health post A
 PASSES = [("en", DESKTOP), ("fa", PHONE)]
-
-
-@pytest.fixture
-def context_factory(browser: Browser) -> Iterator[list[BrowserContext]]:
-    made: list[BrowserContext] = []
-    yield made
-    for context in made:
-        context.close()
-
-
-def _page(
-    browser: Browser, made: list[BrowserContext], locale: str, viewport: dict[str, int]
-) -> tuple[Page, list[str]]:
-    context = browser.new_context(
-        locale="fa-IR" if locale == "fa" else "en-US",
-        viewport=viewport,  # type: ignore[arg-type]
-    )
-    context.set_default_timeout(TIMEOUT_MS)
-    made.append(context)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    return page, errors
 
 
 def _clean(page: Page, name: str) -> None:
@@ -58,13 +33,13 @@ def _clean(page: Page, name: str) -> None:
 def test_send_claim_raise_and_acknowledge(
     live: HubProcess,
     browser: Browser,
-    context_factory: list[BrowserContext],
+    contexts: list[BrowserContext],
     tmp_path: Path,
     locale: str,
     viewport: dict[str, int],
 ) -> None:
     study_uid, files = write_study(tmp_path / "study", patient_id=NATIONAL_ID, count=1, size=64)
-    worker, worker_errors = _page(browser, context_factory, locale, viewport)
+    worker, worker_errors = open_page(browser, contexts, locale, viewport)
     log_in(worker, live.base_url, "chw.demo", DEMO_PASSWORD, locale)
     assert worker.evaluate("document.documentElement.dir") == ("rtl" if locale == "fa" else "ltr")
     worker.goto(live.base_url + "/imaging/upload")
@@ -85,7 +60,7 @@ def test_send_claim_raise_and_acknowledge(
     _clean(worker, f"reading-sent-{locale}")
 
     # Claim from the worklist; the reading view links the study.
-    reader, reader_errors = _page(browser, context_factory, locale, viewport)
+    reader, reader_errors = open_page(browser, contexts, locale, viewport)
     log_in(reader, live.base_url, "radiologist.demo", DEMO_PASSWORD, locale)
     reader.goto(live.base_url + "/reading/worklist")
     row = reader.locator(f'#reading-table tr[data-request="{request_id}"]')

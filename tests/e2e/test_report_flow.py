@@ -14,13 +14,12 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from hub.national_id import make_iranian
 from tests.imaging.dicomdata import write_study
-from tests.support.browser import axe_violations, log_in, screenshot
+from tests.support.browser import axe_violations, log_in, open_page, screenshot
 from tests.support.live import DEMO_PASSWORD, demo_env, run_hub_command
 from tests.support.processes import HubProcess, free_port, running_hub
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-TIMEOUT_MS = 30_000
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 NATIONAL_ID = make_iranian("001000001")  # the demo's Maryam Ahmadi, a patient of health post A
@@ -40,30 +39,6 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
         yield proc
 
 
-@pytest.fixture
-def contexts(browser: Browser) -> Iterator[list[BrowserContext]]:
-    made: list[BrowserContext] = []
-    yield made
-    for context in made:
-        context.close()
-
-
-def _page(
-    browser: Browser, made: list[BrowserContext], locale: str, viewport: dict[str, int]
-) -> tuple[Page, list[str]]:
-    context = browser.new_context(
-        locale="fa-IR" if locale == "fa" else "en-US",
-        viewport=viewport,  # type: ignore[arg-type]
-    )
-    context.set_default_timeout(TIMEOUT_MS)
-    made.append(context)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("dialog", lambda dialog: dialog.accept())  # "sign this report?" confirmations
-    return page, errors
-
-
 def _clean(page: Page, name: str) -> None:
     screenshot(page, name)
     assert axe_violations(page) == [], name
@@ -80,7 +55,7 @@ def test_write_sign_receive_and_amend(
 ) -> None:
     base = live.base_url
     study_uid, files = write_study(tmp_path / "study", patient_id=NATIONAL_ID, count=2, size=64)
-    worker, worker_errors = _page(browser, contexts, locale, viewport)
+    worker, worker_errors = open_page(browser, contexts, locale, viewport)
     log_in(worker, base, "chw.demo", DEMO_PASSWORD, locale)
     worker.goto(base + "/imaging/upload")
     worker.set_input_files("#files", [str(p) for p in files])
@@ -93,7 +68,8 @@ def test_write_sign_receive_and_amend(
     worker.wait_for_url(f"{base}/reading/requests/*")
     request_id = int(worker.url.rsplit("/", 1)[1])
 
-    reader, reader_errors = _page(browser, contexts, locale, viewport)
+    reader, reader_errors = open_page(browser, contexts, locale, viewport)
+    reader.on("dialog", lambda dialog: dialog.accept())  # "sign this report?" confirmations
     log_in(reader, base, "radiologist.demo", DEMO_PASSWORD, locale)
     reader.goto(base + "/reading/worklist")
     reader.locator(f'#reading-table tr[data-request="{request_id}"] button[data-claim]').click()

@@ -239,7 +239,10 @@ def test_worker_processes_of_one_web_command_share_its_port_and_events(
         ) as (web,),
     ):
         seeded = _seed(url)
-        workers = children_of(web.pid)
+        # The port answers once one worker serves it; the other may still be starting.
+        deadline = time.monotonic() + 30
+        while len(workers := children_of(web.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
         assert len(workers) == 2 and web.port is not None
         # Which process accepts a connection is the kernel's choice: connect until both hold a
         # websocket. Each is traced by its own client port: another connection left open (a

@@ -268,8 +268,9 @@ def test_routing_prefers_the_on_call_roster(
 ) -> None:
     case = _case(app, session, world)
     on_shift, paused = (session.get_one(User, uid) for uid in case.reader_ids)
-    for who in (on_shift, paused):
-        on_call(session, who, world.hospital_x, specialty="radiology")
+    shifts = [
+        on_call(session, who, world.hospital_x, specialty="radiology") for who in (on_shift, paused)
+    ]
     session.add(
         SpecialistStatus(
             user_id=paused.id,
@@ -283,4 +284,7 @@ def test_routing_prefers_the_on_call_roster(
     session.rollback()
     request = session.get_one(ReadingRequest, sent["id"])
     assert on_shift.id in request.candidate_ids and paused.id not in request.candidate_ids
-    session.rollback()
+    # The shared world's later requests in region X must not be offered to these two alone.
+    for shift in shifts:
+        session.delete(session.merge(shift))
+    session.commit()

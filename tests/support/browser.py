@@ -12,10 +12,33 @@ import os
 import time
 from pathlib import Path
 
-from playwright.sync_api import Page
+from playwright.sync_api import Browser, BrowserContext, Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 POLL_SECONDS = 0.05
+PAGE_TIMEOUT_MS = 30_000
+
+
+def open_page(
+    browser: Browser,
+    made: list[BrowserContext],
+    locale: str,
+    viewport: dict[str, int],
+    timeout_ms: float = PAGE_TIMEOUT_MS,
+) -> tuple[Page, list[str]]:
+    """A page in a new context of its own (one person's browser), in ``locale`` at ``viewport``;
+    the context goes on ``made`` to be closed by the ``contexts`` fixture, and the list returned
+    collects the page's script errors."""
+    context = browser.new_context(
+        locale="fa-IR" if locale == "fa" else "en-US",
+        viewport=viewport,  # type: ignore[arg-type]
+    )
+    context.set_default_timeout(timeout_ms)
+    made.append(context)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return page, errors
 
 
 def wait_until(page: Page, expression: str, timeout: float = 15_000) -> object:

@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session
 from hub import audit, realtime
 from hub.auth.principal import SYSTEM, Principal
 from hub.errors import AccessDenied, Conflict, NotFound, ValidationFailed
-from hub.models import Facility, Role, User, UserRole, utcnow
+from hub.models import Facility, Role, User, utcnow
 from hub.permissions import require
+from hub.services.users import role_holders
 from imaging.models import ImagingReport, ReportStatus, Study
 from imaging.reading.qc.access import facility_in_scope, require_qa
 from imaging.reading.qc.models import PeerReview, Reviewer, ReviewWeek
@@ -61,14 +62,9 @@ def seniors(session: Session) -> list[int]:
     """Active radiologists with 10 or more years of experience, by id."""
     return list(
         session.scalars(
-            select(User.id)
+            role_holders(Role.RADIOLOGIST)
             .join(Reviewer, Reviewer.user_id == User.id)
-            .join(UserRole, UserRole.user_id == User.id)
-            .where(
-                User.is_active.is_(True),
-                UserRole.role == Role.RADIOLOGIST,
-                Reviewer.years_of_experience >= SENIOR_YEARS,
-            )
+            .where(Reviewer.years_of_experience >= SENIOR_YEARS)
             .order_by(User.id)
         )
     )
@@ -262,17 +258,7 @@ def overdue(
 
 
 def _qa_physicians(session: Session, region_id: int) -> list[int]:
-    return list(
-        session.scalars(
-            select(User.id)
-            .join(UserRole, UserRole.user_id == User.id)
-            .where(
-                User.region_id == region_id,
-                User.is_active.is_(True),
-                UserRole.role == Role.QA_PHYSICIAN,
-            )
-        )
-    )
+    return list(session.scalars(role_holders(Role.QA_PHYSICIAN).where(User.region_id == region_id)))
 
 
 def alert_overdue(session: Session, now: datetime | None = None) -> int:

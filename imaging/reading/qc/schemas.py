@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from hub.schemas import Day
 
 # RADPEER 2016: 1 agree; 2 discrepancy not ordinarily expected to be made; 3 discrepancy that
 # should be made almost every time; "b" likely clinically significant.
@@ -97,8 +99,8 @@ class PeerReviewOut(BaseModel):
 
 class PeriodQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    from_: date | None = Field(default=None, alias="from", description="First day, inclusive")
-    to: date | None = Field(default=None, description="Last day, inclusive")
+    from_: Day | None = Field(default=None, alias="from", description="First day, inclusive")
+    to: Day | None = Field(default=None, description="Last day, inclusive")
 
     @model_validator(mode="after")
     def _ordered(self) -> PeriodQuery:
