@@ -44,6 +44,7 @@ def event_label(kind: str) -> str:
         "escalated": lambda: _("Escalated"),
         "rerouted": lambda: _("Re-routed"),
         "registered_after": lambda: _("Registered after the call"),
+        "virtual_visit": lambda: _("Opened for a booked virtual visit"),
         "attachment": lambda: _("File attached"),
         "escalation_empty": lambda: _("Nobody found at this escalation stage"),
         "command_alerted": lambda: _("Command staff alerted"),

@@ -41,6 +41,7 @@ from consult.staffing import StaffingRow as StaffingRow
 from consult.staffing import UniversityLoad as UniversityLoad
 from consult.staffing import loads as loads
 from consult.staffing import staffing as staffing
+from consult.visits import open_for_visit as open_for_visit
 from hub import audit
 from hub.auth.principal import Principal
 from hub.errors import AccessDenied, Conflict, NotFound, ValidationFailed

@@ -10,7 +10,7 @@ from hub import db
 from hub.api.core import api_route
 from hub.api.pagination import next_cursor
 from hub.auth.principal import Principal
-from referral import booking, fhir, links, reminders, services, targets
+from referral import booking, fhir, links, reminders, services, targets, visits
 from referral.models import Appointment, BookingLink, Referral, Slot
 from referral.schemas import (
     AcceptQuery,
@@ -44,6 +44,7 @@ from referral.schemas import (
     SlotOut,
     SlotQuery,
     TaskOut,
+    VisitOut,
     WaitTargetIn,
     WaitTargetList,
     WaitTargetOut,
@@ -428,6 +429,28 @@ def cancel_appointment(
 )
 def check_in_appointment(principal: Principal, appointment_id: int) -> AppointmentOut:
     return _appointment_out(booking.check_in(db.session(), principal, appointment_id))
+
+
+@api_route(
+    "/appointments/<int:appointment_id>/video-visit",
+    "POST",
+    summary="The clinician starts a virtual appointment's video visit (or rejoins its open "
+    "session): a video-mode consult is opened for it, requested by the referring health "
+    "worker, and its video session with both of them in it",
+    scope="consults:write",
+    tag=TAG,
+    response=VisitOut,
+    status=201,
+    errors=(403, 404, 409),
+)
+def start_video_visit(principal: Principal, appointment_id: int) -> VisitOut:
+    visit = visits.start(db.session(), principal, appointment_id)
+    return VisitOut(
+        appointment_id=visit.appointment.id,
+        consult_id=visit.consult_id,
+        video_session_id=visit.video_session_id,
+        join_url=visit.join_url,
+    )
 
 
 @api_route(

@@ -215,6 +215,10 @@ class Appointment(Model):
     setting: Mapped[VisitSetting] = mapped_column(
         value_enum(VisitSetting), default=VisitSetting.OUTPATIENT, server_default="outpatient"
     )
+    # A virtual visit is held as a video session of a video-mode consult opened for it (ids
+    # only: those rows belong to the consult and video packages).
+    visit_consult_id: Mapped[int | None] = mapped_column(index=True, unique=True)
+    video_session_id: Mapped[int | None]
     slot: Mapped[Slot] = relationship()
     patient: Mapped[Patient] = relationship()
     referral: Mapped[Referral | None] = relationship(back_populates="appointments")

@@ -133,6 +133,17 @@ class AppointmentOut(FromRow):
     cancel_reason: str | None
     rescheduled_to_id: int | None
     setting: VisitSetting
+    visit_consult_id: int | None = Field(
+        description="A virtual visit's video-mode consult, once its clinician started it"
+    )
+    video_session_id: int | None = Field(description="The visit's latest video session")
+
+
+class VisitOut(BaseModel):
+    appointment_id: int
+    consult_id: int = Field(description="The video-mode consult opened for the visit")
+    video_session_id: int
+    join_url: str = Field(description="The video page of the session")
 
 
 class ReferralOut(FromRow):

@@ -22,7 +22,7 @@ from hub.auth.principal import Principal, user_principal
 from hub.models import Patient, Specialty, utcnow
 from hub.permissions import REQUESTER_ROLES, patient_visibility
 from insurance import services as insurance
-from referral import booking, links, reminders, services
+from referral import booking, links, reminders, services, visits
 from referral.access import STAFF_ROLES, keeps_calendar, on_receiving_side, on_referring_side
 from referral.models import (
     AppointmentStatus,
@@ -176,11 +176,13 @@ def show(referral_id: int) -> ResponseReturnValue:
         )
     )
     live = [a for a in referral.appointments if a.status is AppointmentStatus.BOOKED]
+    visit_states = {a.id: visits.page_state(session, principal, a) for a in referral.appointments}
     back = referral.back_referral
     today = utcnow().date()
     return _render(
         "referral/show.html",
         referral=referral,
+        visit_states=visit_states,
         clock=clock,
         patient_name=services.patient_names(session, principal, {referral.patient_id}).get(
             referral.patient_id, ""
@@ -232,8 +234,13 @@ def appointment(appointment_id: int) -> ResponseReturnValue:
         )
     )
     booked = appt.status is AppointmentStatus.BOOKED
+    visit = visits.page_state(session, principal, appt)
     return _render(
         "referral/appointment.html",
+        visit_open=visit.open,
+        visit_member=visit.member,
+        can_start_visit=visit.can_start,
+        visit_startable=visit.startable,
         appt=appt,
         clinic=clinic,
         patient_name=services.patient_names(session, principal, {appt.patient_id}).get(

@@ -210,6 +210,14 @@ def create(
     return video
 
 
+def is_open(session: Session, session_id: int | None) -> bool:
+    """Whether the session exists and has not ended (for a package that keeps its id)."""
+    if session_id is None:
+        return False
+    video = session.get(VideoSession, session_id)
+    return video is not None and video.status is SessionStatus.OPEN
+
+
 def get(session: Session, principal: Principal, session_id: int) -> VideoSession:
     """A session whose consult the caller may see (participants, timeline, recordings)."""
     video = visible_session(session, principal, session_id, "viewed")

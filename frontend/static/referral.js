@@ -22,6 +22,7 @@
   function errorText(data, status) {
     var err = data && data.error;
     if (!err) { return "HTTP " + status; }
+    if (err.code === "consent_required") { return T.consent_required; }
     var text = err.message || err.code;
     if (Array.isArray(err.details)) {
       text += " " + err.details.map(function (d) {
@@ -68,6 +69,18 @@
       btn.disabled = true;
       api("POST", btn.dataset.post, body).then(function (res) {
         if (res.ok) { window.location.reload(); return; }
+        btn.disabled = false;
+        fail(btn, res);
+      });
+    });
+  });
+
+  /* Buttons that post to the API and go to the page it names (a visit's video session). */
+  $$("[data-go]").forEach(function (btn) {
+    btn.addEventListener("click", function () {
+      btn.disabled = true;
+      api("POST", btn.dataset.go).then(function (res) {
+        if (res.ok && res.data && res.data.join_url) { window.location.href = res.data.join_url; return; }
         btn.disabled = false;
         fail(btn, res);
       });

@@ -1,10 +1,12 @@
 """The closed referral loop in the browser: chw.demo refers a patient to Hospital 2A's
 pulmonology clinic on the refer form (which then shows the live referral before a second one
-is sent); specialist.demo accepts it, books a virtual slot, checks the patient in and writes
-the back-referral with a follow-up task; the health worker acknowledges it and the loop shows
-closed on both sides. The demo's referral left without a back-referral is in the open-loop
-lists of the health post, the virtual clinic's specialist and command staff. In English and
-in Persian (the Persian pass at 390x844), a screenshot per step, axe-core clean on each page.
+is sent); specialist.demo accepts it, books a virtual slot, holds the visit as a video
+session (once the health post has recorded the patient's video consent), checks the patient in
+and writes the back-referral with a follow-up task; the health worker acknowledges it and the
+loop shows closed on both sides. The demo's referral left without a back-referral is in the
+open-loop lists of the health post, the virtual clinic's specialist and command staff. In
+English and in Persian (the Persian pass at 390x844), a screenshot per step, axe-core clean on
+each page.
 Everything goes through pages; the API only reads back what they did.
 """
 
@@ -120,7 +122,32 @@ def test_referral_loop_closes_and_open_loops_are_listed(
         expect(doctor.locator("#appointments li[data-status=booked]")).to_have_count(1)
         check_page(doctor, f"referral-7-booked-{lang}")
 
-        # 4. The visit: checked in; the back-referral with a follow-up task.
+        # 4. The visit is a video session: refused while the patient's video consent is not on
+        #    record; the health post records it, the specialist starts it, both are in it.
+        doctor.locator("#appointments button.start-visit").click()
+        expect(doctor.locator("#appointments-error")).not_to_be_empty()
+        check_page(doctor, f"referral-7b-visit-needs-consent-{lang}")
+        worker.goto(f"{base}/patients/{patient_id}")
+        worker.click("#record-consent")
+        worker.check("#scope-video")
+        worker.select_option("#method", "written")
+        worker.click("#record")
+        expect(
+            worker.locator("#consents li[data-scope='video'][data-active='true']")
+        ).to_have_count(1)
+        doctor.reload()
+        doctor.locator("#appointments button.start-visit").click()
+        doctor.wait_for_url(re.compile(r".*/video/sessions/\d+$"))
+        session_url = doctor.url
+        check_page(doctor, f"referral-7c-video-visit-{lang}")
+        worker.goto(f"{base}/referrals/{referral_id}")
+        join = worker.locator("#appointments a.join-visit")
+        expect(join).to_have_attribute("href", session_url.removeprefix(base))
+        join.click()
+        worker.wait_for_url(session_url)
+        doctor.goto(f"{base}/referrals/{referral_id}")
+
+        # 5. The visit: checked in; the back-referral with a follow-up task.
         doctor.locator("#appointments button.check-in").click()
         expect(doctor.locator("#referral-status")).to_have_attribute(
             "data-status", "event_completed"
@@ -135,7 +162,7 @@ def test_referral_loop_closes_and_open_loops_are_listed(
         expect(doctor.locator("#back-summary")).to_have_text(SUMMARY)
         check_page(doctor, f"referral-9-back-referral-sent-{lang}")
 
-        # 5. The health post acknowledges it: the loop is closed on both sides.
+        # 6. The health post acknowledges it: the loop is closed on both sides.
         worker.goto(f"{base}/referrals/{referral_id}")
         expect(worker.locator("#back-summary")).to_have_text(SUMMARY)
         worker.click("#acknowledge")
@@ -150,8 +177,9 @@ def test_referral_loop_closes_and_open_loops_are_listed(
         assert answer["status"] == "completed"
         assert answer["back_referral"]["tasks"][0]["due"] == "2027-03-01"
         assert answer["appointments"][0]["mode"] == "virtual"
+        assert answer["appointments"][0]["video_session_id"] == int(session_url.rsplit("/", 1)[1])
 
-        # 6. Open loops: the demo referral nobody wrote back on, for both sides and command.
+        # 7. Open loops: the demo referral nobody wrote back on, for both sides and command.
         worker.goto(base + "/referrals/open-loops")
         loops = worker.locator("#open-loops tr[data-referral]")
         expect(loops.first).to_be_visible()
