@@ -245,6 +245,15 @@ def test_specialist_claims_answers_signs_and_the_requester_countersigns(
             # The page speaks Persian: the timeline's signing step is in Persian words.
             expect(worker.locator(".timeline")).to_contain_text("امضا")
             expect(worker.locator(".timeline")).not_to_contain_text("Outcome signed")
+
+        # 6. The signed referral letter became a referral: the consult page links to it.
+        worker.goto(at)
+        referral_link = worker.locator("#consult-referral-link")
+        expect(referral_link).to_be_visible()
+        referral_link.click()
+        worker.wait_for_url(re.compile(r".*/referrals/\d+$"))
+        expect(worker.locator("#referral-status")).to_have_attribute("data-status", "created")
+        check_page(worker, f"chw-3-referral-from-outcome-{lang}")
     finally:
         worker_context.close()
         specialist_context.close()
