@@ -116,6 +116,12 @@ OTHER_AREAS = (
         _l("The modalities and archives that send studies to the hub."),
     ),
     (
+        ("reading_contacts",),
+        "contacts",
+        _l("Contact list for critical results"),
+        _l("Who is e-mailed when a radiologist raises a critical result for your studies."),
+    ),
+    (
         ("insurance_pages",),
         "tariffs",
         _l("Tariffs"),

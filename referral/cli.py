@@ -7,10 +7,10 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
-from hub import db
+from hub import db, notify
 from hub.auth.principal import SYSTEM
 from hub.errors import HubError
-from referral import notify, reminders, targets
+from referral import reminders, targets
 
 referral_group = AppGroup("referral", help="Referrals: waiting-time targets, reminders.")
 target_group = AppGroup("target", help="A region's waiting-time target (days to first visit).")

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from hub.calendars import format_date
 from hub.config import SUPPORTED_LOCALES
 from hub.models import utcnow
+from hub.notify import DeliveryError, Notifier
 from referral.models import (
     Appointment,
     AppointmentStatus,
@@ -28,7 +29,6 @@ from referral.models import (
     ReminderStatus,
     VisitMode,
 )
-from referral.notify import DeliveryError, Notifier
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 from celery import shared_task
 from flask import current_app
 
-from hub import db
-from referral import notify, reminders
+from hub import db, notify
+from referral import reminders
 
 REMINDERS_EVERY = timedelta(seconds=60)
 

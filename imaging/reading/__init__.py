@@ -17,13 +17,14 @@ def init_app(app: Flask) -> None:
     from hub.documents import registry
     from hub.jobs import add_periodic
     from imaging.models import AUTO_READING_TOPIC
-    from imaging.reading import archive_copy, cli, critical, qc, requests, tasks, views
+    from imaging.reading import archive_copy, cli, contacts, critical, qc, requests, tasks, views
     from imaging.reading.demo import seed_reading
     from imaging.reading.services import AMENDMENT, REPORT
 
     registry.register(REPORT)
     registry.register(AMENDMENT)
     hooks.outbox_handlers.register(archive_copy.TOPIC, archive_copy.deliver)
+    hooks.outbox_handlers.register(contacts.TOPIC, contacts.deliver)
     hooks.outbox_handlers.register(AUTO_READING_TOPIC, requests.submit_on_arrival)
     hooks.imaging_report_signed.register(requests.complete_on_signed_report)
     hooks.home_panels.register("critical_results", critical.home_panel)

@@ -13,10 +13,13 @@ from hub.documents.schemas import DocumentOut, LocaleQuery, document_out, pdf_re
 from hub.errors import NotFound
 from imaging.dicom.parse import UID_PATTERN
 from imaging.models import ImagingReport
-from imaging.reading import critical, requests, services
+from imaging.reading import contacts, critical, requests, services
 from imaging.reading.schemas import (
     AcknowledgeIn,
     AmendIn,
+    ContactIn,
+    ContactList,
+    ContactOut,
     CriticalResultIn,
     CriticalResultOut,
     ReadingRequestIn,
@@ -271,3 +274,46 @@ def acknowledge_critical_result(
 ) -> CriticalResultOut:
     result = critical.acknowledge(db.session(), principal, result_id, body)
     return CriticalResultOut.model_validate(result)
+
+
+@api_route(
+    "/facilities/<string:code>/critical-contacts",
+    summary="A facility's contact list for critical results (its administrators; national "
+    "administrators for any facility): each is e-mailed when one is raised for its studies",
+    scope="admin",
+    tag="imaging",
+    response=ContactList,
+    errors=(404,),
+)
+def list_critical_contacts(principal: Principal, code: str) -> ContactList:
+    facility, rows = contacts.of_facility(db.session(), principal, code[:40])
+    return ContactList(facility=facility.code, items=[ContactOut.model_validate(r) for r in rows])
+
+
+@api_route(
+    "/facilities/<string:code>/critical-contacts",
+    "POST",
+    summary="Add a contact to a facility's list for critical results (409 when already on it)",
+    scope="admin",
+    tag="imaging",
+    body=ContactIn,
+    response=ContactOut,
+    status=201,
+    errors=(404, 409),
+)
+def add_critical_contact(principal: Principal, code: str, body: ContactIn) -> ContactOut:
+    row = contacts.add(db.session(), principal, code[:40], body.name, str(body.email), body.locale)
+    return ContactOut.model_validate(row)
+
+
+@api_route(
+    "/facilities/<string:code>/critical-contacts/<int:contact_id>",
+    "DELETE",
+    summary="Remove a contact from a facility's list for critical results",
+    scope="admin",
+    tag="imaging",
+    status=204,
+    errors=(404,),
+)
+def remove_critical_contact(principal: Principal, code: str, contact_id: int) -> None:
+    contacts.remove(db.session(), principal, code[:40], contact_id)

@@ -20,6 +20,7 @@ from hub.errors import AccessDenied, Conflict, NotFound, ValidationFailed
 from hub.models import Facility, Role, User, utcnow
 from hub.permissions import REQUESTER_ROLES, require
 from hub.services.users import role_holders
+from imaging.reading import contacts
 from imaging.reading.models import (
     CriticalEvent,
     CriticalResult,
@@ -108,6 +109,9 @@ def raise_result(
     _event(session, result, "raised", principal.user_id, now, category=data.category)
     _event(session, result, "alerted", None, now, to="facility", facility_id=request.facility_id)
     _alert(session, result, [realtime.facility_room(request.facility_id)])
+    queued = contacts.queue_notices(session, result, request.facility_id)
+    if queued:
+        _event(session, result, "contacts_queued", None, now, count=queued)
     audit.record(
         session,
         principal,

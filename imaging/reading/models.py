@@ -124,3 +124,19 @@ class CriticalEvent(Model):
     at: Mapped[datetime] = mapped_column(default=utcnow)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     result: Mapped[CriticalResult] = relationship(back_populates="events")
+
+
+class CriticalContact(Model):
+    """Someone of a sending facility e-mailed when a critical result is raised for one of its
+    studies (SEEDS 004 early warning), beside its on-duty staff's pages: a ward's shared
+    address, the duty physician's phone gateway. Kept by the facility's administrators."""
+
+    __tablename__ = "reading_critical_contact"
+    __table_args__ = (UniqueConstraint("facility_id", "email"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    facility_id: Mapped[int] = mapped_column(ForeignKey("facility.id"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    email: Mapped[str] = mapped_column(String(254))
+    locale: Mapped[str] = mapped_column(String(8), default="en")  # the notices' language
+    added_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -6,7 +6,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AliasChoices, AliasPath, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AliasChoices,
+    AliasPath,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    field_validator,
+)
 
 
 class ReportIn(BaseModel):
@@ -179,3 +187,26 @@ class CriticalResultOut(BaseModel):
     timeline: list[TimelineEntry] = Field(validation_alias=AliasChoices("timeline", "events"))
 
     _enum_values = field_validator("status", mode="before")(_value)
+
+
+class ContactIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    name: str = Field(min_length=1, max_length=120, description="e.g. the ward or duty role")
+    email: EmailStr
+    locale: Literal["en", "fa", "ru", "tr", "zh"] = Field(
+        default="en", description="The language of the notices"
+    )
+
+
+class ContactOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    name: str
+    email: str
+    locale: str
+    added_at: datetime
+
+
+class ContactList(BaseModel):
+    facility: str
+    items: list[ContactOut]

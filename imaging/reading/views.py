@@ -15,7 +15,7 @@ from flask_login import current_user, login_required
 from hub import db
 from hub.auth.principal import Principal, user_principal
 from imaging import services
-from imaging.reading import critical, report_page, requests
+from imaging.reading import contact_views, critical, report_page, requests
 from imaging.reading.models import CriticalStatus, ReadingStatus, Urgency
 from imaging.reading.qc import views as qc_views
 
@@ -36,6 +36,14 @@ CRITICAL_LABELS = {
     CriticalStatus.OPEN: _l("Open"),
     CriticalStatus.ACKNOWLEDGED: _l("Acknowledged"),
     CriticalStatus.ESCALATED: _l("Escalated"),
+}
+EVENT_LABELS = {
+    "raised": _l("Raised by the radiologist"),
+    "alerted": _l("The facility's on-duty staff alerted"),
+    "contacts_queued": _l("Notices queued for the facility's contact list"),
+    "contact_notified": _l("A contact of the facility e-mailed"),
+    "escalated": _l("Escalated"),
+    "acknowledged": _l("Acknowledged"),
 }
 METHODS = {
     "phone": _l("Telephone"),
@@ -61,6 +69,7 @@ def _common() -> dict[str, object]:
     return {
         "status_labels": STATUS_LABELS,
         "critical_labels": CRITICAL_LABELS,
+        "event_labels": EVENT_LABELS,
         "methods": METHODS,
         "js_text": {key: str(value) for key, value in JS_TEXT.items()},
     }
@@ -148,3 +157,4 @@ def critical_result(result_id: int) -> ResponseReturnValue:
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    contact_views.init_app(app)

@@ -59,6 +59,10 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
 def _clean(page: Page, name: str) -> None:
     screenshot(page, name)
     assert axe_violations(page) == [], name
+    fits = page.evaluate(
+        "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+    )
+    assert fits, f"{name}: the page is wider than the phone's screen"
 
 
 @pytest.mark.parametrize("locale", LOCALES)

@@ -6,11 +6,7 @@ recipient fails at once; the beat job is scheduled."""
 
 from __future__ import annotations
 
-import email
-import socket
-from collections.abc import Iterator
 from datetime import timedelta
-from email.message import Message
 from typing import Any
 
 import pytest
@@ -19,50 +15,15 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
+from hub import notify
 from hub.config import ConfigError, NotifySettings, load_notify
 from hub.models import Patient
-from referral import notify, reminders
+from referral import reminders
 from referral.models import Reminder, ReminderStatus
 from tests.referral.support import Network
+from tests.support.smtp import Inbox, free_port, smtp
 
-
-class Inbox:
-    """An aiosmtpd handler keeping what it received; refuses recipients at ``refuse``."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[str], Message]] = []
-        self.refuse: set[str] = set()
-
-    async def handle_RCPT(
-        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
-    ) -> str:
-        if address in self.refuse:
-            return "550 5.1.1 no such mailbox"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        parsed = email.message_from_bytes(envelope.original_content)
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), parsed))
-        return "250 Message accepted"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    port = _free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
+__all__ = ["smtp"]  # the fixture, imported so pytest finds it
 
 
 def _settings(port: int) -> NotifySettings:
@@ -179,7 +140,7 @@ def test_an_unreachable_server_is_retried_until_it_answers(
 ) -> None:
     net = Network(session)
     appt = _booked(client, net, session, "patient@example.org")
-    port = _free_port()  # nothing listens there yet
+    port = free_port()  # nothing listens there yet
     first = _reminders(session, appt["id"])[0]
     at = first.due_at + timedelta(seconds=1)
     with app.app_context():
@@ -227,7 +188,7 @@ def test_gives_up_after_the_last_attempt_and_on_a_refused_recipient(
     # A server that never answers: failed after MAX_ATTEMPTS, each attempt counted.
     other = Network(session)
     appt2 = _booked(client, other, session, "patient@example.org")
-    dead = notify.SmtpNotifier(_settings(_free_port()))
+    dead = notify.SmtpNotifier(_settings(free_port()))
     at = _reminders(session, appt2["id"])[0].due_at
     with app.app_context():
         for _ in range(reminders.MAX_ATTEMPTS):

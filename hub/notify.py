@@ -1,4 +1,5 @@
-"""How reminders reach patients: a small ``Notifier`` interface, an SMTP implementation, and
+"""How the hub e-mails people outside it (appointment reminders to patients, critical-result
+notices to a facility's contact list): a small ``Notifier`` interface, an SMTP implementation, and
 the log-only default used when no SMTP server is configured.
 
 Failures say whether trying again may help (``DeliveryError.permanent``): a refused recipient
@@ -33,12 +34,12 @@ class Notifier(Protocol):
 
 
 class LogNotifier:
-    """No outside system: records that a reminder was due, never its recipient or text."""
+    """No outside system: records that a message was due, never its recipient or text."""
 
     channel = "log"
 
     def send(self, to: str, subject: str, body: str) -> None:
-        log.info("reminder not e-mailed (HUB_SMTP_HOST unset): %d characters", len(body))
+        log.info("message not e-mailed (HUB_SMTP_HOST unset): %d characters", len(body))
 
 
 class SmtpNotifier:
