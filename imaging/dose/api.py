@@ -1,4 +1,5 @@
-"""Dose under /api/v1: a study's dose, a patient's cumulative dose, the reference levels."""
+"""Dose under /api/v1: a study's dose, a patient's cumulative dose, the reference levels, a
+facility's reporting compliance."""
 
 from __future__ import annotations
 
@@ -11,17 +12,22 @@ from hub.auth.principal import Principal
 from hub.config import ImagingSettings
 from hub.errors import NotFound
 from imaging.dicom.parse import UID_PATTERN
-from imaging.dose import mapping, services
+from imaging.dose import compliance, mapping, services
 from imaging.dose.schemas import (
+    ComplianceOut,
+    ComplianceQuery,
     ExamTypeRuleIn,
     ExamTypeRuleList,
     ExamTypeRuleOut,
     ExamTypeRuleQuery,
+    LateStudyOut,
     PatientDoseOut,
     ReferenceLevelIn,
     ReferenceLevelList,
     ReferenceLevelOut,
+    SilentDeviceOut,
     StudyDoseOut,
+    UnknownSourceOut,
 )
 
 
@@ -151,3 +157,49 @@ def add_exam_type_rule(principal: Principal, body: ExamTypeRuleIn) -> ExamTypeRu
 )
 def delete_exam_type_rule(principal: Principal, rule_id: int) -> None:
     mapping.delete_rule(db.session(), principal, rule_id)
+
+
+@api_route(
+    "/dose/compliance",
+    summary="A facility's dose reporting compliance over a period (by arrival): studies late "
+    "for the national node against the deadline, and CT/MG devices neither sending dose data "
+    "nor exempt",
+    scope="imaging:read",
+    tag="imaging",
+    query=ComplianceQuery,
+    response=ComplianceOut,
+    errors=(404, 422),
+)
+def dose_compliance(principal: Principal, query: ComplianceQuery) -> ComplianceOut:
+    found = compliance.report(
+        db.session(), principal, _imaging(), query.facility, query.from_, query.to
+    )
+    if query.facility is not None and found.facility is None:
+        raise NotFound("Not found.")
+    return ComplianceOut.model_validate(
+        {
+            "facility": found.facility.code if found.facility is not None else None,
+            "from": found.start,
+            "to": found.end,
+            "deadline_hours": found.deadline_hours,
+            "node_configured": found.node_configured,
+            "studies": found.studies,
+            "late": [
+                LateStudyOut.model_validate({**vars(s), "modalities": list(s.modalities)})
+                for s in found.late
+            ],
+            "silent_devices": [
+                SilentDeviceOut(
+                    device_id=d.device.id,
+                    label=d.device.label,
+                    modality=d.device.modality,
+                    serial_number=d.device.serial_number,
+                    national_device_id=d.device.national_device_id,
+                    studies=d.studies,
+                    last_received_at=d.last_received_at,
+                )
+                for d in found.silent
+            ],
+            "unknown_sources": [UnknownSourceOut.model_validate(u) for u in found.unknown],
+        }
+    )

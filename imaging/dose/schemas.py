@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.api.pagination import PageQuery
-from hub.schemas import FromRow
+from hub.schemas import Day, FromRow
 
 
 class DoseTotals(BaseModel):
@@ -191,3 +191,67 @@ class ExamTypeRuleQuery(PageQuery):
 class ExamTypeRuleList(BaseModel):
     items: list[ExamTypeRuleOut] = Field(description="In the order they are tried")
     next_cursor: str | None = Field(description="Cursor of the next page; null on the last")
+
+
+class ComplianceQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    facility: str | None = Field(
+        default=None, max_length=32, description="A facility's code (default: your own)"
+    )
+    from_: Day | None = Field(
+        default=None,
+        alias="from",
+        description="First day of arrival (default: 30 days before 'to')",
+    )
+    to: Day | None = Field(
+        default=None, description="Last day of arrival, included (default: today)"
+    )
+
+
+class LateStudyOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    study_instance_uid: str
+    patient_id: int | None
+    modalities: list[str]
+    received_at: datetime
+    due_at: datetime
+    state: str = Field(
+        description="no_dose (no dose document), local, sent, refused, accepted (after the "
+        "deadline) or not_configured (no national node set)"
+    )
+    accepted_at: datetime | None
+    device: str | None
+
+
+class SilentDeviceOut(BaseModel):
+    device_id: int
+    label: str
+    modality: str
+    serial_number: str
+    national_device_id: str | None
+    studies: int = Field(description="Its studies of the period without dose data")
+    last_received_at: datetime
+
+
+class UnknownSourceOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    ae_title: str
+    modality: str
+    studies: int
+
+
+class ComplianceOut(BaseModel):
+    model_config = ConfigDict(serialize_by_alias=True, validate_by_name=True)
+    facility: str | None = Field(description="null when you see no facility's devices")
+    from_: date = Field(alias="from")
+    to: date
+    deadline_hours: int = Field(description="Hours after arrival by which the node must accept")
+    node_configured: bool
+    studies: int = Field(description="Studies with dose data expected in the period")
+    late: list[LateStudyOut]
+    silent_devices: list[SilentDeviceOut] = Field(
+        description="CT and mammography units neither sending dose data nor exempt"
+    )
+    unknown_sources: list[UnknownSourceOut] = Field(
+        description="Studies of CT or mammography without dose data from no registered device"
+    )

@@ -146,6 +146,40 @@ def test_silent_devices_and_exemptions(app: Flask, client: FlaskClient, world: W
     assert silent["id"] not in {d.device.id for d in _report(app, world).silent}
 
 
+def test_the_compliance_api_answers_what_the_report_finds(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    silent = _device(client, world)
+    ingest(app, world.facility_a, "P-API", images=1, calling_ae=silent["ae_title"])
+    late = _rdsr_study(app, world, ae="APIAE")
+    _age(app, late, 30)
+    admin = world["admin_a"].headers
+    url = f"/api/v1/dose/compliance?facility={world.facility_a.code}"
+    resp = client.get(url, headers=admin)
+    assert resp.status_code == 200, resp.get_json()
+    answer = resp.get_json()
+    found = _report(app, world)
+    assert answer["facility"] == world.facility_a.code and answer["deadline_hours"] == 24
+    assert answer["studies"] == found.studies
+    assert [s["study_instance_uid"] for s in answer["late"]] == [
+        s.study_instance_uid for s in found.late
+    ]
+    assert late in {s["study_instance_uid"] for s in answer["late"]}
+    assert silent["id"] in {d["device_id"] for d in answer["silent_devices"]}
+    # Bad input: a day that is not a day, a facility one does not see.
+    for bad in ("&from=2026-02-30", "&to=0", "&from=2026-12-01&to=2025-01-01"):
+        assert client.get(url + bad, headers=admin).status_code in (400, 422), bad
+    assert (
+        client.get(
+            f"/api/v1/dose/compliance?facility={world.facility_b.code}", headers=admin
+        ).status_code
+        == 404
+    )
+    # Without a facility: one's own.
+    own = client.get("/api/v1/dose/compliance", headers=world["hw_b"].headers).get_json()
+    assert own["facility"] == world.facility_b.code
+
+
 def test_compliance_page(app: Flask, world: World) -> None:
     # Page clients only: a test client kept open in a ``with`` block shares its context.
     page = logged_in(app, Role.FACILITY_ADMIN, world.facility_a.code)
