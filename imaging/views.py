@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from hub import db
 from hub.auth.principal import user_principal
-from imaging import ae_views, links, services, storage, study_views
+from imaging import ae_views, links, services, storage, study_views, viewer_views
 from imaging.api import _checked_uid, link_url, package_response, study_out
 from imaging.models import Instance, InstanceKind, Series
 from imaging.reading import report_page
@@ -250,4 +250,5 @@ def upload_page() -> ResponseReturnValue:
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.register_blueprint(study_views.bp)
+    app.register_blueprint(viewer_views.bp)
     app.register_blueprint(ae_views.bp)

@@ -12,7 +12,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from hub.national_id import make_iranian
 from tests.imaging.dicomdata import write_study
-from tests.support.browser import axe_violations, log_in, open_page, screenshot
+from tests.support.browser import axe_violations, log_in, open_page, screenshot, wait_until
 from tests.support.live import DEMO_PASSWORD
 from tests.support.processes import HubProcess
 
@@ -71,6 +71,11 @@ def test_send_claim_raise_and_acknowledge(
     expect(reader.locator("#request-status")).to_have_attribute("data-status", "in_progress")
     expect(reader.locator("#study-link")).to_have_attribute("href", f"/imaging/studies/{study_uid}")
     _clean(reader, f"reading-claimed-{locale}")
+    # The radiologist reads in the viewer: its images come over WADO-RS, as the request allows.
+    reader.locator("#viewer-link").click()
+    reader.wait_for_url(f"{live.base_url}/imaging/studies/{study_uid}/viewer")
+    wait_until(reader, "document.getElementById('dicom-viewer').dataset.ready === 'true'", 30_000)
+    reader.go_back()
     reader.locator("#study-link").click()
     reader.wait_for_url(f"{live.base_url}/imaging/studies/{study_uid}")
 
