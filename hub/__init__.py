@@ -38,6 +38,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
         patients_views,
         pki,
         realtime,
+        static_files,
         web,
     )
     from hub.auth import login, oauth, oauth_views
@@ -68,6 +69,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     jobs.init_app(app)  # Celery bound to Flask
     realtime.init_app(app)  # Socket.IO rooms per user, facility, region
     web.init_app(app)  # page shell
+    static_files.init_app(app)  # gzip copies of the big vendored scripts, when accepted
     admin_views.init_app(app)  # administration: accounts, tokens, OAuth2 clients
     audit_views.init_app(app)  # the audit log viewer
     patients_views.init_app(app)  # patient pages: search, register, consent, memberships

@@ -76,6 +76,8 @@ class Pane {
     // The page may have laid out again while the image arrived (resizing a canvas clears it).
     this.engine.resize(true, true);
     this.viewport.render();
+    // The rest of the series is fetched behind the shown image, nearest slices first.
+    tools.utilities.stackPrefetch.enable(this.element);
     this.announce();
     return this.ids.length;
   }
@@ -165,6 +167,12 @@ async function start() {
     decodeConfig: { wasmBasePath: root.dataset.wasm },
   });
   tools.init();
+  // How many images have arrived (for the reader's status line and the benchmark).
+  let loaded = 0;
+  core.eventTarget.addEventListener(core.Enums.Events.IMAGE_LOADED, () => {
+    loaded += 1;
+    root.dataset.loaded = String(loaded);
+  });
   for (const Tool of [...Object.values(TOOLS), tools.StackScrollTool]) { tools.addTool(Tool); }
   const engine = new core.RenderingEngine("hub-engine");
   const main = new Pane(engine, document.getElementById("pane-main"), "main");

@@ -78,6 +78,8 @@ def test_open_scroll_window_measure_and_compare(
         pane = page.locator("#pane-main")
         expect(pane).to_have_attribute("data-count", "6")
         expect(pane).to_have_attribute("data-index", "0")
+        # The rest of the series arrives behind the first image (prefetch).
+        wait_until(page, "Number(document.getElementById('dicom-viewer').dataset.loaded) >= 6")
         screenshot(page, f"viewer-1-open-{lang}")
         assert axe_violations(page) == []
 
