@@ -37,7 +37,7 @@ class Prior:
     label: str
 
 
-def _series(session: Session, study: Study) -> list[ViewerSeries]:
+def viewer_series(session: Session, study: Study) -> list[ViewerSeries]:
     shown = services.series_with_images(session, study.id)
     return [
         ViewerSeries(
@@ -75,7 +75,7 @@ def viewer_page(study_instance_uid: str) -> ResponseReturnValue:
             .limit(PRIORS_SHOWN)
         )
         for other in others:
-            first = next(iter(_series(session, other)), None)
+            first = next(iter(viewer_series(session, other)), None)
             if first is not None:
                 label = " · ".join(
                     str(p) for p in (other.study_date, other.description, first.label) if p
@@ -84,7 +84,7 @@ def viewer_page(study_instance_uid: str) -> ResponseReturnValue:
     page = render_template(
         "imaging/dicom_viewer.html",
         study=study,
-        series=_series(session, study),
+        series=viewer_series(session, study),
         priors=priors,
         dicomweb_root=url_for("dicomweb.search_studies").removesuffix("/studies"),
     )

@@ -92,19 +92,30 @@ def open_link(token: str) -> ResponseReturnValue:
         )
         is not None
     )
-    sess.commit()
-    return _private(
-        Response(
-            render_template(
-                "imaging/viewer.html",
-                study=study,
-                series=series,
-                token=token,
-                expires_at=link.expires_at,
-                has_reports=reports,
-            )
+    if request.args.get("simple"):
+        # The hub's own PNG frames, for a browser that cannot run the diagnostic viewer.
+        page = render_template(
+            "imaging/viewer.html",
+            study=study,
+            series=series,
+            token=token,
+            expires_at=link.expires_at,
+            has_reports=reports,
         )
-    )
+    else:
+        root = url_for("dicomweb.link_search_studies", token=token).removesuffix("/studies")
+        page = render_template(
+            "imaging/dicom_viewer.html",
+            study=study,
+            series=viewer_views.viewer_series(sess, study),
+            priors=[],
+            dicomweb_root=root,  # the link's own DICOMweb: exactly its study
+            link_token=token,
+            expires_at=link.expires_at,
+            has_reports=reports,
+        )
+    sess.commit()
+    return _private(Response(page))
 
 
 @bp.get("/links/<token>/frames/<int:instance_id>/<int:frame>.png")

@@ -150,7 +150,8 @@ def test_upload_study_link_open_revoke(
     guest = _context(browser, context_factory, locale, viewport).new_page()
     guest_errors = _watch(guest)
     guest.goto(url)
-    wait_until(guest, "document.getElementById('frame').naturalWidth === 64")
+    wait_until(guest, "document.getElementById('dicom-viewer').dataset.ready === 'true'", 30_000)
+    expect(guest.locator("#pane-main")).to_have_attribute("data-count", "3")
     _clean(guest, f"imaging-link-opened-{locale}")
 
     # Revoked from the study page: the same link now shows the refusal page.

@@ -1,5 +1,7 @@
-"""The image viewer behind a link, in a real browser: frames render, the series scrolls with the
-keyboard and the wheel, window/level changes redraw the frame; no account is needed."""
+"""The image viewers behind a link, in a real browser, with no account: the diagnostic viewer
+(Cornerstone3D over the link's DICOMweb) opens the study and scrolls; the simple viewer's PNG
+frames render, the series scrolls with the keyboard and the wheel, window/level changes redraw
+the frame."""
 
 from __future__ import annotations
 
@@ -63,6 +65,18 @@ def test_viewer_scrolls_and_windows(
     page.on("request", lambda r: frames.append(r.url) if ".png" in r.url else None)
     try:
         page.goto(link.json()["url"])
+        # The link opens the diagnostic viewer over the link's own DICOMweb.
+        wait_until(page, "document.getElementById('dicom-viewer').dataset.ready === 'true'")
+        pane = page.locator("#pane-main")
+        expect(pane).to_have_attribute("data-count", "5")
+        page.locator("#dicom-viewer").focus()
+        page.keyboard.press("ArrowDown")
+        expect(pane).to_have_attribute("data-index", "1")
+        assert page.locator("#viewer-prior").count() == 0  # a link shows its study only
+        page.screenshot(path=str(tmp_path / "viewer-diagnostic.png"))
+        # The simple viewer (the hub's PNG frames) for a browser that cannot run it.
+        page.click("#simple-viewer")
+        page.wait_for_url("**?simple=1")
         image = page.locator("#frame")
         wait_until(page, "document.getElementById('frame').naturalWidth === 96")
         expect(page.locator("#slice-label")).to_have_text("1 / 5")

@@ -99,6 +99,6 @@ def test_make_run_interface(tmp_path: Path) -> None:
             assert link.status_code == 201, link.text
             assert set(link.json()) == {"id", "url", "expires_at"}
             page = requests.get(link.json()["url"], timeout=30)
-            assert page.status_code == 200 and "imaging-viewer.js" in page.text
+            assert page.status_code == 200 and "dicom-viewer.js" in page.text
         finally:
             hub.cleanup()

@@ -64,10 +64,16 @@ def test_link_opens_a_viewer_without_an_account(
     assert page.status_code == 200
     assert page.headers["Cache-Control"] == "no-store"
     html = page.get_data(as_text=True)
-    assert "series-data" in html and "imaging-viewer.js" in html
-    assert _opens(app, created["id"]) == 1
-    anonymous.get(path)
+    # The diagnostic viewer over the link's own DICOMweb, and the simple one on request.
+    assert (
+        "dicom-viewer.js" in html
+        and f'data-dicomweb="/dicomweb/links/{path.rsplit("/", 1)[1]}"' in html
+    )
+    simple = anonymous.get(path + "?simple=1").get_data(as_text=True)
+    assert "series-data" in simple and "imaging-viewer.js" in simple
     assert _opens(app, created["id"]) == 2
+    anonymous.get(path)
+    assert _opens(app, created["id"]) == 3
 
     with app.app_context(), db.transaction() as sess:
         instance_ids = list(
