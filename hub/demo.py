@@ -52,6 +52,9 @@ class DemoAccount:
 ACCOUNTS = (
     DemoAccount("chw.demo", Role.CHW, "Demo Community Health Worker", facility="HP-A"),
     DemoAccount("gp.demo", Role.GP, "Demo General Practitioner", facility="HP-B"),
+    # Health post A's head: runs its accounts, contact list and devices, and receives the
+    # critical results nobody there acknowledged in time.
+    DemoAccount("facility.demo", Role.FACILITY_ADMIN, "Demo Facility Head", facility="HP-A"),
     DemoAccount(
         "specialist.demo",
         Role.SPECIALIST,

@@ -43,6 +43,8 @@ EVENT_LABELS = {
     "contacts_queued": _l("Notices queued for the facility's contact list"),
     "contact_notified": _l("A contact of the facility e-mailed"),
     "escalated": _l("Escalated"),
+    "escalated:facility_head": _l("Escalated to the facility's head"),
+    "escalated:region_command": _l("Escalated to the region's command staff"),
     "acknowledged": _l("Acknowledged"),
 }
 METHODS = {

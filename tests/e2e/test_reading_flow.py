@@ -1,10 +1,14 @@
 """Teleradiology in a real browser against a live demo hub, through pages only: the health
 post's worker uploads a study and sends it for reading, radiologist.demo claims it from the
-reading worklist and raises a category-1 critical result, and the health post acknowledges it
-with a read-back. In English on a desktop and in Persian on a phone; axe clean on every page."""
+reading worklist, opens it in the viewer and raises a category-1 critical result, and the health
+post acknowledges it with a read-back; a second one left unacknowledged escalates to the
+facility's head (facility.demo), then to the region's command staff (command.demo). In English
+on a desktop and in Persian on a phone; axe clean on every page."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +17,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from hub.national_id import make_iranian
 from tests.imaging.dicomdata import write_study
 from tests.support.browser import axe_violations, log_in, open_page, screenshot, wait_until
-from tests.support.live import DEMO_PASSWORD
+from tests.support.live import DEMO_PASSWORD, demo_env
 from tests.support.processes import HubProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -22,11 +26,40 @@ PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 NATIONAL_ID = make_iranian("001000001")  # the demo's Maryam Ahmadi, a patient of health post A
 PASSES = [("en", DESKTOP), ("fa", PHONE)]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _clean(page: Page, name: str) -> None:
     screenshot(page, name)
     assert axe_violations(page) == [], name
+
+
+# The escalation job twice, each time past the category-1 window (15 minutes by default).
+ESCALATE = """
+from datetime import timedelta
+from hub import create_app, db
+from hub.models import utcnow
+from imaging.reading.critical import escalate_due
+app = create_app()
+with app.app_context():
+    for step in (1, 2):
+        with db.transaction() as session:
+            escalate_due(session, now=utcnow() + timedelta(minutes=20 * step))
+"""
+
+
+def _escalate(live: HubProcess) -> None:
+    env = demo_env(live.log_path.parent.parent, int(live.port or 0))
+    done = subprocess.run(
+        [sys.executable, "-c", ESCALATE],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 @pytest.mark.parametrize(("locale", "viewport"), PASSES, ids=[p[0] for p in PASSES])
@@ -106,4 +139,33 @@ def test_send_claim_raise_and_acknowledge(
     got = worker.request.get(f"{live.base_url}/api/v1/critical-results/{result_id}").json()
     assert got["status"] == "acknowledged" and got["ack_method"] == "phone"
     assert got["read_back"] == "Large left pneumothorax, mediastinal shift."
+
+    # A second one nobody acknowledges: past its window it goes to the facility's head, past
+    # the next to the region's command staff (the escalation job, run with the clock moved on).
+    reader.goto(f"{live.base_url}/reading/requests/{request_id}")
+    reader.select_option("#critical-category", "1")
+    reader.fill("#critical-finding", "Free intraperitoneal air.")
+    reader.click("#critical-form button[type=submit]")
+    reader.wait_for_url(f"{live.base_url}/reading/critical-results/*")
+    second = int(reader.url.rsplit("/", 1)[1])
+    _escalate(live)
+    head, head_errors = open_page(browser, contexts, locale, viewport)
+    log_in(head, live.base_url, "facility.demo", DEMO_PASSWORD, locale)
+    banner = head.locator(".page-banner a")
+    expect(banner.first).to_be_visible()  # on every page the head opens
+    head.goto(f"{live.base_url}/reading/critical-results/{second}")
+    expect(head.locator("#critical-status")).to_have_attribute("data-status", "escalated")
+    expect(
+        head.locator('#critical-timeline li[data-kind="escalated"][data-level="1"]')
+    ).to_have_count(1)
+    expect(
+        head.locator('#critical-timeline li[data-kind="escalated"][data-level="2"]')
+    ).to_have_count(1)
+    _clean(head, f"reading-critical-escalated-{locale}")
+    command, command_errors = open_page(browser, contexts, locale, viewport)
+    log_in(command, live.base_url, "command.demo", DEMO_PASSWORD, locale)
+    command.goto(f"{live.base_url}/command/alerts")
+    expect(command.locator(f'a[href="/reading/critical-results/{second}"]')).to_have_count(1)
+    _clean(command, f"reading-critical-command-alert-{locale}")
     assert worker_errors == [] and reader_errors == []
+    assert head_errors == [] and command_errors == []

@@ -47,6 +47,7 @@ def test_seed_demo_is_idempotent_and_prints_logins(hub) -> None:  # type: ignore
     for name in (
         "chw.demo",
         "gp.demo",
+        "facility.demo",
         "specialist.demo",
         "specialist2.demo",
         "radiologist.demo",
