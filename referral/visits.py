@@ -18,8 +18,9 @@ from consult import services as consults
 from hub import audit
 from hub.auth.principal import Principal
 from hub.errors import AccessDenied, Conflict
-from hub.models import utcnow
+from hub.models import Role, utcnow
 from referral import booking
+from referral.access import keeps_calendar
 from referral.models import Appointment, AppointmentStatus, VisitMode
 from video import services as video
 from video.schemas import SessionKind
@@ -45,6 +46,17 @@ def clinician_of(appt: Appointment) -> int | None:
     return appt.referral.receiving_clinician_id if appt.referral is not None else None
 
 
+def holder_for(session: Session, principal: Principal, appt: Appointment) -> int | None:
+    """Who holds the visit for this reader: the named clinician, else (a direct booking with
+    no provider) a specialist of the clinic who opens it."""
+    named = clinician_of(appt)
+    if named is not None:
+        return named
+    if principal.has_role(Role.SPECIALIST) and keeps_calendar(session, principal, appt.slot.clinic):
+        return principal.user_id
+    return None
+
+
 def requester_of(appt: Appointment) -> int:
     """Who asked for the visit: the referring health worker, else whoever booked it."""
     return appt.referral.requester_id if appt.referral is not None else appt.booked_by_id
@@ -62,7 +74,7 @@ class PageState:
 
 def page_state(session: Session, principal: Principal, appt: Appointment) -> PageState:
     startable = appt.slot.mode is VisitMode.VIRTUAL and appt.status in STARTABLE
-    holder = clinician_of(appt)
+    holder = holder_for(session, principal, appt)
     me = principal.user_id
     return PageState(
         open=startable and video.is_open(session, appt.video_session_id),
@@ -76,7 +88,7 @@ def start(session: Session, principal: Principal, appointment_id: int) -> Visit:
     """Open (or return) the video session of a virtual appointment; its clinician only."""
     action = "referral:appointment:video_started"
     appt = booking.get(session, principal, appointment_id, purpose=None)
-    holder = clinician_of(appt)
+    holder = holder_for(session, principal, appt)
     if principal.user_id is None or principal.user_id != holder:
         raise AccessDenied(
             "Only the visit's clinician starts its video session.",

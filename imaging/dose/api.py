@@ -10,7 +10,7 @@ from hub.api.core import api_route
 from hub.api.pagination import next_cursor
 from hub.auth.principal import Principal
 from hub.config import ImagingSettings
-from hub.errors import NotFound
+from hub.errors import AccessDenied, NotFound
 from imaging.dicom.parse import UID_PATTERN
 from imaging.dose import compliance, mapping, services
 from imaging.dose.schemas import (
@@ -175,7 +175,12 @@ def dose_compliance(principal: Principal, query: ComplianceQuery) -> ComplianceO
         db.session(), principal, _imaging(), query.facility, query.from_, query.to
     )
     if query.facility is not None and found.facility is None:
-        raise NotFound("Not found.")
+        raise AccessDenied(
+            action="imaging:dose:compliance_viewed",
+            object_type="facility",
+            object_id=query.facility,
+            hide=True,
+        )
     return ComplianceOut.model_validate(
         {
             "facility": found.facility.code if found.facility is not None else None,

@@ -35,7 +35,12 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
     env = demo_env(directory, free_port())
     run_hub_command("db", "upgrade", env=env)
     run_hub_command("seed-demo", env=env)
-    last_week = utcnow() - timedelta(days=7)
+    # Wednesday noon of last week: both reports fall inside that ISO week on any day the test
+    # runs (a week ago on a Sunday night, an hour later is the next week).
+    now = utcnow()
+    last_week = (now - timedelta(days=7 + now.weekday() - 2)).replace(
+        hour=12, minute=0, second=0, microsecond=0
+    )
     engine = create_engine(env["HUB_DATABASE_URL"])
     with Session(engine) as session:
         post = session.scalars(select(Facility).where(Facility.code == "HP-A")).one()

@@ -89,6 +89,14 @@ def rules(p: Probe) -> list[Rule]:
             lambda w: {"date": "2026-01-05", "planned_minutes": 480, "downtime_minutes": 10},
         ),
         Rule("GET", "/api/v1/qc/uptime", lambda w: "/api/v1/qc/uptime", READERS),
+        # Dose compliance: one's own facility by default; facility A's for those who see it.
+        Rule("GET", "/api/v1/dose/compliance", lambda w: "/api/v1/dose/compliance", READERS),
+        Rule(
+            "GET",
+            "/api/v1/dose/compliance",
+            lambda w: f"/api/v1/dose/compliance?facility={w.facility_a.code}",
+            SEE_A,
+        ),
         Rule(
             "GET", "/api/v1/dose/exam-type-rules", lambda w: "/api/v1/dose/exam-type-rules", READERS
         ),

@@ -1,5 +1,6 @@
-"""Permission matrix of the reading API: reading requests, worklist, claim, critical results
-(the rows for these routes; see tests/hub/test_permission_matrix.py)."""
+"""Permission matrix of the reading API: reading requests, worklist, claim, critical results,
+the facility's contact list for them (the rows for these routes; see
+tests/hub/test_permission_matrix.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from hub import db
-from hub.models import Role
+from hub.models import Role, User
 from imaging.reading.cli import set_site, set_technician
+from imaging.reading.models import CriticalContact
 from tests.imaging.support import ingest
 from tests.support import factories as f
 from tests.support.matrix import Rule, run_matrix
@@ -20,6 +22,7 @@ from tests.support.personas import World
 # The sending facility's staff (facility A) and national administrators.
 FACILITY_A = frozenset({"hw_a", "gp_a", "admin_a"})
 NO_PERSONA = frozenset[str]()  # only radiologists (none among the personas) may
+KEEPERS_A = frozenset({"admin_a", "national"})  # who keeps facility A's contact list
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,7 @@ class Probe:
     study_uid: str
     request_id: int
     result_id: int
+    contact_id: int = 0  # one of facility A's critical-result contacts
 
 
 def rules(p: Probe) -> list[Rule]:
@@ -79,6 +83,29 @@ def rules(p: Probe) -> list[Rule]:
             FACILITY_A,
             lambda w: {"method": "phone", "read_back": "Matrix"},
         ),
+        # The facility's contact list: its administrators and national administrators.
+        Rule(
+            "GET",
+            "/api/v1/facilities/{code}/critical-contacts",
+            lambda w: f"/api/v1/facilities/{w.facility_a.code}/critical-contacts",
+            KEEPERS_A,
+        ),
+        # The first keeper adds the address; the second gets 409, which is not a refusal.
+        Rule(
+            "POST",
+            "/api/v1/facilities/{code}/critical-contacts",
+            lambda w: f"/api/v1/facilities/{w.facility_a.code}/critical-contacts",
+            KEEPERS_A,
+            lambda w: {"name": "Matrix ward", "email": "matrix-ward@example.org"},
+        ),
+        # The first keeper removes the probe's contact; for the second it is gone.
+        Rule(
+            "DELETE",
+            "/api/v1/facilities/{code}/critical-contacts/{contact_id}",
+            lambda w: f"/api/v1/facilities/{w.facility_a.code}/critical-contacts/{p.contact_id}",
+            KEEPERS_A,
+            expect=(("national", 404),),
+        ),
     ]
 
 
@@ -89,6 +116,16 @@ def reading_probe(app: Flask, world: World) -> Probe:
         set_technician(sess, world.facility_a.id, "Matrix Technician", True)
         patient = f.patient(sess, world.facility_a)
         national_id = patient.national_id
+        keeper = sess.get_one(User, world["admin_a"].user_id)
+        contact = CriticalContact(
+            facility_id=world.facility_a.id,
+            name="Matrix probe",
+            email="matrix-probe@example.org",
+            added_by_id=keeper.id,
+        )
+        sess.add(contact)
+        sess.flush()
+        contact_id = contact.id
         radiologist = f.user(sess, Role.RADIOLOGIST, at=world.hospital_x)
         reader = {"Authorization": f"Bearer {f.personal_token(sess, radiologist)}"}
     study = ingest(app, world.facility_a, national_id, images=1)
@@ -111,7 +148,7 @@ def reading_probe(app: Flask, world: World) -> Probe:
             f"{url}/critical-results", json={"category": 3, "finding": "Matrix"}, headers=reader
         )
         assert raised.status_code == 201, raised.get_json()
-    return Probe(study.study_uid, request_id, raised.get_json()["id"])
+    return Probe(study.study_uid, request_id, raised.get_json()["id"], contact_id)
 
 
 def test_reading_refusals_hold_and_are_audited(

@@ -217,6 +217,14 @@ def rules(p: Probe) -> list[Rule]:
             lambda w: f"{appt}/{p.no_show_id}/no-show",
             CALENDAR,
         ),
+        # Only the visit's clinician starts its video session (the receiving specialist here;
+        # a 409 for the patient's missing video consent is not a refusal).
+        Rule(
+            "POST",
+            "/api/v1/appointments/{appointment_id}/video-visit",
+            lambda w: f"{appt}/{p.seen_id}/video-visit",
+            RECEIVING,
+        ),
     ]
 
 
