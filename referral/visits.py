@@ -47,8 +47,13 @@ def clinician_of(appt: Appointment) -> int | None:
 
 
 def holder_for(session: Session, principal: Principal, appt: Appointment) -> int | None:
-    """Who holds the visit for this reader: the named clinician, else (a direct booking with
-    no provider) a specialist of the clinic who opens it."""
+    """Who holds the visit for this reader: the specialist of its consult once it has one, else
+    the named clinician, else (a direct booking with no provider) a specialist of the clinic who
+    opens it."""
+    if appt.visit_consult_id is not None:
+        facts = consults.facts(session, appt.visit_consult_id)
+        if facts is not None and facts.assigned_to_id is not None:
+            return facts.assigned_to_id
     named = clinician_of(appt)
     if named is not None:
         return named

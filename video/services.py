@@ -177,13 +177,15 @@ def create(
     )
     session.add(video)
     session.flush()
-    invited = [(session.get_one(User, consult.requester_id), ParticipantRole.REQUESTER)]
+    # By user: a specialist who also requested (a visit booked by the clinic itself) is in the
+    # session once, as its specialist.
+    invited = {consult.requester_id: ParticipantRole.REQUESTER}
     if principal.user_id not in (consult.requester_id, consult.assigned_to_id):
-        caller = session.get_one(User, principal.user_id)
-        invited.append((caller, ParticipantRole.REQUESTER))
+        invited[principal.user_id] = ParticipantRole.REQUESTER
     assert consult.assigned_to_id is not None
-    invited.append((session.get_one(User, consult.assigned_to_id), ParticipantRole.SPECIALIST))
-    for user, role in invited:
+    invited[consult.assigned_to_id] = ParticipantRole.SPECIALIST
+    for user_id, role in invited.items():
+        user = session.get_one(User, user_id)
         session.add(
             VideoParticipant(
                 session_id=video.id,

@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session
 
 from consult.models import Consult
 from hub.models import ConsentScope, utcnow
-from referral.models import Appointment, VisitMode
+from referral.models import Appointment, ClinicMember, VisitMode
 from tests.consult.support import consent
 from tests.referral.support import Network, clinic, log_in
+from tests.support import factories as f
 
 
 def _book(client: FlaskClient, net: Network, code: str, patient_id: int | None = None) -> int:
@@ -131,3 +132,39 @@ def test_the_pages_offer_start_to_the_clinician_and_join_to_both(
     ]
     page = worker.get(f"/referrals/{referral_id}").get_data(as_text=True)
     assert "join-visit" in page
+
+
+def test_a_visit_booked_by_the_clinic_is_held_by_the_specialist_who_starts_it(
+    client: FlaskClient, session: Session
+) -> None:
+    """A phone booking by the clinic (no referral, no provider on the slot): the clinic's
+    specialist who starts the visit holds it, alone in the session as its specialist until the
+    patient is invited; a colleague of the clinic then rejoins nothing of theirs."""
+    net = Network(session)
+    session.add(ClinicMember(clinic_id=net.clinic.id, user_id=net.colleague.id))
+    own = f.patient(session, net.hospital)  # a patient of the hospital, who phoned its clinic
+    consent(session, own.id, ConsentScope.CONSULT, ConsentScope.VIDEO)
+    own_id = own.id
+    session.commit()
+    start = (utcnow() + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    window = f"from={start:%Y-%m-%dT%H:%M:%SZ}&to={start + timedelta(days=2):%Y-%m-%dT%H:%M:%SZ}"
+    slots = client.get(
+        f"/api/v1/clinics/{net.clinic.code}/slots?{window}", headers=net.h["specialist"]
+    ).get_json()
+    booked = client.post(
+        "/api/v1/appointments",
+        json={"patient_id": own_id, "slot_id": slots["items"][0]["id"]},
+        headers=net.h["specialist"],
+    )
+    assert booked.status_code == 201, booked.get_json()
+    appt = int(booked.get_json()["id"])
+    started = _start(client, net, appt)
+    assert started.status_code == 201, started.get_json()
+    visit = started.get_json()
+    video = client.get(
+        f"/api/v1/video-sessions/{visit['video_session_id']}", headers=net.h["specialist"]
+    ).get_json()
+    roles = [(p["user_id"], p["role"]) for p in video["participants"]]
+    assert roles == [(net.specialist.id, "specialist")]
+    # Once held, the visit is the holder's: another specialist of the clinic cannot start it.
+    assert _start(client, net, appt, "colleague").status_code == 403
