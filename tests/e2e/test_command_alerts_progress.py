@@ -8,8 +8,6 @@ browser through Redis, the way several web and worker processes share rooms in p
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,14 +18,19 @@ from playwright.sync_api import Browser
 
 from tests.conftest import REDIS_URL
 from tests.support.browser import axe_violations, log_in, screenshot, wait_until
-from tests.support.live import DEMO_PASSWORD, demo_env, live_demo_hub, run_hub_command
+from tests.support.live import (
+    DEMO_PASSWORD,
+    demo_env,
+    live_demo_hub,
+    run_hub_command,
+    run_in_hub,
+)
 from tests.support.pki import pdfsig
 from tests.support.processes import HubProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 TIMEOUT_MS = 20_000
 VIEWPORTS = {"en": {"width": 1280, "height": 900}, "fa": {"width": 390, "height": 844}}
-ROOT = Path(__file__).resolve().parents[2]
 # The sweep, again and again with a clock moved on, until the consult reaches the last stage.
 SWEEP = """
 from datetime import timedelta
@@ -82,16 +85,7 @@ def _submit(base: str, token: str) -> int:
 
 
 def _sweep(env: dict[str, str]) -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", SWEEP],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    run_in_hub(SWEEP, env)
 
 
 @pytest.mark.parametrize("locale", ["en", "fa"])

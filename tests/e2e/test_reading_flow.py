@@ -7,8 +7,6 @@ on a desktop and in Persian on a phone; axe clean on every page."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,7 +15,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from hub.national_id import make_iranian
 from tests.imaging.dicomdata import write_study
 from tests.support.browser import axe_violations, log_in, open_page, screenshot, wait_until
-from tests.support.live import DEMO_PASSWORD, demo_env
+from tests.support.live import DEMO_PASSWORD, demo_env, run_in_hub
 from tests.support.processes import HubProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -26,7 +24,6 @@ PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 NATIONAL_ID = make_iranian("001000001")  # the demo's Maryam Ahmadi, a patient of health post A
 PASSES = [("en", DESKTOP), ("fa", PHONE)]
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _clean(page: Page, name: str) -> None:
@@ -49,17 +46,7 @@ with app.app_context():
 
 
 def _escalate(live: HubProcess) -> None:
-    env = demo_env(live.log_path.parent.parent, int(live.port or 0))
-    done = subprocess.run(
-        [sys.executable, "-c", ESCALATE],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    run_in_hub(ESCALATE, demo_env(live.log_path.parent.parent, int(live.port or 0)))
 
 
 @pytest.mark.parametrize(("locale", "viewport"), PASSES, ids=[p[0] for p in PASSES])

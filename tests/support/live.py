@@ -49,8 +49,18 @@ def demo_env(directory: Path, port: int, **extra: str) -> dict[str, str]:
 
 def run_hub_command(*args: str, env: dict[str, str]) -> str:
     """Run ``python -m hub *args`` to completion; its output, or a failure that shows it."""
+    return _run([PYTHON, "-m", "hub", *args], f"hub {' '.join(args)}", env)
+
+
+def run_in_hub(script: str, env: dict[str, str]) -> str:
+    """Run a Python ``script`` with a live hub's settings (e.g. a periodic job with the clock
+    moved on, which no command offers); its output, or a failure that shows it."""
+    return _run([PYTHON, "-c", script], "python -c", env)
+
+
+def _run(argv: list[str], name: str, env: dict[str, str]) -> str:
     result = subprocess.run(
-        [PYTHON, "-m", "hub", *args],
+        argv,
         env=env,
         cwd=ROOT,
         stdin=subprocess.DEVNULL,
@@ -60,9 +70,7 @@ def run_hub_command(*args: str, env: dict[str, str]) -> str:
         check=False,
     )
     output = result.stdout + result.stderr
-    assert result.returncode == 0, (
-        f"`hub {' '.join(args)}` failed ({result.returncode}):\n" + output[-4000:]
-    )
+    assert result.returncode == 0, f"`{name}` failed ({result.returncode}):\n" + output[-4000:]
     return output
 
 
