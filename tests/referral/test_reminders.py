@@ -6,7 +6,7 @@ recipient fails at once; the beat job is scheduled."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from hub import notify
 from hub.config import ConfigError, NotifySettings, load_notify
 from hub.models import Patient
+from hub.models.base import utcnow
 from referral import reminders
 from referral.models import Reminder, ReminderStatus
 from tests.referral.support import Network
@@ -42,9 +43,16 @@ def _booked(client: FlaskClient, net: Network, session: Session, address: str) -
         ).status_code
         == 200
     )
-    slot = client.get(
-        f"/api/v1/clinics/{net.clinic.code}/slots?free=true", headers=net.h["chw"]
-    ).get_json()["items"][5]
+    # Two days ahead: the retry tests move the clock on by hours, and a slot later today would
+    # pass first (its reminders are then cancelled, not failed) at some times of day.
+    after = utcnow() + timedelta(days=2)
+    slot = next(
+        item
+        for item in client.get(
+            f"/api/v1/clinics/{net.clinic.code}/slots?free=true", headers=net.h["chw"]
+        ).get_json()["items"]
+        if datetime.fromisoformat(item["starts_at"]) >= after
+    )
     resp = client.post(
         "/api/v1/appointments",
         json={"referral_id": ref["id"], "patient_id": net.patient.id, "slot_id": slot["id"]},
