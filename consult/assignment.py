@@ -100,6 +100,26 @@ def move(
     )
 
 
+def accept_directly(
+    session: Session, consult: Consult, specialist_id: int, kind: str, actor_id: int | None = None
+) -> None:
+    """Give a consult straight to one specialist, unrouted: a phone consult registered after
+    the call, a booked virtual visit. Its offer is claimed and its answer clock starts now."""
+    session.add(
+        ConsultOffer(
+            consult_id=consult.id, specialist_id=specialist_id, state=OfferState.CLAIMED, stage=0
+        )
+    )
+    _accept, answer = sla_targets(session, consult.region_id, consult.urgency)
+    consult.assigned_to_id = specialist_id
+    consult.accepted_at = utcnow()
+    consult.answer_due_at = consult.accepted_at + answer
+    move(session, consult, ConsultStatus.OFFERED, actor_id=None, kind=kind)
+    move(session, consult, ConsultStatus.ACCEPTED, actor_id=actor_id, kind=kind)
+    session.flush()
+    session.expire(consult, ["offers"])
+
+
 def offer(session: Session, consult: Consult, now: datetime, *, stage: int = 0) -> bool:
     """Route the consult and open offers; returns whether anybody was offered it."""
     facility = session.get_one(Facility, consult.requester_facility_id)

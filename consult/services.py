@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from consult import attachments as files
 from consult import rosters
 from consult.access import consult_visibility
-from consult.assignment import add_event, move, route_new, sla_targets
+from consult.assignment import accept_directly, add_event, move, route_new
 from consult.events import consult_changed
 from consult.models import (
     Attachment,
@@ -42,13 +42,13 @@ from consult.staffing import UniversityLoad as UniversityLoad
 from consult.staffing import loads as loads
 from consult.staffing import staffing as staffing
 from consult.visits import open_for_visit as open_for_visit
+from consult.visits import require_consents
 from hub import audit
 from hub.auth.principal import Principal
 from hub.errors import AccessDenied, Conflict, NotFound, ValidationFailed
-from hub.models import ConsentScope, Facility, Patient, Role, Specialty, User, utcnow
+from hub.models import Facility, Patient, Role, Specialty, User, utcnow
 from hub.permissions import REQUESTER_ROLES, patient_visibility, require
 from hub.realtime import emit_after_commit, user_room
-from hub.services.patients import has_active_consent
 
 CLOSED_FOR_MESSAGES = frozenset(
     {ConsultStatus.CANCELLED, ConsultStatus.EXPIRED, ConsultStatus.CLOSED}
@@ -88,15 +88,7 @@ def submit(
     specialty = session.scalar(select(Specialty).where(Specialty.code == data.specialty))
     if specialty is None:
         raise ValidationFailed("Unknown specialty.", details={"specialty": data.specialty})
-    needed = [ConsentScope.CONSULT] + ([ConsentScope.VIDEO] if data.mode is Mode.VIDEO else [])
-    missing = [s.value for s in needed if not has_active_consent(session, patient.id, s)]
-    if missing:
-        raise Conflict(
-            "The patient's telemedicine consent must be recorded first "
-            f"(missing: {', '.join(missing)}).",
-            code="consent_required",
-            details={"missing_scopes": missing},
-        )
+    require_consents(session, patient.id, data.mode)
     consultant = _registered_after_consultant(session, data, specialty)
     if principal.facility_id is None:
         raise AccessDenied("Only staff of a facility can request consults.", action=action)
@@ -206,19 +198,7 @@ def _registered_after_consultant(
 def _register_after(session: Session, consult: Consult, consultant: User, now: object) -> None:
     """A phone consult that already happened goes straight to its consultant, who records the
     outcome once the paper form signed by both sides is attached (SEEDS 001, basic level)."""
-    session.add(
-        ConsultOffer(
-            consult_id=consult.id, specialist_id=consultant.id, state=OfferState.CLAIMED, stage=0
-        )
-    )
-    _accept, answer = sla_targets(session, consult.region_id, consult.urgency)
-    consult.assigned_to_id = consultant.id
-    consult.accepted_at = utcnow()
-    consult.answer_due_at = consult.accepted_at + answer
-    move(session, consult, ConsultStatus.OFFERED, actor_id=None, kind="registered_after")
-    move(session, consult, ConsultStatus.ACCEPTED, actor_id=None, kind="registered_after")
-    session.flush()
-    session.expire(consult, ["offers"])
+    accept_directly(session, consult, consultant.id, "registered_after")
 
 
 def get(

@@ -7,14 +7,12 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from consult.assignment import add_event, move, sla_targets
+from consult.assignment import accept_directly, add_event
 from consult.events import consult_changed
 from consult.models import (
     Consult,
-    ConsultOffer,
     ConsultStatus,
     Mode,
-    OfferState,
     TechLevel,
     Urgency,
 )
@@ -23,6 +21,20 @@ from hub.auth.principal import Principal
 from hub.errors import Conflict, ValidationFailed
 from hub.models import ConsentScope, Patient, Role, Specialty, User, utcnow
 from hub.services.patients import has_active_consent
+
+
+def require_consents(session: Session, patient_id: int, mode: Mode) -> None:
+    """409 ``consent_required`` unless the patient consented to consults (and, for a video
+    consult, to video), naming what is missing."""
+    needed = [ConsentScope.CONSULT] + ([ConsentScope.VIDEO] if mode is Mode.VIDEO else [])
+    missing = [s.value for s in needed if not has_active_consent(session, patient_id, s)]
+    if missing:
+        raise Conflict(
+            "The patient's telemedicine consent must be recorded first "
+            f"(missing: {', '.join(missing)}).",
+            code="consent_required",
+            details={"missing_scopes": missing},
+        )
 
 
 def open_for_visit(
@@ -48,18 +60,7 @@ def open_for_visit(
         raise ValidationFailed("The visit's clinician is not an active specialist.")
     if requester.facility_id is None:
         raise ValidationFailed("The visit's requester belongs to no facility.")
-    missing = [
-        s.value
-        for s in (ConsentScope.CONSULT, ConsentScope.VIDEO)
-        if not has_active_consent(session, patient.id, s)
-    ]
-    if missing:
-        raise Conflict(
-            "The patient's telemedicine consent must be recorded first "
-            f"(missing: {', '.join(missing)}).",
-            code="consent_required",
-            details={"missing_scopes": missing, "patient_id": patient.id},
-        )
+    require_consents(session, patient.id, Mode.VIDEO)
     facility = requester.facility
     assert facility is not None
     now = utcnow()
@@ -82,18 +83,7 @@ def open_for_visit(
     session.add(consult)
     session.flush()
     add_event(session, consult, "submitted", actor_id=principal.user_id, to_status=consult.status)
-    session.add(
-        ConsultOffer(
-            consult_id=consult.id, specialist_id=clinician.id, state=OfferState.CLAIMED, stage=0
-        )
-    )
-    _accept, answer = sla_targets(session, consult.region_id, consult.urgency)
-    consult.assigned_to_id = clinician.id
-    consult.accepted_at = now
-    consult.answer_due_at = now + answer
-    move(session, consult, ConsultStatus.OFFERED, actor_id=None, kind="virtual_visit")
-    move(session, consult, ConsultStatus.ACCEPTED, actor_id=clinician.id, kind="virtual_visit")
-    session.flush()
+    accept_directly(session, consult, clinician.id, "virtual_visit", actor_id=clinician.id)
     audit.record(
         session,
         principal,
