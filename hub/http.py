@@ -28,10 +28,12 @@ RETRY_AFTER_SECONDS = 5
 # Pages load scripts and styles from the hub only: no inline script or style, nothing from
 # elsewhere (a stored script in a patient's name cannot run). Media and images may be blobs
 # (video, viewer); websockets are same-origin ('self' covers ws/wss of this host).
+# 'wasm-unsafe-eval' lets the viewer compile its image decoders (JPEG-LS, JPEG 2000, JPEG
+# baseline are WebAssembly from the hub's own files); it allows no eval of script text.
 CONTENT_SECURITY_POLICY = "; ".join(
     (
         "default-src 'self'",
-        "script-src 'self'",
+        "script-src 'self' 'wasm-unsafe-eval'",
         "style-src 'self'",
         "img-src 'self' data: blob:",
         "media-src 'self' blob:",

@@ -10,6 +10,11 @@ const root = document.getElementById("dicom-viewer");
 const T = JSON.parse(document.getElementById("viewer-text").textContent);
 const DICOMWEB = root.dataset.dicomweb;
 const TOOL_GROUP = "hub-viewer";
+// What the viewer asks frames as: JPEG-LS lossless first, else whatever they are stored in.
+const FRAME_ACCEPT = [
+  'multipart/related; type="image/jls"; transfer-syntax=1.2.840.10008.1.2.4.80',
+  'multipart/related; type="application/octet-stream"; transfer-syntax=*',
+].join(", ");
 // Window presets (centre, width) per modality, in Hounsfield units for CT.
 const PRESETS = {
   CT: [["soft_tissue", 40, 400], ["lung", -600, 1500], ["bone", 400, 1800], ["brain", 40, 80]],
@@ -165,6 +170,9 @@ async function start() {
   dicomImageLoader.init({
     maxWebWorkers: 1,
     decodeConfig: { wasmBasePath: root.dataset.wasm },
+    // Frames stored uncompressed come JPEG-LS lossless (about a third of the bytes over a
+    // health post's link, the same pixels); anything else as stored.
+    beforeSend: () => ({ Accept: FRAME_ACCEPT }),
   });
   tools.init();
   // How many images have arrived (for the reader's status line and the benchmark).

@@ -24,7 +24,7 @@ from imaging import links, storage, upload
 from imaging.dicom.parse import UID_PATTERN
 from imaging.dicomweb import access as access_module
 from imaging.dicomweb import dicomjson as dj
-from imaging.dicomweb import qido, stow, wado
+from imaging.dicomweb import qido, stow, transcode, wado
 from imaging.dicomweb.access import Access
 from imaging.dose.ingest import dose_intake
 from imaging.index import Indexer
@@ -376,16 +376,34 @@ def retrieve_frames(
     instance = instances[0]
     if any(n > max(instance.frames, 1) for n in numbers):
         raise NotFound("The instance has no such frame.", code="no_such_frame")
+    path = _paths(instances)[0]
+    stored = instance.transfer_syntax_uid
+    module = None
+    if stored in wado.NATIVE_LITTLE:
+        try:
+            module = transcode.pixel_module(path)
+        except (transcode.CannotTranscode, FileNotFoundError):
+            module = None  # sent as stored, or answered 404 below
+    accepted = wado.parse_accept(request.headers.get("Accept"))
     try:
         media, syntax = wado.frame_type(
-            wado.parse_accept(request.headers.get("Accept")), instance.transfer_syntax_uid
+            accepted, stored, transcode.encodable(module) if module else frozenset()
         )
     except wado.NotAcceptable as exc:
         raise NotAcceptableError(str(exc)) from None
     try:
-        data = wado.frames(_paths(instances)[0], numbers)
+        data = wado.frames(path, numbers)
     except (wado.NoSuchFrame, FileNotFoundError):
         raise NotFound("The instance has no such frame.", code="no_such_frame") from None
+    if module is not None and syntax in wado.TRANSCODED_TYPES:
+        try:
+            data = transcode.encode(data, module, syntax)
+        except transcode.CannotTranscode:
+            # The encoder refused these pixels: the next entry the request accepts, if any.
+            try:
+                media, syntax = wado.frame_type(accepted, stored)
+            except wado.NotAcceptable as exc:
+                raise NotAcceptableError(str(exc)) from None
     _audit_retrieval(caller, row, "frames", instances, frames=len(numbers))
     mark = wado.boundary()
     part = f"{media}; transfer-syntax={syntax}"

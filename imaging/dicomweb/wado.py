@@ -1,7 +1,7 @@
 """WADO-RS (PS3.18 10.4): instances as ``multipart/related; type="application/dicom"`` streamed
 from storage, metadata as DICOM JSON with bulk data as ``BulkDataURI``s, bulk data and frames
-in the stored transfer syntax, and rendered frames (PNG or JPEG) for browsers that cannot
-decode.
+in the stored transfer syntax (uncompressed frames also JPEG-LS or RLE lossless, on request:
+``transcode.py``), and rendered frames (PNG or JPEG) for browsers that cannot decode.
 
 Files are read in chunks as the answer is sent: a study's size costs no memory here, and
 nothing reads the database once the answer has started.
@@ -52,6 +52,13 @@ FRAME_TYPES = {
     "1.2.840.10008.1.2.4.203": "image/jphc",
     "1.2.840.10008.1.2.5": "image/dicom-rle",
 }
+# The syntax a frame media type stands for when the request names none (PS3.18 8.7.3.5).
+DEFAULT_SYNTAX = {
+    "image/jls": "1.2.840.10008.1.2.4.80",
+    "image/dicom-rle": "1.2.840.10008.1.2.5",
+}
+# What uncompressed frames may be transcoded to (lossless only), with their media types.
+TRANSCODED_TYPES = {syntax: FRAME_TYPES[syntax] for syntax in DEFAULT_SYNTAX.values()}
 
 
 class NotAcceptable(Exception):
@@ -122,22 +129,38 @@ def instance_syntax(accepted: list[Accepted], stored: Iterable[str]) -> None:
     )
 
 
-def frame_type(accepted: list[Accepted], stored: str) -> tuple[str, str]:
-    """(part media type, transfer syntax) of frames stored in ``stored``; raises
-    :class:`NotAcceptable` when the request accepts neither."""
+def frame_type(
+    accepted: list[Accepted], stored: str, encodable: frozenset[str] = frozenset()
+) -> tuple[str, str]:
+    """(part media type, transfer syntax) of frames stored in ``stored``, from the first entry
+    of the request that can be met; raises :class:`NotAcceptable` when none can.
+
+    ``transfer-syntax=*`` takes the frames as stored, under their own media type, whatever the
+    entry's type (as Orthanc answers it; Cornerstone asks so). Uncompressed frames are also
+    sent in a syntax of ``encodable`` (lossless ones the hub can encode them to) when an entry
+    names it, or names its media type (``image/jls`` means JPEG-LS lossless)."""
     native = stored in NATIVE_LITTLE
     media = OCTET if native else FRAME_TYPES.get(stored, OCTET)
     # Native little-endian pixels are the same bytes whichever of those syntaxes is named.
     same = NATIVE_LITTLE if native else {stored}
     for entry in accepted:
-        if not _wants_multipart(entry, media):
-            continue
-        if entry.transfer_syntax in (None, "*"):
+        if (
+            entry.transfer_syntax == "*"
+            and entry.part_type != DICOM
+            and _wants_multipart(entry, entry.part_type or media)
+        ):
+            return media, stored
+        if entry.transfer_syntax is None and _wants_multipart(entry, media):
             if native or entry.part_type == media:
                 return media, stored
+        elif entry.transfer_syntax in same and _wants_multipart(entry, media):
+            return media, str(entry.transfer_syntax)
+        if not native:
             continue
-        if entry.transfer_syntax in same:
-            return media, entry.transfer_syntax
+        wanted = entry.transfer_syntax or DEFAULT_SYNTAX.get(entry.part_type or "")
+        target = TRANSCODED_TYPES.get(wanted or "")
+        if wanted in encodable and target is not None and _wants_multipart(entry, target):
+            return target, wanted
     raise NotAcceptable(f"The frames are available only as {media} in {stored}.")
 
 

@@ -10,7 +10,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Page, expect
+from pydicom.uid import RLELossless
 from sqlalchemy import select
 
 from hub import db
@@ -40,7 +41,9 @@ PASSES = {
 
 
 @pytest.fixture(scope="module")
-def viewer_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[HubProcess, str, str]]:
+def viewer_hub(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[HubProcess, str, str, str]]:
     directory = tmp_path_factory.mktemp("viewer-hub")
     with live_demo_hub(directory) as proc:
         data = directory / "data"
@@ -52,14 +55,17 @@ def viewer_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[HubPr
         patient = make_iranian("001000001")  # a demo patient of HP-A
         prior = ingest(app, facility, patient, images=3, size=64, study_date=date(2023, 3, 1))
         study = ingest(app, facility, patient, images=6, size=64, study_date=date(2024, 5, 1))
-        yield proc, study.study_uid, prior.study_uid
+        # Stored compressed by its modality (another patient: not a prior of the first).
+        other = make_iranian("001000002")
+        rle = ingest(app, facility, other, images=3, size=64, syntax=RLELossless)
+        yield proc, study.study_uid, prior.study_uid, rle.study_uid
 
 
 @pytest.mark.parametrize("lang", list(PASSES))
 def test_open_scroll_window_measure_and_compare(
-    viewer_hub: tuple[HubProcess, str, str], browser: Browser, lang: str, tmp_path: Path
+    viewer_hub: tuple[HubProcess, str, str, str], browser: Browser, lang: str, tmp_path: Path
 ) -> None:
-    live, study_uid, prior_uid = viewer_hub
+    live, study_uid, prior_uid, _rle = viewer_hub
     locale, viewport = PASSES[lang]
     context = browser.new_context(locale=locale, viewport=viewport)  # type: ignore[arg-type]
     context.set_default_timeout(TIMEOUT_MS)
@@ -69,6 +75,7 @@ def test_open_scroll_window_measure_and_compare(
     page.on("pageerror", lambda e: errors.append(str(e)))
     failed: list[str] = []
     page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    frame_types = _frame_types(page)
     try:
         log_in(page, live.base_url, "chw.demo", DEMO_PASSWORD, lang)
         page.goto(f"{live.base_url}/imaging/studies/{study_uid}")
@@ -131,6 +138,44 @@ def test_open_scroll_window_measure_and_compare(
         )
         assert fits, "the viewer is wider than the screen"
         assert [f for f in failed if not f.endswith("/favicon.ico")] == []
+        assert errors == []
+        # The stored-uncompressed frames came JPEG-LS lossless (a third of the bytes).
+        assert frame_types and all('type="image/jls"' in t for t in frame_types), frame_types
+    finally:
+        context.close()
+
+
+def _frame_types(page: Page) -> list[str]:
+    """The Content-Type of every WADO-RS frame answer the page receives, as they come."""
+    seen: list[str] = []
+    page.on(
+        "response",
+        lambda r: seen.append(r.headers.get("content-type", "")) if "/frames/" in r.url else None,
+    )
+    return seen
+
+
+def test_a_study_stored_compressed_is_decoded_in_the_browser(
+    viewer_hub: tuple[HubProcess, str, str, str], browser: Browser
+) -> None:
+    live, _study, _prior, rle_uid = viewer_hub
+    context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    frame_types = _frame_types(page)
+    try:
+        log_in(page, live.base_url, "chw.demo", DEMO_PASSWORD, "en")
+        page.goto(f"{live.base_url}/imaging/studies/{rle_uid}/viewer")
+        wait_until(page, "document.getElementById('dicom-viewer').dataset.ready === 'true'", 30_000)
+        wait_until(page, "Number(document.getElementById('dicom-viewer').dataset.loaded) >= 3")
+        page.click("#viewer-presets [data-preset=lung]")
+        page.wait_for_function(DRAWN, arg="pane-main")
+        screenshot(page, "viewer-rle-en")
+        assert len(frame_types) >= 3
+        assert all('type="image/dicom-rle"' in t for t in frame_types), frame_types
         assert errors == []
     finally:
         context.close()

@@ -10,7 +10,7 @@ from flask import Flask
 from pydicom.dataset import Dataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_dataset
-from pydicom.uid import generate_uid
+from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 
 from hub import db
 from hub.models import Facility
@@ -51,6 +51,7 @@ def ingest(
     forward: bool = False,
     calling_ae: str = "TESTMOD",
     urgent: bool = False,
+    syntax: UID = ExplicitVRLittleEndian,
 ) -> Ingested:
     """Store and index a new study exactly as the node does on C-STORE."""
     factory = db.get_db(app).session_factory
@@ -66,6 +67,7 @@ def ingest(
             number=n,
             size=size,
             study_date=study_date,
+            syntax=syntax,
         )
         for n in range(1, images + 1)
     ]
@@ -84,13 +86,13 @@ def ingest(
         if urgent:
             ds.StudyPriorityID = "HIGH"
         data = _encode(ds)
-        syntax = str(ds.file_meta.TransferSyntaxUID)
+        stored = str(ds.file_meta.TransferSyntaxUID)
         parsed = parse(
-            data, syntax, sop_class_uid=str(ds.SOPClassUID), sop_instance_uid=str(ds.SOPInstanceUID)
+            data, stored, sop_class_uid=str(ds.SOPClassUID), sop_instance_uid=str(ds.SOPInstanceUID)
         )
         relative = relative_path(study_uid, parsed.sop_instance_uid)
         size_written = files.write(
-            relative, [file_meta(str(ds.SOPClassUID), str(ds.SOPInstanceUID), syntax), data]
+            relative, [file_meta(str(ds.SOPClassUID), str(ds.SOPInstanceUID), stored), data]
         )
         indexer.add(parsed, relative, size_written, calling_ae, facility.id)
         uids.append(str(ds.SOPInstanceUID))

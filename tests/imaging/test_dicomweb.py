@@ -23,6 +23,9 @@ from hub.models import AuditEvent
 from imaging.models import Instance
 from imaging.upload import split_part10
 from tests.imaging.dicomdata import ct_instance
+from tests.imaging.multipart import multipart as _multipart
+from tests.imaging.multipart import part10 as _part10
+from tests.imaging.multipart import parts as _parts
 from tests.imaging.support import ingest
 from tests.support.personas import World
 
@@ -50,18 +53,6 @@ def _audited(app: Flask, resp_id: str, action: str) -> AuditEvent | None:
         if row is not None:
             sess.expunge(row)
         return row
-
-
-def _parts(resp_body: bytes, content_type: str) -> list[bytes]:
-    mark = content_type.split("boundary=")[1].split(";")[0].strip('"')
-    pieces = resp_body.split(b"--" + mark.encode())
-    out = []
-    for piece in pieces[1:]:
-        if piece.startswith(b"--"):
-            break
-        _head, _, body = piece.partition(b"\r\n\r\n")
-        out.append(body[:-2])
-    return out
 
 
 def test_qido_studies_match_and_are_audited(app: Flask, client: FlaskClient, world: World) -> None:
@@ -259,23 +250,6 @@ def test_wado_streams_instances_metadata_frames_rendered(
         ).status_code
         == 406
     )
-
-
-def _multipart(parts: list[tuple[str, bytes]]) -> tuple[bytes, str]:
-    mark = secrets.token_hex(8)
-    body = b"".join(
-        f"--{mark}\r\nContent-Type: {kind}\r\n\r\n".encode() + data + b"\r\n"
-        for kind, data in parts
-    )
-    return body + f"--{mark}--\r\n".encode(), (
-        f'multipart/related; type="application/dicom"; boundary={mark}'
-    )
-
-
-def _part10(ds: object) -> bytes:
-    out = io.BytesIO()
-    ds.save_as(out, enforce_file_format=True)  # type: ignore[attr-defined]
-    return out.getvalue()
 
 
 def test_stow_stores_good_parts_and_lists_the_failed(
