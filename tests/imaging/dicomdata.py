@@ -65,8 +65,11 @@ def ct_instance(
     study_date: date = date(2024, 5, 1),
     syntax: UID = ExplicitVRLittleEndian,
     name: str = "TEST^PATIENT",
+    phantom: bool = False,
 ) -> Dataset:
-    """One CT slice: ``size``² 16-bit pixels (512: ~0.5 MB), a gradient that changes per slice."""
+    """One CT slice: ``size``² 16-bit pixels (512: ~0.5 MB), a gradient that changes per slice,
+    or with ``phantom`` a body with lungs, spine and a scanner's noise (what compression
+    figures need: a gradient compresses to almost nothing)."""
     sop_uid = generate_uid()
     ds = Dataset()
     ds.file_meta = _meta(CT_IMAGE, sop_uid, syntax)
@@ -96,13 +99,30 @@ def ct_instance(
     ds.WindowWidth = 400
     ds.SliceLocation = float(number)
     yy, xx = np.mgrid[0:size, 0:size]
-    pixels = ((xx + yy + number * 7) % 2048).astype(np.int16)
+    if phantom:
+        pixels = _phantom(size, number)
+    else:
+        pixels = ((xx + yy + number * 7) % 2048).astype(np.int16)
     if syntax == RLELossless:
         ds.compress(RLELossless, pixels, encoding_plugin="pydicom")
     else:
         ds.PixelData = pixels.tobytes()
     ds.set_original_encoding(syntax == ImplicitVRLittleEndian, True)
     return ds
+
+
+def _phantom(size: int, number: int) -> np.ndarray:
+    """Stored values (HU + 1024) of a chest-like slice: air, a body of soft tissue, two lungs
+    and a spine, with Gaussian noise of 12 HU, varying per slice."""
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    hu = np.full((size, size), -1000.0)
+    hu[(xx - 0.5) ** 2 / 0.42**2 + (yy - 0.5) ** 2 / 0.3**2 < 1] = 40
+    shift = 0.02 * np.sin(number / 10)
+    for centre in (0.32, 0.68):
+        hu[(xx - centre) ** 2 / 0.12**2 + (yy - 0.45 - shift) ** 2 / 0.18**2 < 1] = -850
+    hu[(xx - 0.5) ** 2 + (yy - 0.72) ** 2 < 0.05**2] = 700
+    hu += np.random.default_rng(number).normal(0, 12, hu.shape)
+    return np.clip(hu + 1024, -1024, 3071).astype(np.int16)
 
 
 def sr_instance(

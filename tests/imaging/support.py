@@ -52,6 +52,7 @@ def ingest(
     calling_ae: str = "TESTMOD",
     urgent: bool = False,
     syntax: UID = ExplicitVRLittleEndian,
+    phantom: bool = False,
 ) -> Ingested:
     """Store and index a new study exactly as the node does on C-STORE."""
     factory = db.get_db(app).session_factory
@@ -68,6 +69,7 @@ def ingest(
             size=size,
             study_date=study_date,
             syntax=syntax,
+            phantom=phantom,
         )
         for n in range(1, images + 1)
     ]
