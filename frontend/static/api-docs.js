@@ -1,12 +1,12 @@
 /* The API documentation page: Swagger UI (vendored, frontend/static/vendor/swagger-ui) over the
-   hub's own OpenAPI document. "Try it out" uses the reader's session: writes carry the page's
-   CSRF token, as every page's script does. */
+   hub's own OpenAPI documents, the JSON API's or DICOMweb's (chosen on the page). "Try it out"
+   uses the reader's session: writes carry the page's CSRF token, as every page's script does. */
 (function () {
   "use strict";
   var root = document.getElementById("swagger-ui");
   if (!root || typeof window.SwaggerUIBundle !== "function") { return; }
   var csrf = document.querySelector('meta[name="csrf-token"]');
-  window.SwaggerUIBundle({
+  var ui = window.SwaggerUIBundle({
     url: root.dataset.specUrl,
     domNode: root,
     // Deep links put an anchor inside each operation's toggle button (nested controls, which
@@ -32,4 +32,11 @@
       return request;
     }
   });
+  var chooser = document.getElementById("api-document");
+  if (chooser) {
+    chooser.addEventListener("change", function () {
+      ui.specActions.updateUrl(chooser.value);
+      ui.specActions.download(chooser.value);
+    });
+  }
 }());

@@ -24,7 +24,7 @@ from imaging import links, storage, upload
 from imaging.dicom.parse import UID_PATTERN
 from imaging.dicomweb import access as access_module
 from imaging.dicomweb import dicomjson as dj
-from imaging.dicomweb import qido, stow, transcode, wado
+from imaging.dicomweb import openapi, qido, stow, transcode, wado
 from imaging.dicomweb.access import Access
 from imaging.dose.ingest import dose_intake
 from imaging.index import Indexer
@@ -85,11 +85,19 @@ def route(rule: str, method: str = "GET", links_too: bool = True) -> Callable[..
 
     def decorate(fn: Callable[..., Response]) -> Callable[..., Response]:
         bp.add_url_rule(rule, fn.__name__, lambda **kw: fn(None, **kw), methods=[method])
+        openapi.record(rule, method, fn.__name__)
         if links_too:
             bp.add_url_rule("/links/<token>" + rule, f"link_{fn.__name__}", fn, methods=[method])
+            openapi.record("/links/<token>" + rule, method, f"link_{fn.__name__}")
         return fn
 
     return decorate
+
+
+@bp.get("/openapi.json")
+def openapi_json() -> Response:
+    """The routes below as an OpenAPI document; public, as the JSON API's is."""
+    return Response(json.dumps(openapi.build(_settings().base_url)), mimetype="application/json")
 
 
 def _quoted(text: str) -> str:

@@ -133,6 +133,13 @@ def test_the_api_documentation_renders_the_hubs_own_document(live: HubProcess, p
     wait_until(page, "document.querySelectorAll('#swagger-ui .opblock').length > 3")
     summaries = page.locator("#swagger-ui .opblock-summary-path").all_inner_texts()
     assert summaries and all(s.startswith("/api/v1/consults") for s in summaries)
+    # DICOMweb's document, chosen on the page.
+    page.select_option("#api-document", "/dicomweb/openapi.json")
+    page.click("#swagger-ui .opblock-tag[data-tag='DICOMweb: frames']")
+    wait_until(page, "document.querySelectorAll('#swagger-ui .opblock-summary-path').length > 0")
+    paths = page.locator("#swagger-ui .opblock-summary-path").all_inner_texts()
+    assert paths and all(p.startswith("/dicomweb/") and "/frames/" in p for p in paths), paths
+    assert axe_violations(page) == []
     assert refused == []
 
 

@@ -99,10 +99,8 @@ def ct_instance(
     ds.WindowWidth = 400
     ds.SliceLocation = float(number)
     yy, xx = np.mgrid[0:size, 0:size]
-    if phantom:
-        pixels = _phantom(size, number)
-    else:
-        pixels = ((xx + yy + number * 7) % 2048).astype(np.int16)
+    gradient = (xx + yy + number * 7) % 2048
+    pixels = _phantom(size, number) if phantom else gradient.astype(np.int16)
     if syntax == RLELossless:
         ds.compress(RLELossless, pixels, encoding_plugin="pydicom")
     else:
