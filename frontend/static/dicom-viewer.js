@@ -245,8 +245,8 @@ async function start() {
     core.eventTarget.addEventListener(event, () => measurements());
   }
 
-  // Keys: arrows and Page keys scroll (direction follows the reading order), letters choose a
-  // tool. Not while typing in a field.
+  // Keys: arrows and Page keys scroll (direction follows the reading order), Home and End go
+  // to the first and last image, letters choose a tool. Not while typing in a field.
   root.addEventListener("keydown", (event) => {
     if (event.target.matches("input, select, textarea")) { return; }
     const rtl = document.documentElement.dir === "rtl";
@@ -254,6 +254,9 @@ async function start() {
     if (step !== undefined) {
       event.preventDefault();
       main.scrollTo(main.viewport.getCurrentImageIdIndex() + step);
+    } else if (event.key === "Home" || event.key === "End") {
+      event.preventDefault();
+      main.scrollTo(event.key === "Home" ? 0 : main.ids.length - 1);
     } else if (KEYS[event.key]) {
       activate(group, KEYS[event.key]);
     }

@@ -39,6 +39,36 @@ def storage(app: Flask) -> Storage:
     return storage_module.from_settings(app.config["HUB_SETTINGS"].imaging)
 
 
+def store(
+    app: Flask,
+    facility: Facility,
+    datasets: list[Dataset],
+    *,
+    forward: bool = False,
+    calling_ae: str = "TESTMOD",
+) -> list[str]:
+    """Store and index ``datasets`` exactly as the node does on C-STORE; their SOP Instance
+    UIDs."""
+    factory = db.get_db(app).session_factory
+    assert factory is not None
+    indexer = Indexer(factory, forward=forward)
+    files = storage(app)
+    uids = []
+    for ds in datasets:
+        data = _encode(ds)
+        stored = str(ds.file_meta.TransferSyntaxUID)
+        parsed = parse(
+            data, stored, sop_class_uid=str(ds.SOPClassUID), sop_instance_uid=str(ds.SOPInstanceUID)
+        )
+        relative = relative_path(str(ds.StudyInstanceUID), parsed.sop_instance_uid)
+        size_written = files.write(
+            relative, [file_meta(str(ds.SOPClassUID), str(ds.SOPInstanceUID), stored), data]
+        )
+        indexer.add(parsed, relative, size_written, calling_ae, facility.id)
+        uids.append(str(ds.SOPInstanceUID))
+    return uids
+
+
 def ingest(
     app: Flask,
     facility: Facility,
@@ -55,10 +85,6 @@ def ingest(
     phantom: bool = False,
 ) -> Ingested:
     """Store and index a new study exactly as the node does on C-STORE."""
-    factory = db.get_db(app).session_factory
-    assert factory is not None
-    indexer = Indexer(factory, forward=forward)
-    files = storage(app)
     study_uid, series_uid = generate_uid(), generate_uid()
     datasets = [
         ct_instance(
@@ -83,19 +109,8 @@ def ingest(
         )
         for _ in range(reports)
     ]
-    uids = []
     for ds in datasets:
         if urgent:
             ds.StudyPriorityID = "HIGH"
-        data = _encode(ds)
-        stored = str(ds.file_meta.TransferSyntaxUID)
-        parsed = parse(
-            data, stored, sop_class_uid=str(ds.SOPClassUID), sop_instance_uid=str(ds.SOPInstanceUID)
-        )
-        relative = relative_path(study_uid, parsed.sop_instance_uid)
-        size_written = files.write(
-            relative, [file_meta(str(ds.SOPClassUID), str(ds.SOPInstanceUID), stored), data]
-        )
-        indexer.add(parsed, relative, size_written, calling_ae, facility.id)
-        uids.append(str(ds.SOPInstanceUID))
+    uids = store(app, facility, datasets, forward=forward, calling_ae=calling_ae)
     return Ingested(study_uid, uids)
