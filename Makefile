@@ -26,6 +26,13 @@ $(NODE_STAMP): frontend/package.json frontend/package-lock.json
 	cd frontend && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
 
+# The OHIF viewer, a test peer of the DICOMweb interop test (not shipped).
+OHIF_VERSION := 3.13.2
+OHIF_STAMP := var/test-peers/ohif-$(OHIF_VERSION)/.installed
+
+$(OHIF_STAMP): scripts/fetch-ohif
+	scripts/fetch-ohif $(OHIF_VERSION) $(dir $(OHIF_STAMP))
+
 vendor: ## Refresh frontend/static/vendor from the pinned npm packages (commit the result)
 	scripts/vendor-frontend
 
@@ -55,7 +62,7 @@ typecheck: $(STAMP) ## mypy
 migrations-check: $(STAMP) ## Fail unless Alembic has exactly one head
 	$(BIN)/hub db heads
 
-pytest: install $(NODE_STAMP) ## The pytest suite only (SQLite and PostgreSQL, Redis, Chromium, axe-core)
+pytest: install $(NODE_STAMP) $(OHIF_STAMP) ## The pytest suite only (SQLite and PostgreSQL, Redis, Chromium, axe-core)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: install system-deps lint typecheck migrations-check pytest ## Everything CI runs
