@@ -15,7 +15,7 @@ from hub import db
 from hub.auth.principal import user_principal
 from imaging import services
 from imaging.api import _checked_uid
-from imaging.models import Study
+from imaging.models import Instance, InstanceKind, Study
 
 bp = Blueprint("imaging_viewer", __name__, url_prefix="/imaging")
 
@@ -28,6 +28,8 @@ class ViewerSeries:
     modality: str
     label: str
     images: int
+    # The SOP Instance UID of its first image (the one the viewer shows first), for the preview.
+    first_sop: str | None
 
 
 @dataclass(frozen=True)
@@ -50,10 +52,24 @@ def viewer_series(session: Session, study: Study) -> list[ViewerSeries]:
             )
             or s.series.series_instance_uid,
             s.instances,
+            _first_image(session, s.series.id),
         )
         for s in services.series_of(session, study.id)
         if s.series.id in shown
     ]
+
+
+def _first_image(session: Session, series_id: int) -> str | None:
+    return session.scalar(
+        select(Instance.sop_instance_uid)
+        .where(
+            Instance.series_id == series_id,
+            Instance.deleted_at.is_(None),
+            Instance.kind == InstanceKind.IMAGE,
+        )
+        .order_by(Instance.instance_number, Instance.id)
+        .limit(1)
+    )
 
 
 @bp.get("/studies/<study_instance_uid>/viewer")

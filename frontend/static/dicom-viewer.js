@@ -96,7 +96,7 @@ class Pane {
       this.element.dataset.windowWidth = String(Math.round(voi.upper - voi.lower));
       this.element.dataset.windowCentre = String(Math.round((voi.upper + voi.lower) / 2));
     }
-    const label = this.element.parentElement.querySelector(".pane-position");
+    const label = this.element.closest("figure").querySelector(".pane-position");
     if (label) {
       label.textContent = T.position.replace("{n}", index + 1).replace("{total}", this.ids.length);
     }
@@ -222,6 +222,7 @@ async function start() {
       slider.value = "0";
       presets(option.dataset.modality);
       say(T.ready);
+      document.getElementById("viewer-preview")?.remove();
       root.dataset.ready = "true";
     } catch (error) {
       say(T.failed);

@@ -446,7 +446,10 @@ def _rendered(token: str | None, study: str, series: str, sop: str, frame: int) 
     if frame > max(instances[0].frames, 1):
         raise NotFound("The instance has no such frame.", code="no_such_frame")
     try:
-        media = wado.rendered_type(wado.parse_accept(request.headers.get("Accept")))
+        # The accept query parameter (PS3.18 8.3.3.1) stands for the header: an <img> sends
+        # its own Accept, and asks JPEG with ?accept=image/jpeg.
+        asked = request.args.get("accept") or request.headers.get("Accept")
+        media = wado.rendered_type(wado.parse_accept(asked))
     except wado.NotAcceptable as exc:
         raise NotAcceptableError(str(exc)) from None
     try:

@@ -13,8 +13,9 @@ network emulation: latency only, the relay sets the rate). Three visits: with an
 reader), the viewer asking frames JPEG-LS lossless as it does; then the frames asked as stored
 (their Accept rewritten to ``transfer-syntax=*`` by a Playwright route, which also turns the
 browser's cache off: compare it with the empty-cache visit). For each: seconds from navigation
-to the first image drawn (the viewer's ``data-ready``) and to every slice loaded
-(``data-loaded``), and the bytes the page received.
+to the first image on screen (the hub's rendered JPEG preview of the first slice, or the
+viewer's own image if that came first), to the viewer's own first image (full depth, windowable:
+``data-ready``) and to every slice loaded (``data-loaded``), and the bytes the page received.
 Target (issue 18): first image <= 3 s.
 """
 
@@ -49,19 +50,28 @@ from tests.support.throttle import throttled_relay  # noqa: E402
 CHROMIUM = "/usr/bin/chromium"
 # Functions, not expressions: the page's content security policy refuses eval.
 READY = "() => document.getElementById('dicom-viewer')?.dataset.ready === 'true'"
+# Something on screen: the hub's rendered preview, or the viewer's own image.
+SHOWN = (
+    "() => { const i = document.getElementById('viewer-preview');"
+    " return document.getElementById('dicom-viewer')?.dataset.ready === 'true'"
+    " || Boolean(i && i.complete && i.naturalWidth > 0); }"
+)
 STORED = 'multipart/related; type="application/octet-stream"; transfer-syntax=*'
 ALL_LOADED = "(n) => Number(document.getElementById('dicom-viewer')?.dataset.loaded || 0) >= n"
 
 
-def visit(page: Page, url: str, slices: int, received: list[int]) -> tuple[float, float, int]:
-    """(seconds to the first image, seconds to every slice, bytes received) of one visit."""
+def visit(page: Page, url: str, slices: int, received: list[int]) -> tuple[float, ...]:
+    """Seconds to the first image on screen (the rendered preview), to the viewer's own first
+    image (full depth, windowable), to every slice; and the bytes received, of one visit."""
     received.clear()
     start = time.monotonic()
-    page.goto(url)
+    page.goto(url, wait_until="commit")
+    page.wait_for_function(SHOWN, timeout=600_000, polling=50)
+    shown = time.monotonic() - start
     page.wait_for_function(READY, timeout=600_000, polling=50)
     first = time.monotonic() - start
     page.wait_for_function(ALL_LOADED, arg=slices, timeout=1_800_000, polling=100)
-    return first, time.monotonic() - start, sum(received)
+    return shown, first, time.monotonic() - start, sum(received)
 
 
 def as_stored(route: Route) -> None:
@@ -137,11 +147,12 @@ def main() -> None:
                 for label in ("empty cache", "scripts cached", "no cache, as stored"):
                     if label == "no cache, as stored":
                         page.route("**/frames/**", as_stored)
-                    first, whole, size = visit(page, url, args.slices, received)
-                    verdict = "met" if first <= 3.0 else "NOT met"
+                    shown, first, whole, size = visit(page, url, args.slices, received)
+                    verdict = "met" if shown <= 3.0 else "NOT met"
                     print(
-                        f"  {label:19} first image {first:6.2f} s ({verdict}, target <= 3 s); "
-                        f"whole series {whole:7.1f} s; received {size / 1e6:6.1f} MB"
+                        f"  {label:19} first image {shown:6.2f} s ({verdict}, target <= 3 s); "
+                        f"viewer's own {first:6.2f} s; whole series {whole:7.1f} s; "
+                        f"received {size / 1e6:6.1f} MB"
                     )
                 browser.close()
 

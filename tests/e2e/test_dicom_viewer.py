@@ -76,12 +76,24 @@ def test_open_scroll_window_measure_and_compare(
     failed: list[str] = []
     page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
     frame_types = _frame_types(page)
+    previews: list[str] = []
+    page.on(
+        "response",
+        lambda r: (
+            previews.append(f"{r.status} {r.headers.get('content-type')}")
+            if "/rendered?accept=image/jpeg" in r.url
+            else None
+        ),
+    )
     try:
         log_in(page, live.base_url, "chw.demo", DEMO_PASSWORD, lang)
         page.goto(f"{live.base_url}/imaging/studies/{study_uid}")
         page.click("#open-viewer")
         page.wait_for_url(f"**/imaging/studies/{study_uid}/viewer")
         wait_until(page, "document.getElementById('dicom-viewer').dataset.ready === 'true'", 30_000)
+        # The hub's rendered preview covered the pane until the viewer drew its own image.
+        assert previews == ["200 image/jpeg"], previews
+        expect(page.locator("#viewer-preview")).to_have_count(0)
         pane = page.locator("#pane-main")
         expect(pane).to_have_attribute("data-count", "6")
         expect(pane).to_have_attribute("data-index", "0")

@@ -244,6 +244,12 @@ def test_wado_streams_instances_metadata_frames_rendered(
         headers={**headers, "Accept": "image/jpeg"},
     )
     assert jpeg.status_code == 200 and jpeg.data[:2] == b"\xff\xd8"
+    # The accept query parameter stands for the header (an <img> cannot set one).
+    asked = client.get(
+        f"{base}/instances/{sop}/rendered?accept=image/jpeg",
+        headers={**headers, "Accept": "image/webp,image/*,*/*;q=0.8"},
+    )
+    assert asked.status_code == 200 and asked.mimetype == "image/jpeg"
     assert (
         client.get(
             f"{base}/instances/{sop}/rendered", headers={**headers, "Accept": "image/gif"}
