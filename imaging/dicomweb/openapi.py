@@ -151,24 +151,21 @@ def _operation(route: Documented) -> dict[str, Any]:
     ]
     if kind == "search":
         params += _search_parameters(route.rule)
-    if kind in _ACCEPT:
-        params.append(
-            {
-                "name": "Accept",
-                "in": "header",
-                "description": _ACCEPT[kind],
-                "schema": {"type": "string"},
-            }
-        )
     if kind == "rendered":
-        params.append(
+        params += [
             {
                 "name": "window",
                 "in": "query",
                 "description": "center,width[,function]",
                 "schema": {"type": "string"},
-            }
-        )
+            },
+            {
+                "name": "accept",
+                "in": "query",
+                "description": "Stands for the Accept header (PS3.18 8.3.3.1), e.g. image/jpeg.",
+                "schema": {"type": "string"},
+            },
+        ]
     text, media = _RESPONSES[kind]
     ok: dict[str, Any] = {"description": text}
     ok["content"] = {media: {"schema": {}}}
@@ -180,6 +177,9 @@ def _operation(route: Documented) -> dict[str, Any]:
         "parameters": params,
         "responses": responses,
     }
+    if kind in _ACCEPT:
+        # OpenAPI ignores a header parameter named Accept: the media types are said here.
+        operation["description"] = f"Accept: {_ACCEPT[kind]}."
     if kind == "store":
         responses["202"] = {"description": "Some instances stored, the others listed as failed"}
         responses["409"] = {"description": "No instance stored (each failure with its reason)"}
